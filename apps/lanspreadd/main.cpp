@@ -1,0 +1,166 @@
+// lanspreadd: one lanspread peer. Reads the embedded default config, then --config FILE,
+// then flags (each layer overrides the one before), loads the plugins it names and runs
+// until SIGINT/SIGTERM or the shutdown command.
+#include <lanspread/kernel/kernel.hpp>
+#include <lanspread/kernel/log.hpp>
+#include <lanspread/kernel/settings.hpp>
+
+#include <Poco/File.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/IniFileConfiguration.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+#include <Poco/Util/ServerApplication.h>
+
+#include <csignal>
+#include <iostream>
+#include <sstream>
+
+namespace {
+
+using Poco::Util::Application;
+using Poco::Util::Option;
+using Poco::Util::OptionSet;
+
+// Layer priorities (lower wins): flags are Application's own layer (PRIO_APPLICATION, -100).
+constexpr int kConfigFilePriority = 0;
+constexpr int kEmbeddedDefaultPriority = 200;
+
+class Daemon : public Poco::Util::ServerApplication {
+  protected:
+    void defineOptions(OptionSet &options) override {
+        ServerApplication::defineOptions(options);
+        options.addOption(Option("help", "h", "print this help and exit").callback(
+            Poco::Util::OptionCallback<Daemon>(this, &Daemon::onHelp)));
+        options.addOption(Option("config", "c", "read settings from this INI file")
+                              .argument("FILE")
+                              .callback(Poco::Util::OptionCallback<Daemon>(this, &Daemon::onConfig)));
+        addBound(options, "games", "games directory (holds <game>/version.ini, archives, local/)",
+                 "DIR", "lanspread.games");
+        addBound(options, "state", "state directory (identity, index cache, install intents)", "DIR",
+                 "lanspread.state");
+        addBound(options, "catalog", "catalog JSON file", "FILE", "lanspread.catalog");
+        addBound(options, "listen", "transport listen address", "IP:PORT", "lanspread.listen");
+        addBound(options, "name", "peer name shown to others", "NAME", "lanspread.name");
+        addBound(options, "plugin-dir", "where plugins named by id are looked up", "DIR",
+                 "lanspread.plugin_dir");
+        addBound(options, "plugins", "comma-separated plugin ids or .so paths to load", "LIST",
+                 "lanspread.plugins");
+        addBound(options, "log-level", "debug, info, warning or error", "LEVEL",
+                 "lanspread.log_level");
+    }
+
+    int main(const ArgVec &args) override {
+        if (_helpRequested) {
+            Poco::Util::HelpFormatter help(options());
+            help.setCommand(commandName());
+            help.setUsage("[OPTIONS]");
+            help.setHeader("Runs one lanspread peer. Settings come from the embedded default, "
+                           "then --config FILE, then the flags below (each overrides the one "
+                           "before). Commands are read as JSON lines on standard input "
+                           "(spec/CLI.md).");
+            help.format(std::cout);
+            std::cout << "\nEmbedded default config:\n" << lanspread::kernel::embeddedDefaultConfig();
+            return EXIT_OK;
+        }
+        if (!args.empty()) {
+            std::cerr << "lanspreadd: unexpected argument '" << args.front() << "' (see --help)\n";
+            return EXIT_USAGE;
+        }
+        auto settings = lanspread::kernel::Settings::fromConfig(config());
+        if (!settings) {
+            std::cerr << "lanspreadd: " << settings.status().message() << "\n";
+            return EXIT_CONFIG;
+        }
+        if (!lanspread::kernel::log::setThreshold(settings.value().logLevel)) {
+            std::cerr << "lanspreadd: lanspread.log_level must be debug, info, warning or error, got '"
+                      << settings.value().logLevel << "'\n";
+            return EXIT_CONFIG;
+        }
+        for (const auto &[what, dir] : {std::pair<const char *, std::string>{"games", settings.value().gamesDir},
+                                        {"state", settings.value().stateDir}}) {
+            std::string problem = usableDirectory(dir);
+            if (!problem.empty()) {
+                std::cerr << "lanspreadd: " << what << " directory " << dir << " is not usable: "
+                          << problem << "\n";
+                return EXIT_CANTCREAT;
+            }
+        }
+
+        lanspread::kernel::Kernel kernel(settings.value(), Poco::AutoPtr<Poco::Util::AbstractConfiguration>(
+                                                               &config(), true));
+        kernel.setExitRequestHandler([] { terminate(); });
+        kernel.start();
+        waitForTerminationRequest();
+        lanspread::kernel::log::info("lanspreadd", "stopping");
+        kernel.stop();
+        return EXIT_OK;
+    }
+
+  private:
+    void addBound(OptionSet &options, const char *name, const char *help, const char *arg,
+                  const char *key) {
+        options.addOption(Option(name, "", help).argument(arg).binding(key));
+    }
+
+    void onHelp(const std::string &, const std::string &) {
+        _helpRequested = true;
+        stopOptionsProcessing();
+    }
+
+    void onConfig(const std::string &, const std::string &path) {
+        // Always INI, whatever the file's extension; a missing or malformed file stops here
+        // with Poco's message, which names the file.
+        config().add(new Poco::Util::IniFileConfiguration(path), kConfigFilePriority);
+    }
+
+    void initialize(Application &self) override {
+        std::istringstream defaults(lanspread::kernel::embeddedDefaultConfig());
+        config().add(new Poco::Util::IniFileConfiguration(defaults), kEmbeddedDefaultPriority);
+        ServerApplication::initialize(self);
+    }
+
+    // Creates dir if missing; returns "" when it is a writable directory, else why not.
+    static std::string usableDirectory(const std::string &dir) {
+        try {
+            Poco::File file(dir);
+            if (!file.exists())
+                file.createDirectories();
+            if (!file.isDirectory())
+                return "it is not a directory";
+            if (!file.canWrite())
+                return "it is not writable";
+        } catch (const Poco::Exception &e) {
+            return e.displayText();
+        }
+        return "";
+    }
+
+    bool _helpRequested = false;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+    // Block the termination signals before any thread exists, so every thread inherits the
+    // mask and only waitForTerminationRequest()'s sigwait receives them.
+    sigset_t termination;
+    sigemptyset(&termination);
+    sigaddset(&termination, SIGINT);
+    sigaddset(&termination, SIGTERM);
+    sigaddset(&termination, SIGQUIT);
+    pthread_sigmask(SIG_BLOCK, &termination, nullptr);
+    // A closed stdout must not kill the peer; writes fail with EPIPE instead.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    Daemon daemon;
+    try {
+        return daemon.run(argc, argv);
+    } catch (const Poco::Exception &e) {
+        std::cerr << "lanspreadd: " << e.displayText() << " (see --help)\n";
+        return Application::EXIT_USAGE;
+    } catch (const std::exception &e) {
+        std::cerr << "lanspreadd: " << e.what() << "\n";
+        return Application::EXIT_SOFTWARE;
+    }
+}

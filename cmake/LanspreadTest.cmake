@@ -1,0 +1,15 @@
+# lanspread_add_test(<name> SOURCES <files...> [LINK <targets...>] [LABELS <labels...>])
+# Builds a CppUnit test binary <name> (with the shared runner main) and registers it with
+# ctest under the same name. Every unit test goes through here, so CI sees all of them.
+function(lanspread_add_test name)
+  cmake_parse_arguments(T "" "TIMEOUT" "SOURCES;LINK;LABELS" ${ARGN})
+  add_executable(${name} ${T_SOURCES} ${CMAKE_SOURCE_DIR}/tests/support/cppunit_main.cpp)
+  target_link_libraries(${name} PRIVATE PkgConfig::CPPUNIT ${T_LINK})
+  target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/support)
+  lanspread_target_warnings(${name})
+  add_test(NAME ${name} COMMAND ${name})
+  if(NOT T_TIMEOUT)
+    set(T_TIMEOUT 120)
+  endif()
+  set_tests_properties(${name} PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "unit;${T_LABELS}")
+endfunction()

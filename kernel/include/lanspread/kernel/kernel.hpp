@@ -1,0 +1,87 @@
+// The kernel: owns the reactor thread, the event bus, the worker pool, the control service
+// and the loaded plugins, and runs their lifecycle:
+//   start(): reactor thread up -> plugins loaded (each rejection logged, never fatal) ->
+//            frontends started;
+//   stop():  frontends stopped -> control service closed -> plugins shut down in reverse
+//            load order -> reactor stopped and joined.
+// Apps (lanspreadd) create one Kernel; everything else reaches it through the host API.
+#pragma once
+
+#include <lanspread/kernel/cancellation.hpp>
+#include <lanspread/kernel/control_service.hpp>
+#include <lanspread/kernel/event_bus.hpp>
+#include <lanspread/kernel/plugin_host.hpp>
+#include <lanspread/kernel/plugin_loader.hpp>
+#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/settings.hpp>
+#include <lanspread/kernel/worker_pool.hpp>
+#include <lanspread/kinds/frontend.h>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Util/AbstractConfiguration.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace lanspread::kernel {
+
+class Kernel {
+  public:
+    Kernel(Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config);
+    ~Kernel(); // stop()s if still running
+    Kernel(const Kernel &) = delete;
+    Kernel &operator=(const Kernel &) = delete;
+
+    // Brings the kernel up (see above) and returns once plugins are loaded and frontends
+    // started. Thread: the owner's (not the reactor).
+    void start();
+    // Takes the kernel down (see above). Idempotent. Thread: the owner's (not the reactor).
+    void stop();
+
+    // Called on the reactor thread when a command (shutdown) asks the process to exit;
+    // the owner then calls stop(). Set before start().
+    void setExitRequestHandler(std::function<void()> handler) { _exitRequested = std::move(handler); }
+
+    const Settings &settings() const { return _settings; }
+    Reactor &reactor() { return _reactor; }
+    EventBus &events() { return _events; }
+    WorkerPool &workers() { return _workers; }
+    CancelRegistry &cancels() { return _cancels; }
+    ControlService &control() { return _control; }
+    const PluginLoader &plugins() const { return _loader; }
+
+  private:
+    void loadPlugins();
+    void startFrontends();
+    void stopFrontends();
+    void registerCommands();
+    const lanspread_host_api *hostFor(const PluginImage &image);
+    const void *service(const std::string &serviceId) const;
+
+    Settings _settings;
+    Poco::AutoPtr<Poco::Util::AbstractConfiguration> _config;
+    Reactor _reactor;
+    EventBus _events;
+    WorkerPool _workers;
+    CancelRegistry _cancels;
+    ControlService _control;
+    std::map<std::string, std::unique_ptr<PluginHost>> _hosts; // by plugin id; outlive plugins
+    PluginLoader _loader;
+    struct RunningFrontend {
+        std::string id;
+        const lanspread_frontend_v1 *vtable;
+        lanspread_frontend_session *session;
+    };
+    std::vector<RunningFrontend> _frontends;
+    std::vector<std::string> _unresolved; // plugin specs that named no file: "spec: why"
+    std::function<void()> _exitRequested;
+    std::thread _reactorThread;
+    bool _started = false;
+    bool _stopped = false;
+};
+
+} // namespace lanspread::kernel

@@ -1,0 +1,173 @@
+#include <lanspread/kernel/kernel.hpp>
+#include <lanspread/kernel/log.hpp>
+#include <lanspread/services/control.h>
+
+#include <Poco/JSON/Array.h>
+
+#include <unistd.h>
+
+#include <future>
+
+namespace lanspread::kernel {
+
+namespace {
+constexpr const char *kSource = "kernel";
+
+// Runs fn on the reactor thread and waits for it: start() and stop() sequence plugin hooks,
+// which must run there.
+void runOnReactor(Reactor &reactor, const std::function<void()> &fn) {
+    std::promise<void> done;
+    auto future = done.get_future();
+    if (!reactor.post([&] {
+            fn();
+            done.set_value();
+        }))
+        return;
+    future.wait();
+}
+} // namespace
+
+Kernel::Kernel(Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config)
+    : _settings(std::move(settings)), _config(std::move(config)), _control(_reactor, _events),
+      _loader([this](const PluginImage &image) { return hostFor(image); }) {
+    registerCommands();
+}
+
+Kernel::~Kernel() { stop(); }
+
+const lanspread_host_api *Kernel::hostFor(const PluginImage &image) {
+    auto host = std::make_unique<PluginHost>(
+        image.id(), _reactor, _events, _cancels, *_config,
+        [this](const std::string &serviceId) { return service(serviceId); });
+    const lanspread_host_api *api = host->api();
+    // A rejected plugin's host is replaced if a later file brings the same id; the old one
+    // had no init success, so nothing of it is live.
+    _hosts[image.id()] = std::move(host);
+    return api;
+}
+
+const void *Kernel::service(const std::string &serviceId) const {
+    if (serviceId == LANSPREAD_CONTROL_SERVICE_ID)
+        return _control.table();
+    return nullptr;
+}
+
+void Kernel::start() {
+    if (_started)
+        return;
+    _started = true;
+    _reactorThread = std::thread([this] { _reactor.run(); });
+    runOnReactor(_reactor, [this] {
+        loadPlugins();
+        startFrontends();
+    });
+}
+
+void Kernel::loadPlugins() {
+    for (const std::string &spec : _settings.plugins) {
+        Result<std::string> path = resolvePluginSpec(spec, _settings.pluginDir);
+        if (!path) {
+            log::error(kSource, "plugin " + spec + " not loaded: " + path.status().message());
+            _unresolved.push_back(spec + ": " + path.status().message());
+            continue;
+        }
+        LoadOutcome outcome = _loader.load(path.value());
+        if (!outcome.ok()) {
+            log::error(kSource, "plugin rejected: " + outcome.reason);
+            continue;
+        }
+        const LoadedPlugin &p = *outcome.plugin;
+        log::info(kSource, "loaded " + p.id() + " " + p.image.descriptor.version + " (" +
+                               kindName(p.kind()) + ") from " + p.image.path);
+    }
+}
+
+void Kernel::startFrontends() {
+    for (const auto &plugin : _loader.plugins()) {
+        if (plugin->kind() != LANSPREAD_KIND_FRONTEND)
+            continue;
+        auto *vtable = static_cast<const lanspread_frontend_v1 *>(plugin->interface);
+        lanspread_frontend_session *session = nullptr;
+        lanspread_status status = vtable->start(plugin->state, &session);
+        if (status != LANSPREAD_OK) {
+            log::error(kSource, "frontend " + plugin->id() + " failed to start (" +
+                                    lanspread_status_name(status) + "); the peer keeps running");
+            continue;
+        }
+        _frontends.push_back({plugin->id(), vtable, session});
+    }
+}
+
+void Kernel::stopFrontends() {
+    for (auto it = _frontends.rbegin(); it != _frontends.rend(); ++it)
+        it->vtable->stop(it->session);
+    _frontends.clear();
+}
+
+void Kernel::stop() {
+    if (!_started || _stopped)
+        return;
+    _stopped = true;
+    _cancels.cancelAll();
+    runOnReactor(_reactor, [this] {
+        stopFrontends();
+        _control.close();
+        _loader.shutdownAll();
+        for (auto &entry : _hosts)
+            entry.second->retire();
+    });
+    _workers.shutdown();
+    _reactor.stop();
+    if (_reactorThread.joinable())
+        _reactorThread.join();
+}
+
+void Kernel::registerCommands() {
+    _control.addCommand("status", {}, [this](const Poco::JSON::Object &, ControlService::Reply reply) {
+        Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+        data.set("name", _settings.name);
+        data.set("version", std::string(LANSPREAD_VERSION));
+        data.set("pid", static_cast<int>(::getpid()));
+        data.set("listen_addr", _settings.listenAddr);
+        data.set("games_dir", _settings.gamesDir);
+        data.set("state_dir", _settings.stateDir);
+        Poco::JSON::Array plugins;
+        for (const auto &p : _loader.plugins()) {
+            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+            entry.set("id", p->id());
+            entry.set("kind", std::string(kindName(p->kind())));
+            entry.set("version", std::string(p->image.descriptor.version));
+            entry.set("path", p->image.path);
+            plugins.add(entry);
+        }
+        data.set("plugins", plugins);
+        Poco::JSON::Array rejected;
+        for (const auto &r : _loader.rejections()) {
+            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+            entry.set("path", r.path);
+            entry.set("failure", std::string(loadFailureName(r.failure)));
+            entry.set("reason", r.reason);
+            rejected.add(entry);
+        }
+        for (const auto &u : _unresolved) {
+            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+            entry.set("path", std::string());
+            entry.set("failure", std::string("not-found"));
+            entry.set("reason", u);
+            rejected.add(entry);
+        }
+        data.set("rejected_plugins", rejected);
+        reply.ok(data);
+    });
+
+    _control.addCommand("shutdown", {}, [this](const Poco::JSON::Object &, ControlService::Reply reply) {
+        Poco::JSON::Object data;
+        data.set("shutting_down", true);
+        reply.ok(data);
+        log::info(kSource, "shutdown requested by command");
+        if (_exitRequested)
+            _exitRequested();
+    });
+}
+
+} // namespace lanspread::kernel

@@ -1,0 +1,74 @@
+#include <lanspread/kernel/settings.hpp>
+
+#include <Poco/Path.h>
+#include <Poco/StringTokenizer.h>
+
+#include <unistd.h>
+
+#include <climits>
+
+#ifndef LANSPREAD_DEFAULT_PLUGINS
+#error "LANSPREAD_DEFAULT_PLUGINS must list the in-tree plugin ids (set by kernel/CMakeLists.txt)"
+#endif
+
+namespace lanspread::kernel {
+
+const char *embeddedDefaultConfig() {
+    return "; lanspread's embedded default configuration (used when no --config is given)\n"
+           "[lanspread]\n"
+           "games = ./games\n"
+           "state = ./state\n"
+           "listen = 0.0.0.0:0\n"
+           "log_level = info\n"
+           "plugins = " LANSPREAD_DEFAULT_PLUGINS "\n";
+}
+
+std::string defaultPluginDir() {
+    char buffer[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    if (n <= 0)
+        return "lib/lanspread/plugins";
+    buffer[n] = '\0';
+    Poco::Path exe(buffer);
+    Poco::Path dir = exe.parent().popDirectory(); // <prefix>/bin/.. = <prefix>
+    dir.pushDirectory("lib").pushDirectory("lanspread").pushDirectory("plugins");
+    return dir.toString();
+}
+
+Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &config) {
+    Settings s;
+    s.gamesDir = config.getString("lanspread.games", "./games");
+    s.stateDir = config.getString("lanspread.state", "./state");
+    s.catalogPath = config.getString("lanspread.catalog", "");
+    s.listenAddr = config.getString("lanspread.listen", "0.0.0.0:0");
+    s.pluginDir = config.getString("lanspread.plugin_dir", "");
+    s.logLevel = config.getString("lanspread.log_level", "info");
+    s.name = config.getString("lanspread.name", "");
+    if (s.name.empty()) {
+        char host[256] = {};
+        s.name = ::gethostname(host, sizeof host - 1) == 0 && host[0] ? host : "lanspread-peer";
+    }
+    if (s.pluginDir.empty())
+        s.pluginDir = defaultPluginDir();
+    Poco::StringTokenizer list(config.getString("lanspread.plugins", ""), ",",
+                               Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+    s.plugins.assign(list.begin(), list.end());
+
+    for (const auto &[key, value] : {std::pair<const char *, const std::string *>{"lanspread.games", &s.gamesDir},
+                                     {"lanspread.state", &s.stateDir},
+                                     {"lanspread.listen", &s.listenAddr}})
+        if (value->empty())
+            return Status(LANSPREAD_E_INVALID_ARGUMENT, std::string(key) + " must not be empty");
+    const auto colon = s.listenAddr.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.listenAddr.size())
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.listen must be ip:port, got '" + s.listenAddr + "'");
+    const std::string port = s.listenAddr.substr(colon + 1);
+    if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+        std::stoul(port) > 65535)
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.listen has an invalid port '" + port + "' (0-65535)");
+    return s;
+}
+
+} // namespace lanspread::kernel
