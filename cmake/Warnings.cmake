@@ -1,8 +1,9 @@
 # Project-wide warnings for our own targets (not applied to third-party code).
 # lanspread_target_warnings(<target>) turns them on; -Werror follows LANSPREAD_WERROR.
 function(lanspread_target_warnings target)
-  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow
-                                           -Wnon-virtual-dtor -Wcast-align -Wnull-dereference)
+  target_compile_options(${target} PRIVATE -Wall -Wextra -Wpedantic -Wshadow -Wcast-align
+                                           -Wnull-dereference
+                                           $<$<COMPILE_LANGUAGE:CXX>:-Wnon-virtual-dtor>)
   if(LANSPREAD_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()

@@ -7,7 +7,8 @@
 
 namespace lanspread::kernel {
 
-ControlService::Reply::Reply(Poco::Dynamic::Var id, std::function<void(const std::string &)> deliver)
+ControlService::Reply::Reply(Poco::Dynamic::Var id,
+                             std::function<void(const std::string &)> deliver)
     : _id(std::move(id)), _deliver(std::move(deliver)) {}
 
 ControlService::Reply::~Reply() {
@@ -67,7 +68,8 @@ void ControlService::handleLine(const std::string &line,
             .fail("invalid-command", "not a JSON object: a command is {\"id\":...,\"cmd\":...}");
         return;
     }
-    Reply reply(command->has("id") ? command->get("id") : Poco::Dynamic::Var(), std::move(onResult));
+    Reply reply(command->has("id") ? command->get("id") : Poco::Dynamic::Var(),
+                std::move(onResult));
     if (!command->has("cmd") || !command->get("cmd").isString()) {
         reply.fail("invalid-command", "missing string field 'cmd'");
         return;
@@ -111,8 +113,8 @@ lanspread_status ControlService::subscribeFn(const lanspread_control_v1 *control
     if (control == nullptr || onEvent == nullptr || outSubscription == nullptr)
         return LANSPREAD_E_INVALID_ARGUMENT;
     auto *self = static_cast<ControlService *>(control->control_data);
-    *outSubscription = self->_events.subscribe(
-        [onEvent, userData](const std::string &, const std::string &line) {
+    *outSubscription =
+        self->_events.subscribe([onEvent, userData](const std::string &, const std::string &line) {
             onEvent(userData, line.c_str());
         });
     return LANSPREAD_OK;

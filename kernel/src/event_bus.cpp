@@ -53,7 +53,7 @@ bool EventBus::unsubscribe(uint64_t id) {
 }
 
 void EventBus::publish(const std::string &topic, const Poco::JSON::Object &payload) {
-    const std::string line = buildLine(topic, nowUnixMs(), payload);
+    const std::string line = formatLine(topic, payload);
 
     std::vector<uint64_t> ids;
     {

@@ -29,21 +29,28 @@ void runOnReactor(Reactor &reactor, const std::function<void()> &fn) {
 
 Kernel::Kernel(Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config)
     : _settings(std::move(settings)), _config(std::move(config)), _control(_reactor, _events),
-      _loader([this](const PluginImage &image) { return hostFor(image); }) {
+      _loader([this](const PluginImage &image) { return hostFor(image); },
+              [this](const lanspread_host_api *host) { releaseHost(host); }) {
     registerCommands();
 }
 
-Kernel::~Kernel() { stop(); }
+Kernel::~Kernel() {
+    stop();
+}
 
 const lanspread_host_api *Kernel::hostFor(const PluginImage &image) {
     auto host = std::make_unique<PluginHost>(
         image.id(), _reactor, _events, _cancels, *_config,
         [this](const std::string &serviceId) { return service(serviceId); });
     const lanspread_host_api *api = host->api();
-    // A rejected plugin's host is replaced if a later file brings the same id; the old one
-    // had no init success, so nothing of it is live.
-    _hosts[image.id()] = std::move(host);
+    _hosts.push_back(std::move(host));
     return api;
+}
+
+void Kernel::releaseHost(const lanspread_host_api *host) {
+    for (auto &candidate : _hosts)
+        if (candidate->api() == host)
+            candidate->retire();
 }
 
 const void *Kernel::service(const std::string &serviceId) const {
@@ -112,9 +119,7 @@ void Kernel::stop() {
     runOnReactor(_reactor, [this] {
         stopFrontends();
         _control.close();
-        _loader.shutdownAll();
-        for (auto &entry : _hosts)
-            entry.second->retire();
+        _loader.shutdownAll(); // each shutdown retires its host (releaseHost)
     });
     _workers.shutdown();
     _reactor.stop();
@@ -123,51 +128,53 @@ void Kernel::stop() {
 }
 
 void Kernel::registerCommands() {
-    _control.addCommand("status", {}, [this](const Poco::JSON::Object &, ControlService::Reply reply) {
-        Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-        data.set("name", _settings.name);
-        data.set("version", std::string(LANSPREAD_VERSION));
-        data.set("pid", static_cast<int>(::getpid()));
-        data.set("listen_addr", _settings.listenAddr);
-        data.set("games_dir", _settings.gamesDir);
-        data.set("state_dir", _settings.stateDir);
-        Poco::JSON::Array plugins;
-        for (const auto &p : _loader.plugins()) {
-            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-            entry.set("id", p->id());
-            entry.set("kind", std::string(kindName(p->kind())));
-            entry.set("version", std::string(p->image.descriptor.version));
-            entry.set("path", p->image.path);
-            plugins.add(entry);
-        }
-        data.set("plugins", plugins);
-        Poco::JSON::Array rejected;
-        for (const auto &r : _loader.rejections()) {
-            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-            entry.set("path", r.path);
-            entry.set("failure", std::string(loadFailureName(r.failure)));
-            entry.set("reason", r.reason);
-            rejected.add(entry);
-        }
-        for (const auto &u : _unresolved) {
-            Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-            entry.set("path", std::string());
-            entry.set("failure", std::string("not-found"));
-            entry.set("reason", u);
-            rejected.add(entry);
-        }
-        data.set("rejected_plugins", rejected);
-        reply.ok(data);
-    });
+    _control.addCommand("status", {},
+                        [this](const Poco::JSON::Object &, ControlService::Reply reply) {
+                            Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+                            data.set("name", _settings.name);
+                            data.set("version", std::string(LANSPREAD_VERSION));
+                            data.set("pid", static_cast<int>(::getpid()));
+                            data.set("listen_addr", _settings.listenAddr);
+                            data.set("games_dir", _settings.gamesDir);
+                            data.set("state_dir", _settings.stateDir);
+                            Poco::JSON::Array plugins;
+                            for (const auto &p : _loader.plugins()) {
+                                Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+                                entry.set("id", p->id());
+                                entry.set("kind", std::string(kindName(p->kind())));
+                                entry.set("version", std::string(p->image.descriptor.version));
+                                entry.set("path", p->image.path);
+                                plugins.add(entry);
+                            }
+                            data.set("plugins", plugins);
+                            Poco::JSON::Array rejected;
+                            for (const auto &r : _loader.rejections()) {
+                                Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+                                entry.set("path", r.path);
+                                entry.set("failure", std::string(loadFailureName(r.failure)));
+                                entry.set("reason", r.reason);
+                                rejected.add(entry);
+                            }
+                            for (const auto &u : _unresolved) {
+                                Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+                                entry.set("path", std::string());
+                                entry.set("failure", std::string("not-found"));
+                                entry.set("reason", u);
+                                rejected.add(entry);
+                            }
+                            data.set("rejected_plugins", rejected);
+                            reply.ok(data);
+                        });
 
-    _control.addCommand("shutdown", {}, [this](const Poco::JSON::Object &, ControlService::Reply reply) {
-        Poco::JSON::Object data;
-        data.set("shutting_down", true);
-        reply.ok(data);
-        log::info(kSource, "shutdown requested by command");
-        if (_exitRequested)
-            _exitRequested();
-    });
+    _control.addCommand("shutdown", {},
+                        [this](const Poco::JSON::Object &, ControlService::Reply reply) {
+                            Poco::JSON::Object data;
+                            data.set("shutting_down", true);
+                            reply.ok(data);
+                            log::info(kSource, "shutdown requested by command");
+                            if (_exitRequested)
+                                _exitRequested();
+                        });
 }
 
 } // namespace lanspread::kernel

@@ -23,7 +23,9 @@ const char *levelName(Level level) {
 }
 } // namespace
 
-void setThreshold(Level level) { gThreshold = static_cast<int32_t>(level); }
+void setThreshold(Level level) {
+    gThreshold = static_cast<int32_t>(level);
+}
 
 bool setThreshold(std::string_view name) {
     for (Level level : {Level::Debug, Level::Info, Level::Warning, Level::Error})

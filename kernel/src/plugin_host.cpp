@@ -106,7 +106,8 @@ lanspread_status PluginHost::watchFdFn(const lanspread_host_api *api, int fd, ui
         return LANSPREAD_E_INVALID_ARGUMENT;
     PluginHost &host = self(api);
     lanspread_status status = host._reactor.watchFd(
-        fd, events, [callback, userData](int readyFd, uint32_t revents) {
+        fd, events,
+        [callback, userData](int readyFd, uint32_t revents) {
             callback(userData, readyFd, revents);
         },
         *outWatchId);
@@ -166,7 +167,9 @@ lanspread_status PluginHost::stopTimerFn(const lanspread_host_api *api, uint64_t
     return host._reactor.stopTimer(timerId);
 }
 
-uint64_t PluginHost::nowFn(const lanspread_host_api *) { return Reactor::nowNs(); }
+uint64_t PluginHost::nowFn(const lanspread_host_api *) {
+    return Reactor::nowNs();
+}
 
 lanspread_status PluginHost::postFn(const lanspread_host_api *api, lanspread_task_callback callback,
                                     void *userData) {

@@ -11,7 +11,8 @@
 #include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Path.h>
-#include <Poco/SharedLibrary.h>
+
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <cstring>
@@ -58,6 +59,20 @@ const char *kindInterfaceId(uint32_t kind) {
     }
 }
 
+Result<std::shared_ptr<SharedObject>> SharedObject::open(const std::string &path) {
+    void *handle = ::dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (handle == nullptr) {
+        const char *error = ::dlerror();
+        return Status(LANSPREAD_E_IO, error ? error : "dlopen failed");
+    }
+    return std::shared_ptr<SharedObject>(new SharedObject(handle));
+}
+
+void *SharedObject::symbol(const char *name) const {
+    ::dlerror();
+    return ::dlsym(_handle, name);
+}
+
 namespace {
 
 ImageOutcome refuse(const std::string &path, LoadFailure failure, const std::string &why) {
@@ -85,19 +100,18 @@ bool emptyString(const char *s) {
 } // namespace
 
 ImageOutcome PluginLoader::readImage(const std::string &path) {
-    auto library = std::make_shared<Poco::SharedLibrary>();
-    try {
-        library->load(path, Poco::SharedLibrary::SHLIB_LOCAL);
-    } catch (const Poco::Exception &e) {
-        return refuse(path, LoadFailure::FileNotLoadable, "cannot load: " + e.displayText());
-    }
+    auto opened = SharedObject::open(path);
+    if (!opened)
+        return refuse(path, LoadFailure::FileNotLoadable,
+                      "cannot load: " + opened.status().message());
+    std::shared_ptr<SharedObject> library = opened.value();
 
     // Rule 1: the versioned entry symbol.
-    if (!library->hasSymbol(LANSPREAD_ENTRY_SYMBOL))
+    void *symbol = library->symbol(LANSPREAD_ENTRY_SYMBOL);
+    if (symbol == nullptr)
         return refuse(path, LoadFailure::MissingEntrySymbol,
                       "not a lanspread plugin (ABI 1): no symbol " LANSPREAD_ENTRY_SYMBOL);
-    auto entryFn =
-        reinterpret_cast<lanspread_plugin_entry_fn>(library->getSymbol(LANSPREAD_ENTRY_SYMBOL));
+    auto entryFn = reinterpret_cast<lanspread_plugin_entry_fn>(symbol);
     const lanspread_plugin_entry *entry = entryFn();
     if (entry == nullptr)
         return refuse(path, LoadFailure::NullEntry, LANSPREAD_ENTRY_SYMBOL "() returned NULL");
@@ -137,6 +151,7 @@ ImageOutcome PluginLoader::readImage(const std::string &path) {
                           std::to_string(LANSPREAD_DESCRIPTOR_SIZE_V1_0));
     image->declaredDescriptorSize = descriptor->struct_size;
     image->descriptor = copyPrefix(descriptor, descriptor->struct_size);
+    image->entry.descriptor = nullptr; // see PluginImage: read image->descriptor only
 
     const lanspread_plugin_entry &e = image->entry;
     const char *missing = e.init == nullptr            ? "init"
@@ -199,11 +214,11 @@ Result<std::string> resolvePluginSpec(const std::string &spec, const std::string
         if (read.image && read.image->id() == spec)
             return candidate.toString();
     }
-    return Status(LANSPREAD_E_NOT_FOUND,
-                  "no plugin with id " + spec + " in " + pluginDir);
+    return Status(LANSPREAD_E_NOT_FOUND, "no plugin with id " + spec + " in " + pluginDir);
 }
 
-PluginLoader::PluginLoader(HostFactory hostFactory) : _hostFactory(std::move(hostFactory)) {}
+PluginLoader::PluginLoader(HostFactory hostFactory, HostRelease hostRelease)
+    : _hostFactory(std::move(hostFactory)), _hostRelease(std::move(hostRelease)) {}
 
 PluginLoader::~PluginLoader() {
     shutdownAll();
@@ -236,17 +251,21 @@ LoadOutcome PluginLoader::load(const std::string &path) {
     plugin->host = _hostFactory(image);
     void *state = nullptr;
     lanspread_status status = image.entry.init(plugin->host, &state);
-    if (status != LANSPREAD_OK)
+    if (status != LANSPREAD_OK) {
+        if (_hostRelease)
+            _hostRelease(plugin->host);
         return reject(path, LoadFailure::InitFailed,
                       path + ": init-failed: init of " + id + " returned " +
                           lanspread_status_name(status) + " (its log says why)");
+    }
 
     // The kind's interface must exist; without it the kernel cannot use the plugin.
     const char *interfaceId = kindInterfaceId(image.descriptor.kind);
     const void *interface = image.entry.get_interface(state, interfaceId);
     if (interface == nullptr) {
         image.entry.shutdown(state);
-        _retired.push_back(image.library);
+        if (_hostRelease)
+            _hostRelease(plugin->host);
         return reject(path, LoadFailure::MissingInterface,
                       path + ": missing-interface: " + id + " (" + kindName(image.descriptor.kind) +
                           ") does not offer " + interfaceId);
@@ -266,7 +285,8 @@ void PluginLoader::shutdownAll() {
         std::unique_ptr<LoadedPlugin> plugin = std::move(_plugins.back());
         _plugins.pop_back();
         plugin->image.entry.shutdown(plugin->state);
-        _retired.push_back(plugin->image.library);
+        if (_hostRelease)
+            _hostRelease(plugin->host);
     }
 }
 

@@ -103,11 +103,10 @@ bool Reactor::inReactorThread() const {
 }
 
 void Reactor::stop() {
-    {
-        // Under the mutex so no post() can succeed after stop() returns.
-        std::lock_guard<std::mutex> lock(_postMutex);
-        _stopRequested.store(true);
-    }
+    // Under the mutex so no post() succeeds after stop() returns, and so run(), which takes
+    // the mutex on its way out, returns only after this write is done.
+    std::lock_guard<std::mutex> lock(_postMutex);
+    _stopRequested.store(true);
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = write(_wakeFd, &one, sizeof one);
 }
@@ -115,15 +114,14 @@ void Reactor::stop() {
 bool Reactor::post(Task task) {
     if (!task)
         return false;
-    bool wasEmpty = false;
-    {
-        std::lock_guard<std::mutex> lock(_postMutex);
-        if (_stopRequested.load())
-            return false;
-        wasEmpty = _posted.empty();
-        _posted.push_back(std::move(task));
-    }
-    // A non-empty queue already has a wake-up pending or is about to be drained.
+    std::lock_guard<std::mutex> lock(_postMutex);
+    if (_stopRequested.load())
+        return false;
+    const bool wasEmpty = _posted.empty();
+    _posted.push_back(std::move(task));
+    // A non-empty queue already has a wake-up pending or is about to be drained. Written
+    // under the lock so that once a task has run, its post() no longer touches _wakeFd
+    // (the owner may then stop and destroy the reactor).
     if (wasEmpty) {
         const uint64_t one = 1;
         [[maybe_unused]] ssize_t n = write(_wakeFd, &one, sizeof one);
@@ -191,7 +189,8 @@ void Reactor::run() {
     }
 
     _running.store(false);
-    // Dropped tasks are destroyed outside the mutex: their captures may call post().
+    // Taking the mutex also waits out a post()/stop() still writing _wakeFd. Dropped tasks
+    // are destroyed outside it: their captures may call post().
     std::vector<Task> dropped;
     {
         std::lock_guard<std::mutex> lock(_postMutex);
@@ -213,7 +212,6 @@ lanspread_status Reactor::watchFd(int fd, uint32_t events, FdCallback callback,
         case EEXIST:                       // one registration per fd: watch it once
         case EBADF:
         case EINVAL: return LANSPREAD_E_INVALID_ARGUMENT;
-        case ENOMEM: return LANSPREAD_E_NO_MEMORY;
         default: return LANSPREAD_E_IO;
         }
     }
@@ -323,7 +321,7 @@ void Reactor::drainPosts() {
         std::lock_guard<std::mutex> lock(_postMutex);
         batch.swap(_posted);
     }
-    for (auto r = batch.rbegin(); r != batch.rend(); ++r) { Task &task = *r;
+    for (Task &task : batch) {
         if (_stopRequested.load())
             break;
         invokeGuarded("posted task", task);

@@ -51,12 +51,14 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
     if (s.pluginDir.empty())
         s.pluginDir = defaultPluginDir();
     Poco::StringTokenizer list(config.getString("lanspread.plugins", ""), ",",
-                               Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+                               Poco::StringTokenizer::TOK_TRIM |
+                                   Poco::StringTokenizer::TOK_IGNORE_EMPTY);
     s.plugins.assign(list.begin(), list.end());
 
-    for (const auto &[key, value] : {std::pair<const char *, const std::string *>{"lanspread.games", &s.gamesDir},
-                                     {"lanspread.state", &s.stateDir},
-                                     {"lanspread.listen", &s.listenAddr}})
+    for (const auto &[key, value] :
+         {std::pair<const char *, const std::string *>{"lanspread.games", &s.gamesDir},
+          {"lanspread.state", &s.stateDir},
+          {"lanspread.listen", &s.listenAddr}})
         if (value->empty())
             return Status(LANSPREAD_E_INVALID_ARGUMENT, std::string(key) + " must not be empty");
     const auto colon = s.listenAddr.rfind(':');

@@ -33,6 +33,7 @@ class EventBusTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(EventBusTest);
     CPPUNIT_TEST(testLineFormatExactly);
     CPPUNIT_TEST(testLineParsesBackWithEveryValueKind);
+    CPPUNIT_TEST(testFormatLineMatchesPublish);
     CPPUNIT_TEST(testEmptyPayload);
     CPPUNIT_TEST(testTopicAndKeysAreEscaped);
     CPPUNIT_TEST(testPayloadCannotOverrideEventOrTs);
@@ -102,6 +103,17 @@ class EventBusTest : public CppUnit::TestFixture {
         // Key order for an object built without JSON_PRESERVE_KEY_ORDER.
         CPPUNIT_ASSERT(line.find("\"game\"") < line.find("\"mib_per_s\""));
         CPPUNIT_ASSERT(line.find("\"mib_per_s\"") < line.find("\"peers\""));
+    }
+
+    void testFormatLineMatchesPublish() {
+        Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+        payload.set("id", "7");
+        payload.set("ok", true);
+        const std::string line = EventBus::formatLine("result", payload);
+        const int64_t ts = parse(line)->getValue<int64_t>("ts_ms");
+        CPPUNIT_ASSERT_EQUAL("{\"event\":\"result\",\"ts_ms\":" + std::to_string(ts) +
+                                 ",\"id\":\"7\",\"ok\":true}",
+                             line);
     }
 
     void testEmptyPayload() {

@@ -42,10 +42,14 @@ std::string name(LoadFailure failure) {
 class PluginLoaderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(PluginLoaderTest);
     CPPUNIT_TEST(goodUnpacker);
+    CPPUNIT_TEST(fileNotLoadable);
+    CPPUNIT_TEST(unresolvedSymbol);
     CPPUNIT_TEST(noEntrySymbol);
+    CPPUNIT_TEST(nullEntry);
     CPPUNIT_TEST(abiMajor2);
     CPPUNIT_TEST(abiMinorNewer);
     CPPUNIT_TEST(entryTooSmall);
+    CPPUNIT_TEST(descriptorTooSmall);
     CPPUNIT_TEST(missingRequiredMember);
     CPPUNIT_TEST(emptyId);
     CPPUNIT_TEST(invalidKind);
@@ -113,15 +117,29 @@ class PluginLoaderTest : public CppUnit::TestFixture {
 
     // ---- one test per rule ----
 
+    void fileNotLoadable() {
+        expectStaticRejection(FAKE_NOT_AN_ELF, LoadFailure::FileNotLoadable);
+        expectStaticRejection(LANSPREAD_FAKE_PLUGIN_DIR "/no_such_plugin.so",
+                              LoadFailure::FileNotLoadable);
+    }
+    // The header promises RTLD_NOW: an unresolved function must be refused at load time, not
+    // kill the process on its first call (a "symbol lookup error" is not catchable).
+    void unresolvedSymbol() {
+        expectStaticRejection(FAKE_UNRESOLVED_SYMBOL, LoadFailure::FileNotLoadable);
+    }
     void noEntrySymbol() {
         expectStaticRejection(FAKE_NO_ENTRY_SYMBOL, LoadFailure::MissingEntrySymbol);
     }
+    void nullEntry() { expectStaticRejection(FAKE_NULL_ENTRY, LoadFailure::NullEntry); }
     void abiMajor2() { expectStaticRejection(FAKE_ABI_MAJOR_2, LoadFailure::AbiMajorMismatch); }
     void abiMinorNewer() {
         expectStaticRejection(FAKE_ABI_MINOR_NEWER, LoadFailure::AbiMinorNewer);
     }
     void entryTooSmall() {
         expectStaticRejection(FAKE_ENTRY_TOO_SMALL, LoadFailure::EntryTooSmall);
+    }
+    void descriptorTooSmall() {
+        expectStaticRejection(FAKE_DESCRIPTOR_TOO_SMALL, LoadFailure::DescriptorInvalid);
     }
     void missingRequiredMember() {
         expectStaticRejection(FAKE_MISSING_REQUIRED_MEMBER, LoadFailure::MissingRequiredMember);
@@ -312,9 +330,9 @@ class PluginLoaderTest : public CppUnit::TestFixture {
     // really holds a non-NULL config_keys (so a NULL in the image proves the prefix copy).
     static void assertPoisonBehindDescriptor(const PluginImage &image) {
         CPPUNIT_ASSERT(image.library != nullptr);
-        CPPUNIT_ASSERT(image.library->hasSymbol(LANSPREAD_ENTRY_SYMBOL));
-        auto entryFn = reinterpret_cast<lanspread_plugin_entry_fn>(
-            image.library->getSymbol(LANSPREAD_ENTRY_SYMBOL));
+        void *symbol = image.library->symbol(LANSPREAD_ENTRY_SYMBOL);
+        CPPUNIT_ASSERT(symbol != nullptr);
+        auto entryFn = reinterpret_cast<lanspread_plugin_entry_fn>(symbol);
         const lanspread_plugin_entry *raw = entryFn();
         CPPUNIT_ASSERT(raw != nullptr && raw->descriptor != nullptr);
         CPPUNIT_ASSERT_EQUAL(uint32_t(LANSPREAD_DESCRIPTOR_SIZE_V1_0),

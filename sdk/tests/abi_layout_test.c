@@ -19,10 +19,12 @@
 
 #include <stddef.h>
 
-#define SIZE(type, n)       _Static_assert(sizeof(type) == (n), "sizeof(" #type ") changed")
-#define OFF(type, m, n)     _Static_assert(offsetof(type, m) == (n), "offsetof(" #type ", " #m ") changed")
-#define MSIZE(type, m, n)   _Static_assert(sizeof(((type *)0)->m) == (n), "sizeof(" #type "." #m ") changed")
-#define VALUE(macro, n)     _Static_assert((macro) == (n), #macro " changed")
+#define SIZE(type, n) _Static_assert(sizeof(type) == (n), "sizeof(" #type ") changed")
+#define OFF(type, m, n)                                                                            \
+    _Static_assert(offsetof(type, m) == (n), "offsetof(" #type ", " #m ") changed")
+#define MSIZE(type, m, n)                                                                          \
+    _Static_assert(sizeof(((type *)0)->m) == (n), "sizeof(" #type "." #m ") changed")
+#define VALUE(macro, n) _Static_assert((macro) == (n), #macro " changed")
 
 #if defined(__x86_64__) || defined(__aarch64__)
 

@@ -42,8 +42,8 @@ class CompileUnpacker final : public lanspread::UnpackerPlugin {
     lanspread::Result<uint32_t> probe(std::span<const uint8_t>, std::string_view) override {
         return 0u;
     }
-    lanspread::Result<std::unique_ptr<lanspread::UnpackJob>> open(lanspread::ByteSource,
-                                                                  lanspread_cancel_handle) override {
+    lanspread::Result<std::unique_ptr<lanspread::UnpackJob>>
+    open(lanspread::ByteSource, lanspread_cancel_handle) override {
         return lanspread::Status(LANSPREAD_E_UNSUPPORTED);
     }
 };

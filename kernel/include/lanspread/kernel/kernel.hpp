@@ -44,7 +44,9 @@ class Kernel {
 
     // Called on the reactor thread when a command (shutdown) asks the process to exit;
     // the owner then calls stop(). Set before start().
-    void setExitRequestHandler(std::function<void()> handler) { _exitRequested = std::move(handler); }
+    void setExitRequestHandler(std::function<void()> handler) {
+        _exitRequested = std::move(handler);
+    }
 
     const Settings &settings() const { return _settings; }
     Reactor &reactor() { return _reactor; }
@@ -60,6 +62,7 @@ class Kernel {
     void stopFrontends();
     void registerCommands();
     const lanspread_host_api *hostFor(const PluginImage &image);
+    void releaseHost(const lanspread_host_api *host);
     const void *service(const std::string &serviceId) const;
 
     Settings _settings;
@@ -69,7 +72,9 @@ class Kernel {
     WorkerPool _workers;
     CancelRegistry _cancels;
     ControlService _control;
-    std::map<std::string, std::unique_ptr<PluginHost>> _hosts; // by plugin id; outlive plugins
+    // Every host table ever handed out; kept (retired) for the process lifetime, because a
+    // plugin's library is never unloaded and a stray pointer must not reach freed memory.
+    std::vector<std::unique_ptr<PluginHost>> _hosts;
     PluginLoader _loader;
     struct RunningFrontend {
         std::string id;

@@ -12,10 +12,6 @@
 #include <string>
 #include <vector>
 
-namespace Poco {
-class SharedLibrary;
-}
-
 namespace lanspread::kernel {
 
 // Why a plugin was refused, one value per acceptance rule, in the order they are checked.
@@ -43,12 +39,30 @@ const char *kindName(uint32_t kind);
 // The interface id a plugin of this kind must offer ("lanspread.unpacker/1"), or "".
 const char *kindInterfaceId(uint32_t kind);
 
+// A dlopen()ed library. It is never dlclose()d: a plugin's callbacks, timers and
+// thread-locals can outlive a careless shutdown (sdk/docs/ABI.md). Opened with
+// RTLD_NOW | RTLD_LOCAL: NOW so a plugin with an unresolved symbol is refused at load time
+// instead of killing the process at its first call; LOCAL so two plugins' dependencies
+// cannot interpose on each other. (Poco::SharedLibrary, which the design first named, binds
+// lazily and offers no RTLD_NOW, so the loader calls dlopen itself.)
+class SharedObject {
+  public:
+    static Result<std::shared_ptr<SharedObject>> open(const std::string &path);
+    void *symbol(const char *name) const;
+
+  private:
+    explicit SharedObject(void *handle) : _handle(handle) {}
+    void *_handle;
+};
+
 // A library that passed the static checks (rules up to InvalidKind). The entry and the
 // descriptor are copies: min(struct_size, sizeof) bytes of the plugin's, the rest zero, so
-// members the plugin's SDK did not have read as 0/NULL.
+// members the plugin's SDK did not have read as 0/NULL. Read the descriptor only through
+// `descriptor`: entry.descriptor is cleared, since the plugin's own struct may be shorter
+// than this kernel's.
 struct PluginImage {
     std::string path;
-    std::shared_ptr<Poco::SharedLibrary> library; // never unloaded while a plugin lives
+    std::shared_ptr<SharedObject> library; // kept for the process lifetime
     lanspread_plugin_entry entry{};
     lanspread_plugin_descriptor descriptor{};
     uint32_t declaredEntrySize = 0;      // entry.struct_size as the plugin compiled it
@@ -64,7 +78,7 @@ struct LoadedPlugin {
     void *state = nullptr;                    // what init() returned
     const void *interface = nullptr;          // its kind's interface table
 
-    const std::string id() const { return image.id(); }
+    std::string id() const { return image.id(); }
     uint32_t kind() const { return image.descriptor.kind; }
 };
 
@@ -93,8 +107,11 @@ class PluginLoader {
     // static checks and the duplicate-id check, before init(). The table must stay valid
     // until that plugin's shutdown() has returned.
     using HostFactory = std::function<const lanspread_host_api *(const PluginImage &image)>;
+    // Told when a table from the factory is no longer used by any plugin: after a failed
+    // init, a missing interface, or shutdown. The owner may then clean up after it.
+    using HostRelease = std::function<void(const lanspread_host_api *host)>;
 
-    explicit PluginLoader(HostFactory hostFactory);
+    explicit PluginLoader(HostFactory hostFactory, HostRelease hostRelease = {});
     // Shuts down every accepted plugin (reverse load order). Libraries stay mapped.
     ~PluginLoader();
     PluginLoader(const PluginLoader &) = delete;
@@ -123,10 +140,9 @@ class PluginLoader {
     LoadOutcome reject(const std::string &path, LoadFailure failure, std::string reason);
 
     HostFactory _hostFactory;
+    HostRelease _hostRelease;
     std::vector<std::unique_ptr<LoadedPlugin>> _plugins;
     std::vector<Rejection> _rejections;
-    // Libraries of shut-down plugins: kept mapped for the process lifetime (never dlclose).
-    std::vector<std::shared_ptr<Poco::SharedLibrary>> _retired;
 };
 
 } // namespace lanspread::kernel

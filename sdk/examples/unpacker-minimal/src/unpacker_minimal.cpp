@@ -107,7 +107,10 @@ class UstarJob final : public lanspread::UnpackJob {
             out.type = LANSPREAD_ENTRY_SYMLINK;
             out.linkTarget = field(h, 157, 100);
             break;
-        case '1': case '3': case '4': case '6': // links and devices carry no data
+        case '1':
+        case '3':
+        case '4':
+        case '6': // links and devices carry no data
             out.type = LANSPREAD_ENTRY_OTHER;
             break;
         default: // unknown types keep their data records; the host may skip them

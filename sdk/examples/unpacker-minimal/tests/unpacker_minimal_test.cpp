@@ -79,8 +79,8 @@ struct MemorySource {
     static MemorySource &self(const lanspread_byte_source *s) {
         return *static_cast<MemorySource *>(s->source_data);
     }
-    static lanspread_status readFn(const lanspread_byte_source *s, uint8_t *buffer,
-                                   size_t capacity, size_t *outRead) {
+    static lanspread_status readFn(const lanspread_byte_source *s, uint8_t *buffer, size_t capacity,
+                                   size_t *outRead) {
         MemorySource &m = self(s);
         std::size_t n = std::min({capacity, m.chunk, m.bytes.size() - m.position});
         std::memcpy(buffer, m.bytes.data() + m.position, n);
@@ -274,7 +274,8 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         for (const auto &e : got)
             ours += e.path + "\n";
         CPPUNIT_ASSERT_EQUAL(listing, ours);
-        auto f = std::find_if(got.begin(), got.end(), [](auto &e) { return e.path == "sub/f.txt"; });
+        auto f =
+            std::find_if(got.begin(), got.end(), [](auto &e) { return e.path == "sub/f.txt"; });
         CPPUNIT_ASSERT(f != got.end() && f->data == "abc");
         auto l = std::find_if(got.begin(), got.end(), [](auto &e) { return e.path == "l"; });
         CPPUNIT_ASSERT(l != got.end() && l->type == LANSPREAD_ENTRY_SYMLINK &&
@@ -282,8 +283,8 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
     }
 
     void testTruncatedInsideDataIsFatal() {
-        std::vector<uint8_t> tar = buildTar({{"a", AE_IFREG, "x", ""},
-                                             {"b", AE_IFREG, pattern(3000), ""}});
+        std::vector<uint8_t> tar =
+            buildTar({{"a", AE_IFREG, "x", ""}, {"b", AE_IFREG, pattern(3000), ""}});
         tar.resize(1024 + 512 + 1000); // a's header+data, b's header, 1000 of b's 3000 bytes
         for (bool seekable : {true, false}) {
             MemorySource source(tar, 700, seekable);

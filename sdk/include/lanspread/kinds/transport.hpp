@@ -82,7 +82,9 @@ class TransportConnection {
 
     const Host &host() const { return _host; }
     // The C handle of this connection (the same pointer in every callback).
-    lanspread_transport_conn *handle() { return reinterpret_cast<lanspread_transport_conn *>(this); }
+    lanspread_transport_conn *handle() {
+        return reinterpret_cast<lanspread_transport_conn *>(this);
+    }
     static TransportConnection *fromHandle(lanspread_transport_conn *conn) {
         return reinterpret_cast<TransportConnection *>(conn);
     }
@@ -157,9 +159,8 @@ class TransportPlugin : public Plugin {
                                                               TransportEvents events) = 0;
     // The returned connection stays the plugin's (see TransportConnection::close()); then
     // connected() or closed() follows through events.
-    virtual Result<TransportConnection *> connect(const TransportConfig &config,
-                                                  std::string_view remoteAddr,
-                                                  TransportEvents events) = 0;
+    virtual Result<TransportConnection *>
+    connect(const TransportConfig &config, std::string_view remoteAddr, TransportEvents events) = 0;
 
     const void *interfaceFor(std::string_view interfaceId) override {
         return interfaceId == LANSPREAD_TRANSPORT_INTERFACE_ID ? &kVtable : nullptr;
@@ -230,8 +231,8 @@ class TransportPlugin : public Plugin {
         *outConn = nullptr;
         TransportPlugin *plugin = self(state);
         return detail::guard(plugin->host(), "connect", [&]() -> Status {
-            auto conn = plugin->connect(TransportConfig::from(config), remoteAddr,
-                                        TransportEvents(events));
+            auto conn =
+                plugin->connect(TransportConfig::from(config), remoteAddr, TransportEvents(events));
             if (!conn)
                 return conn.status();
             if (conn.value() == nullptr)
@@ -280,8 +281,8 @@ class TransportPlugin : public Plugin {
                              [&]() -> Status { return c->consume(streamId, bytes); });
     }
 
-    static lanspread_status resetStreamTrampoline(lanspread_transport_conn *conn,
-                                                  uint64_t streamId, uint64_t appError) noexcept {
+    static lanspread_status resetStreamTrampoline(lanspread_transport_conn *conn, uint64_t streamId,
+                                                  uint64_t appError) noexcept {
         if (conn == nullptr)
             return LANSPREAD_E_INVALID_ARGUMENT;
         TransportConnection *c = TransportConnection::fromHandle(conn);

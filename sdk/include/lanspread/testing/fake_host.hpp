@@ -211,10 +211,13 @@ class FakeHost {
 
     std::size_t fireDueTimers() {
         std::size_t ran = 0;
+        // Timers started by a callback of this pass wait for the next turn (host.h: delay 0
+        // means "on the next loop turn"), so a timer re-arming itself cannot spin here.
+        const uint64_t startedBefore = _nextSequence;
         for (;;) {
             auto due = _timers.end();
             for (auto it = _timers.begin(); it != _timers.end(); ++it) {
-                if (it->second.deadlineNs > _nowNs)
+                if (it->second.deadlineNs > _nowNs || it->second.sequence >= startedBefore)
                     continue;
                 if (due == _timers.end() || it->second.deadlineNs < due->second.deadlineNs ||
                     (it->second.deadlineNs == due->second.deadlineNs &&

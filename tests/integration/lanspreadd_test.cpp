@@ -1,0 +1,165 @@
+// lanspreadd as a user runs it: a real process, commands on stdin, JSON lines on stdout,
+// logs on stderr. Each test gets its own working directory.
+#include "child_process.hpp"
+
+#include <Poco/File.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/TemporaryFile.h>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <fstream>
+
+using lanspread::test::ChildProcess;
+using namespace std::chrono_literals;
+
+namespace {
+
+Poco::JSON::Object::Ptr parse(const std::string &line) {
+    Poco::JSON::Parser parser;
+    return parser.parse(line).extract<Poco::JSON::Object::Ptr>();
+}
+
+} // namespace
+
+class LanspreaddTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(LanspreaddTest);
+    CPPUNIT_TEST(pipedCommandsGetResultsAndExitZero);
+    CPPUNIT_TEST(failingPluginIsLoggedAndPeerKeepsRunning);
+    CPPUNIT_TEST(sigtermStopsCleanly);
+    CPPUNIT_TEST(badFlagExitsWithOneLine);
+    CPPUNIT_TEST(unusableGamesDirExitsWithOneLine);
+    CPPUNIT_TEST(missingConfigFileExitsWithOneLine);
+    CPPUNIT_TEST(flagsOverrideConfigFile);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void setUp() override {
+        _dir = Poco::TemporaryFile::tempName();
+        Poco::File(_dir).createDirectories();
+    }
+    void tearDown() override { Poco::File(_dir).remove(true); }
+
+    void pipedCommandsGetResultsAndExitZero() {
+        ChildProcess peer(LANSPREADD_PATH, {}, _dir, _dir + "/stderr.log");
+        peer.writeStdin(
+            "{\"id\":\"1\",\"cmd\":\"status\"}\nnot json\n{\"id\":\"2\",\"cmd\":\"shutdown\"}\n");
+        peer.closeStdin();
+        std::vector<std::string> lines;
+        while (auto line = peer.readLine(10s))
+            lines.push_back(*line);
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(peer.stderrText(), std::size_t(4), lines.size());
+
+        CPPUNIT_ASSERT_EQUAL(std::string("cli-started"),
+                             parse(lines[0])->getValue<std::string>("event"));
+        auto status = parse(lines[1]);
+        CPPUNIT_ASSERT_EQUAL(std::string("1"), status->getValue<std::string>("id"));
+        CPPUNIT_ASSERT(status->getValue<bool>("ok"));
+        auto plugins = status->getObject("data")->getArray("plugins");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), plugins->size());
+        CPPUNIT_ASSERT_EQUAL(std::string("org.lanspread.frontend.cli"),
+                             plugins->getObject(0)->getValue<std::string>("id"));
+        auto invalid = parse(lines[2]);
+        CPPUNIT_ASSERT(!invalid->getValue<bool>("ok"));
+        CPPUNIT_ASSERT_EQUAL(std::string("invalid-command"),
+                             invalid->getObject("error")->getValue<std::string>("code"));
+        auto shutdown = parse(lines[3]);
+        CPPUNIT_ASSERT_EQUAL(std::string("2"), shutdown->getValue<std::string>("id"));
+        CPPUNIT_ASSERT(shutdown->getValue<bool>("ok"));
+        // Logs never reach stdout: every stdout line is JSON.
+        CPPUNIT_ASSERT(peer.stderrText().find("loaded org.lanspread.frontend.cli") !=
+                       std::string::npos);
+    }
+
+    void failingPluginIsLoggedAndPeerKeepsRunning() {
+        writeFile(_dir + "/peer.ini", "[lanspread]\nplugins = org.lanspread.frontend.cli, " +
+                                          std::string(INIT_FAILS_PLUGIN_PATH) + ", " +
+                                          NO_ENTRY_PLUGIN_PATH + ", org.lanspread.no.such\n");
+        ChildProcess peer(LANSPREADD_PATH, {"--config", "peer.ini"}, _dir, _dir + "/stderr.log");
+        peer.writeStdin("{\"id\":\"s\",\"cmd\":\"status\"}\n");
+        auto status = peer.readUntil("\"id\":\"s\"", 10s);
+        CPPUNIT_ASSERT_MESSAGE(peer.stderrText(), status.has_value());
+        auto data = parse(*status)->getObject("data");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), data->getArray("plugins")->size());
+        auto rejected = data->getArray("rejected_plugins");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), rejected->size());
+        CPPUNIT_ASSERT_EQUAL(std::string("init-failed"),
+                             rejected->getObject(0)->getValue<std::string>("failure"));
+        CPPUNIT_ASSERT_EQUAL(std::string("missing-entry-symbol"),
+                             rejected->getObject(1)->getValue<std::string>("failure"));
+        CPPUNIT_ASSERT_EQUAL(std::string("not-found"),
+                             rejected->getObject(2)->getValue<std::string>("failure"));
+        std::string err = peer.stderrText();
+        // The plugin's own reason (logged through the host, prefixed with its id) and the
+        // kernel's rejection line both name what went wrong.
+        CPPUNIT_ASSERT_MESSAGE(err, err.find("plugin rejected:") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(err, err.find("init-failed") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(err, err.find("no plugin with id org.lanspread.no.such") !=
+                                        std::string::npos);
+
+        peer.writeStdin("{\"id\":\"bye\",\"cmd\":\"shutdown\"}\n");
+        CPPUNIT_ASSERT(peer.readUntil("\"id\":\"bye\"", 10s).has_value());
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+    }
+
+    void sigtermStopsCleanly() {
+        ChildProcess peer(LANSPREADD_PATH, {}, _dir, _dir + "/stderr.log");
+        CPPUNIT_ASSERT(peer.readUntil("cli-started", 10s).has_value());
+        peer.signal(SIGTERM);
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+        CPPUNIT_ASSERT(peer.stderrText().find("stopping") != std::string::npos);
+    }
+
+    void badFlagExitsWithOneLine() {
+        ChildProcess peer(LANSPREADD_PATH, {"--no-such-flag"}, _dir, _dir + "/stderr.log");
+        auto code = peer.wait(10s);
+        CPPUNIT_ASSERT(code.has_value() && *code != 0);
+        assertOneLine(peer.stderrText(), "no-such-flag");
+    }
+
+    void unusableGamesDirExitsWithOneLine() {
+        writeFile(_dir + "/a-file", "not a directory");
+        ChildProcess peer(LANSPREADD_PATH, {"--games", "a-file"}, _dir, _dir + "/stderr.log");
+        auto code = peer.wait(10s);
+        CPPUNIT_ASSERT(code.has_value() && *code != 0);
+        assertOneLine(peer.stderrText(), "games directory a-file is not usable");
+    }
+
+    void missingConfigFileExitsWithOneLine() {
+        ChildProcess peer(LANSPREADD_PATH, {"--config", "missing.ini"}, _dir, _dir + "/stderr.log");
+        auto code = peer.wait(10s);
+        CPPUNIT_ASSERT(code.has_value() && *code != 0);
+        assertOneLine(peer.stderrText(), "missing.ini");
+    }
+
+    void flagsOverrideConfigFile() {
+        writeFile(_dir + "/peer.ini", "[lanspread]\nname = from-file\ngames = file-games\n");
+        ChildProcess peer(LANSPREADD_PATH, {"--config", "peer.ini", "--name", "from-flag"}, _dir,
+                          _dir + "/stderr.log");
+        peer.writeStdin("{\"id\":\"s\",\"cmd\":\"status\"}\n{\"id\":\"q\",\"cmd\":\"shutdown\"}\n");
+        auto status = peer.readUntil("\"id\":\"s\"", 10s);
+        CPPUNIT_ASSERT_MESSAGE(peer.stderrText(), status.has_value());
+        auto data = parse(*status)->getObject("data");
+        CPPUNIT_ASSERT_EQUAL(std::string("from-flag"), data->getValue<std::string>("name"));
+        CPPUNIT_ASSERT_EQUAL(std::string("file-games"), data->getValue<std::string>("games_dir"));
+        CPPUNIT_ASSERT_EQUAL(std::string("./state"), data->getValue<std::string>("state_dir"));
+        CPPUNIT_ASSERT(Poco::File(_dir + "/file-games").isDirectory());
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+    }
+
+  private:
+    static void writeFile(const std::string &path, const std::string &text) {
+        std::ofstream(path) << text;
+    }
+    static void assertOneLine(const std::string &err, const std::string &needle) {
+        CPPUNIT_ASSERT_MESSAGE(err, err.find(needle) != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(err, !err.empty() && err.find('\n') == err.size() - 1);
+    }
+
+    std::string _dir;
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(LanspreaddTest);
