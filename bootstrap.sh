@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One entry point for a fresh Debian 12 machine:
+#   ./bootstrap.sh peer   install what is missing, build, run a peer on the embedded default config
+#   ./bootstrap.sh test   install what is missing, build, run every test (ctest)
+#   ./bootstrap.sh build  install what is missing and build only
+# Re-running is cheap: apt-get runs only when a package is missing, and the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+mode=${1:-}
+case "$mode" in
+  peer|test|build) ;;
+  *) echo "usage: $0 peer|test|build" >&2; exit 2 ;;
+esac
+
+preset=${LANSPREAD_PRESET:-release}
+build_dir="build/$preset"
+
+install_packages() {
+  local missing=() pkg
+  while read -r pkg; do
+    [[ -z "$pkg" || "$pkg" == \#* ]] && continue
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done < scripts/debian-packages.txt
+  if ((${#missing[@]})); then
+    echo "bootstrap: installing ${missing[*]}"
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  fi
+}
+
+build() {
+  cmake --preset "$preset" >/dev/null
+  cmake --build --preset "$preset"
+}
+
+install_packages
+build
+case "$mode" in
+  peer)
+    echo "bootstrap: starting a peer (games in ./games, state in ./state); type {\"cmd\":\"status\"} or {\"cmd\":\"shutdown\"}"
+    exec "$build_dir/bin/lanspreadd"
+    ;;
+  test)
+    exec ctest --preset "$preset"
+    ;;
+esac
