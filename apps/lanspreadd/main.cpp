@@ -4,6 +4,7 @@
 #include <lanspread/kernel/kernel.hpp>
 #include <lanspread/kernel/log.hpp>
 #include <lanspread/kernel/settings.hpp>
+#include <lanspread/result.hpp>
 
 #include <Poco/File.h>
 #include <Poco/Util/HelpFormatter.h>
@@ -51,6 +52,7 @@ class Daemon : public Poco::Util::ServerApplication {
     }
 
     int main(const ArgVec &args) override {
+        using lanspread::Status;
         if (_helpRequested) {
             Poco::Util::HelpFormatter help(options());
             help.setCommand(commandName());
@@ -89,6 +91,11 @@ class Daemon : public Poco::Util::ServerApplication {
 
         lanspread::kernel::Kernel kernel(settings.value(), Poco::AutoPtr<Poco::Util::AbstractConfiguration>(
                                                                &config(), true));
+        Status prepared = kernel.prepare();
+        if (!prepared) {
+            std::cerr << "lanspreadd: " << prepared.message() << "\n";
+            return EXIT_CONFIG;
+        }
         kernel.setExitRequestHandler([] { terminate(); });
         kernel.start();
         waitForTerminationRequest();

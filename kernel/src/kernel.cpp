@@ -1,5 +1,6 @@
 #include <lanspread/kernel/kernel.hpp>
 #include <lanspread/kernel/log.hpp>
+#include <lanspread/kinds/unpacker.h>
 #include <lanspread/services/control.h>
 
 #include <Poco/JSON/Array.h>
@@ -30,7 +31,8 @@ void runOnReactor(Reactor &reactor, const std::function<void()> &fn) {
 Kernel::Kernel(Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config)
     : _settings(std::move(settings)), _config(std::move(config)), _control(_reactor, _events),
       _loader([this](const PluginImage &image) { return hostFor(image); },
-              [this](const lanspread_host_api *host) { releaseHost(host); }) {
+              [this](const lanspread_host_api *host) { releaseHost(host); }),
+      _runtime(_settings, _reactor, _workers, _events, _control, _cancels) {
     registerCommands();
 }
 
@@ -59,6 +61,18 @@ const void *Kernel::service(const std::string &serviceId) const {
     return nullptr;
 }
 
+Status Kernel::prepare() { return _runtime.prepare(); }
+
+void Kernel::startRuntime() {
+    std::vector<peer::UnpackerRef> unpackers;
+    for (const auto &plugin : _loader.plugins())
+        if (plugin->kind() == LANSPREAD_KIND_UNPACKER)
+            unpackers.push_back({plugin->id(),
+                                 static_cast<const lanspread_unpacker_v1 *>(plugin->interface),
+                                 plugin->state});
+    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""));
+}
+
 void Kernel::start() {
     if (_started)
         return;
@@ -66,6 +80,7 @@ void Kernel::start() {
     _reactorThread = std::thread([this] { _reactor.run(); });
     runOnReactor(_reactor, [this] {
         loadPlugins();
+        startRuntime();
         startFrontends();
     });
 }
@@ -119,9 +134,13 @@ void Kernel::stop() {
     runOnReactor(_reactor, [this] {
         stopFrontends();
         _control.close();
+        _runtime.stop();
+    });
+    // Jobs still running (cancelled above) finish before the plugins they may call go away.
+    _workers.shutdown();
+    runOnReactor(_reactor, [this] {
         _loader.shutdownAll(); // each shutdown retires its host (releaseHost)
     });
-    _workers.shutdown();
     _reactor.stop();
     if (_reactorThread.joinable())
         _reactorThread.join();

@@ -11,6 +11,7 @@
 #include <lanspread/kernel/control_service.hpp>
 #include <lanspread/kernel/event_bus.hpp>
 #include <lanspread/kernel/plugin_host.hpp>
+#include <lanspread/kernel/peer/runtime.hpp>
 #include <lanspread/kernel/plugin_loader.hpp>
 #include <lanspread/kernel/reactor.hpp>
 #include <lanspread/kernel/settings.hpp>
@@ -36,6 +37,9 @@ class Kernel {
     Kernel(const Kernel &) = delete;
     Kernel &operator=(const Kernel &) = delete;
 
+    // Loads the catalog and the identity and recovers interrupted installs: everything that
+    // can make a peer refuse to start. The error is one line for the user. Call before start().
+    Status prepare();
     // Brings the kernel up (see above) and returns once plugins are loaded and frontends
     // started. Thread: the owner's (not the reactor).
     void start();
@@ -59,6 +63,7 @@ class Kernel {
   private:
     void loadPlugins();
     void startFrontends();
+    void startRuntime();
     void stopFrontends();
     void registerCommands();
     const lanspread_host_api *hostFor(const PluginImage &image);
@@ -76,6 +81,7 @@ class Kernel {
     // plugin's library is never unloaded and a stray pointer must not reach freed memory.
     std::vector<std::unique_ptr<PluginHost>> _hosts;
     PluginLoader _loader;
+    peer::PeerRuntime _runtime;
     struct RunningFrontend {
         std::string id;
         const lanspread_frontend_v1 *vtable;

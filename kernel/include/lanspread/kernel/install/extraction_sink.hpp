@@ -55,6 +55,12 @@ class ExtractionSink {
 
   private:
     struct State;
+    // Drops the entry in progress; a partly (or wholly, but then failed) written file is
+    // removed. extractArchive calls it when the unpacker fails inside an entry.
+    void abandonEntry();
+    friend Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &, void *,
+                                                  const std::string &, ExtractionSink &,
+                                                  lanspread_cancel_handle, std::function<bool()>);
     std::string _root;
     ExtractionLimits _limits;
     std::function<bool()> _cancelled;
@@ -78,9 +84,16 @@ class FileByteSource {
     const lanspread_byte_source *source() const { return &_source; }
 
   private:
+    // The byte source's callbacks (reads with pread at _position; size from fstat at open).
+    lanspread_status readSome(uint8_t *buffer, std::size_t capacity, std::size_t *outRead);
+    lanspread_status seekTo(int64_t offset, int32_t whence, int64_t *outPosition);
+    lanspread_status sizeOf(uint64_t *outSize) const;
+
     std::string _path;
     std::function<bool()> _cancelled;
     int _fd = -1;
+    uint64_t _size = 0;
+    uint64_t _position = 0;
     lanspread_byte_source _source{};
 };
 

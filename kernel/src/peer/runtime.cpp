@@ -1,0 +1,329 @@
+#include <lanspread/kernel/log.hpp>
+#include <lanspread/kernel/peer/runtime.hpp>
+
+#include <Poco/File.h>
+#include <Poco/JSON/Array.h>
+
+namespace lanspread::kernel::peer {
+
+namespace {
+constexpr const char *kSource = "peer";
+
+std::string gameField(const Poco::JSON::Object &command) {
+    return command.has("game") && command.get("game").isString()
+               ? command.getValue<std::string>("game")
+               : std::string();
+}
+} // namespace
+
+PeerRuntime::PeerRuntime(const Settings &settings, Reactor &reactor, WorkerPool &workers,
+                         EventBus &events, ControlService &control, CancelRegistry &cancels)
+    : _settings(settings), _reactor(reactor), _workers(workers), _events(events),
+      _control(control), _cancels(cancels) {
+    _operations.setListener([this](const OperationsTable &table) {
+        Poco::JSON::Object payload;
+        payload.set("operations", table.toJson());
+        _events.publish("active-operations", payload);
+    });
+    registerCommands();
+}
+
+PeerRuntime::~PeerRuntime() = default;
+
+Status PeerRuntime::prepare() {
+    const std::string catalogPath =
+        _settings.catalogPath.empty() ? bundledCatalogPath() : _settings.catalogPath;
+    auto catalog = Catalog::load(catalogPath);
+    if (!catalog)
+        return catalog.status();
+    _catalog = std::move(catalog.value());
+
+    auto identity = Identity::loadOrCreate(_settings.stateDir, _settings.name);
+    if (!identity)
+        return identity.status();
+    _identity = std::move(identity.value());
+
+    // Recovery needs no unpacker: it only finishes or rolls back directory moves.
+    InstallEngine recovery(_settings.gamesDir, _settings.stateDir, {});
+    for (const auto &line : recovery.recover())
+        log::info(kSource, "recovery: " + line);
+    log::info(kSource, "peer " + _identity.peerId + " (" + _settings.name + "), catalog " +
+                           catalogPath + " with " + std::to_string(_catalog.games().size()) +
+                           " games");
+    return Status::ok();
+}
+
+void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId) {
+    if (!pinnedUnpackerId.empty()) {
+        bool found = false;
+        for (const auto &u : unpackers)
+            found = found || u.id == pinnedUnpackerId;
+        if (!found)
+            log::error(kSource, "lanspread.unpacker pins " + pinnedUnpackerId +
+                                    ", which is not a loaded unpacker; installs will fail until "
+                                    "it is loaded or the pin is removed");
+    }
+    _unpackers = std::move(unpackers);
+    _pinnedUnpackerId = std::move(pinnedUnpackerId);
+    _install = std::make_unique<InstallEngine>(_settings.gamesDir, _settings.stateDir, _unpackers,
+                                               _pinnedUnpackerId);
+    _library = std::make_unique<Library>(_reactor, _workers, _catalog, _settings.gamesDir,
+                                         _settings.stateDir);
+    _library->setListener([this](const std::vector<std::string> &changed) { publishLibrary(changed); });
+    _library->start([this] {
+        Poco::JSON::Object ready(Poco::JSON_PRESERVE_KEY_ORDER);
+        ready.set("peer_id", _identity.peerId);
+        ready.set("listen_addr", _settings.listenAddr);
+        _events.publish("local-peer-ready", ready);
+        auto deferred = std::move(_deferred);
+        for (auto &task : deferred)
+            task();
+    });
+}
+
+void PeerRuntime::stop() {
+    if (_library)
+        _library->stop();
+}
+
+void PeerRuntime::whenLibraryReady(std::function<void()> task) {
+    if (_library && _library->ready())
+        task();
+    else
+        _deferred.push_back(std::move(task));
+}
+
+void PeerRuntime::addStatusFields(Poco::JSON::Object &data) const {
+    data.set("peer_id", _identity.peerId);
+    data.set("catalog", _catalog.origin());
+    data.set("active_operations", _operations.toJson());
+    data.set("outbound_transfers", Poco::JSON::Object());
+    data.set("library_revision", _library ? _library->revision() : 0);
+}
+
+Poco::JSON::Array PeerRuntime::localGamesJson() const {
+    Poco::JSON::Array games;
+    if (_library)
+        for (const auto &[id, game] : _library->games())
+            games.add(game.toJson());
+    return games;
+}
+
+void PeerRuntime::publishLibrary(const std::vector<std::string> &) {
+    Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+    payload.set("revision", _library->revision());
+    payload.set("games", localGamesJson());
+    _events.publish("local-library-changed", payload);
+}
+
+const CatalogGame *PeerRuntime::catalogGame(const Poco::JSON::Object &command,
+                                            ControlService::Reply &reply) {
+    const std::string id = gameField(command);
+    const CatalogGame *game = _catalog.find(id);
+    if (!game)
+        reply.fail("unknown-game", "game '" + id + "' is not in the catalog (" + _catalog.origin() + ")");
+    return game;
+}
+
+void PeerRuntime::registerCommands() {
+    using Reply = ControlService::Reply;
+    using Object = Poco::JSON::Object;
+
+    _control.addCommand("list-games", {}, [this](const Object &, Reply reply) {
+        whenLibraryReady([this, reply = std::make_shared<Reply>(std::move(reply))] {
+            Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+            data.set("local", localGamesJson());
+            data.set("remote", Poco::JSON::Array()); // remote peers arrive with the peer protocol
+            reply->ok(data);
+        });
+    });
+
+    auto installLike = [this](bool wantUninstall) {
+        return [this, wantUninstall](const Object &command, Reply reply) {
+            const CatalogGame *game = catalogGame(command, reply);
+            if (!game)
+                return;
+            whenLibraryReady([this, id = game->id, wantUninstall,
+                              reply = std::make_shared<Reply>(std::move(reply))] {
+                const LocalGame *local = _library->find(id);
+                if (auto op = _operations.current(id)) {
+                    reply->fail("operation-in-progress",
+                                id + " is busy: " + operationName(*op) + " is running");
+                    return;
+                }
+                if (wantUninstall) {
+                    if (!local || !local->installed) {
+                        reply->fail("not-installed", id + " is not installed");
+                        return;
+                    }
+                    runUninstall(id);
+                } else {
+                    if (!local || !local->downloaded) {
+                        reply->fail("not-downloaded", id + " is not downloaded (no " +
+                                                          _settings.gamesDir + "/" + id +
+                                                          "/version.ini)");
+                        return;
+                    }
+                    runInstall(id, local->installed);
+                }
+                Object data;
+                data.set("accepted", true);
+                reply->ok(data);
+            });
+        };
+    };
+    _control.addCommand("install", {"game"}, installLike(false));
+    _control.addCommand("uninstall", {"game"}, installLike(true));
+
+    _control.addCommand("remove", {"game"}, [this](const Object &command, Reply reply) {
+        const CatalogGame *game = catalogGame(command, reply);
+        if (!game)
+            return;
+        whenLibraryReady([this, id = game->id, reply = std::make_shared<Reply>(std::move(reply))] {
+            const LocalGame *local = _library->find(id);
+            if (auto op = _operations.current(id)) {
+                reply->fail("operation-in-progress", id + " is busy: " + operationName(*op) + " is running");
+                return;
+            }
+            if (local && local->installed) {
+                reply->fail("already-installed", id + " is installed; uninstall it first");
+                return;
+            }
+            if (!local) {
+                reply->fail("not-downloaded", id + " has no files in " + _settings.gamesDir);
+                return;
+            }
+            _operations.begin(id, Operation::RemovingDownload);
+            _library->setBusy(id, true);
+            _workers.submit([this, id, reply] {
+                Status removed = _install->remove(id);
+                _reactor.post([this, id, reply, removed] {
+                    _operations.end(id);
+                    _library->setBusy(id, false);
+                    if (!removed) {
+                        reply->fail("io-error", removed.message());
+                        return;
+                    }
+                    Object data;
+                    data.set("removed", true);
+                    reply->ok(data);
+                });
+            });
+        });
+    });
+
+    _control.addCommand("play", {"game", "username", "language"}, [this](const Object &command, Reply reply) {
+        const CatalogGame *game = catalogGame(command, reply);
+        if (!game)
+            return;
+        const std::string username = command.getValue<std::string>("username");
+        const std::string language = command.getValue<std::string>("language");
+        whenLibraryReady([this, id = game->id, username, language,
+                          reply = std::make_shared<Reply>(std::move(reply))] {
+            const LocalGame *local = _library->find(id);
+            if (!local || !local->installed) {
+                reply->fail("not-installed", id + " is not installed");
+                return;
+            }
+            if (auto op = _operations.current(id)) {
+                reply->fail("operation-in-progress", id + " is busy: " + operationName(*op) + " is running");
+                return;
+            }
+            _workers.submit([this, id, username, language, reply] {
+                auto result = applyLaunchSettings(_settings.gamesDir, _settings.stateDir, id, username, language);
+                _reactor.post([reply, result] {
+                    if (!result) {
+                        reply->fail("io-error", result.status().message());
+                        return;
+                    }
+                    Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+                    data.set("already_applied", result.value().alreadyApplied);
+                    data.set("account_name_written", result.value().accountNameWritten);
+                    data.set("language_written", result.value().languageWritten);
+                    data.set("persona_name_written", result.value().personaNameWritten);
+                    reply->ok(data);
+                });
+            });
+        });
+    });
+
+    _control.addCommand("set-game-dir", {"path"}, [this](const Object &command, Reply reply) {
+        const std::string path = command.get("path").isString() ? command.getValue<std::string>("path") : "";
+        if (!_operations.empty()) {
+            reply.fail("operation-in-progress", "cannot change the games directory while operations run");
+            return;
+        }
+        if (!_library) {
+            reply.fail("io-error", "the library is not running");
+            return;
+        }
+        Status changed = _library->setGamesDir(path);
+        if (!changed) {
+            reply.fail("io-error", "games directory " + changed.message());
+            return;
+        }
+        _settings.gamesDir = path;
+        _install = std::make_unique<InstallEngine>(path, _settings.stateDir, _unpackers,
+                                                   _pinnedUnpackerId);
+        Object data;
+        data.set("accepted", true);
+        data.set("games_dir", path);
+        reply.ok(data);
+    });
+}
+
+void PeerRuntime::runInstall(const std::string &gameId, bool update) {
+    _operations.begin(gameId, update ? Operation::Updating : Operation::Installing);
+    _library->setBusy(gameId, true);
+    Poco::JSON::Object begin;
+    begin.set("game", gameId);
+    begin.set("update", update);
+    _events.publish("install-begin", begin);
+    const lanspread_cancel_handle token = _cancels.create();
+    _workers.submit([this, gameId, token] {
+        auto outcome = _install->install(gameId, token, [this, token] { return _cancels.isCancelled(token); });
+        _reactor.post([this, gameId, token, outcome] {
+            _cancels.release(token);
+            _operations.end(gameId);
+            _library->setBusy(gameId, false);
+            Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+            payload.set("game", gameId);
+            if (outcome) {
+                payload.set("files", outcome.value().stats.files);
+                payload.set("bytes", outcome.value().stats.bytes);
+                payload.set("updated", outcome.value().updated);
+                _events.publish("install-finished", payload);
+            } else {
+                payload.set("error", outcome.status().message());
+                log::error(kSource, "install of " + gameId + " failed: " + outcome.status().message());
+                _events.publish("install-failed", payload);
+            }
+        });
+    });
+}
+
+void PeerRuntime::runUninstall(const std::string &gameId) {
+    _operations.begin(gameId, Operation::Uninstalling);
+    _library->setBusy(gameId, true);
+    Poco::JSON::Object begin;
+    begin.set("game", gameId);
+    _events.publish("uninstall-begin", begin);
+    _workers.submit([this, gameId] {
+        Status done = _install->uninstall(gameId);
+        _reactor.post([this, gameId, done] {
+            _operations.end(gameId);
+            _library->setBusy(gameId, false);
+            Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+            payload.set("game", gameId);
+            if (done) {
+                _events.publish("uninstall-finished", payload);
+            } else {
+                payload.set("error", done.message());
+                log::error(kSource, "uninstall of " + gameId + " failed: " + done.message());
+                _events.publish("uninstall-failed", payload);
+            }
+        });
+    });
+}
+
+} // namespace lanspread::kernel::peer

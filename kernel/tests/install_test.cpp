@@ -1,0 +1,795 @@
+// The install engine on real files in a temp dir, with a real unpacker: the SDK example's
+// ustar reader (unpacker_minimal_objects) driven through its C entry with the SDK's FakeHost,
+// and archives written by lanspread::fixtures. Recovery is tested by building each crash
+// state on disk by hand (intent + reserved dirs) and checking the game ends old or new.
+#include <lanspread/fixtures/archive_writer.hpp>
+#include <lanspread/kernel/peer/install.hpp>
+#include <lanspread/plugin.h>
+#include <lanspread/testing/fake_host.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
+
+namespace fs = std::filesystem;
+using lanspread::fixtures::Entry;
+using lanspread::fixtures::Format;
+using lanspread::kernel::peer::InstallEngine;
+using lanspread::kernel::peer::UnpackerRef;
+
+namespace {
+
+const std::string kMinimalId = "org.lanspread.example.unpacker-minimal";
+using Manifest = std::map<std::string, std::string>;
+
+void writeFile(const std::string &path, const std::string &content) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    CPPUNIT_ASSERT_MESSAGE(path, out.good());
+}
+
+std::string readFile(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+bool exists(const std::string &path) {
+    std::error_code ec;
+    return fs::symlink_status(path, ec).type() != fs::file_type::not_found;
+}
+
+Entry file(std::string path, std::string data) {
+    Entry e;
+    e.path = std::move(path);
+    e.data = std::move(data);
+    return e;
+}
+Entry dir(std::string path) {
+    Entry e;
+    e.path = std::move(path);
+    e.type = Entry::Type::Directory;
+    e.mode = 0755;
+    return e;
+}
+
+// Every file (SHA-256), directory and symlink under dir, by relative path.
+Manifest manifestOf(const std::string &dirPath) {
+    Manifest m;
+    for (auto it = fs::recursive_directory_iterator(dirPath); it != fs::end(it); ++it) {
+        std::string rel = fs::relative(it->path(), dirPath).string();
+        auto type = it->symlink_status().type();
+        if (type == fs::file_type::symlink)
+            m[rel] = "link:" + fs::read_symlink(it->path()).string();
+        else if (type == fs::file_type::directory)
+            m[rel] = "dir";
+        else
+            m[rel] = "file:" + lanspread::fixtures::sha256Hex(readFile(it->path().string()));
+    }
+    return m;
+}
+
+// The manifest the entries produce (files and the directories they imply).
+Manifest manifestOfEntries(const std::vector<Entry> &entries) {
+    Manifest m;
+    for (const auto &e : entries) {
+        std::string path = e.path;
+        if (!path.empty() && path.back() == '/')
+            path.pop_back();
+        for (std::size_t slash = path.find('/'); slash != std::string::npos;
+             slash = path.find('/', slash + 1))
+            m[path.substr(0, slash)] = "dir";
+        if (e.type == Entry::Type::Directory)
+            m[path] = "dir";
+        else
+            m[path] = "file:" + lanspread::fixtures::sha256Hex(e.data);
+    }
+    return m;
+}
+
+std::string describe(const Manifest &m) {
+    std::string out;
+    for (const auto &[k, v] : m)
+        out += k + " = " + v + "\n";
+    return out;
+}
+
+// A fake unpacker that bids a fixed score (for chooseUnpacker).
+struct FixedBidder {
+    static lanspread_status probe(void *state, const uint8_t *, size_t, const char *,
+                                  uint32_t *outScore) {
+        *outScore = *static_cast<uint32_t *>(state);
+        return LANSPREAD_OK;
+    }
+    static lanspread_unpacker_v1 table() {
+        lanspread_unpacker_v1 t{};
+        t.struct_size = sizeof t;
+        t.probe = &probe;
+        return t;
+    }
+};
+
+} // namespace
+
+class InstallTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(InstallTest);
+    CPPUNIT_TEST(testRootArchivesSortedRegularEtiOnly);
+    CPPUNIT_TEST(testChooseUnpacker);
+    CPPUNIT_TEST(testInstallFresh);
+    CPPUNIT_TEST(testUpdateReplacesContentExactly);
+    CPPUNIT_TEST(testArchivesExtractedInSortedOrderLaterWins);
+    CPPUNIT_TEST(testHostileArchivesFailCleanly);
+    CPPUNIT_TEST(testHostileUpdateKeepsOldLocal);
+    CPPUNIT_TEST(testReservedMarkerNameInArchiveFails);
+    CPPUNIT_TEST(testInstallErrors);
+    CPPUNIT_TEST(testNoUnpackerBidsLeavesNothing);
+    CPPUNIT_TEST(testCancelledInstallLeavesNothing);
+    CPPUNIT_TEST(testForeignStagingRefusedOwnedStagingReplaced);
+    CPPUNIT_TEST(testUninstallKeepsRootFiles);
+    CPPUNIT_TEST(testReinstallAfterUninstall);
+    CPPUNIT_TEST(testInstallAfterArchiveMutation);
+    CPPUNIT_TEST(testRemoveRules);
+    CPPUNIT_TEST(testInstallClearsLaunchMarker);
+    CPPUNIT_TEST(testRecoverNothing);
+    CPPUNIT_TEST(testRecoverExtractingFreshInstall);
+    CPPUNIT_TEST(testRecoverExtractingUpdate);
+    CPPUNIT_TEST(testRecoverPromotingFreshInstall);
+    CPPUNIT_TEST(testRecoverPromotingBeforeBackup);
+    CPPUNIT_TEST(testRecoverPromotingAfterBackup);
+    CPPUNIT_TEST(testRecoverPromotingAfterPromote);
+    CPPUNIT_TEST(testRecoverPromotingOnlyBackupLeft);
+    CPPUNIT_TEST(testRecoverUninstallBeforeMove);
+    CPPUNIT_TEST(testRecoverUninstallAfterMove);
+    CPPUNIT_TEST(testRecoverUninstallAfterDelete);
+    CPPUNIT_TEST(testRecoverOwnedLeftoversWithoutIntent);
+    CPPUNIT_TEST(testRecoverLeavesForeignReservedDirs);
+    CPPUNIT_TEST(testRecoverCorruptIntent);
+    CPPUNIT_TEST(testRecoverIntentOfVanishedGame);
+    CPPUNIT_TEST(testRecoverThenInstallWorks);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void setUp() override {
+        char templ[] = "/tmp/lanspread-install-test-XXXXXX";
+        CPPUNIT_ASSERT(::mkdtemp(templ) != nullptr);
+        _dir = templ;
+        _games = _dir + "/games";
+        _state = _dir + "/state";
+        fs::create_directories(_games);
+        fs::create_directories(_state);
+        _entry = lanspread_plugin_v1();
+        CPPUNIT_ASSERT(_entry != nullptr);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _entry->init(_host.api(), &_pluginState));
+        _vtable = static_cast<const lanspread_unpacker_v1 *>(
+            _entry->get_interface(_pluginState, LANSPREAD_UNPACKER_INTERFACE_ID));
+        CPPUNIT_ASSERT(_vtable != nullptr);
+    }
+    void tearDown() override {
+        _entry->shutdown(_pluginState);
+        std::error_code ec;
+        fs::remove_all(_dir, ec);
+    }
+
+    // ---- helpers ----
+    InstallEngine engine() {
+        return InstallEngine(_games, _state, {{kMinimalId, _vtable, _pluginState}});
+    }
+    std::string root(const std::string &id) { return _games + "/" + id; }
+    std::string local(const std::string &id) { return root(id) + "/local"; }
+    std::string staging(const std::string &id) { return root(id) + "/.local.installing"; }
+    std::string backup(const std::string &id) { return root(id) + "/.local.backup"; }
+    std::string intent(const std::string &id) {
+        return _state + "/games/" + id + "/install_intent.json";
+    }
+
+    void writeArchive(const std::string &id, const std::string &name,
+                      const std::vector<Entry> &entries) {
+        fs::create_directories(root(id));
+        lanspread::fixtures::writeArchive(root(id) + "/" + name, Format::Tar, entries);
+    }
+    void makeGame(const std::string &id, const std::vector<Entry> &entries) {
+        writeArchive(id, id + ".eti", entries);
+        writeFile(root(id) + "/version.ini", "20240101");
+    }
+    lanspread::Result<lanspread::kernel::peer::InstallOutcome> install(const std::string &id) {
+        return engine().install(id, 0, {});
+    }
+    void assertNoReserved(const std::string &id) {
+        CPPUNIT_ASSERT_MESSAGE(staging(id), !exists(staging(id)));
+        CPPUNIT_ASSERT_MESSAGE(backup(id), !exists(backup(id)));
+        CPPUNIT_ASSERT_MESSAGE(intent(id), !exists(intent(id)));
+    }
+    void assertLocal(const std::string &id, const Manifest &expected) {
+        CPPUNIT_ASSERT_MESSAGE(local(id), fs::is_directory(local(id)));
+        Manifest got = manifestOf(local(id));
+        CPPUNIT_ASSERT_MESSAGE("expected:\n" + describe(expected) + "got:\n" + describe(got),
+                               expected == got);
+    }
+    void assertContains(const std::string &haystack, const std::string &needle) {
+        CPPUNIT_ASSERT_MESSAGE("'" + haystack + "' lacks '" + needle + "'",
+                               haystack.find(needle) != std::string::npos);
+    }
+    // A directory tree standing for one version of the game (for hand-built crash states).
+    void writeVersionTree(const std::string &path, const std::string &version) {
+        writeFile(path + "/game.exe", "exe " + version);
+        writeFile(path + "/data/" + version + ".dat", "data of " + version);
+    }
+    Manifest versionManifest(const std::string &version) {
+        std::string tmp = _dir + "/manifest-" + version;
+        writeVersionTree(tmp, version);
+        Manifest m = manifestOf(tmp);
+        fs::remove_all(tmp);
+        return m;
+    }
+    void writeMarker(const std::string &dirPath) {
+        writeFile(dirPath + "/.lanspread_owned", "owned\n");
+    }
+    void writeIntent(const std::string &id, const std::string &json) {
+        writeFile(intent(id), json);
+    }
+
+    // ---- tests ----
+    void testRootArchivesSortedRegularEtiOnly() {
+        fs::create_directories(root("g"));
+        for (const char *name : {"b.eti", "a.eti", "B.eti", "x.txt", "a.eti.bak", ".eti"})
+            writeFile(root("g") + "/" + name, "x");
+        fs::create_directories(root("g") + "/dir.eti");
+        writeFile(root("g") + "/sub/nested.eti", "x");
+        fs::create_symlink("a.eti", root("g") + "/link.eti");
+        std::vector<std::string> expected{"B.eti", "a.eti", "b.eti"};
+        CPPUNIT_ASSERT(expected == lanspread::kernel::peer::rootArchives(root("g")));
+        CPPUNIT_ASSERT(lanspread::kernel::peer::rootArchives(_dir + "/missing").empty());
+    }
+
+    void testChooseUnpacker() {
+        using lanspread::kernel::peer::chooseUnpacker;
+        writeFile(_dir + "/a.eti", "anything");
+        lanspread_unpacker_v1 table = FixedBidder::table();
+        uint32_t s10 = 10, s50 = 50, s50b = 50, s0 = 0;
+        std::vector<UnpackerRef> list{
+            {"ten", &table, &s10}, {"fifty", &table, &s50}, {"fifty-b", &table, &s50b}};
+        auto chosen = chooseUnpacker(list, _dir + "/a.eti", "");
+        CPPUNIT_ASSERT(chosen.ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("fifty"), chosen.value().id); // ties: earlier wins
+        auto pinned = chooseUnpacker(list, _dir + "/a.eti", "ten");
+        CPPUNIT_ASSERT(pinned.ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("ten"), pinned.value().id);
+        auto missingPin = chooseUnpacker(list, _dir + "/a.eti", "nope");
+        CPPUNIT_ASSERT(!missingPin.ok());
+        assertContains(missingPin.status().message(), "nope");
+        std::vector<UnpackerRef> none{{"zero", &table, &s0}};
+        auto nobody = chooseUnpacker(none, _dir + "/a.eti", "");
+        CPPUNIT_ASSERT(!nobody.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, nobody.status().code());
+        assertContains(nobody.status().message(), _dir + "/a.eti");
+        // The real ustar unpacker bids on a real tar.
+        lanspread::fixtures::writeArchive(_dir + "/t.eti", Format::Tar, {file("x", "y")});
+        std::vector<UnpackerRef> real{{"zero", &table, &s0}, {kMinimalId, _vtable, _pluginState}};
+        auto tar = chooseUnpacker(real, _dir + "/t.eti", "");
+        CPPUNIT_ASSERT(tar.ok());
+        CPPUNIT_ASSERT_EQUAL(kMinimalId, tar.value().id);
+    }
+
+    void testInstallFresh() {
+        std::vector<Entry> entries{
+            dir("bin/"), file("bin/game.exe", "MZ game"),
+            file("data/big.dat", lanspread::fixtures::pseudoRandom(300000, 7)),
+            file("readme.txt", "hello\n")};
+        makeGame("g", entries);
+        writeFile(root("g") + "/extra-root-file.txt", "kept");
+        auto result = install("g");
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        CPPUNIT_ASSERT(!result.value().updated);
+        CPPUNIT_ASSERT(std::vector<std::string>{"g.eti"} == result.value().archives);
+        CPPUNIT_ASSERT(std::vector<std::string>{kMinimalId} == result.value().unpackerIds);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(3), result.value().stats.files);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(300000 + 7 + 6), result.value().stats.bytes);
+        assertLocal("g", manifestOfEntries(entries));
+        assertNoReserved("g");
+        CPPUNIT_ASSERT(exists(root("g") + "/g.eti"));
+        CPPUNIT_ASSERT_EQUAL(std::string("20240101"), readFile(root("g") + "/version.ini"));
+        CPPUNIT_ASSERT_EQUAL(std::string("kept"), readFile(root("g") + "/extra-root-file.txt"));
+    }
+
+    void testUpdateReplacesContentExactly() {
+        makeGame("g", {file("a.txt", "old a"), file("b/old-only.txt", "gone after update")});
+        CPPUNIT_ASSERT(install("g").ok());
+        writeFile(local("g") + "/user-save.dat", "created by the game"); // not in any archive
+        std::vector<Entry> v2{file("a.txt", "new a"), file("c/new.txt", "new file")};
+        makeGame("g", v2);
+        auto result = install("g");
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        CPPUNIT_ASSERT(result.value().updated);
+        assertLocal("g", manifestOfEntries(v2));
+        assertNoReserved("g");
+    }
+
+    void testArchivesExtractedInSortedOrderLaterWins() {
+        writeArchive("g", "b.eti", {file("same.txt", "from b"), file("only-b.txt", "b")});
+        writeArchive("g", "a.eti", {file("same.txt", "from a"), file("only-a.txt", "a")});
+        writeArchive("g", "c.eti", {file("only-c.txt", "c")});
+        writeFile(root("g") + "/version.ini", "1");
+        auto result = install("g");
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        std::vector<std::string> order{"a.eti", "b.eti", "c.eti"};
+        CPPUNIT_ASSERT(order == result.value().archives);
+        CPPUNIT_ASSERT_EQUAL(std::string("from b"), readFile(local("g") + "/same.txt"));
+        assertLocal("g", manifestOfEntries({file("same.txt", "from b"), file("only-a.txt", "a"),
+                                            file("only-b.txt", "b"), file("only-c.txt", "c")}));
+        assertNoReserved("g");
+    }
+
+    std::vector<lanspread::fixtures::HostileCase> hostileCases() {
+        std::vector<lanspread::fixtures::HostileCase> picked;
+        for (auto &c : lanspread::fixtures::hostileCases())
+            if (c.name == "dotdot" || c.name == "deep-dotdot" || c.name == "backslash-dotdot" ||
+                c.name == "absolute" || c.name == "symlink-escape" ||
+                c.name == "symlink-then-write" || c.name == "device" ||
+                c.name == "lying-size-larger" || c.name == "lying-size-smaller")
+                picked.push_back(c);
+        CPPUNIT_ASSERT(picked.size() >= 7);
+        return picked;
+    }
+
+    // Everything under _dir but inside the game roots (and the state dir's per-game
+    // directories, which the intent creates), to prove nothing escaped a root.
+    Manifest outsideRoots() {
+        Manifest m;
+        for (auto it = fs::recursive_directory_iterator(_dir); it != fs::end(it); ++it) {
+            std::string rel = fs::relative(it->path(), _dir).string();
+            const bool isDir = it->symlink_status().type() == fs::file_type::directory;
+            if (it.depth() == 1 && isDir && (rel.rfind("games/", 0) == 0 || rel == "state/games")) {
+                it.disable_recursion_pending();
+                if (rel != "state/games")
+                    m[rel] = "root";
+                continue;
+            }
+            m[rel] = "x";
+        }
+        return m;
+    }
+
+    void testHostileArchivesFailCleanly() {
+        const bool absoluteExisted = exists("/tmp/lanspread-hostile-absolute.txt");
+        for (const auto &c : hostileCases()) {
+            const std::string id = "h-" + c.name;
+            makeGame(id, c.entries);
+            Manifest before = outsideRoots();
+            Manifest rootBefore = manifestOf(root(id));
+            auto result = install(id);
+            CPPUNIT_ASSERT_MESSAGE(c.name, !result.ok());
+            assertContains(result.status().message(), "cannot install " + id);
+            if (c.name.rfind("lying-size", 0) != 0) // the ustar reader itself stops those
+                assertContains(result.status().message(), c.expectedError);
+            CPPUNIT_ASSERT_MESSAGE(c.name, !exists(local(id)));
+            assertNoReserved(id);
+            CPPUNIT_ASSERT_MESSAGE(c.name, before == outsideRoots());
+            CPPUNIT_ASSERT_MESSAGE(c.name, rootBefore == manifestOf(root(id)));
+        }
+        CPPUNIT_ASSERT(!exists(_dir + "/games/evil.txt"));
+        CPPUNIT_ASSERT(!exists(_dir + "/evil.txt"));
+        if (!absoluteExisted)
+            CPPUNIT_ASSERT(!exists("/tmp/lanspread-hostile-absolute.txt"));
+    }
+
+    void testHostileUpdateKeepsOldLocal() {
+        std::vector<Entry> v1{file("game.exe", "v1"), file("data/x.dat", "x1")};
+        makeGame("g", v1);
+        CPPUNIT_ASSERT(install("g").ok());
+        for (const auto &c : hostileCases()) {
+            writeArchive("g", "g.eti", c.entries);
+            auto result = install("g");
+            CPPUNIT_ASSERT_MESSAGE(c.name, !result.ok());
+            assertLocal("g", manifestOfEntries(v1));
+            assertNoReserved("g");
+        }
+    }
+
+    void testReservedMarkerNameInArchiveFails() {
+        makeGame("g", {file("ok.txt", "ok"), file(".lanspread_owned", "a game file")});
+        auto result = install("g");
+        CPPUNIT_ASSERT(!result.ok());
+        assertContains(result.status().message(), ".lanspread_owned");
+        CPPUNIT_ASSERT(!exists(local("g")));
+        assertNoReserved("g");
+    }
+
+    void testInstallErrors() {
+        auto missing = install("nope");
+        CPPUNIT_ASSERT(!missing.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, missing.status().code());
+        CPPUNIT_ASSERT_EQUAL(std::string("not-downloaded: nope has no version.ini"),
+                             missing.status().message());
+
+        writeArchive("partial", "partial.eti", {file("a", "b")}); // no version.ini yet
+        auto partial = install("partial");
+        CPPUNIT_ASSERT(!partial.ok());
+        assertContains(partial.status().message(), "not-downloaded: partial");
+        CPPUNIT_ASSERT(!exists(local("partial")));
+
+        writeFile(root("noarch") + "/version.ini", "1");
+        writeFile(root("noarch") + "/file.txt", "not an archive");
+        auto noArchive = install("noarch");
+        CPPUNIT_ASSERT(!noArchive.ok());
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("nothing to install: no .eti archive in " + root("noarch")),
+            noArchive.status().message());
+        assertNoReserved("noarch");
+
+        for (const char *bad : {"", ".", "..", "../games", "a/b"}) {
+            auto r = install(bad);
+            CPPUNIT_ASSERT_MESSAGE(bad, !r.ok());
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, r.status().code());
+        }
+    }
+
+    void testNoUnpackerBidsLeavesNothing() {
+        fs::create_directories(root("g"));
+        writeFile(root("g") + "/g.eti", std::string(4096, 'z'));
+        writeFile(root("g") + "/version.ini", "1");
+        auto result = install("g");
+        CPPUNIT_ASSERT(!result.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, result.status().code());
+        assertContains(result.status().message(), "g.eti");
+        CPPUNIT_ASSERT(!exists(local("g")));
+        assertNoReserved("g");
+    }
+
+    void testCancelledInstallLeavesNothing() {
+        makeGame("g", {file("a.txt", "a"), file("b.txt", "b")});
+        auto result = engine().install("g", 0, [] { return true; });
+        CPPUNIT_ASSERT(!result.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED, result.status().code());
+        CPPUNIT_ASSERT(!exists(local("g")));
+        assertNoReserved("g");
+        // Cancelling an update keeps the old version.
+        CPPUNIT_ASSERT(install("g").ok());
+        Manifest old = manifestOf(local("g"));
+        makeGame("g", {file("a.txt", "new")});
+        CPPUNIT_ASSERT(!engine().install("g", 0, [] { return true; }).ok());
+        CPPUNIT_ASSERT(old == manifestOf(local("g")));
+        assertNoReserved("g");
+    }
+
+    void testForeignStagingRefusedOwnedStagingReplaced() {
+        makeGame("g", {file("a.txt", "a")});
+        writeFile(staging("g") + "/someone-elses.txt", "not ours");
+        auto refused = install("g");
+        CPPUNIT_ASSERT(!refused.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FAILED, refused.status().code());
+        assertContains(refused.status().message(), staging("g"));
+        assertContains(refused.status().message(), "not lanspread's");
+        CPPUNIT_ASSERT_EQUAL(std::string("not ours"),
+                             readFile(staging("g") + "/someone-elses.txt"));
+        CPPUNIT_ASSERT(!exists(local("g")));
+        CPPUNIT_ASSERT(!exists(intent("g")));
+
+        writeMarker(staging("g")); // now it is a leftover of ours
+        auto result = install("g");
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        assertLocal("g", manifestOfEntries({file("a.txt", "a")}));
+        assertNoReserved("g");
+
+        // A foreign backup blocks an update and uninstall alike, and stays untouched.
+        writeFile(backup("g") + "/mine.txt", "user data");
+        CPPUNIT_ASSERT(!install("g").ok());
+        CPPUNIT_ASSERT(!engine().uninstall("g"));
+        CPPUNIT_ASSERT_EQUAL(std::string("user data"), readFile(backup("g") + "/mine.txt"));
+        assertLocal("g", manifestOfEntries({file("a.txt", "a")}));
+    }
+
+    void testUninstallKeepsRootFiles() {
+        makeGame("g", {file("a.txt", "a")});
+        writeFile(root("g") + "/other-root-file.bin", "root data");
+        CPPUNIT_ASSERT(install("g").ok());
+        Manifest rootBefore = manifestOf(root("g"));
+        lanspread::Status s = engine().uninstall("g");
+        CPPUNIT_ASSERT_MESSAGE(s.describe(), s.succeeded());
+        CPPUNIT_ASSERT(!exists(local("g")));
+        assertNoReserved("g");
+        Manifest rootAfter = manifestOf(root("g"));
+        for (auto it = rootBefore.begin(); it != rootBefore.end();)
+            it = it->first.rfind("local", 0) == 0 ? rootBefore.erase(it) : std::next(it);
+        CPPUNIT_ASSERT(rootBefore == rootAfter);
+
+        lanspread::Status again = engine().uninstall("g");
+        CPPUNIT_ASSERT(!again.succeeded());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, again.code());
+        assertContains(again.message(), "not-installed: g");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, engine().uninstall("never").code());
+    }
+
+    void testReinstallAfterUninstall() { // S32
+        std::vector<Entry> entries{file("bin/game.exe", "exe"), file("data/d", "d")};
+        makeGame("g", entries);
+        CPPUNIT_ASSERT(install("g").ok());
+        CPPUNIT_ASSERT(engine().uninstall("g").succeeded());
+        auto again = install("g");
+        CPPUNIT_ASSERT_MESSAGE(again.status().describe(), again.ok());
+        CPPUNIT_ASSERT(!again.value().updated);
+        assertLocal("g", manifestOfEntries(entries));
+        assertNoReserved("g");
+    }
+
+    void testInstallAfterArchiveMutation() { // S33
+        makeGame("g", {file("fixture-payload.txt", "original bytes")});
+        // Mutated externally before the first install.
+        writeArchive("g", "g.eti", {file("fixture-payload.txt", "mutated bytes!")});
+        CPPUNIT_ASSERT(install("g").ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("mutated bytes!"),
+                             readFile(local("g") + "/fixture-payload.txt"));
+        // And again before an update: the install reads the current root bytes.
+        writeArchive("g", "g.eti", {file("fixture-payload.txt", "mutated again")});
+        CPPUNIT_ASSERT(install("g").ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("mutated again"),
+                             readFile(local("g") + "/fixture-payload.txt"));
+    }
+
+    void testRemoveRules() {
+        makeGame("g", {file("a.txt", "a")});
+        CPPUNIT_ASSERT(install("g").ok());
+        lanspread::Status installed = engine().remove("g");
+        CPPUNIT_ASSERT(!installed.succeeded());
+        assertContains(installed.message(), "already-installed");
+        CPPUNIT_ASSERT(exists(local("g")));
+
+        CPPUNIT_ASSERT(engine().uninstall("g").succeeded());
+        lanspread::Status removed = engine().remove("g");
+        CPPUNIT_ASSERT_MESSAGE(removed.describe(), removed.succeeded());
+        CPPUNIT_ASSERT(!exists(root("g")));
+
+        lanspread::Status gone = engine().remove("g");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, gone.code());
+        assertContains(gone.message(), "not-downloaded: g");
+
+        // A root without its sentinel is not a downloaded game: nothing is deleted.
+        writeFile(root("partial") + "/partial.eti", "half");
+        lanspread::Status partial = engine().remove("partial");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, partial.code());
+        assertContains(partial.message(), "not-downloaded: partial has no version.ini");
+        CPPUNIT_ASSERT(exists(root("partial") + "/partial.eti"));
+
+        // Reserved dirs (an interrupted transaction, or someone else's) block it.
+        writeFile(root("r") + "/version.ini", "1");
+        writeFile(staging("r") + "/x", "x");
+        CPPUNIT_ASSERT(!engine().remove("r").succeeded());
+        CPPUNIT_ASSERT(exists(staging("r") + "/x"));
+
+        // A symlinked root is refused, and its target survives.
+        writeFile(_dir + "/elsewhere/version.ini", "1");
+        fs::create_symlink(_dir + "/elsewhere", root("link"));
+        CPPUNIT_ASSERT(!engine().remove("link").succeeded());
+        CPPUNIT_ASSERT(exists(_dir + "/elsewhere/version.ini"));
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, engine().remove("..").code());
+    }
+
+    void testInstallClearsLaunchMarker() {
+        makeGame("g", {file("a.txt", "a")});
+        const std::string marker = _state + "/games/g/launch_settings_applied";
+        writeFile(marker, "applied\n");
+        CPPUNIT_ASSERT(install("g").ok());
+        CPPUNIT_ASSERT(!exists(marker));
+        writeFile(marker, "applied\n");
+        CPPUNIT_ASSERT(install("g").ok()); // update
+        CPPUNIT_ASSERT(!exists(marker));
+    }
+
+    // ---- recovery: every crash state, built by hand ----
+    void testRecoverNothing() {
+        makeGame("g", {file("a.txt", "a")});
+        CPPUNIT_ASSERT(install("g").ok());
+        CPPUNIT_ASSERT(engine().recover().empty());
+        CPPUNIT_ASSERT(InstallEngine(_dir + "/no-games", _dir + "/no-state", {}).recover().empty());
+    }
+
+    void testRecoverExtractingFreshInstall() {
+        fs::create_directories(root("g"));
+        writeIntent("g", R"({"op":"install","phase":"extracting","archives":["g.eti"]})");
+        writeVersionTree(staging("g"), "partial");
+        writeMarker(staging("g"));
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        assertContains(lines[0], "g");
+        CPPUNIT_ASSERT(!exists(local("g")));
+        assertNoReserved("g");
+    }
+
+    void testRecoverExtractingUpdate() {
+        writeVersionTree(local("g"), "v1");
+        writeIntent("g", R"({"op":"update","phase":"extracting","archives":["g.eti"]})");
+        writeVersionTree(staging("g"), "v2"); // marker not yet written: the intent covers it
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
+        assertLocal("g", versionManifest("v1"));
+        assertNoReserved("g");
+    }
+
+    void testRecoverPromotingFreshInstall() {
+        const std::string marker = _state + "/games/g/launch_settings_applied";
+        writeIntent("g", R"({"op":"install","phase":"promoting","archives":["g.eti"]})");
+        writeFile(marker, "applied\n");
+        writeVersionTree(staging("g"), "v1"); // marker already removed before the rename
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
+        assertLocal("g", versionManifest("v1"));
+        assertNoReserved("g");
+        CPPUNIT_ASSERT(!exists(marker));
+    }
+
+    void testRecoverPromotingBeforeBackup() {
+        writeVersionTree(local("g"), "v1");
+        writeIntent("g", R"({"op":"update","phase":"promoting","archives":["g.eti"]})");
+        writeVersionTree(staging("g"), "v2");
+        writeMarker(staging("g"));
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        assertContains(lines[0], "rolled forward");
+        assertLocal("g", versionManifest("v2"));
+        assertNoReserved("g");
+    }
+
+    void testRecoverPromotingAfterBackup() {
+        writeIntent("g", R"({"op":"update","phase":"promoting","archives":["g.eti"]})");
+        writeVersionTree(backup("g"), "v1");
+        writeMarker(backup("g"));
+        writeVersionTree(staging("g"), "v2");
+        writeMarker(staging("g"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
+        assertLocal("g", versionManifest("v2")); // no marker in local/
+        assertNoReserved("g");
+    }
+
+    void testRecoverPromotingAfterPromote() {
+        const std::string marker = _state + "/games/g/launch_settings_applied";
+        writeIntent("g", R"({"op":"update","phase":"promoting","archives":["g.eti"]})");
+        writeFile(marker, "applied\n");
+        writeVersionTree(local("g"), "v2");
+        writeVersionTree(backup("g"), "v1"); // crashed before the marker was written
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        assertContains(lines[0], "promotion had completed");
+        assertLocal("g", versionManifest("v2"));
+        assertNoReserved("g");
+        CPPUNIT_ASSERT(!exists(marker));
+    }
+
+    void testRecoverPromotingOnlyBackupLeft() {
+        writeIntent("g", R"({"op":"update","phase":"promoting","archives":["g.eti"]})");
+        writeVersionTree(backup("g"), "v1");
+        writeMarker(backup("g"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
+        assertLocal("g", versionManifest("v1"));
+        assertNoReserved("g");
+    }
+
+    void testRecoverUninstallBeforeMove() {
+        writeVersionTree(local("g"), "v1");
+        writeIntent("g", R"({"op":"uninstall","phase":"moving"})");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
+        assertLocal("g", versionManifest("v1"));
+        assertNoReserved("g");
+    }
+
+    void testRecoverUninstallAfterMove() {
+        writeFile(root("g") + "/version.ini", "1");
+        writeIntent("g", R"({"op":"uninstall","phase":"moving"})");
+        writeVersionTree(backup("g"), "v1"); // no marker yet: the intent covers it
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
+        CPPUNIT_ASSERT(!exists(local("g")));
+        CPPUNIT_ASSERT(exists(root("g") + "/version.ini"));
+        assertNoReserved("g");
+    }
+
+    void testRecoverUninstallAfterDelete() {
+        writeFile(root("g") + "/version.ini", "1");
+        writeIntent("g", R"({"op":"uninstall","phase":"moving"})");
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        CPPUNIT_ASSERT(!exists(local("g")));
+        assertNoReserved("g");
+    }
+
+    void testRecoverOwnedLeftoversWithoutIntent() {
+        // Owned staging: deleted.
+        writeVersionTree(local("a"), "v1");
+        writeVersionTree(staging("a"), "v2");
+        writeMarker(staging("a"));
+        // Owned backup, local/ present: the backup is stale.
+        writeVersionTree(local("b"), "v2");
+        writeVersionTree(backup("b"), "v1");
+        writeMarker(backup("b"));
+        // Owned backup, local/ missing: it is the only copy, so it goes back.
+        writeVersionTree(backup("c"), "v1");
+        writeMarker(backup("c"));
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), lines.size());
+        assertLocal("a", versionManifest("v1"));
+        assertLocal("b", versionManifest("v2"));
+        assertLocal("c", versionManifest("v1"));
+        for (const char *id : {"a", "b", "c"})
+            assertNoReserved(id);
+    }
+
+    void testRecoverLeavesForeignReservedDirs() {
+        writeVersionTree(local("g"), "v1");
+        writeFile(staging("g") + "/theirs.txt", "not ours");
+        writeFile(backup("g") + "/theirs.txt", "not ours either");
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        assertContains(lines[0], "alone");
+        CPPUNIT_ASSERT_EQUAL(std::string("not ours"), readFile(staging("g") + "/theirs.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("not ours either"), readFile(backup("g") + "/theirs.txt"));
+        assertLocal("g", versionManifest("v1"));
+
+        // An uninstall intent does not cover a staging dir; an extracting intent does not
+        // cover a backup: both stay, the intent is still finished.
+        writeVersionTree(local("h"), "v1");
+        writeIntent("h", R"({"op":"update","phase":"extracting","archives":["h.eti"]})");
+        writeFile(backup("h") + "/theirs.txt", "keep");
+        engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::string("keep"), readFile(backup("h") + "/theirs.txt"));
+        CPPUNIT_ASSERT(!exists(intent("h")));
+        assertLocal("h", versionManifest("v1"));
+
+        writeIntent("u", R"({"op":"uninstall","phase":"moving"})");
+        writeVersionTree(local("u"), "v1");
+        writeFile(staging("u") + "/theirs.txt", "keep");
+        engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::string("keep"), readFile(staging("u") + "/theirs.txt"));
+        assertLocal("u", versionManifest("v1"));
+    }
+
+    void testRecoverCorruptIntent() {
+        writeVersionTree(local("g"), "v1");
+        writeIntent("g", "{not json");
+        writeFile(staging("g") + "/x", "unknown origin");
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        assertContains(lines[0], "unreadable intent");
+        CPPUNIT_ASSERT(!exists(intent("g")));
+        CPPUNIT_ASSERT(exists(staging("g") + "/x")); // nothing proves it is ours
+        assertLocal("g", versionManifest("v1"));
+    }
+
+    void testRecoverIntentOfVanishedGame() {
+        writeIntent("gone", R"({"op":"install","phase":"promoting","archives":["g.eti"]})");
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
+        assertContains(lines[0], "gone");
+        CPPUNIT_ASSERT(!exists(intent("gone")));
+        CPPUNIT_ASSERT(!exists(root("gone")));
+    }
+
+    void testRecoverThenInstallWorks() {
+        std::vector<Entry> entries{file("a.txt", "fresh")};
+        makeGame("g", entries);
+        writeVersionTree(local("g"), "v1");
+        writeIntent("g", R"({"op":"update","phase":"extracting","archives":["g.eti"]})");
+        writeVersionTree(staging("g"), "half");
+        // install() itself recovers the leftover before starting.
+        auto result = install("g");
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        assertLocal("g", manifestOfEntries(entries));
+        assertNoReserved("g");
+    }
+
+  private:
+    lanspread::testing::FakeHost _host{kMinimalId};
+    const lanspread_plugin_entry *_entry = nullptr;
+    void *_pluginState = nullptr;
+    const lanspread_unpacker_v1 *_vtable = nullptr;
+    std::string _dir, _games, _state;
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(InstallTest);

@@ -1,0 +1,234 @@
+// Settings: reading the lanspread.* keys, their defaults and validation, the embedded default
+// config and the default plugin directory.
+#include <lanspread/kernel/settings.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <Poco/AutoPtr.h>
+#include <Poco/StringTokenizer.h>
+#include <Poco/Util/IniFileConfiguration.h>
+#include <Poco/Util/MapConfiguration.h>
+
+#include <unistd.h>
+
+#include <climits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#ifndef LANSPREAD_TEST_DEFAULT_PLUGIN_IDS
+#error                                                                                             \
+    "LANSPREAD_TEST_DEFAULT_PLUGIN_IDS must list the in-tree plugin ids (kernel/tests/CMakeLists)"
+#endif
+
+using lanspread::Result;
+using lanspread::kernel::Settings;
+using Poco::AutoPtr;
+using Poco::Util::MapConfiguration;
+
+namespace {
+
+bool contains(const std::string &text, const std::string &part) {
+    return text.find(part) != std::string::npos;
+}
+
+bool endsWith(const std::string &text, const std::string &suffix) {
+    return text.size() >= suffix.size() &&
+           text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+std::string hostName() {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+        return "lanspread-peer";
+    return host;
+}
+
+// The directory of this test binary, from /proc/self/exe, without a trailing slash.
+std::string exeDir() {
+    char buffer[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buffer, sizeof buffer - 1);
+    CPPUNIT_ASSERT(n > 0);
+    std::string exe(buffer, static_cast<std::size_t>(n));
+    return exe.substr(0, exe.rfind('/'));
+}
+
+Result<Settings> fromListen(const std::string &listen) {
+    AutoPtr<MapConfiguration> config(new MapConfiguration);
+    config->setString("lanspread.listen", listen);
+    return Settings::fromConfig(*config);
+}
+
+} // namespace
+
+class SettingsTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(SettingsTest);
+    CPPUNIT_TEST(testDefaultsFromEmptyConfig);
+    CPPUNIT_TEST(testExplicitValuesAreRead);
+    CPPUNIT_TEST(testPluginsTrimmedAndEmptiesIgnored);
+    CPPUNIT_TEST(testListenAcceptsValidAddresses);
+    CPPUNIT_TEST(testListenMissingPort);
+    CPPUNIT_TEST(testListenBareIpv6WithoutPortIsRejected);
+    CPPUNIT_TEST(testListenNonNumericPort);
+    CPPUNIT_TEST(testListenPortAbove65535);
+    CPPUNIT_TEST(testListenEmpty);
+    CPPUNIT_TEST(testEmptyGamesNamesKey);
+    CPPUNIT_TEST(testEmptyStateNamesKey);
+    CPPUNIT_TEST(testEmbeddedDefaultConfig);
+    CPPUNIT_TEST(testDefaultPluginDir);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void testDefaultsFromEmptyConfig() {
+        AutoPtr<MapConfiguration> config(new MapConfiguration);
+        Result<Settings> result = Settings::fromConfig(*config);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        const Settings &s = result.value();
+        CPPUNIT_ASSERT_EQUAL(std::string("./games"), s.gamesDir);
+        CPPUNIT_ASSERT_EQUAL(std::string("./state"), s.stateDir);
+        CPPUNIT_ASSERT_EQUAL(std::string(""), s.catalogPath);
+        CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0:0"), s.listenAddr);
+        CPPUNIT_ASSERT_EQUAL(std::string("info"), s.logLevel);
+        CPPUNIT_ASSERT_EQUAL(hostName(), s.name);
+        CPPUNIT_ASSERT_EQUAL(lanspread::kernel::defaultPluginDir(), s.pluginDir);
+        CPPUNIT_ASSERT(s.plugins.empty());
+    }
+
+    void testExplicitValuesAreRead() {
+        AutoPtr<MapConfiguration> config(new MapConfiguration);
+        config->setString("lanspread.name", "alpha");
+        config->setString("lanspread.games", "/srv/games");
+        config->setString("lanspread.state", "/var/lib/lanspread");
+        config->setString("lanspread.catalog", "/etc/lanspread/catalog.json");
+        config->setString("lanspread.listen", "127.0.0.1:4000");
+        config->setString("lanspread.plugin_dir", "/opt/plugins");
+        config->setString("lanspread.log_level", "debug");
+        config->setString("lanspread.plugins", "org.lanspread.frontend.cli");
+        Result<Settings> result = Settings::fromConfig(*config);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        const Settings &s = result.value();
+        CPPUNIT_ASSERT_EQUAL(std::string("alpha"), s.name);
+        CPPUNIT_ASSERT_EQUAL(std::string("/srv/games"), s.gamesDir);
+        CPPUNIT_ASSERT_EQUAL(std::string("/var/lib/lanspread"), s.stateDir);
+        CPPUNIT_ASSERT_EQUAL(std::string("/etc/lanspread/catalog.json"), s.catalogPath);
+        CPPUNIT_ASSERT_EQUAL(std::string("127.0.0.1:4000"), s.listenAddr);
+        CPPUNIT_ASSERT_EQUAL(std::string("/opt/plugins"), s.pluginDir);
+        CPPUNIT_ASSERT_EQUAL(std::string("debug"), s.logLevel);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), s.plugins.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("org.lanspread.frontend.cli"), s.plugins[0]);
+    }
+
+    void testPluginsTrimmedAndEmptiesIgnored() {
+        AutoPtr<MapConfiguration> config(new MapConfiguration);
+        config->setString("lanspread.plugins", "  ./a.so , ,org.lanspread.x.y,,\t/p/b.so  ,  ,");
+        Result<Settings> result = Settings::fromConfig(*config);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        const std::vector<std::string> expected = {"./a.so", "org.lanspread.x.y", "/p/b.so"};
+        CPPUNIT_ASSERT(expected == result.value().plugins);
+
+        config->setString("lanspread.plugins", " , ,, ");
+        Result<Settings> onlyEmpties = Settings::fromConfig(*config);
+        CPPUNIT_ASSERT(onlyEmpties.ok());
+        CPPUNIT_ASSERT(onlyEmpties.value().plugins.empty());
+    }
+
+    void testListenAcceptsValidAddresses() {
+        for (const char *listen :
+             {"127.0.0.1:0", "0.0.0.0:65535", "192.168.1.20:4000", "[::1]:5000", "localhost:80"}) {
+            Result<Settings> result = fromListen(listen);
+            CPPUNIT_ASSERT_MESSAGE(std::string(listen) + ": " + result.status().describe(),
+                                   result.ok());
+            CPPUNIT_ASSERT_EQUAL(std::string(listen), result.value().listenAddr);
+        }
+    }
+
+    void testListenMissingPort() {
+        for (const char *listen : {"127.0.0.1", "127.0.0.1:", "localhost"})
+            expectListenError(listen);
+    }
+
+    // An IPv6 address needs brackets to carry a port ("[::1]:5000"). Without them the last
+    // group was read as the port: "::1" passed as host ":" port 1, "fe80::1" as host "fe80:"
+    // port 1. A bare IPv6 address has no port.
+    void testListenBareIpv6WithoutPortIsRejected() {
+        for (const char *listen : {"::1", "fe80::1", "::"})
+            expectListenError(listen);
+    }
+
+    void testListenNonNumericPort() {
+        for (const char *listen : {"127.0.0.1:http", "127.0.0.1:80a", "127.0.0.1:-1",
+                                   "127.0.0.1:+80", "127.0.0.1: 80", "127.0.0.1:8 0"})
+            expectListenError(listen);
+    }
+
+    void testListenPortAbove65535() {
+        for (const char *listen : {"127.0.0.1:65536", "127.0.0.1:99999", "127.0.0.1:123456",
+                                   "127.0.0.1:99999999999999999999"})
+            expectListenError(listen);
+    }
+
+    void testListenEmpty() { expectListenError(""); }
+
+    void testEmptyGamesNamesKey() {
+        AutoPtr<MapConfiguration> config(new MapConfiguration);
+        config->setString("lanspread.games", "");
+        Result<Settings> result = Settings::fromConfig(*config);
+        CPPUNIT_ASSERT(!result.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, result.status().code());
+        CPPUNIT_ASSERT_MESSAGE(result.status().message(),
+                               contains(result.status().message(), "lanspread.games"));
+    }
+
+    void testEmptyStateNamesKey() {
+        AutoPtr<MapConfiguration> config(new MapConfiguration);
+        config->setString("lanspread.state", "");
+        Result<Settings> result = Settings::fromConfig(*config);
+        CPPUNIT_ASSERT(!result.ok());
+        CPPUNIT_ASSERT_MESSAGE(result.status().message(),
+                               contains(result.status().message(), "lanspread.state"));
+    }
+
+    void testEmbeddedDefaultConfig() {
+        std::istringstream text(lanspread::kernel::embeddedDefaultConfig());
+        AutoPtr<Poco::Util::IniFileConfiguration> ini(new Poco::Util::IniFileConfiguration(text));
+        Result<Settings> result = Settings::fromConfig(*ini);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        const Settings &s = result.value();
+        CPPUNIT_ASSERT_EQUAL(std::string("./games"), s.gamesDir);
+        CPPUNIT_ASSERT_EQUAL(std::string("./state"), s.stateDir);
+        CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0:0"), s.listenAddr);
+        CPPUNIT_ASSERT_EQUAL(std::string("info"), s.logLevel);
+
+        // Every in-tree plugin (plugins/CMakeLists.txt's LANSPREAD_DEFAULT_PLUGIN_IDS), in order.
+        Poco::StringTokenizer ids(LANSPREAD_TEST_DEFAULT_PLUGIN_IDS, ",",
+                                  Poco::StringTokenizer::TOK_TRIM |
+                                      Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+        const std::vector<std::string> expected(ids.begin(), ids.end());
+        CPPUNIT_ASSERT(!expected.empty());
+        CPPUNIT_ASSERT_EQUAL(expected.size(), s.plugins.size());
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            CPPUNIT_ASSERT_EQUAL(expected[i], s.plugins[i]);
+    }
+
+    void testDefaultPluginDir() {
+        std::string dir = lanspread::kernel::defaultPluginDir();
+        if (endsWith(dir, "/"))
+            dir.pop_back();
+        CPPUNIT_ASSERT_MESSAGE(dir, endsWith(dir, "/lib/lanspread/plugins"));
+        // <dir of exe>/../lib/lanspread/plugins: the build tree mirrors the install tree.
+        const std::string bin = exeDir();
+        const std::string prefix = bin.substr(0, bin.rfind('/'));
+        CPPUNIT_ASSERT_EQUAL(prefix + "/lib/lanspread/plugins", dir);
+    }
+
+  private:
+    static void expectListenError(const std::string &listen) {
+        Result<Settings> result = fromListen(listen);
+        CPPUNIT_ASSERT_MESSAGE("accepted '" + listen + "'", !result.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, result.status().code());
+        CPPUNIT_ASSERT_MESSAGE(result.status().message(),
+                               contains(result.status().message(), "lanspread.listen"));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(SettingsTest);

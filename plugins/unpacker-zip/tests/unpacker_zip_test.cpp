@@ -1,0 +1,456 @@
+// Drives unpacker-zip through its C entry and vtable, as the kernel does, with the SDK's
+// FakeHost and an in-memory byte source. The archives are real zips written at test time by
+// the fixtures writer (libarchive): deflate and stored.
+#include <lanspread/fixtures/archive_writer.hpp>
+#include <lanspread/kinds/unpacker.h>
+#include <lanspread/plugin.h>
+#include <lanspread/testing/fake_host.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
+
+namespace {
+
+using lanspread::fixtures::Entry;
+using lanspread::fixtures::Format;
+
+// The host's byte source over memory: at most `chunk` bytes per read, optionally seekable,
+// optionally failing with E_IO for reads that start inside [failFrom, failTo).
+struct MemorySource {
+    lanspread_byte_source api{};
+    std::vector<uint8_t> bytes;
+    std::size_t position = 0;
+    std::size_t chunk;
+    std::size_t failFrom = SIZE_MAX, failTo = SIZE_MAX;
+
+    MemorySource(std::vector<uint8_t> data, std::size_t maxChunk, bool seekable)
+        : bytes(std::move(data)), chunk(maxChunk) {
+        api.struct_size = sizeof api;
+        api.source_data = this;
+        api.read = &readFn;
+        api.seek = seekable ? &seekFn : nullptr;
+        api.size = &sizeFn;
+    }
+    static MemorySource &self(const lanspread_byte_source *s) {
+        return *static_cast<MemorySource *>(s->source_data);
+    }
+    static lanspread_status readFn(const lanspread_byte_source *s, uint8_t *buffer, size_t capacity,
+                                   size_t *outRead) {
+        MemorySource &m = self(s);
+        if (m.position >= m.failFrom && m.position < m.failTo)
+            return LANSPREAD_E_IO;
+        std::size_t n = std::min({capacity, m.chunk, m.bytes.size() - m.position});
+        std::memcpy(buffer, m.bytes.data() + m.position, n);
+        m.position += n;
+        *outRead = n;
+        return LANSPREAD_OK;
+    }
+    static lanspread_status seekFn(const lanspread_byte_source *s, int64_t offset, int32_t whence,
+                                   int64_t *outPosition) {
+        MemorySource &m = self(s);
+        int64_t base = whence == LANSPREAD_SEEK_SET   ? 0
+                       : whence == LANSPREAD_SEEK_CUR ? static_cast<int64_t>(m.position)
+                                                      : static_cast<int64_t>(m.bytes.size());
+        int64_t target = base + offset;
+        if (target < 0)
+            return LANSPREAD_E_INVALID_ARGUMENT;
+        m.position = std::min(static_cast<std::size_t>(target), m.bytes.size());
+        *outPosition = target;
+        return LANSPREAD_OK;
+    }
+    static lanspread_status sizeFn(const lanspread_byte_source *s, uint64_t *outSize) {
+        *outSize = self(s).bytes.size();
+        return LANSPREAD_OK;
+    }
+};
+
+struct Extracted {
+    uint32_t type;
+    std::string path;
+    uint64_t size;
+    uint32_t mode;
+    int64_t mtime;
+    std::string link;
+    std::string data;
+};
+
+std::vector<uint8_t> writeZip(Format format, const std::vector<Entry> &entries) {
+    char dir[] = "/tmp/unpacker-zip-test-XXXXXX";
+    CPPUNIT_ASSERT(mkdtemp(dir) != nullptr);
+    std::string path = std::string(dir) + "/archive.zip";
+    lanspread::fixtures::writeArchive(path, format, entries);
+    std::ifstream in(path, std::ios::binary);
+    std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)),
+                               std::istreambuf_iterator<char>());
+    std::filesystem::remove_all(dir);
+    return bytes;
+}
+
+Entry makeFile(const std::string &path, std::string data) {
+    Entry e;
+    e.path = path;
+    e.data = std::move(data);
+    return e;
+}
+Entry makeDir(const std::string &path) {
+    Entry e;
+    e.path = path;
+    e.type = Entry::Type::Directory;
+    e.mode = 0755;
+    return e;
+}
+Entry makeLink(const std::string &path, const std::string &target) {
+    Entry e;
+    e.path = path;
+    e.type = Entry::Type::Symlink;
+    e.linkTarget = target;
+    e.mode = 0777;
+    return e;
+}
+
+const Extracted *find(const std::vector<Extracted> &all, const std::string &path) {
+    auto it = std::find_if(all.begin(), all.end(), [&](const auto &e) { return e.path == path; });
+    return it == all.end() ? nullptr : &*it;
+}
+
+} // namespace
+
+class UnpackerZipTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(UnpackerZipTest);
+    CPPUNIT_TEST(testDescriptor);
+    CPPUNIT_TEST(testProbe);
+    CPPUNIT_TEST(testDeflateRoundTrip);
+    CPPUNIT_TEST(testStoredRoundTrip);
+    CPPUNIT_TEST(testTenMiBPseudoRandom);
+    CPPUNIT_TEST(testSkippedDataAndPartialReads);
+    CPPUNIT_TEST(testEmptyArchive);
+    CPPUNIT_TEST(testTruncatedIsAnError);
+    CPPUNIT_TEST(testCorruptDataIsFatalAndNamesTheEntry);
+    CPPUNIT_TEST(testDamagedLocalHeaderIsFatal);
+    CPPUNIT_TEST(testNonSeekableSourceIsUnsupported);
+    CPPUNIT_TEST(testSourceIoErrorIsReported);
+    CPPUNIT_TEST(testNotAZip);
+    CPPUNIT_TEST(testCancelled);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void setUp() override {
+        _entry = lanspread_plugin_v1();
+        CPPUNIT_ASSERT(_entry != nullptr);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _entry->init(_host.api(), &_state));
+        _vt = static_cast<const lanspread_unpacker_v1 *>(
+            _entry->get_interface(_state, LANSPREAD_UNPACKER_INTERFACE_ID));
+        CPPUNIT_ASSERT(_vt != nullptr);
+    }
+    void tearDown() override { _entry->shutdown(_state); }
+
+    void testDescriptor() {
+        const lanspread_plugin_descriptor *d = _entry->descriptor;
+        CPPUNIT_ASSERT_EQUAL(std::string("org.lanspread.unpacker.zip"), std::string(d->id));
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_KIND_UNPACKER, d->kind);
+        CPPUNIT_ASSERT_EQUAL(std::string("archive:zip"), std::string(d->capabilities[0]));
+    }
+
+    void testProbe() {
+        CPPUNIT_ASSERT_EQUAL(60u, probe(std::string("PK\x03\x04", 4) + "rest", "a.eti"));
+        CPPUNIT_ASSERT_EQUAL(60u,
+                             probe(std::string("PK\x05\x06", 4) + std::string(18, '\0'), nullptr));
+        CPPUNIT_ASSERT_EQUAL(0u, probe("PK", "a.zip"));
+        CPPUNIT_ASSERT_EQUAL(0u, probe("", "a.zip"));
+        CPPUNIT_ASSERT_EQUAL(0u, probe("Rar!\x1a\x07\x01", "a.zip"));
+        CPPUNIT_ASSERT_EQUAL(0u, probe(std::string(512, '\0'), nullptr));
+        // A real archive from the writer, both methods.
+        for (Format f : {Format::Zip, Format::ZipStored}) {
+            std::vector<uint8_t> zip = writeZip(f, {makeFile("a", "x")});
+            CPPUNIT_ASSERT_EQUAL(60u, probe(std::string(zip.begin(), zip.begin() + 64), nullptr));
+        }
+    }
+
+    void testDeflateRoundTrip() { roundTrip(Format::Zip); }
+    void testStoredRoundTrip() { roundTrip(Format::ZipStored); }
+
+    void testTenMiBPseudoRandom() {
+        std::string big = lanspread::fixtures::pseudoRandom(10u << 20, 42);
+        for (Format f : {Format::Zip, Format::ZipStored}) {
+            std::vector<uint8_t> zip =
+                writeZip(f, {makeFile("big.bin", big), makeFile("after", "end")});
+            MemorySource source(zip, 1 << 20, true);
+            std::vector<Extracted> got;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 256 * 1024));
+            CPPUNIT_ASSERT_EQUAL(std::size_t{2}, got.size());
+            CPPUNIT_ASSERT_EQUAL(uint64_t{10u << 20}, got[0].size);
+            CPPUNIT_ASSERT_EQUAL(lanspread::fixtures::sha256Hex(big),
+                                 lanspread::fixtures::sha256Hex(got[0].data));
+            CPPUNIT_ASSERT_EQUAL(std::string("end"), got[1].data);
+        }
+    }
+
+    // The host skips some entries' data and reads others in odd sizes from a source that
+    // returns short reads.
+    void testSkippedDataAndPartialReads() {
+        std::string a = lanspread::fixtures::pseudoRandom(300000, 1);
+        std::string b = lanspread::fixtures::pseudoRandom(70000, 2);
+        std::vector<uint8_t> zip = writeZip(Format::Zip, {makeFile("a", a), makeFile("b", b),
+                                                          makeFile("c", "ccc"), makeFile("d", a)});
+        MemorySource source(zip, 777, true);
+        lanspread_unpack_job *job = nullptr;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                             _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+        std::vector<std::string> names, data;
+        for (;;) {
+            lanspread_archive_entry e{};
+            e.struct_size = sizeof e;
+            lanspread_status s = _vt->next_entry(job, &e);
+            if (s == LANSPREAD_END)
+                break;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, s);
+            names.emplace_back(reinterpret_cast<const char *>(e.path), e.path_len);
+            std::string bytes;
+            if (names.back() == "a") { // read a little of a, then abandon it
+                uint8_t buffer[100];
+                size_t got = 0;
+                CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->read_data(job, buffer, 100, &got));
+            } else if (names.back() != "b") { // b is skipped entirely
+                CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, readEntry(job, bytes, 333));
+            }
+            data.push_back(bytes);
+        }
+        _vt->close(job);
+        CPPUNIT_ASSERT_EQUAL(std::size_t{4}, names.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("c"), names[2]);
+        CPPUNIT_ASSERT_EQUAL(std::string("ccc"), data[2]);
+        CPPUNIT_ASSERT(data[3] == a);
+    }
+
+    void testEmptyArchive() {
+        std::vector<uint8_t> zip = writeZip(Format::Zip, {});
+        MemorySource source(zip, 4096, true);
+        std::vector<Extracted> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4096));
+        CPPUNIT_ASSERT(got.empty());
+    }
+
+    // Truncation anywhere loses the end-of-central-directory record: an error, never a crash
+    // and never a clean END.
+    void testTruncatedIsAnError() {
+        std::string big = lanspread::fixtures::pseudoRandom(200000, 3);
+        for (Format f : {Format::Zip, Format::ZipStored}) {
+            std::vector<uint8_t> zip = writeZip(
+                f, {makeFile("one", "first"), makeFile("two", big), makeFile("three", "x")});
+            for (std::size_t cut : {zip.size() - 1, zip.size() - 22, zip.size() / 2,
+                                    std::size_t{100}, std::size_t{4}, std::size_t{0}}) {
+                std::vector<uint8_t> shortZip(zip.begin(), zip.begin() + cut);
+                MemorySource source(shortZip, 4096, true);
+                std::vector<Extracted> got;
+                lanspread_status s = extractAll(source, got, 4096);
+                CPPUNIT_ASSERT_MESSAGE("cut at " + std::to_string(cut), !lanspread_succeeded(s));
+            }
+        }
+        CPPUNIT_ASSERT(_host.logged("not a complete zip archive", LANSPREAD_LOG_ERROR));
+    }
+
+    // Damaged compressed data: Poco's inflate or CRC error becomes E_FATAL, logged with the
+    // entry's name.
+    void testCorruptDataIsFatalAndNamesTheEntry() {
+        std::string big = lanspread::fixtures::pseudoRandom(100000, 4);
+        for (Format f : {Format::Zip, Format::ZipStored}) {
+            std::vector<uint8_t> zip = writeZip(f, {makeFile("victim.bin", big)});
+            for (std::size_t i = 5000; i < 5100; ++i)
+                zip[i] ^= 0x5a; // inside victim.bin's data
+            MemorySource source(zip, 4096, true);
+            std::vector<Extracted> got;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
+            CPPUNIT_ASSERT(_host.logged("entry 'victim.bin'", LANSPREAD_LOG_ERROR));
+        }
+    }
+
+    // The central directory is intact but a local header is not: the listing Poco reads and
+    // the central directory disagree, and the archive is refused.
+    void testDamagedLocalHeaderIsFatal() {
+        std::vector<uint8_t> zip =
+            writeZip(Format::ZipStored,
+                     {makeFile("one", "first"), makeFile("two", "second"), makeFile("three", "x")});
+        const std::string signature("PK\x03\x04", 4);
+        std::string text(zip.begin(), zip.end());
+        std::size_t second = text.find(signature, 4);
+        CPPUNIT_ASSERT(second != std::string::npos);
+        zip[second + 2] = 'X';
+        MemorySource source(zip, 4096, true);
+        std::vector<Extracted> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
+        CPPUNIT_ASSERT(got.empty());
+    }
+
+    void testNonSeekableSourceIsUnsupported() {
+        std::vector<uint8_t> zip = writeZip(Format::Zip, {makeFile("a", "x")});
+        MemorySource source(zip, 4096, false);
+        lanspread_unpack_job *job = nullptr;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED,
+                             _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+        CPPUNIT_ASSERT(job == nullptr);
+        CPPUNIT_ASSERT(_host.logged("seekable"));
+    }
+
+    void testSourceIoErrorIsReported() {
+        std::string big = lanspread::fixtures::pseudoRandom(300000, 5);
+        std::vector<uint8_t> zip =
+            writeZip(Format::ZipStored, {makeFile("a", big), makeFile("b", "y")});
+        MemorySource source(zip, 4096, true);
+        source.failFrom = 8000; // inside a's data; the directory at the end reads fine
+        source.failTo = 100000;
+        std::vector<Extracted> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, extractAll(source, got, 4096));
+    }
+
+    void testNotAZip() {
+        std::vector<uint8_t> noise(4096);
+        std::string r = lanspread::fixtures::pseudoRandom(noise.size(), 6);
+        std::memcpy(noise.data(), r.data(), r.size());
+        MemorySource source(noise, 4096, true);
+        std::vector<Extracted> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
+    }
+
+    void testCancelled() {
+        std::string big = lanspread::fixtures::pseudoRandom(1 << 20, 7);
+        std::vector<uint8_t> zip = writeZip(Format::Zip, {makeFile("big", big)});
+        MemorySource source(zip, 4096, true);
+        lanspread_cancel_handle token = _host.newCancelToken();
+        lanspread_unpack_job *job = nullptr;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, &source.api, token, &job));
+        lanspread_archive_entry e{};
+        e.struct_size = sizeof e;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->next_entry(job, &e));
+        uint8_t buffer[4096];
+        size_t got = 0;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->read_data(job, buffer, sizeof buffer, &got));
+        _host.cancel(token);
+        lanspread_status s = LANSPREAD_OK;
+        for (int i = 0; i < 1000 && s == LANSPREAD_OK; ++i)
+            s = _vt->read_data(job, buffer, sizeof buffer, &got);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED, s);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED, _vt->next_entry(job, &e));
+        _vt->close(job);
+    }
+
+  private:
+    void roundTrip(Format format) {
+        std::string text = "hello, world\n";
+        std::string medium = lanspread::fixtures::pseudoRandom(150000, 9);
+        std::vector<Entry> entries = {
+            makeFile("hello.txt", text),
+            makeDir("dir/"),
+            makeDir("dir/sub dir/"),
+            makeFile("dir/sub dir/-dash name.txt", "dash"),
+            makeFile("dir/medium.bin", medium),
+            makeFile("empty", ""),
+            makeLink("dir/link", "medium.bin"),
+        };
+        entries[0].mode = 0600;
+        std::vector<uint8_t> zip = writeZip(format, entries);
+        MemorySource source(zip, 1000, true);
+        std::vector<Extracted> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4000));
+        CPPUNIT_ASSERT_EQUAL(entries.size(), got.size());
+        for (std::size_t i = 0; i < entries.size(); ++i) // archive order is kept
+            CPPUNIT_ASSERT_EQUAL(entries[i].path, got[i].path);
+
+        const Extracted *hello = find(got, "hello.txt");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_FILE, hello->type);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{text.size()}, hello->size);
+        CPPUNIT_ASSERT_EQUAL(text, hello->data);
+        CPPUNIT_ASSERT_EQUAL(0600u, hello->mode);
+        CPPUNIT_ASSERT_EQUAL(int64_t{1700000000}, hello->mtime);
+
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_DIRECTORY, find(got, "dir/")->type);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_DIRECTORY, find(got, "dir/sub dir/")->type);
+        CPPUNIT_ASSERT_EQUAL(std::string("dash"), find(got, "dir/sub dir/-dash name.txt")->data);
+
+        const Extracted *m = find(got, "dir/medium.bin");
+        CPPUNIT_ASSERT_EQUAL(uint64_t{medium.size()}, m->size);
+        CPPUNIT_ASSERT_EQUAL(lanspread::fixtures::sha256Hex(medium),
+                             lanspread::fixtures::sha256Hex(m->data));
+
+        const Extracted *empty = find(got, "empty");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_FILE, empty->type);
+        CPPUNIT_ASSERT(empty->data.empty());
+
+        const Extracted *link = find(got, "dir/link");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_SYMLINK, link->type);
+        CPPUNIT_ASSERT_EQUAL(std::string("medium.bin"), link->link);
+        CPPUNIT_ASSERT(link->data.empty());
+    }
+
+    uint32_t probe(const std::string &head, const char *hint) {
+        uint32_t score = 999;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                             _vt->probe(_state, reinterpret_cast<const uint8_t *>(head.data()),
+                                        head.size(), hint, &score));
+        return score;
+    }
+
+    // Reads the current entry's data in `chunk`-byte reads; returns END or the error.
+    lanspread_status readEntry(lanspread_unpack_job *job, std::string &out, std::size_t chunk) {
+        std::vector<uint8_t> buffer(chunk);
+        for (;;) {
+            size_t got = 0;
+            lanspread_status s = _vt->read_data(job, buffer.data(), buffer.size(), &got);
+            if (s != LANSPREAD_OK)
+                return s;
+            CPPUNIT_ASSERT(got > 0 && got <= chunk);
+            out.append(reinterpret_cast<const char *>(buffer.data()), got);
+        }
+    }
+
+    // Opens source and reads every entry and its data. Returns END or the first error.
+    lanspread_status extractAll(MemorySource &source, std::vector<Extracted> &out,
+                                std::size_t chunk) {
+        lanspread_unpack_job *job = nullptr;
+        lanspread_status s = _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job);
+        if (s != LANSPREAD_OK) {
+            CPPUNIT_ASSERT(job == nullptr);
+            return s;
+        }
+        for (;;) {
+            lanspread_archive_entry e{};
+            e.struct_size = sizeof e;
+            s = _vt->next_entry(job, &e);
+            if (s != LANSPREAD_OK)
+                break;
+            out.push_back(
+                {e.type,
+                 std::string(reinterpret_cast<const char *>(e.path), e.path_len),
+                 e.size_bytes,
+                 e.mode,
+                 e.mtime_s,
+                 e.link_target
+                     ? std::string(reinterpret_cast<const char *>(e.link_target), e.link_target_len)
+                     : std::string(),
+                 {}});
+            s = readEntry(job, out.back().data, chunk);
+            if (s != LANSPREAD_END)
+                break;
+        }
+        _vt->close(job);
+        return s;
+    }
+
+    lanspread::testing::FakeHost _host{"org.lanspread.unpacker.zip"};
+    const lanspread_plugin_entry *_entry = nullptr;
+    void *_state = nullptr;
+    const lanspread_unpacker_v1 *_vt = nullptr;
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(UnpackerZipTest);
