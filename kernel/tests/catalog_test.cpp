@@ -33,8 +33,9 @@ class CatalogTest : public CppUnit::TestFixture {
         expectError(R"({"games":[{"name":"A","version":"1"}]})", "games[0] needs a string \"id\"");
         expectError(R"({"games":[{"id":"a","name":"A"}]})", "needs a string \"version\"");
         expectError(R"({"games":[{"id":"a","name":"A","version":""}]})", "non-empty version");
-        expectError(R"({"games":[{"id":"a","name":"A","version":"1"},{"id":"a","name":"A","version":"1"}]})",
-                    "appears twice");
+        expectError(
+            R"({"games":[{"id":"a","name":"A","version":"1"},{"id":"a","name":"A","version":"1"}]})",
+            "appears twice");
         expectError(R"({"games":[{"id":"../x","name":"A","version":"1"}]})", "not a valid game id");
     }
 
@@ -48,7 +49,8 @@ class CatalogTest : public CppUnit::TestFixture {
     void bundledCatalogLoads() {
         auto c = Catalog::load(LANSPREAD_SOURCE_DIR "/data/catalog.json");
         CPPUNIT_ASSERT_MESSAGE(c.status().describe(), c.ok());
-        for (const char *id : {"alienswarm", "bf1942", "ggoo", "bfbc2", "cnc4", "cnctw", "cod5", "css"})
+        for (const char *id :
+             {"alienswarm", "bf1942", "ggoo", "bfbc2", "cnc4", "cnctw", "cod5", "css"})
             CPPUNIT_ASSERT_MESSAGE(id, c.value().find(id) != nullptr);
     }
 
@@ -62,8 +64,10 @@ class CatalogTest : public CppUnit::TestFixture {
     static void expectError(const std::string &json, const std::string &needle) {
         auto c = Catalog::parse(json, "test.json");
         CPPUNIT_ASSERT_MESSAGE(json, !c.ok());
-        CPPUNIT_ASSERT_MESSAGE(c.status().message(), c.status().message().find(needle) != std::string::npos);
-        CPPUNIT_ASSERT_MESSAGE(c.status().message(), c.status().message().find("test.json") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(c.status().message(),
+                               c.status().message().find(needle) != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(c.status().message(),
+                               c.status().message().find("test.json") != std::string::npos);
     }
 };
 

@@ -26,7 +26,6 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,8 +49,13 @@ bool contains(const std::string &text, const std::string &part) {
 }
 
 std::string readFile(const fs::path &p) {
-    std::ifstream in(p, std::ios::binary);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::ifstream in(p, std::ios::binary | std::ios::ate);
+    CPPUNIT_ASSERT_MESSAGE("cannot read " + p.string(), in.good());
+    std::string data(static_cast<std::size_t>(in.tellg()), '\0');
+    in.seekg(0);
+    in.read(data.data(), static_cast<std::streamsize>(data.size()));
+    CPPUNIT_ASSERT_MESSAGE("short read of " + p.string(), in.good() || data.empty());
+    return data;
 }
 
 void writeFile(const fs::path &p, const std::string &data) {
@@ -1053,14 +1057,15 @@ class ExtractionSinkTest : public CppUnit::TestFixture {
         Sandbox box;
         std::string archive = (box.base / "cancel.tar").string();
         std::vector<fx::Entry> entries;
-        for (int i = 0; i < 20; ++i)
-            entries.push_back(file("f" + std::to_string(i), fx::pseudoRandom(3 << 20, i)));
+        const std::size_t each = (5u << 20) / 2; // 2.5 MiB: three 1 MiB reads per file
+        for (int i = 0; i < 6; ++i)
+            entries.push_back(file("f" + std::to_string(i), fx::pseudoRandom(each, i)));
         fx::writeArchive(archive, fx::Format::Tar, entries);
         lanspread_cancel_handle token = unpacker.host.newCancelToken();
-        // Cancel once ~10 MiB have been written: through the sink's poll.
+        // Cancel once 6 MiB have been written: in the middle of f2, seen by the sink's poll.
         ExtractionSink *sinkPtr = nullptr;
         auto cancelled = [&] {
-            bool fire = sinkPtr != nullptr && sinkPtr->stats().bytes >= (10u << 20);
+            bool fire = sinkPtr != nullptr && sinkPtr->stats().bytes >= (6u << 20);
             if (fire)
                 unpacker.host.cancel(token);
             return fire;
@@ -1069,10 +1074,12 @@ class ExtractionSinkTest : public CppUnit::TestFixture {
         sinkPtr = &sink;
         auto r = extractArchive(*unpacker.vtable, unpacker.state, archive, sink, token, cancelled);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED, r.status().code());
-        CPPUNIT_ASSERT(sink.stats().bytes < (20u * (3u << 20)));
-        // No half-written file remains: every file present is complete.
-        for (auto &e : fs::directory_iterator(box.root))
-            CPPUNIT_ASSERT_EQUAL(uintmax_t(3u << 20), fs::file_size(e.path()));
+        CPPUNIT_ASSERT(contains(r.status().message(), "f2"));
+        // f0 and f1 are complete; the half-written f2 is gone; nothing after it was begun.
+        CPPUNIT_ASSERT_EQUAL(uintmax_t(each), fs::file_size(box.root / "f0"));
+        CPPUNIT_ASSERT_EQUAL(uintmax_t(each), fs::file_size(box.root / "f1"));
+        CPPUNIT_ASSERT(!pathExists(box.root / "f2"));
+        CPPUNIT_ASSERT(!pathExists(box.root / "f3"));
     }
 
     void testExtractArchiveLargeFileThroughput() {

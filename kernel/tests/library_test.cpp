@@ -135,7 +135,7 @@ class LibraryTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT(index.saveIfDirty());
         }
         // Same size and mtime, other bytes: the cache answers (it is what makes rescans cheap).
-        struct stat before{};
+        struct stat before {};
         ::stat((_games + "/g/a.bin").c_str(), &before);
         writeFile(_games + "/g/a.bin", "bbbb");
         timespec times[2] = {before.st_atim, before.st_mtim};
@@ -175,8 +175,10 @@ class LibraryTest : public CppUnit::TestFixture {
         std::size_t ready = 0;
         for (const auto &game : catalog.games())
             ready += scan(catalog, game.id, index).availability == "Ready";
-        double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-        std::printf("\nlibrary: 1000 roots (3 files each) with cached index scanned in %.3f s\n", seconds);
+        double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        std::printf("\nlibrary: 1000 roots (3 files each) with cached index scanned in %.3f s\n",
+                    seconds);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1000), ready);
         CPPUNIT_ASSERT_MESSAGE(std::to_string(seconds) + " s", seconds < 1.0);
     }
@@ -198,19 +200,22 @@ class LibraryTest : public CppUnit::TestFixture {
             });
             library.start([&] { ready.set_value(); });
         });
-        CPPUNIT_ASSERT(ready.get_future().wait_for(std::chrono::seconds(10)) == std::future_status::ready);
+        CPPUNIT_ASSERT(ready.get_future().wait_for(std::chrono::seconds(10)) ==
+                       std::future_status::ready);
         CPPUNIT_ASSERT(waitFor([&] { return changes.size() == 1; }, m));
         // A file lands in the root: inotify → debounced rescan of g only.
         writeFile(_games + "/g/new.eti", "x");
         CPPUNIT_ASSERT(waitFor([&] { return changes.size() == 2; }, m));
         // A new root appears: the games-dir watch sees it.
         writeFile(_games + "/h/version.ini", "1");
-        CPPUNIT_ASSERT(waitFor([&] {
-            for (const auto &c : changes)
-                if (std::find(c.begin(), c.end(), "h") != c.end())
-                    return true;
-            return false;
-        }, m));
+        CPPUNIT_ASSERT(waitFor(
+            [&] {
+                for (const auto &c : changes)
+                    if (std::find(c.begin(), c.end(), "h") != c.end())
+                        return true;
+                return false;
+            },
+            m));
         std::promise<std::size_t> files;
         reactor.post([&] { files.set_value(library.find("g")->files.size()); });
         CPPUNIT_ASSERT_EQUAL(std::size_t(2), files.get_future().get());

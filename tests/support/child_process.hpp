@@ -24,9 +24,32 @@ namespace lanspread::test {
 class ChildProcess {
   public:
     // Starts program with args in workingDir; stderr goes to stderrPath (truncated).
+    // extraEnv: "NAME=value" entries added to (or replacing in) the inherited environment.
     ChildProcess(const std::string &program, const std::vector<std::string> &args,
-                 const std::string &workingDir, const std::string &stderrPath)
+                 const std::string &workingDir, const std::string &stderrPath,
+                 const std::vector<std::string> &extraEnv = {})
         : _stderrPath(stderrPath) {
+        // The child's environment is built before fork (nothing allocates after it).
+        std::vector<std::string> envStrings;
+        for (char **e = environ; e != nullptr && *e != nullptr; ++e) {
+            std::string entry(*e);
+            std::string name = entry.substr(0, entry.find('='));
+            bool replaced = false;
+            for (const auto &extra : extraEnv)
+                replaced = replaced || extra.substr(0, extra.find('=')) == name;
+            if (!replaced)
+                envStrings.push_back(entry);
+        }
+        envStrings.insert(envStrings.end(), extraEnv.begin(), extraEnv.end());
+        std::vector<char *> envp;
+        for (auto &entry : envStrings)
+            envp.push_back(entry.data());
+        envp.push_back(nullptr);
+        std::vector<char *> argv;
+        argv.push_back(const_cast<char *>(program.c_str()));
+        for (const auto &a : args)
+            argv.push_back(const_cast<char *>(a.c_str()));
+        argv.push_back(nullptr);
         int in[2], out[2];
         if (::pipe2(in, O_CLOEXEC) != 0 || ::pipe2(out, O_CLOEXEC) != 0)
             throw std::runtime_error("pipe2 failed");
@@ -41,12 +64,7 @@ class ChildProcess {
                 ::dup2(err, 2);
             if (::chdir(workingDir.c_str()) != 0)
                 ::_exit(126);
-            std::vector<char *> argv;
-            argv.push_back(const_cast<char *>(program.c_str()));
-            for (const auto &a : args)
-                argv.push_back(const_cast<char *>(a.c_str()));
-            argv.push_back(nullptr);
-            ::execv(program.c_str(), argv.data());
+            ::execve(program.c_str(), argv.data(), envp.data());
             ::_exit(127);
         }
         ::close(in[0]);

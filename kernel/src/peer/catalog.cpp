@@ -85,8 +85,12 @@ const CatalogGame *Catalog::find(const std::string &id) const {
 
 std::string bundledCatalogPath() {
     Poco::Path pluginDir(defaultPluginDir()); // <prefix>/lib/lanspread/plugins
-    Poco::Path prefix = Poco::Path(pluginDir).makeDirectory().popDirectory().popDirectory().popDirectory();
-    return prefix.pushDirectory("share").pushDirectory("lanspread").setFileName("catalog.json").toString();
+    Poco::Path prefix =
+        Poco::Path(pluginDir).makeDirectory().popDirectory().popDirectory().popDirectory();
+    return prefix.pushDirectory("share")
+        .pushDirectory("lanspread")
+        .setFileName("catalog.json")
+        .toString();
 }
 
 } // namespace lanspread::kernel::peer

@@ -6,7 +6,9 @@ namespace lanspread::kernel::peer {
 
 static_assert(sizeof(sha256_ctx) <= 128, "Sha256::_ctx is too small for struct sha256_ctx");
 
-Sha256::Sha256() { sha256_init(reinterpret_cast<sha256_ctx *>(_ctx)); }
+Sha256::Sha256() {
+    sha256_init(reinterpret_cast<sha256_ctx *>(_ctx));
+}
 
 void Sha256::update(const void *data, std::size_t length) {
     sha256_update(reinterpret_cast<sha256_ctx *>(_ctx), length, static_cast<const uint8_t *>(data));

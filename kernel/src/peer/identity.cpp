@@ -735,6 +735,20 @@ Result<Identity> Identity::loadOrCreate(const std::string &stateDir, const std::
     if (stateDir.empty())
         return Result<Identity>(LANSPREAD_E_INVALID_ARGUMENT, "the state directory is not set");
     initWolfCrypt();
+    // Debian's wolfSSL has FP_ECC: ECC operations fill a per-thread cache of precomputed
+    // points (about 1.6 MB) that is only released by wc_ecc_fp_free() on the same thread.
+    // Creating or loading the identity happens once, so release it rather than leak it
+    // when the calling thread ends. Declared first, so it runs after every key is freed.
+    struct FixedPointCacheRelease {
+        FixedPointCacheRelease() = default;
+        FixedPointCacheRelease(const FixedPointCacheRelease &) = delete;
+        FixedPointCacheRelease &operator=(const FixedPointCacheRelease &) = delete;
+        ~FixedPointCacheRelease() {
+#ifdef FP_ECC
+            wc_ecc_fp_free();
+#endif
+        }
+    } releaseCache;
 
     Paths paths;
     paths.dir = stateDir + "/identity";

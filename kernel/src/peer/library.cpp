@@ -23,7 +23,7 @@ namespace lanspread::kernel::peer {
 namespace {
 
 constexpr const char *kSource = "library";
-constexpr uint64_t kDebounceNs = 250'000'000;          // coalesce bursts of inotify events
+constexpr uint64_t kDebounceNs = 250'000'000;           // coalesce bursts of inotify events
 constexpr uint64_t kFallbackRescanNs = 300'000'000'000; // 5 min: what inotify may have missed
 constexpr std::size_t kHashBlock = 4 << 20;
 
@@ -50,7 +50,8 @@ int64_t mtimeNs(const struct stat &st) {
 }
 
 // Collects regular files below dir (relative names), skipping reserved names at the top.
-Status walk(const std::string &root, const std::string &rel, std::vector<std::pair<std::string, struct stat>> &out) {
+Status walk(const std::string &root, const std::string &rel,
+            std::vector<std::pair<std::string, struct stat>> &out) {
     const std::string dirPath = rel.empty() ? root : root + "/" + rel;
     DIR *dir = ::opendir(dirPath.c_str());
     if (!dir)
@@ -68,7 +69,7 @@ Status walk(const std::string &root, const std::string &rel, std::vector<std::pa
     std::sort(names.begin(), names.end());
     for (const auto &name : names) {
         const std::string relPath = rel.empty() ? name : rel + "/" + name;
-        struct stat st{};
+        struct stat st {};
         if (::lstat((root + "/" + relPath).c_str(), &st) != 0)
             continue; // vanished meanwhile
         if (S_ISDIR(st.st_mode)) {
@@ -126,7 +127,8 @@ void LibraryIndex::load() {
                 file.mtimeNs = f->getValue<int64_t>("mtime_ns");
                 auto chunks = f->getArray("chunks");
                 for (std::size_t i = 0; i < chunks->size(); ++i)
-                    file.chunkHashes.push_back(chunks->getElement<std::string>(static_cast<unsigned>(i)));
+                    file.chunkHashes.push_back(
+                        chunks->getElement<std::string>(static_cast<unsigned>(i)));
                 entry.files[path] = std::move(file);
             }
             _games[gameId] = std::move(entry);
@@ -268,16 +270,16 @@ Result<LocalGame> scanGameRoot(const std::string &gamesDir, const CatalogGame &g
     g.id = game.id;
     g.name = game.name;
     const std::string root = gamesDir + "/" + game.id;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Status(LANSPREAD_E_NOT_FOUND, root + " is not a game root");
 
     std::string versionContent;
-    struct stat vst{};
+    struct stat vst {};
     g.downloaded = ::lstat((root + "/version.ini").c_str(), &vst) == 0 && S_ISREG(vst.st_mode) &&
                    readSmallFile(root + "/version.ini", versionContent);
     g.version = g.downloaded ? trim(versionContent) : "";
-    struct stat lst{};
+    struct stat lst {};
     g.installed = ::lstat((root + "/local").c_str(), &lst) == 0 && S_ISDIR(lst.st_mode);
     if (g.downloaded)
         g.availability = g.version == game.version ? "Ready" : "Stale";
@@ -373,7 +375,7 @@ void Library::setBusy(const std::string &gameId, bool busy) {
 }
 
 Status Library::setGamesDir(const std::string &dir) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
         return Status(LANSPREAD_E_NOT_FOUND, dir + " is not a directory");
     if (::access(dir.c_str(), R_OK | W_OK | X_OK) != 0)
@@ -395,12 +397,15 @@ Status Library::setGamesDir(const std::string &dir) {
 void Library::scheduleScan() {
     if (_debounceTimer)
         return;
-    _reactor.startTimer(kDebounceNs, [this, alive = _alive] {
-        if (!*alive)
-            return;
-        _debounceTimer = 0;
-        runScan();
-    }, _debounceTimer);
+    _reactor.startTimer(
+        kDebounceNs,
+        [this, alive = _alive] {
+            if (!*alive)
+                return;
+            _debounceTimer = 0;
+            runScan();
+        },
+        _debounceTimer);
 }
 
 void Library::runScan() {
@@ -459,8 +464,8 @@ void Library::runScan() {
         _scanRunning = false;
 }
 
-void Library::applyResults(std::map<std::string, LocalGame> results,
-                           std::set<std::string> scanned, bool full) {
+void Library::applyResults(std::map<std::string, LocalGame> results, std::set<std::string> scanned,
+                           bool full) {
     _scanRunning = false;
     std::vector<std::string> changed;
     for (const auto &id : scanned) {
@@ -496,12 +501,15 @@ void Library::applyResults(std::map<std::string, LocalGame> results,
     if (full) {
         if (_fallbackTimer)
             _reactor.stopTimer(_fallbackTimer);
-        _reactor.startTimer(kFallbackRescanNs, [this, alive = _alive] {
-            if (!*alive)
-                return;
-            _fallbackTimer = 0;
-            requestFullRescan();
-        }, _fallbackTimer);
+        _reactor.startTimer(
+            kFallbackRescanNs,
+            [this, alive = _alive] {
+                if (!*alive)
+                    return;
+                _fallbackTimer = 0;
+                requestFullRescan();
+            },
+            _fallbackTimer);
     }
     runScan(); // requests that arrived while scanning
 }
@@ -515,12 +523,13 @@ void Library::setupWatches() {
                                   "); relying on the periodic rescan");
         return;
     }
-    _dirWatch = ::inotify_add_watch(_inotifyFd, _gamesDir.c_str(),
-                                    IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
+    _dirWatch =
+        ::inotify_add_watch(_inotifyFd, _gamesDir.c_str(),
+                            IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
     if (_dirWatch < 0)
         log::warning(kSource, "cannot watch " + _gamesDir + ": " + std::strerror(errno));
-    _reactor.watchFd(_inotifyFd, LANSPREAD_FD_READ, [this](int, uint32_t) { onInotify(); },
-                     _inotifyWatch);
+    _reactor.watchFd(
+        _inotifyFd, LANSPREAD_FD_READ, [this](int, uint32_t) { onInotify(); }, _inotifyWatch);
     for (const auto &game : _catalog.games())
         watchRoot(game.id);
 }

@@ -18,8 +18,8 @@ std::string gameField(const Poco::JSON::Object &command) {
 
 PeerRuntime::PeerRuntime(const Settings &settings, Reactor &reactor, WorkerPool &workers,
                          EventBus &events, ControlService &control, CancelRegistry &cancels)
-    : _settings(settings), _reactor(reactor), _workers(workers), _events(events),
-      _control(control), _cancels(cancels) {
+    : _settings(settings), _reactor(reactor), _workers(workers), _events(events), _control(control),
+      _cancels(cancels) {
     _operations.setListener([this](const OperationsTable &table) {
         Poco::JSON::Object payload;
         payload.set("operations", table.toJson());
@@ -69,7 +69,8 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
                                                _pinnedUnpackerId);
     _library = std::make_unique<Library>(_reactor, _workers, _catalog, _settings.gamesDir,
                                          _settings.stateDir);
-    _library->setListener([this](const std::vector<std::string> &changed) { publishLibrary(changed); });
+    _library->setListener(
+        [this](const std::vector<std::string> &changed) { publishLibrary(changed); });
     _library->start([this] {
         Poco::JSON::Object ready(Poco::JSON_PRESERVE_KEY_ORDER);
         ready.set("peer_id", _identity.peerId);
@@ -121,7 +122,8 @@ const CatalogGame *PeerRuntime::catalogGame(const Poco::JSON::Object &command,
     const std::string id = gameField(command);
     const CatalogGame *game = _catalog.find(id);
     if (!game)
-        reply.fail("unknown-game", "game '" + id + "' is not in the catalog (" + _catalog.origin() + ")");
+        reply.fail("unknown-game",
+                   "game '" + id + "' is not in the catalog (" + _catalog.origin() + ")");
     return game;
 }
 
@@ -182,7 +184,8 @@ void PeerRuntime::registerCommands() {
         whenLibraryReady([this, id = game->id, reply = std::make_shared<Reply>(std::move(reply))] {
             const LocalGame *local = _library->find(id);
             if (auto op = _operations.current(id)) {
-                reply->fail("operation-in-progress", id + " is busy: " + operationName(*op) + " is running");
+                reply->fail("operation-in-progress",
+                            id + " is busy: " + operationName(*op) + " is running");
                 return;
             }
             if (local && local->installed) {
@@ -212,45 +215,50 @@ void PeerRuntime::registerCommands() {
         });
     });
 
-    _control.addCommand("play", {"game", "username", "language"}, [this](const Object &command, Reply reply) {
-        const CatalogGame *game = catalogGame(command, reply);
-        if (!game)
-            return;
-        const std::string username = command.getValue<std::string>("username");
-        const std::string language = command.getValue<std::string>("language");
-        whenLibraryReady([this, id = game->id, username, language,
-                          reply = std::make_shared<Reply>(std::move(reply))] {
-            const LocalGame *local = _library->find(id);
-            if (!local || !local->installed) {
-                reply->fail("not-installed", id + " is not installed");
+    _control.addCommand(
+        "play", {"game", "username", "language"}, [this](const Object &command, Reply reply) {
+            const CatalogGame *game = catalogGame(command, reply);
+            if (!game)
                 return;
-            }
-            if (auto op = _operations.current(id)) {
-                reply->fail("operation-in-progress", id + " is busy: " + operationName(*op) + " is running");
-                return;
-            }
-            _workers.submit([this, id, username, language, reply] {
-                auto result = applyLaunchSettings(_settings.gamesDir, _settings.stateDir, id, username, language);
-                _reactor.post([reply, result] {
-                    if (!result) {
-                        reply->fail("io-error", result.status().message());
-                        return;
-                    }
-                    Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-                    data.set("already_applied", result.value().alreadyApplied);
-                    data.set("account_name_written", result.value().accountNameWritten);
-                    data.set("language_written", result.value().languageWritten);
-                    data.set("persona_name_written", result.value().personaNameWritten);
-                    reply->ok(data);
+            const std::string username = command.getValue<std::string>("username");
+            const std::string language = command.getValue<std::string>("language");
+            whenLibraryReady([this, id = game->id, username, language,
+                              reply = std::make_shared<Reply>(std::move(reply))] {
+                const LocalGame *local = _library->find(id);
+                if (!local || !local->installed) {
+                    reply->fail("not-installed", id + " is not installed");
+                    return;
+                }
+                if (auto op = _operations.current(id)) {
+                    reply->fail("operation-in-progress",
+                                id + " is busy: " + operationName(*op) + " is running");
+                    return;
+                }
+                _workers.submit([this, id, username, language, reply] {
+                    auto result = applyLaunchSettings(_settings.gamesDir, _settings.stateDir, id,
+                                                      username, language);
+                    _reactor.post([reply, result] {
+                        if (!result) {
+                            reply->fail("io-error", result.status().message());
+                            return;
+                        }
+                        Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+                        data.set("already_applied", result.value().alreadyApplied);
+                        data.set("account_name_written", result.value().accountNameWritten);
+                        data.set("language_written", result.value().languageWritten);
+                        data.set("persona_name_written", result.value().personaNameWritten);
+                        reply->ok(data);
+                    });
                 });
             });
         });
-    });
 
     _control.addCommand("set-game-dir", {"path"}, [this](const Object &command, Reply reply) {
-        const std::string path = command.get("path").isString() ? command.getValue<std::string>("path") : "";
+        const std::string path =
+            command.get("path").isString() ? command.getValue<std::string>("path") : "";
         if (!_operations.empty()) {
-            reply.fail("operation-in-progress", "cannot change the games directory while operations run");
+            reply.fail("operation-in-progress",
+                       "cannot change the games directory while operations run");
             return;
         }
         if (!_library) {
@@ -281,7 +289,8 @@ void PeerRuntime::runInstall(const std::string &gameId, bool update) {
     _events.publish("install-begin", begin);
     const lanspread_cancel_handle token = _cancels.create();
     _workers.submit([this, gameId, token] {
-        auto outcome = _install->install(gameId, token, [this, token] { return _cancels.isCancelled(token); });
+        auto outcome =
+            _install->install(gameId, token, [this, token] { return _cancels.isCancelled(token); });
         _reactor.post([this, gameId, token, outcome] {
             _cancels.release(token);
             _operations.end(gameId);
@@ -295,7 +304,8 @@ void PeerRuntime::runInstall(const std::string &gameId, bool update) {
                 _events.publish("install-finished", payload);
             } else {
                 payload.set("error", outcome.status().message());
-                log::error(kSource, "install of " + gameId + " failed: " + outcome.status().message());
+                log::error(kSource,
+                           "install of " + gameId + " failed: " + outcome.status().message());
                 _events.publish("install-failed", payload);
             }
         });

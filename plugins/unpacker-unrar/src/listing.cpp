@@ -89,6 +89,8 @@ Result<ListedEntry> lsarEntry(const Poco::JSON::Object &o, std::size_t position)
     if (auto date = text(o, "XADLastModificationDate"))
         e.mtime = parseTimestamp(*date).value_or(0);
     auto size = number(o, "XADFileSize");
+    if (flag(o, "XADIsEncrypted"))
+        e.unreadable = "the entry is encrypted (passwords are not supported)";
     if (flag(o, "XADIsDirectory")) {
         e.type = LANSPREAD_ENTRY_DIRECTORY;
     } else if (flag(o, "XADIsHardLink")) {
@@ -246,8 +248,8 @@ Result<std::vector<ListedEntry>> parseLsarJson(const std::string &json) {
     for (std::size_t i = 0; i < contents->size(); ++i) {
         Poco::JSON::Object::Ptr o = contents->getObject(static_cast<unsigned>(i));
         if (!o)
-            return Status(LANSPREAD_E_FATAL, "lsar listing entry " + std::to_string(i) +
-                                                 " is not an object");
+            return Status(LANSPREAD_E_FATAL,
+                          "lsar listing entry " + std::to_string(i) + " is not an object");
         if (flag(*o, "XADIsResourceFork"))
             continue; // Mac resource forks: unar runs with -k skip
         auto e = lsarEntry(*o, i);

@@ -32,9 +32,12 @@ struct ListedEntry {
     bool linkTargetInData = false; // a symlink whose target is its data (zip, RAR4 style)
     std::optional<uint32_t> crc32; // of the data, when the listing gives it
     int64_t index = -1;            // lsar's XADIndex, what `unar -i` selects
+    std::string unreadable;        // why the entry cannot be extracted (encrypted), or ""
 
     // Bytes of this entry in the extractor's data stream.
     uint64_t streamBytes() const {
+        if (!unreadable.empty())
+            return 0;
         return type == LANSPREAD_ENTRY_FILE || linkTargetInData ? size : 0;
     }
 };

@@ -147,9 +147,8 @@ void Subprocess::drainStderr() {
         ssize_t n = ::read(_err, buffer, sizeof buffer);
         if (n > 0) {
             if (_stderr.size() < kStderrKeep)
-                _stderr.append(buffer,
-                               std::min<std::size_t>(static_cast<std::size_t>(n),
-                                                     kStderrKeep - _stderr.size()));
+                _stderr.append(buffer, std::min<std::size_t>(static_cast<std::size_t>(n),
+                                                             kStderrKeep - _stderr.size()));
             continue;
         }
         if (n < 0 && errno == EINTR)
@@ -179,8 +178,8 @@ Result<std::size_t> Subprocess::read(std::span<uint8_t> buffer,
         if (errno == EINTR)
             continue;
         if (errno != EAGAIN)
-            return Status(LANSPREAD_E_IO, "reading the output of " + _program + ": " +
-                                              std::strerror(errno));
+            return Status(LANSPREAD_E_IO,
+                          "reading the output of " + _program + ": " + std::strerror(errno));
         pollfd fds[2] = {{_out, POLLIN, 0}, {_err, POLLIN, 0}};
         int count = _err >= 0 ? 2 : 1;
         if (::poll(fds, static_cast<nfds_t>(count), kPollSliceMs) < 0 && errno != EINTR)
@@ -272,8 +271,25 @@ std::string Subprocess::describeExit(int code) const {
         text += " ended with an unknown status";
     else
         text += " exited " + std::to_string(code);
+    if (_program.rfind("unrar", 0) == 0) {
+        // RARLAB unrar's documented exit codes (it prints nothing with -inul).
+        static const char *const meanings[] = {nullptr,
+                                               "warning",
+                                               "fatal error",
+                                               "CRC error",
+                                               "locked archive",
+                                               "write error",
+                                               "cannot open a file",
+                                               "wrong option",
+                                               "out of memory",
+                                               "cannot create a file",
+                                               "no files matched",
+                                               "wrong password"};
+        if (code > 0 && code < 12)
+            text += std::string(" (") + meanings[code] + ")";
+    }
     std::string line = firstStderrLine();
-    return line.empty() ? text + " (no message on stderr)" : text + ": " + line;
+    return line.empty() ? text : text + ": " + line;
 }
 
 } // namespace lanspread::plugins::unrar

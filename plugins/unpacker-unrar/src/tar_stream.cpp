@@ -206,8 +206,9 @@ Status TarStreamReader::next(ArchiveEntry &out) {
                 name = prefix + "/" + name;
         }
         out.path = pax.path ? *pax.path : longName ? *longName : name;
-        out.linkTarget =
-            pax.linkpath ? *pax.linkpath : longLink ? *longLink : field(h.data(), 157, 100);
+        out.linkTarget = pax.linkpath ? *pax.linkpath
+                         : longLink   ? *longLink
+                                      : field(h.data(), 157, 100);
         if (pax.size)
             size = *pax.size;
         out.mode = static_cast<uint32_t>(mode & 07777);

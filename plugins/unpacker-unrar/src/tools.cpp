@@ -89,6 +89,11 @@ const char *toolName(ToolKind kind) {
 
 Result<Tool> resolveTool(const std::string &pinnedTool, const std::string &toolPath) {
     if (!toolPath.empty()) {
+        if (toolPath[0] != '/')
+            return unsupported("tool_path=" + toolPath + " must be an absolute path");
+        if (!isExecutableFile(toolPath))
+            return unsupported("tool_path=" + toolPath +
+                               " is not an executable file; install unar or fix tool_path");
         ToolKind kind;
         if (!pinnedTool.empty()) {
             auto k = kindFromName(pinnedTool);
@@ -107,11 +112,6 @@ Result<Tool> resolveTool(const std::string &pinnedTool, const std::string &toolP
                 return unsupported("cannot tell which extractor tool_path=" + toolPath +
                                    " is; set tool to unrar, unar or bsdtar");
         }
-        if (toolPath[0] != '/')
-            return unsupported("tool_path=" + toolPath + " must be an absolute path");
-        if (!isExecutableFile(toolPath))
-            return unsupported("tool_path=" + toolPath +
-                               " is not an executable file; install unar or fix tool_path");
         Tool t;
         t.kind = kind;
         t.program = toolPath;
@@ -132,10 +132,10 @@ Result<Tool> resolveTool(const std::string &pinnedTool, const std::string &toolP
             return k.status();
         Tool t = fromPath(k.value());
         if (t.program.empty())
-            return unsupported(std::string("config tool=") + pinnedTool + " but " +
-                               (k.value() == ToolKind::Unar ? "unar and lsar are"
-                                                            : pinnedTool + " is") +
-                               " not on PATH; install it or set tool_path");
+            return unsupported(
+                std::string("config tool=") + pinnedTool + " but " +
+                (k.value() == ToolKind::Unar ? "unar and lsar are" : pinnedTool + " is") +
+                " not on PATH; install it or set tool_path");
         return t;
     }
     for (ToolKind kind : {ToolKind::Unrar, ToolKind::Unar, ToolKind::Bsdtar}) {
@@ -174,8 +174,8 @@ std::vector<std::string> dataArguments(ToolKind kind, const std::string &archive
         return args;
     }
     case ToolKind::Bsdtar: // the archive re-written as a pax stream, names unaltered (-P)
-        return {"-c", "-f", "-", "--format", "pax", "-P", "--no-xattrs", "--no-acls",
-                "--no-fflags", "@" + archive};
+        return {"-c", "-f",          "-",         "--format",    "pax",
+                "-P", "--no-xattrs", "--no-acls", "--no-fflags", "@" + archive};
     }
     return {};
 }

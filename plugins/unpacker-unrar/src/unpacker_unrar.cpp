@@ -28,10 +28,10 @@ namespace lanspread::plugins::unrar {
 
 namespace {
 
-constexpr uint32_t kScore = 70;                        // libarchive bids 80 on RAR
-constexpr std::size_t kMaxListingBytes = 256u << 20;   // a listing larger is refused
-constexpr uint64_t kMaxLinkTarget = 64 * 1024;         // a link target longer is bogus
-constexpr std::size_t kMaxTrailingBytes = 16u << 20;   // drained after a tar stream's end
+constexpr uint32_t kScore = 70;                      // libarchive bids 80 on RAR
+constexpr std::size_t kMaxListingBytes = 256u << 20; // a listing larger is refused
+constexpr uint64_t kMaxLinkTarget = 64 * 1024;       // a link target longer is bogus
+constexpr std::size_t kMaxTrailingBytes = 16u << 20; // drained after a tar stream's end
 
 bool isRar(std::span<const uint8_t> head) {
     static const uint8_t rar4[] = {'R', 'a', 'r', '!', 0x1a, 0x07, 0x00};
@@ -62,7 +62,8 @@ Result<std::string> runListing(const Host &host, lanspread_cancel_handle cancel,
     }
     int code = p.wait();
     if (code != 0)
-        return Status(LANSPREAD_E_IO, p.describeExit(code));
+        return Status(LANSPREAD_E_IO, p.describeExit(code) + "; it cannot list " + args.back() +
+                                          " (damaged, or not an archive it reads)");
     return output;
 }
 
@@ -112,6 +113,8 @@ class ListedJob final : public UnpackJob {
         }
         ++_next;
         const ListedEntry &e = _entries[_current];
+        if (!e.unreadable.empty()) // not in the data stream; the next entry may work
+            return Status(LANSPREAD_E_FAILED, "'" + e.path + "': " + e.unreadable);
         out.type = e.type;
         out.path = e.path;
         out.sizeBytes = e.type == LANSPREAD_ENTRY_FILE ? e.size : 0;
@@ -147,14 +150,14 @@ class ListedJob final : public UnpackJob {
 
   private:
     Status usable() {
-        if (_dead)
-            return Status(LANSPREAD_E_FATAL, "the job already failed");
         if (_host.isCancelled(_cancel)) {
             if (_child)
                 _child->kill();
             _dead = true;
             return Status(LANSPREAD_E_CANCELLED);
         }
+        if (_dead)
+            return Status(LANSPREAD_E_FATAL, "the job already failed");
         return Status::ok();
     }
 
@@ -232,7 +235,7 @@ class ListedJob final : public UnpackJob {
             int code = _child->wait(std::chrono::seconds(5));
             return fatal(_child->program() + "'s output ended after " + std::to_string(had) +
                          " of the " + std::to_string(e.streamBytes()) + " bytes of '" + e.path +
-                         "' (" + _child->describeExit(code) + ")");
+                         "' (truncated or damaged archive); " + _child->describeExit(code));
         }
         _crc.update(reinterpret_cast<const char *>(buffer.data()),
                     static_cast<unsigned>(got.value()));
@@ -281,21 +284,19 @@ class ListedJob final : public UnpackJob {
             _child->kill();
         return status;
     }
-    Status fatal(const std::string &message) {
-        return fail(Status(LANSPREAD_E_FATAL, message));
-    }
+    Status fatal(const std::string &message) { return fail(Status(LANSPREAD_E_FATAL, message)); }
 
     Host _host;
     lanspread_cancel_handle _cancel;
     Tool _tool;
     std::string _archive;
     std::vector<ListedEntry> _entries;
-    std::size_t _next = 0;                         // the entry next_entry() returns next
-    std::size_t _current = SIZE_MAX;               // the entry last returned
-    std::unique_ptr<Subprocess> _child;            // the data process, once data is needed
-    std::vector<std::size_t> _selected;            // entries whose data the stream carries
-    std::size_t _cursor = 0;                       // the one in _selected now streaming
-    uint64_t _left = 0;                            // its bytes not yet read
+    std::size_t _next = 0;                           // the entry next_entry() returns next
+    std::size_t _current = SIZE_MAX;                 // the entry last returned
+    std::unique_ptr<Subprocess> _child;              // the data process, once data is needed
+    std::vector<std::size_t> _selected;              // entries whose data the stream carries
+    std::size_t _cursor = 0;                         // the one in _selected now streaming
+    uint64_t _left = 0;                              // its bytes not yet read
     Poco::Checksum _crc{Poco::Checksum::TYPE_CRC32}; // of its bytes read so far
     bool _dead = false;
 };
@@ -323,10 +324,10 @@ class TarJob final : public UnpackJob {
     }
 
     Status nextEntry(ArchiveEntry &out) override {
-        if (_dead)
-            return Status(LANSPREAD_E_FATAL, "the job already failed");
         if (_host.isCancelled(_cancel))
             return cancelled();
+        if (_dead)
+            return Status(LANSPREAD_E_FATAL, "the job already failed");
         if (_havePending) {
             _havePending = false;
             out = std::move(_pending);
@@ -336,10 +337,10 @@ class TarJob final : public UnpackJob {
     }
 
     Result<std::size_t> readData(std::span<uint8_t> buffer) override {
-        if (_dead)
-            return Status(LANSPREAD_E_FATAL, "the job already failed");
         if (_host.isCancelled(_cancel))
             return cancelled();
+        if (_dead)
+            return Status(LANSPREAD_E_FATAL, "the job already failed");
         auto got = _reader.readData(buffer);
         if (!got)
             return failed(got.status());
@@ -380,7 +381,7 @@ class TarJob final : public UnpackJob {
         if (s.code() == LANSPREAD_E_FATAL && _child->running()) {
             _exitCode = drainAndWait(*_child, [this] { return _host.isCancelled(_cancel); });
             if (_exitCode != 0 && message.find(_child->program()) == std::string::npos)
-                message += " (" + _child->describeExit(_exitCode) + ")";
+                message += "; " + _child->describeExit(_exitCode);
         }
         _child->kill();
         return Status(s.code(), message);

@@ -14,11 +14,11 @@
 namespace lanspread::kernel::peer {
 
 struct Identity {
-    std::string peerId;              // 64 lowercase hex chars
-    std::vector<uint8_t> certDer;    // self-signed certificate, DER
-    std::vector<uint8_t> keyDer;     // private key, PKCS#8 DER
-    std::string certPath;            // <state>/identity/cert.pem
-    std::string keyPath;             // <state>/identity/key.pem (mode 0600)
+    std::string peerId;           // 64 lowercase hex chars
+    std::vector<uint8_t> certDer; // self-signed certificate, DER
+    std::vector<uint8_t> keyDer;  // private key, PKCS#8 DER
+    std::string certPath;         // <state>/identity/cert.pem
+    std::string keyPath;          // <state>/identity/key.pem (mode 0600)
 
     // Loads the identity from <stateDir>/identity/, creating it on first use. Fails with a
     // message naming the file when an existing identity is unreadable or inconsistent (the

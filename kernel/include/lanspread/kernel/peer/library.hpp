@@ -67,8 +67,10 @@ class LibraryIndex {
     void load();
     Status saveIfDirty();
     // The cached hashes when size, mtime and version content all match.
-    const std::vector<std::string> *lookup(const std::string &gameId, const std::string &versionContent,
-                                           const std::string &path, uint64_t size, int64_t mtimeNs) const;
+    const std::vector<std::string> *lookup(const std::string &gameId,
+                                           const std::string &versionContent,
+                                           const std::string &path, uint64_t size,
+                                           int64_t mtimeNs) const;
     // Replaces the game's entry with exactly these files.
     void store(const std::string &gameId, const std::string &versionContent,
                const std::vector<IndexedFile> &files);
@@ -156,10 +158,10 @@ class Library {
 
     int _inotifyFd = -1;
     uint64_t _inotifyWatch = 0;
-    int _dirWatch = -1;                       // inotify wd of the games dir
-    std::map<int, std::string> _rootWatches;  // wd -> game id
-    std::shared_ptr<bool> _alive;             // false once destroyed; guards posted results
-    std::mutex _scanMutex;                    // held by the worker while scanning
+    int _dirWatch = -1;                      // inotify wd of the games dir
+    std::map<int, std::string> _rootWatches; // wd -> game id
+    std::shared_ptr<bool> _alive;            // false once destroyed; guards posted results
+    std::mutex _scanMutex;                   // held by the worker while scanning
 };
 
 } // namespace lanspread::kernel::peer

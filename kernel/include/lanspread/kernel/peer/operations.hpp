@@ -13,7 +13,14 @@
 
 namespace lanspread::kernel::peer {
 
-enum class Operation { Downloading, Installing, Updating, Uninstalling, StreamInstalling, RemovingDownload };
+enum class Operation {
+    Downloading,
+    Installing,
+    Updating,
+    Uninstalling,
+    StreamInstalling,
+    RemovingDownload
+};
 
 // "Downloading", "Installing", ... as in spec/CLI.md.
 const char *operationName(Operation operation);
