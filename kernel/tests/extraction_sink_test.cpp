@@ -26,6 +26,7 @@
 #include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -302,6 +303,11 @@ struct ScriptedUnpacker {
     }
 };
 
+std::size_t openFdCount() {
+    return static_cast<std::size_t>(
+        std::distance(fs::directory_iterator("/proc/self/fd"), fs::directory_iterator()));
+}
+
 bool pathExists(const fs::path &p) {
     std::error_code ec;
     return fs::exists(fs::symlink_status(p, ec));
@@ -438,6 +444,7 @@ class ExtractionSinkTest : public CppUnit::TestFixture {
             link(fx::Entry::Type::Hardlink, "game/big-again.bin", "game/data/big.bin"),
         };
         ExtractionStats stats;
+        const std::size_t fdsBefore = openFdCount();
         {
             ExtractionSink sink(box.root.string(), {}, {});
             for (const auto &e : entries) {
@@ -447,6 +454,7 @@ class ExtractionSinkTest : public CppUnit::TestFixture {
             stats = sink.stats();
             CPPUNIT_ASSERT_EQUAL(box.root.string(), sink.root());
         }
+        CPPUNIT_ASSERT_EQUAL(fdsBefore, openFdCount()); // no fd outlives the sink
         const fs::path g = box.root / "game";
         CPPUNIT_ASSERT_EQUAL(fx::sha256Hex(big), fx::sha256Hex(readFile(g / "data/big.bin")));
         CPPUNIT_ASSERT_EQUAL(fx::sha256Hex(big), fx::sha256Hex(readFile(g / "big-again.bin")));

@@ -19,8 +19,6 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
-#include <iterator>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -36,10 +34,16 @@ namespace fs = std::filesystem;
 using Bytes = std::vector<uint8_t>;
 
 std::string readFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
+    FILE *file = std::fopen(path.c_str(), "rb");
+    if (file == nullptr)
         throw std::runtime_error("cannot read " + path);
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    std::string content;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, file)) > 0)
+        content.append(buffer, n);
+    std::fclose(file);
+    return content;
 }
 
 void writeFile(const std::string &path, const std::string &content) {

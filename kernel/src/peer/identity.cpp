@@ -661,8 +661,13 @@ Status createNew(const Paths &paths, const std::string &peerName, WC_RNG *rng) {
     if (!written)
         return written;
     written = writeFileAtomically(paths.dir, kCertFile, certPem.value(), 0644, false);
-    if (!written)
+    if (!written) {
+        // The key was created by this call, under the lock, and nobody has used it yet:
+        // take it back so that the next start can try again instead of finding half an
+        // identity.
+        ::unlink(paths.key.c_str());
         return written;
+    }
     return fsyncDirectory(paths.dir);
 }
 

@@ -221,8 +221,8 @@ class LibarchiveJob final : public lanspread::UnpackJob {
             if (got.status().code() == LANSPREAD_E_CANCELLED)
                 self->_cancelled = true;
             else
-                self->_sourceError = got.status().code() == LANSPREAD_E_IO ? LANSPREAD_E_IO
-                                                                           : got.status().code();
+                self->_sourceError =
+                    got.status().code() == LANSPREAD_E_IO ? LANSPREAD_E_IO : got.status().code();
             archive_set_error(a, EIO, "byte source read failed (%s)",
                               lanspread_status_name(got.status().code()));
             return -1;
@@ -243,8 +243,8 @@ class LibarchiveJob final : public lanspread::UnpackJob {
             if (raw->size(raw, &total) == LANSPREAD_OK) {
                 if (self->_position >= static_cast<int64_t>(total))
                     return 0;
-                request = std::min<la_int64_t>(request, static_cast<la_int64_t>(total) -
-                                                            self->_position);
+                request =
+                    std::min<la_int64_t>(request, static_cast<la_int64_t>(total) - self->_position);
             }
         }
         int64_t position = 0;
@@ -331,8 +331,8 @@ class LibarchiveUnpacker final : public lanspread::UnpackerPlugin {
 };
 
 const char *const kCapabilities[] = {
-    "archive:rar",    "archive:rar5",    "archive:7z",      "archive:zip", "archive:tar",
-    "archive:tar.gz", "archive:tar.xz",  "archive:tar.zst", "solid",       nullptr};
+    "archive:rar",    "archive:rar5",   "archive:7z",      "archive:zip", "archive:tar",
+    "archive:tar.gz", "archive:tar.xz", "archive:tar.zst", "solid",       nullptr};
 
 } // namespace
 

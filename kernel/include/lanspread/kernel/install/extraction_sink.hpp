@@ -8,6 +8,9 @@
 // Paths are normalised: '\' is treated as a separator (archives made on Windows), "." and
 // empty components are dropped. Files are created with O_NOFOLLOW under directories opened
 // with O_NOFOLLOW, so a symlink planted by an earlier entry can never redirect a write.
+// The exact policies (duplicate entries replace regular files, symlink targets are stored in
+// their lexically normalised form, file modes & 0755, a "./" directory entry is the root
+// itself) are listed at the top of kernel/src/install/extraction_sink.cpp. Linux only.
 #pragma once
 
 #include <lanspread/kinds/unpacker.h>
