@@ -16,6 +16,17 @@ ControlService::Reply::~Reply() {
         fail("internal-error", "the command finished without an answer (a kernel bug)");
 }
 
+ControlService::Reply &ControlService::Reply::operator=(Reply &&other) noexcept {
+    if (this != &other) {
+        if (_deliver)
+            fail("internal-error", "the command's answer was replaced before it was sent (a kernel bug)");
+        _id = std::move(other._id);
+        _deliver = std::move(other._deliver);
+        other._deliver = nullptr;
+    }
+    return *this;
+}
+
 void ControlService::Reply::ok(const Poco::JSON::Object &data) {
     send(true, "data", data);
 }

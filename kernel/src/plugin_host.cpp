@@ -76,8 +76,16 @@ lanspread_status PluginHost::emitEventFn(const lanspread_host_api *api, const ch
                      std::string("emit_event(") + topic + "): payload is not a JSON object");
         return LANSPREAD_E_INVALID_ARGUMENT;
     }
-    self(api)._events.publish(topic, *payload);
-    return LANSPREAD_OK;
+    // Subscribers (frontends) run on the reactor thread, whichever thread emitted.
+    PluginHost &host = self(api);
+    if (host._reactor.inReactorThread()) {
+        host._events.publish(topic, *payload);
+        return LANSPREAD_OK;
+    }
+    bool queued = host._reactor.post([&events = host._events, name = std::string(topic), payload] {
+        events.publish(name, *payload);
+    });
+    return queued ? LANSPREAD_OK : LANSPREAD_E_FAILED;
 }
 
 lanspread_status PluginHost::configGetFn(const lanspread_host_api *api, const char *key,

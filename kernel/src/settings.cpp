@@ -61,10 +61,16 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
           {"lanspread.listen", &s.listenAddr}})
         if (value->empty())
             return Status(LANSPREAD_E_INVALID_ARGUMENT, std::string(key) + " must not be empty");
+    // ip:port, with an IPv6 address in brackets ([::1]:0): a bare IPv6 address has colons of
+    // its own, so "::1" would otherwise read as host ":" and port 1.
     const auto colon = s.listenAddr.rfind(':');
-    if (colon == std::string::npos || colon == 0 || colon + 1 == s.listenAddr.size())
+    const bool ipv6 = s.listenAddr.find(':') != colon;
+    const bool bracketed = s.listenAddr.front() == '[' && colon > 1 && s.listenAddr[colon - 1] == ']';
+    if (colon == std::string::npos || colon == 0 || colon + 1 == s.listenAddr.size() ||
+        (ipv6 && !bracketed))
         return Status(LANSPREAD_E_INVALID_ARGUMENT,
-                      "lanspread.listen must be ip:port, got '" + s.listenAddr + "'");
+                      "lanspread.listen must be ip:port (IPv6 as [addr]:port), got '" +
+                          s.listenAddr + "'");
     const std::string port = s.listenAddr.substr(colon + 1);
     if (port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
         std::stoul(port) > 65535)

@@ -172,6 +172,38 @@ std::size_t occurrences(const std::string &text, const std::string &part) {
     return n;
 }
 
+// Threads of this process right now (/proc/self/task).
+std::size_t threadCount() {
+    std::vector<std::string> names;
+    Poco::File("/proc/self/task").list(names);
+    return names.size();
+}
+
+// What a plugin's leftover fd watch and self-reposting task saw. They run on the reactor
+// thread, where shutdownAll() also runs, so reading the loader's list there is safe.
+struct LeftoverProbe {
+    Kernel *kernel = nullptr;
+    const lanspread_host_api *host = nullptr;
+    std::atomic<int> calls{0};
+    std::atomic<int> afterShutdown{0};
+};
+
+void probeSeen(LeftoverProbe &probe) {
+    ++probe.calls;
+    if (probe.kernel->plugins().plugins().empty())
+        ++probe.afterShutdown;
+}
+
+void onLeftoverFd(void *userData, int, uint32_t) {
+    probeSeen(*static_cast<LeftoverProbe *>(userData));
+}
+
+void onLeftoverTask(void *userData) {
+    auto *probe = static_cast<LeftoverProbe *>(userData);
+    probeSeen(*probe);
+    (void)probe->host->post(probe->host, &onLeftoverTask, probe); // E_FAILED ends the chain
+}
+
 bool contains(const std::string &text, const std::string &part) {
     return text.find(part) != std::string::npos;
 }
@@ -188,6 +220,7 @@ class KernelTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testShutdownCommandInvokesExitHandler);
     CPPUNIT_TEST(testShutdownWithoutExitHandler);
     CPPUNIT_TEST(testStopIsIdempotentAndShutsPluginsDown);
+    CPPUNIT_TEST(testPluginLeftoversNeverRunAfterItsShutdown);
     CPPUNIT_TEST(testStopWithoutStartIsNoop);
     CPPUNIT_TEST(testDestroyingStartedKernelWithoutStop);
     CPPUNIT_TEST_SUITE_END();
@@ -391,15 +424,19 @@ class KernelTest : public CppUnit::TestFixture {
 
     void testStopIsIdempotentAndShutsPluginsDown() {
         std::string text;
+        const std::size_t threadsBefore = threadCount();
         {
             StderrCapture capture;
             Kernel kernel(makeSettings({kGoodPath}), makeConfig());
             kernel.start();
+            CPPUNIT_ASSERT(threadCount() > threadsBefore); // at least the reactor thread
             const lanspread_host_api *host = nullptr;
             onReactor(kernel, [&] { host = kernel.plugins().plugins()[0]->host; });
             const lanspread_cancel_handle token = kernel.cancels().create();
 
             kernel.stop();
+            // stop() joined the reactor thread (and the worker pool's).
+            CPPUNIT_ASSERT(waitUntil([&] { return threadCount() == threadsBefore; }, 2s));
             CPPUNIT_ASSERT(!kernel.reactor().running());
             CPPUNIT_ASSERT(!kernel.reactor().post([] {}));
             // Shutdown fired every cancel token, closed the control service and retired
@@ -424,6 +461,38 @@ class KernelTest : public CppUnit::TestFixture {
                                      occurrences(text, "good_unpacker: shutdown"));
     }
 
+    // A plugin that leaves a watch on an always-readable fd and tasks that keep re-posting
+    // themselves: after its shutdown() neither may call into it again (PluginHost::retire via the
+    // loader's release hook), even though the reactor keeps turning until stop() ends it.
+    void testPluginLeftoversNeverRunAfterItsShutdown() {
+        int fds[2] = {-1, -1};
+        CPPUNIT_ASSERT_EQUAL(0, ::pipe(fds));
+        const char byte = 'x';
+        CPPUNIT_ASSERT_EQUAL(ssize_t(1), ::write(fds[1], &byte, 1)); // never drained
+        LeftoverProbe probe;
+        {
+            Kernel kernel(makeSettings({kGoodPath}), makeConfig());
+            probe.kernel = &kernel;
+            kernel.start();
+            onReactor(kernel, [&] {
+                probe.host = kernel.plugins().plugins()[0]->host;
+                uint64_t watchId = 0;
+                CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                                     probe.host->watch_fd(probe.host, fds[0], LANSPREAD_FD_READ,
+                                                          &onLeftoverFd, &probe, &watchId));
+                // Many chains, so the kernel's shutdown task lands between some of them.
+                for (int chain = 0; chain < 64; ++chain)
+                    CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                                         probe.host->post(probe.host, &onLeftoverTask, &probe));
+            });
+            CPPUNIT_ASSERT(waitUntil([&] { return probe.calls.load() > 1000; }));
+            kernel.stop();
+            CPPUNIT_ASSERT_EQUAL(0, probe.afterShutdown.load());
+        }
+        ::close(fds[0]);
+        ::close(fds[1]);
+    }
+
     void testStopWithoutStartIsNoop() {
         Kernel kernel(makeSettings({kGoodPath}), makeConfig());
         kernel.stop();
@@ -435,6 +504,7 @@ class KernelTest : public CppUnit::TestFixture {
     void testDestroyingStartedKernelWithoutStop() {
         std::string text;
         std::atomic<int> ran{0};
+        const std::size_t threadsBefore = threadCount();
         {
             StderrCapture capture;
             {
@@ -447,6 +517,8 @@ class KernelTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(1, ran.load());
         CPPUNIT_ASSERT_EQUAL_MESSAGE(text, std::size_t(1),
                                      occurrences(text, "good_unpacker: shutdown"));
+        // No thread of the kernel outlives it.
+        CPPUNIT_ASSERT(waitUntil([&] { return threadCount() == threadsBefore; }, 2s));
     }
 };
 

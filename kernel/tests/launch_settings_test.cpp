@@ -105,8 +105,8 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(fs::is_regular_file(marker()));
         // No temp files left next to the rewritten ones.
         for (const auto &e : fs::recursive_directory_iterator(local()))
-            CPPUNIT_ASSERT_MESSAGE(e.path().string(), e.path().filename().string().find(
-                                                          "tmp") == std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(e.path().string(),
+                                   e.path().filename().string().find("tmp") == std::string::npos);
     }
 
     void testLfIni() {

@@ -153,9 +153,11 @@ void onFd(void *userData, int fd, uint32_t revents) {
 // What a plugin's timer callback saw; it also calls stop_timer on its own (dead) id.
 struct TimerRecord {
     const lanspread_host_api *host = nullptr;
+    const PluginHost *owner = nullptr; // when set: its live timer count inside the callback
     std::mutex mutex;
     std::vector<uint64_t> ids;
     std::vector<lanspread_status> stopInsideCallback;
+    std::vector<std::size_t> liveInsideCallback;
 
     std::size_t count() {
         std::lock_guard<std::mutex> lock(mutex);
@@ -165,10 +167,12 @@ struct TimerRecord {
 
 void onTimer(void *userData, uint64_t timerId) {
     auto *record = static_cast<TimerRecord *>(userData);
+    const std::size_t live = record->owner ? record->owner->liveTimers() : 0;
     lanspread_status stop = record->host->stop_timer(record->host, timerId);
     std::lock_guard<std::mutex> lock(record->mutex);
     record->ids.push_back(timerId);
     record->stopInsideCallback.push_back(stop);
+    record->liveInsideCallback.push_back(live);
 }
 
 // What posted tasks saw: the order they ran in and the thread.
@@ -618,6 +622,7 @@ class PluginHostTest : public CppUnit::TestFixture {
     void testTimerFiresOnceWithItsId() {
         TimerRecord record;
         record.host = _a;
+        record.owner = _hostA.get();
         uint64_t timerId = 0;
         const auto started = std::chrono::steady_clock::now();
         _loop->call([&] {
@@ -633,11 +638,12 @@ class PluginHostTest : public CppUnit::TestFixture {
         std::lock_guard<std::mutex> lock(record.mutex);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), record.ids.size());
         CPPUNIT_ASSERT_EQUAL(timerId, record.ids[0]);
-        // host.h: the id is already dead when the callback runs.
+        // host.h: the id is already dead when the callback runs, for the host too.
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, record.stopInsideCallback[0]);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), record.liveInsideCallback[0]);
         _loop->call([&] {
-            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, _a->stop_timer(_a, timerId));
             CPPUNIT_ASSERT_EQUAL(std::size_t(0), _hostA->liveTimers());
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_NOT_FOUND, _a->stop_timer(_a, timerId));
         });
     }
 

@@ -9,6 +9,15 @@ namespace lanspread::kernel::peer {
 namespace {
 constexpr const char *kSource = "peer";
 
+// The install engine's messages start with the CLI error code they correspond to
+// ("not-installed: ..."); anything else is an io-error.
+std::string errorCode(const std::string &message) {
+    for (const char *code : {"not-downloaded", "not-installed", "already-installed"})
+        if (message.rfind(std::string(code) + ":", 0) == 0)
+            return code;
+    return "io-error";
+}
+
 std::string gameField(const Poco::JSON::Object &command) {
     return command.has("game") && command.get("game").isString()
                ? command.getValue<std::string>("game")
@@ -45,8 +54,7 @@ Status PeerRuntime::prepare() {
 
     // Recovery needs no unpacker: it only finishes or rolls back directory moves.
     InstallEngine recovery(_settings.gamesDir, _settings.stateDir, {});
-    for (const auto &line : recovery.recover())
-        log::info(kSource, "recovery: " + line);
+    recovery.recover(); // logs one line per game it touched
     log::info(kSource, "peer " + _identity.peerId + " (" + _settings.name + "), catalog " +
                            catalogPath + " with " + std::to_string(_catalog.games().size()) +
                            " games");
@@ -204,7 +212,7 @@ void PeerRuntime::registerCommands() {
                     _operations.end(id);
                     _library->setBusy(id, false);
                     if (!removed) {
-                        reply->fail("io-error", removed.message());
+                        reply->fail(errorCode(removed.message()), removed.message());
                         return;
                     }
                     Object data;

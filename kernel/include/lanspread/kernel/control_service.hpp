@@ -27,7 +27,9 @@ class ControlService {
       public:
         Reply(Poco::Dynamic::Var id, std::function<void(const std::string &)> deliver);
         Reply(Reply &&) noexcept = default;
-        Reply &operator=(Reply &&) noexcept = default;
+        // An unanswered Reply that is overwritten answers internal-error first: no command
+        // is ever left without its one result.
+        Reply &operator=(Reply &&other) noexcept;
         ~Reply();
         void ok(const Poco::JSON::Object &data);
         void fail(const std::string &code, const std::string &message);

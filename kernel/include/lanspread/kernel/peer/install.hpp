@@ -80,6 +80,9 @@ class InstallEngine {
     // is half-installed: staging is deleted and an old local/ is back in place. Leftovers of
     // an earlier interrupted transaction of this game are recovered first; a foreign
     // reserved dir (no marker, no intent) makes it fail with E_FAILED naming the dir.
+    // The archives share one ExtractionSink, so the limits bound the whole install; a later
+    // archive's file replaces an earlier one's. An update replaces local/ exactly: files the
+    // game created inside local/ are not carried over.
     Result<InstallOutcome> install(const std::string &gameId, lanspread_cancel_handle cancel,
                                    std::function<bool()> cancelled);
     // Removes local/ and keeps every root file (so a reinstall needs no download). Also clears
