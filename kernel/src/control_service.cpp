@@ -19,7 +19,8 @@ ControlService::Reply::~Reply() {
 ControlService::Reply &ControlService::Reply::operator=(Reply &&other) noexcept {
     if (this != &other) {
         if (_deliver)
-            fail("internal-error", "the command's answer was replaced before it was sent (a kernel bug)");
+            fail("internal-error",
+                 "the command's answer was replaced before it was sent (a kernel bug)");
         _id = std::move(other._id);
         _deliver = std::move(other._deliver);
         other._deliver = nullptr;

@@ -61,7 +61,9 @@ const void *Kernel::service(const std::string &serviceId) const {
     return nullptr;
 }
 
-Status Kernel::prepare() { return _runtime.prepare(); }
+Status Kernel::prepare() {
+    return _runtime.prepare();
+}
 
 void Kernel::startRuntime() {
     std::vector<peer::UnpackerRef> unpackers;
@@ -130,15 +132,17 @@ void Kernel::stop() {
     if (!_started || _stopped)
         return;
     _stopped = true;
+    // 1. No new commands; running operations see their cancel tokens.
+    _control.close();
     _cancels.cancelAll();
+    // 2. Running jobs finish (quickly, cancelled) and post their results; they may still
+    //    call unpacker plugins, so plugins stay up until they are done.
+    _workers.shutdown();
+    // 3. On the reactor, the posted results run first (FIFO), so every accepted command
+    //    still gets its one result line; then frontends, the runtime and plugins stop.
     runOnReactor(_reactor, [this] {
         stopFrontends();
-        _control.close();
         _runtime.stop();
-    });
-    // Jobs still running (cancelled above) finish before the plugins they may call go away.
-    _workers.shutdown();
-    runOnReactor(_reactor, [this] {
         _loader.shutdownAll(); // each shutdown retires its host (releaseHost)
     });
     _reactor.stop();

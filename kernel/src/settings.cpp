@@ -65,7 +65,8 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
     // its own, so "::1" would otherwise read as host ":" and port 1.
     const auto colon = s.listenAddr.rfind(':');
     const bool ipv6 = s.listenAddr.find(':') != colon;
-    const bool bracketed = s.listenAddr.front() == '[' && colon > 1 && s.listenAddr[colon - 1] == ']';
+    const bool bracketed =
+        s.listenAddr.front() == '[' && colon > 1 && s.listenAddr[colon - 1] == ']';
     if (colon == std::string::npos || colon == 0 || colon + 1 == s.listenAddr.size() ||
         (ipv6 && !bracketed))
         return Status(LANSPREAD_E_INVALID_ARGUMENT,

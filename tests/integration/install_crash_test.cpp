@@ -138,9 +138,7 @@ class InstallCrashTest : public CppUnit::TestFixture {
     }
     void crashBeforePromoteOfUpdate() { crashInstall("install:before-promote", true, Expect::Old); }
     void crashAfterBackupOfUpdate() { crashInstall("install:after-backup", true, Expect::New); }
-    void crashAfterPromoteOfInstall() {
-        crashInstall("install:after-promote", false, Expect::New);
-    }
+    void crashAfterPromoteOfInstall() { crashInstall("install:after-promote", false, Expect::New); }
     void crashAfterPromoteOfUpdate() { crashInstall("install:after-promote", true, Expect::New); }
     void crashAfterMoveOfUninstall() { crashUninstall("uninstall:after-move"); }
     void crashAfterDeleteOfUninstall() { crashUninstall("uninstall:after-delete"); }
@@ -230,8 +228,8 @@ class InstallCrashTest : public CppUnit::TestFixture {
         const std::string log = _peer->stderrText();
         CPPUNIT_ASSERT_MESSAGE(log, log.find("recovery of g1") != std::string::npos);
         const Manifest got = manifestOf(local());
-        CPPUNIT_ASSERT_MESSAGE(point + ": expected the " + which + " state:\n" + describe(expected) +
-                                   "got:\n" + describe(got) + log,
+        CPPUNIT_ASSERT_MESSAGE(point + ": expected the " + which + " state:\n" +
+                                   describe(expected) + "got:\n" + describe(got) + log,
                                got == expected);
         assertNoLeftovers(point);
         std::printf("\n%-28s -> %s state after recovery", point.c_str(), which);
@@ -248,10 +246,9 @@ class InstallCrashTest : public CppUnit::TestFixture {
     void startPeer(const std::vector<std::string> &env) {
         _peer = std::make_unique<ChildProcess>(
             LANSPREADD_PATH,
-            std::vector<std::string>{"--games", "games", "--state", "state", "--catalog",
-                                     "catalog.json", "--plugins",
-                                     std::string("org.lanspread.frontend.cli,") +
-                                         UNPACKER_MINIMAL_PATH},
+            std::vector<std::string>{
+                "--games", "games", "--state", "state", "--catalog", "catalog.json", "--plugins",
+                std::string("org.lanspread.frontend.cli,") + UNPACKER_MINIMAL_PATH},
             _dir, _dir + "/stderr-" + std::to_string(++_starts) + ".log", env);
         CPPUNIT_ASSERT_MESSAGE(_peer->stderrText(),
                                _peer->readUntil("local-peer-ready", 30s).has_value());

@@ -11,6 +11,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <fstream>
+#include <set>
 
 using lanspread::test::ChildProcess;
 using namespace std::chrono_literals;
@@ -28,6 +29,7 @@ class LanspreaddTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(LanspreaddTest);
     CPPUNIT_TEST(pipedCommandsGetResultsAndExitZero);
     CPPUNIT_TEST(failingPluginIsLoggedAndPeerKeepsRunning);
+    CPPUNIT_TEST(everyCommandAnsweredBeforeExit);
     CPPUNIT_TEST(sigtermStopsCleanly);
     CPPUNIT_TEST(badFlagExitsWithOneLine);
     CPPUNIT_TEST(unusableGamesDirExitsWithOneLine);
@@ -74,7 +76,8 @@ class LanspreaddTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT(!p->getValue<std::string>("version").empty());
         }
         CPPUNIT_ASSERT(cli);
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(lines[1], std::size_t(0), data->getArray("rejected_plugins")->size());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(lines[1], std::size_t(0),
+                                     data->getArray("rejected_plugins")->size());
         auto invalid = parse(lines[2]);
         CPPUNIT_ASSERT(!invalid->getValue<bool>("ok"));
         CPPUNIT_ASSERT_EQUAL(std::string("invalid-command"),
@@ -116,6 +119,30 @@ class LanspreaddTest : public CppUnit::TestFixture {
         peer.writeStdin("{\"id\":\"bye\",\"cmd\":\"shutdown\"}\n");
         CPPUNIT_ASSERT(peer.readUntil("\"id\":\"bye\"", 10s).has_value());
         CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+    }
+
+    // Commands still being worked on when shutdown arrives get their result before the exit.
+    void everyCommandAnsweredBeforeExit() {
+        // remove of a downloaded game runs on a worker: its answer is in flight at shutdown.
+        Poco::File(_dir + "/games/css").createDirectories();
+        writeFile(_dir + "/games/css/version.ini", "20250301\n");
+        writeFile(_dir + "/games/css/css.eti", std::string(4 << 20, 'x'));
+        ChildProcess peer(LANSPREADD_PATH, {}, _dir, _dir + "/stderr.log");
+        CPPUNIT_ASSERT(peer.readUntil("local-peer-ready", 10s).has_value());
+        peer.writeStdin("{\"id\":\"a\",\"cmd\":\"list-games\"}\n{\"id\":\"b\",\"cmd\":\"remove\","
+                        "\"game\":\"css\"}\n"
+                        "{\"id\":\"c\",\"cmd\":\"shutdown\"}\n");
+        std::set<std::string> answered;
+        while (auto line = peer.readLine(10s)) {
+            auto object = parse(*line);
+            if (object->getValue<std::string>("event") == "result")
+                answered.insert(object->getValue<std::string>("id"));
+        }
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+        CPPUNIT_ASSERT_EQUAL(std::string("abc"), std::string(answered.begin()->c_str()) +
+                                                     std::next(answered.begin())->c_str() +
+                                                     answered.rbegin()->c_str());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), answered.size());
     }
 
     void sigtermStopsCleanly() {

@@ -233,13 +233,13 @@ void PeerRuntime::registerCommands() {
             whenLibraryReady([this, id = game->id, username, language,
                               reply = std::make_shared<Reply>(std::move(reply))] {
                 const LocalGame *local = _library->find(id);
-                if (!local || !local->installed) {
-                    reply->fail("not-installed", id + " is not installed");
-                    return;
-                }
                 if (auto op = _operations.current(id)) {
                     reply->fail("operation-in-progress",
                                 id + " is busy: " + operationName(*op) + " is running");
+                    return;
+                }
+                if (!local || !local->installed) {
+                    reply->fail("not-installed", id + " is not installed");
                     return;
                 }
                 _workers.submit([this, id, username, language, reply] {
