@@ -4,6 +4,7 @@
 #include <lanspread/kinds/frontend.h>
 #include <lanspread/kinds/transport.h>
 #include <lanspread/kinds/unpacker.h>
+#include <lanspread/testing/memory_byte_source.hpp>
 
 #include <cstring>
 #include <functional>
@@ -33,26 +34,6 @@ template <typename T> std::string checkVtable(const void *interface, const char 
     return "";
 }
 
-// An in-memory byte source, as the kernel offers an archive.
-struct MemorySource {
-    std::vector<uint8_t> bytes;
-    std::size_t position = 0;
-    lanspread_byte_source source{};
-    explicit MemorySource(std::vector<uint8_t> data) : bytes(std::move(data)) {
-        source.struct_size = sizeof source;
-        source.source_data = this;
-        source.read = [](const lanspread_byte_source *s, uint8_t *buffer, size_t capacity,
-                         size_t *outRead) -> lanspread_status {
-            auto *self = static_cast<MemorySource *>(s->source_data);
-            std::size_t n = std::min(capacity, self->bytes.size() - self->position);
-            std::memcpy(buffer, self->bytes.data() + self->position, n);
-            self->position += n;
-            *outRead = n;
-            return LANSPREAD_OK;
-        };
-    }
-};
-
 std::vector<uint8_t> noise(std::size_t n, uint32_t seed) {
     std::mt19937 rng(seed);
     std::vector<uint8_t> out(n);
@@ -74,9 +55,10 @@ std::string probeCheck(const lanspread_unpacker_v1 *u, void *state, const std::v
 
 // Opening garbage must fail cleanly or yield a bounded entry stream; never crash.
 std::string garbageOpenCheck(const lanspread_unpacker_v1 *u, void *state) {
-    MemorySource source(noise(4096, 7));
+    // An in-memory stream, as the kernel offers an archive: no seek, no size.
+    testing::MemoryByteSource source(noise(4096, 7), testing::MemoryByteSource::kUnlimited, false);
     lanspread_unpack_job *job = nullptr;
-    lanspread_status s = u->open(state, &source.source, LANSPREAD_CANCEL_NONE, &job);
+    lanspread_status s = u->open(state, source.source(), LANSPREAD_CANCEL_NONE, &job);
     if (s != LANSPREAD_OK)
         return job == nullptr ? "" : "open failed but returned a job handle";
     if (job == nullptr)

@@ -20,6 +20,8 @@
 #include <lanspread/plugin.hpp>
 #include <lanspread/result.hpp>
 #include <lanspread/testing/fake_host.hpp>
+#include <lanspread/testing/memory_byte_source.hpp>
+#include <lanspread/testing/unpacker_driver.hpp>
 
 #include <lanspread/host.h>
 #include <lanspread/host.hpp>
@@ -31,6 +33,8 @@
 #include <lanspread/plugin.hpp>
 #include <lanspread/result.hpp>
 #include <lanspread/testing/fake_host.hpp>
+#include <lanspread/testing/memory_byte_source.hpp>
+#include <lanspread/testing/unpacker_driver.hpp>
 
 #include <memory>
 

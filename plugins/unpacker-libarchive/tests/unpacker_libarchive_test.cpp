@@ -7,6 +7,8 @@
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/plugin.h>
 #include <lanspread/testing/fake_host.hpp>
+#include <lanspread/testing/memory_byte_source.hpp>
+#include <lanspread/testing/unpacker_driver.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -22,7 +24,6 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <functional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,74 +35,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// A host byte source over memory: at most `chunk` bytes per read, seek/size optional, and
-// an optional hook run before every read (to fire a cancel token mid-archive).
-struct MemorySource {
-    lanspread_byte_source api{};
-    std::string bytes;
-    std::size_t position = 0;
-    std::size_t chunk;
-    uint64_t delivered = 0;
-    std::function<void(uint64_t delivered)> beforeRead;
-    std::function<bool()> cancelled; // read() returns E_CANCELLED when true
-
-    MemorySource(std::string data, std::size_t maxChunk, bool seekable)
-        : bytes(std::move(data)), chunk(maxChunk) {
-        api.struct_size = sizeof api;
-        api.source_data = this;
-        api.read = &readFn;
-        api.seek = seekable ? &seekFn : nullptr;
-        api.size = seekable ? &sizeFn : nullptr;
-    }
-    MemorySource(const MemorySource &) = delete;
-    MemorySource &operator=(const MemorySource &) = delete;
-
-    static MemorySource &self(const lanspread_byte_source *s) {
-        return *static_cast<MemorySource *>(s->source_data);
-    }
-    static lanspread_status readFn(const lanspread_byte_source *s, uint8_t *buffer, size_t capacity,
-                                   size_t *outRead) {
-        MemorySource &m = self(s);
-        *outRead = 0;
-        if (m.beforeRead)
-            m.beforeRead(m.delivered);
-        if (m.cancelled && m.cancelled())
-            return LANSPREAD_E_CANCELLED;
-        std::size_t n = std::min({capacity, m.chunk, m.bytes.size() - m.position});
-        std::memcpy(buffer, m.bytes.data() + m.position, n);
-        m.position += n;
-        m.delivered += n;
-        *outRead = n;
-        return LANSPREAD_OK;
-    }
-    static lanspread_status seekFn(const lanspread_byte_source *s, int64_t offset, int32_t whence,
-                                   int64_t *outPosition) {
-        MemorySource &m = self(s);
-        int64_t base = whence == LANSPREAD_SEEK_SET   ? 0
-                       : whence == LANSPREAD_SEEK_CUR ? static_cast<int64_t>(m.position)
-                                                      : static_cast<int64_t>(m.bytes.size());
-        int64_t target = base + offset;
-        if (target < 0)
-            return LANSPREAD_E_INVALID_ARGUMENT;
-        m.position = std::min(static_cast<std::size_t>(target), m.bytes.size());
-        *outPosition = target;
-        return LANSPREAD_OK;
-    }
-    static lanspread_status sizeFn(const lanspread_byte_source *s, uint64_t *outSize) {
-        *outSize = self(s).bytes.size();
-        return LANSPREAD_OK;
-    }
-};
-
-struct Extracted {
-    uint32_t type;
-    std::string path;
-    uint64_t size;
-    uint32_t mode;
-    int64_t mtime;
-    std::string link;
-    std::string data;
-};
+using lanspread::testing::ExtractedEntry;
+using MemorySource = lanspread::testing::MemoryByteSource;
 
 std::string readFile(const std::string &path) {
     std::ifstream in(path, std::ios::binary);
@@ -265,7 +200,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
         for (fx::Format format : fx::allFormats()) {
             std::vector<fx::Entry> entries = standardEntries(format);
             MemorySource source(archiveBytes(format, entries), 10007, true);
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL_MESSAGE(fx::formatName(format), LANSPREAD_END,
                                          extractAll(source, got, 4096));
             expectEntries(fx::formatName(format), entries, got);
@@ -287,7 +222,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_EQUAL_MESSAGE(f.name, 70u, probe(bytes.substr(0, 512), nullptr));
             for (bool seekable : {true, false}) {
                 MemorySource source(bytes, 3000, seekable);
-                std::vector<Extracted> got;
+                std::vector<ExtractedEntry> got;
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(f.name, LANSPREAD_END, extractAll(source, got, 1000));
                 expectEntries(f.name, entries, got);
             }
@@ -306,7 +241,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             MemorySource source(archiveBytes(format, entries), 65536, true);
             lanspread_unpack_job *job = nullptr;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
-                                 _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                                 _vt->open(_state, source.source(), LANSPREAD_CANCEL_NONE, &job));
             std::vector<std::string> names;
             lanspread_status s;
             for (int i = 0;; ++i) {
@@ -315,7 +250,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
                 s = _vt->next_entry(job, &e);
                 if (s != LANSPREAD_OK)
                     break;
-                std::string name(reinterpret_cast<const char *>(e.path), e.path_len);
+                std::string name = lanspread::testing::entryPath(e);
                 names.push_back(name);
                 if (i % 2 == 0)
                     continue; // skip this one's data
@@ -339,10 +274,10 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
         fx::writeArchive(path, fx::Format::SevenZip, {file("big.bin", big)});
         big.clear();
         MemorySource source(readFile(path), 1 << 20, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 256 * 1024));
         CPPUNIT_ASSERT_EQUAL(std::size_t{1}, got.size());
-        CPPUNIT_ASSERT_EQUAL(uint64_t{20u << 20}, got[0].size);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{20u << 20}, got[0].sizeBytes);
         CPPUNIT_ASSERT_EQUAL(expected, fx::sha256Hex(got[0].data));
     }
 
@@ -354,7 +289,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             std::vector<fx::Entry> entries = standardEntries(format);
             std::string bytes = archiveBytes(format, entries);
             MemorySource source(bytes, 1500, false);
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL_MESSAGE(fx::formatName(format), LANSPREAD_END,
                                          extractAll(source, got, 777));
             expectEntries(fx::formatName(format), entries, got);
@@ -376,7 +311,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
                                         std::to_string(cut) + (seekable ? "" : " non-seekable");
                     MemorySource source(bytes.substr(0, std::size_t(bytes.size() * cut)), 4096,
                                         seekable);
-                    std::vector<Extracted> got;
+                    std::vector<ExtractedEntry> got;
                     lanspread_status s = extractAll(source, got, 4096);
                     CPPUNIT_ASSERT_MESSAGE(where + ": " + lanspread_status_name(s),
                                            s == LANSPREAD_E_FATAL || s == LANSPREAD_E_FAILED ||
@@ -402,7 +337,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             std::size_t at = stored != std::string::npos ? stored + 20000 : bytes.size() / 2;
             bytes[at] = static_cast<char>(bytes[at] ^ 0x55);
             MemorySource source(bytes, 8192, true);
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             lanspread_status s = extractAll(source, got, 4096);
             CPPUNIT_ASSERT_EQUAL_MESSAGE(fx::formatName(format), LANSPREAD_E_FATAL, s);
             CPPUNIT_ASSERT_MESSAGE(fx::formatName(format),
@@ -413,7 +348,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
         std::size_t name = bytes.find("victim.bin");
         bytes[name] = 'V'; // the header CRC no longer matches
         MemorySource source(bytes, 8192, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
         CPPUNIT_ASSERT_EQUAL(std::size_t{1}, got.size());
         CPPUNIT_ASSERT(_host.logged("after entry 'first.txt'", LANSPREAD_LOG_ERROR));
@@ -433,14 +368,14 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
                     _entry->get_interface(state, LANSPREAD_UNPACKER_INTERFACE_ID));
                 std::string where = c.name + " as " + fx::formatName(format);
                 MemorySource source(archiveBytes(format, c.entries), 4096, true);
-                std::vector<Extracted> got;
+                std::vector<ExtractedEntry> got;
                 lanspread_status s = extractAll(source, got, 1000, vt, state);
                 _entry->shutdown(state);
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(where, LANSPREAD_E_FATAL, s);
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t{2}, got.size());
                 const fx::Entry &liar = c.entries.back();
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(where, liar.path, got[1].path);
-                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, *liar.declaredSize, got[1].size);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, *liar.declaredSize, got[1].sizeBytes);
                 CPPUNIT_ASSERT_MESSAGE(where,
                                        host.logged("'" + liar.path + "'", LANSPREAD_LOG_ERROR));
                 // RAR5 has two sizes and the unpacker reports the disagreement in the sink's
@@ -461,7 +396,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             for (fx::Format format : {fx::Format::Tar, fx::Format::Rar5Stored}) {
                 std::string where = c.name + " as " + fx::formatName(format);
                 MemorySource source(archiveBytes(format, c.entries), 4096, true);
-                std::vector<Extracted> got;
+                std::vector<ExtractedEntry> got;
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(where, LANSPREAD_END, extractAll(source, got, 4096));
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(where, c.entries.size(), got.size());
                 for (std::size_t i = 0; i < got.size(); ++i) {
@@ -469,7 +404,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
                                                  stripSlash(got[i].path));
                     CPPUNIT_ASSERT_EQUAL_MESSAGE(where, expectedType(c.entries[i].type),
                                                  got[i].type);
-                    CPPUNIT_ASSERT_EQUAL_MESSAGE(where, c.entries[i].linkTarget, got[i].link);
+                    CPPUNIT_ASSERT_EQUAL_MESSAGE(where, c.entries[i].linkTarget, got[i].linkTarget);
                 }
             }
         }
@@ -483,7 +418,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             MemorySource source(archiveBytes(format, entries), 65536, true);
             lanspread_cancel_handle token = _host.newCancelToken();
             lanspread_unpack_job *job = nullptr;
-            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, &source.api, token, &job));
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, source.source(), token, &job));
             lanspread_archive_entry e{};
             e.struct_size = sizeof e;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->next_entry(job, &e));
@@ -510,17 +445,17 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
                 MemorySource source(archiveBytes(format, entries), 16384, true);
                 lanspread_cancel_handle token = _host.newCancelToken();
                 bool fired = false;
-                source.beforeRead = [&](uint64_t delivered) {
+                source.setBeforeRead([&](uint64_t delivered) {
                     if (delivered >= 100000 && !fired) {
                         fired = true;
                         if (!sourceSaysCancelled)
                             _host.cancel(token);
                     }
-                };
+                });
                 if (sourceSaysCancelled)
-                    source.cancelled = [&] { return fired; };
+                    source.setCancelled([&] { return fired; });
                 lanspread_unpack_job *job = nullptr;
-                CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, &source.api, token, &job));
+                CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, source.source(), token, &job));
                 lanspread_archive_entry e{};
                 e.struct_size = sizeof e;
                 CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->next_entry(job, &e));
@@ -546,7 +481,8 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
         lanspread_cancel_handle token = _host.newCancelToken();
         _host.cancel(token);
         lanspread_unpack_job *job = nullptr;
-        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED, _vt->open(_state, &source.api, token, &job));
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED,
+                             _vt->open(_state, source.source(), token, &job));
         CPPUNIT_ASSERT(job == nullptr);
     }
 
@@ -555,19 +491,19 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             MemorySource source(junk, 4096, true);
             lanspread_unpack_job *job = nullptr;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED,
-                                 _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                                 _vt->open(_state, source.source(), LANSPREAD_CANCEL_NONE, &job));
             CPPUNIT_ASSERT(job == nullptr);
         }
         CPPUNIT_ASSERT(_host.logged("not an archive libarchive reads", LANSPREAD_LOG_ERROR));
         // A zip signature and nothing after it opens (the streaming zip reader bids on the
         // signature) and then fails cleanly.
         MemorySource stub(std::string("PK\x03\x04 and nothing else"), 4096, true);
-        std::vector<Extracted> none;
+        std::vector<ExtractedEntry> none;
         lanspread_status s = extractAll(stub, none, 4096);
         CPPUNIT_ASSERT(s == LANSPREAD_E_FATAL || s == LANSPREAD_E_FAILED);
         // Zero blocks are an empty tar archive (its end-of-archive marker): no entries.
         MemorySource zeros(std::string(2048, '\0'), 4096, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(zeros, got, 4096));
         CPPUNIT_ASSERT(got.empty());
     }
@@ -597,7 +533,7 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
                     if (f.path().extension() != ".eti")
                         continue;
                     MemorySource source(readFile(f.path().string()), 65536, true);
-                    std::vector<Extracted> got;
+                    std::vector<ExtractedEntry> got;
                     CPPUNIT_ASSERT_EQUAL_MESSAGE(f.path().string(), LANSPREAD_END,
                                                  extractAll(source, got, 65536));
                     CPPUNIT_ASSERT(got.size() >= 2);
@@ -625,89 +561,51 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
     }
 
     std::string readAllData(lanspread_unpack_job *job, std::size_t chunk = 4096) {
-        std::string data;
-        std::vector<uint8_t> buffer(chunk);
-        for (;;) {
-            size_t got = 0;
-            lanspread_status s = _vt->read_data(job, buffer.data(), buffer.size(), &got);
-            if (s == LANSPREAD_END)
-                return data;
-            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, s);
-            data.append(reinterpret_cast<const char *>(buffer.data()), got);
-        }
+        std::string data, breach;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END,
+                             lanspread::testing::readEntryData(*_vt, job, data, chunk, &breach));
+        CPPUNIT_ASSERT_EQUAL(std::string(), breach);
+        return data;
     }
 
     void expectEntries(const std::string &where, const std::vector<fx::Entry> &want,
-                       const std::vector<Extracted> &got) {
+                       const std::vector<ExtractedEntry> &got) {
         CPPUNIT_ASSERT_EQUAL_MESSAGE(where + ": entry count", want.size(), got.size());
         for (const fx::Entry &w : want) {
-            auto it = std::find_if(got.begin(), got.end(), [&](const Extracted &x) {
+            auto it = std::find_if(got.begin(), got.end(), [&](const ExtractedEntry &x) {
                 return stripSlash(x.path) == stripSlash(w.path);
             });
             std::string at = where + ": " + w.path + ": ";
             CPPUNIT_ASSERT_MESSAGE(at + "missing", it != got.end());
             CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "type", expectedType(w.type), it->type);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "mtime", w.mtime, it->mtime);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "mtime", w.mtime, it->mtimeSeconds);
             if (w.type != fx::Entry::Type::Symlink)
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "mode", w.mode & 07777, it->mode);
             if (w.type == fx::Entry::Type::File) {
-                CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "size", uint64_t(w.data.size()), it->size);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "size", uint64_t(w.data.size()), it->sizeBytes);
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "sha256", fx::sha256Hex(w.data),
                                              fx::sha256Hex(it->data));
             } else {
                 CPPUNIT_ASSERT_MESSAGE(at + "no data", it->data.empty());
             }
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "link", w.linkTarget, it->link);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(at + "link", w.linkTarget, it->linkTarget);
         }
     }
 
     // Opens source and reads every entry (and its data in `chunk`-byte reads; 0 = skip the
     // data). Returns the status that stopped it: END, or the first error.
-    lanspread_status extractAll(MemorySource &source, std::vector<Extracted> &out,
+    lanspread_status extractAll(MemorySource &source, std::vector<ExtractedEntry> &out,
                                 std::size_t chunk, const lanspread_unpacker_v1 *vt = nullptr,
                                 void *state = nullptr) {
         if (vt == nullptr) {
             vt = _vt;
             state = _state;
         }
-        lanspread_unpack_job *job = nullptr;
-        lanspread_status s = vt->open(state, &source.api, LANSPREAD_CANCEL_NONE, &job);
-        if (s != LANSPREAD_OK) {
-            CPPUNIT_ASSERT(job == nullptr);
-            return s;
-        }
-        for (;;) {
-            lanspread_archive_entry e{};
-            e.struct_size = sizeof e;
-            s = vt->next_entry(job, &e);
-            if (s != LANSPREAD_OK)
-                break;
-            out.push_back(
-                {e.type,
-                 std::string(reinterpret_cast<const char *>(e.path), e.path_len),
-                 e.size_bytes,
-                 e.mode,
-                 e.mtime_s,
-                 e.link_target
-                     ? std::string(reinterpret_cast<const char *>(e.link_target), e.link_target_len)
-                     : std::string(),
-                 {}});
-            if (chunk == 0)
-                continue;
-            std::vector<uint8_t> buffer(chunk);
-            for (;;) {
-                size_t got = 0;
-                s = vt->read_data(job, buffer.data(), buffer.size(), &got);
-                if (s != LANSPREAD_OK)
-                    break;
-                CPPUNIT_ASSERT(got > 0 && got <= chunk);
-                out.back().data.append(reinterpret_cast<const char *>(buffer.data()), got);
-            }
-            if (s != LANSPREAD_END)
-                break;
-        }
-        vt->close(job); // always, even after E_FATAL
-        return s;
+        lanspread::testing::UnpackResult r = lanspread::testing::readAllEntries(
+            *vt, state, source.source(), LANSPREAD_CANCEL_NONE, chunk);
+        CPPUNIT_ASSERT_EQUAL(std::string(), r.contractError);
+        out.insert(out.end(), r.entries.begin(), r.entries.end());
+        return r.status;
     }
 
     std::string _dir;

@@ -10,6 +10,8 @@
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/plugin.h>
 #include <lanspread/testing/fake_host.hpp>
+#include <lanspread/testing/memory_byte_source.hpp>
+#include <lanspread/testing/unpacker_driver.hpp>
 
 #include <Poco/Checksum.h>
 
@@ -91,30 +93,16 @@ struct TempDir {
     ~TempDir() { std::filesystem::remove_all(path); }
 };
 
-// A byte source that has the archive's path (the plugin only uses that) and whose
-// read/seek would serve the same bytes.
-struct PathSource {
-    lanspread_byte_source api{};
-    std::string path;
-    explicit PathSource(std::string p, bool withPath = true) : path(std::move(p)) {
-        api.struct_size = sizeof api;
-        api.source_data = this;
-        api.read = [](const lanspread_byte_source *, uint8_t *, size_t, size_t *out) {
-            *out = 0;
-            return LANSPREAD_OK;
-        };
-        api.path = withPath ? path.c_str() : nullptr;
-    }
-};
+using lanspread::testing::ExtractedEntry;
 
-struct Extracted {
-    uint32_t type;
-    std::string path;
-    uint64_t size;
-    uint32_t mode;
-    int64_t mtime;
-    std::string link;
-    std::string data;
+// A byte source that has the archive's path (the plugin only uses that); it cannot seek and
+// its read() gives no bytes.
+struct PathSource : lanspread::testing::MemoryByteSource {
+    explicit PathSource(const std::string &path, bool withPath = true)
+        : MemoryByteSource(std::string(), kUnlimited, false) {
+        if (withPath)
+            setPath(path);
+    }
 };
 
 Entry makeFile(const std::string &path, std::string data, uint32_t mode = 0644) {
@@ -173,49 +161,21 @@ struct Instance {
     ~Instance() { entry->shutdown(state); }
 
     lanspread_status readEntry(lanspread_unpack_job *job, std::string &out, std::size_t chunk) {
-        std::vector<uint8_t> buffer(chunk);
-        for (;;) {
-            size_t got = 0;
-            lanspread_status s = vt->read_data(job, buffer.data(), buffer.size(), &got);
-            if (s != LANSPREAD_OK)
-                return s;
-            CPPUNIT_ASSERT(got > 0 && got <= chunk);
-            out.append(reinterpret_cast<const char *>(buffer.data()), got);
-        }
+        std::string breach;
+        lanspread_status s = lanspread::testing::readEntryData(*vt, job, out, chunk, &breach);
+        CPPUNIT_ASSERT_EQUAL(std::string(), breach);
+        return s;
     }
 
     // Opens path and reads every entry and its data; END or the first error.
-    lanspread_status extractAll(const std::string &path, std::vector<Extracted> &out,
+    lanspread_status extractAll(const std::string &path, std::vector<ExtractedEntry> &out,
                                 std::size_t chunk = 65536) {
         PathSource source(path);
-        lanspread_unpack_job *job = nullptr;
-        lanspread_status s = vt->open(state, &source.api, LANSPREAD_CANCEL_NONE, &job);
-        if (s != LANSPREAD_OK) {
-            CPPUNIT_ASSERT(job == nullptr);
-            return s;
-        }
-        for (;;) {
-            lanspread_archive_entry e{};
-            e.struct_size = sizeof e;
-            s = vt->next_entry(job, &e);
-            if (s != LANSPREAD_OK)
-                break;
-            out.push_back(
-                {e.type,
-                 std::string(reinterpret_cast<const char *>(e.path), e.path_len),
-                 e.size_bytes,
-                 e.mode,
-                 e.mtime_s,
-                 e.link_target
-                     ? std::string(reinterpret_cast<const char *>(e.link_target), e.link_target_len)
-                     : std::string(),
-                 {}});
-            s = readEntry(job, out.back().data, chunk);
-            if (s != LANSPREAD_END)
-                break;
-        }
-        vt->close(job);
-        return s;
+        lanspread::testing::UnpackResult r = lanspread::testing::readAllEntries(
+            *vt, state, source.source(), LANSPREAD_CANCEL_NONE, chunk);
+        CPPUNIT_ASSERT_EQUAL(std::string(), r.contractError);
+        out.insert(out.end(), r.entries.begin(), r.entries.end());
+        return r.status;
     }
 
     bool logged(const std::string &text) const { return host.logged(text, LANSPREAD_LOG_ERROR); }
@@ -342,7 +302,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
         lying[at + 7] = lying[at + 7] == '0' ? '1' : '0';
         std::string bad = writeStandInUnrar(lying, "unrar-lying");
         Instance q(Config{{"tool", "unrar"}, {"tool_path", bad}});
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, q.extractAll(_archive, got));
         CPPUNIT_ASSERT(q.logged("does not match its CRC32"));
     }
@@ -350,13 +310,13 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
     void testToolPathPinsTheBinary() {
         if (haveUnar()) {
             Instance p(Config{{"tool_path", onPath("unar")}}); // kind from the name, lsar beside it
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, p.extractAll(_archive, got));
             CPPUNIT_ASSERT_EQUAL(_entries.size(), got.size());
         }
         if (haveBsdtar()) {
             Instance p(Config{{"tool_path", onPath("bsdtar")}});
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, p.extractAll(_archive, got));
             CPPUNIT_ASSERT_EQUAL(_entries.size(), got.size());
         }
@@ -390,7 +350,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
                 (std::string(tool) == "bsdtar" && !haveBsdtar()))
                 continue;
             Instance p(Config{{"tool", tool}});
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             lanspread_status s = p.extractAll(odd, got);
             CPPUNIT_ASSERT_EQUAL_MESSAGE(tool, LANSPREAD_END, s);
             CPPUNIT_ASSERT_EQUAL(_entries.size(), got.size());
@@ -409,7 +369,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
             PathSource source(_archive);
             lanspread_unpack_job *job = nullptr;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
-                                 p.vt->open(p.state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                                 p.vt->open(p.state, source.source(), LANSPREAD_CANCEL_NONE, &job));
             std::map<std::string, std::string> data;
             for (;;) {
                 lanspread_archive_entry e{};
@@ -418,7 +378,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
                 if (s == LANSPREAD_END)
                     break;
                 CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, s);
-                std::string name(reinterpret_cast<const char *>(e.path), e.path_len);
+                std::string name = lanspread::testing::entryPath(e);
                 if (name == "hello.txt")
                     continue;                // skipped
                 if (name == "dir/big.bin") { // 1000 bytes, then abandoned
@@ -440,7 +400,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
 
     void testMissingToolIsAClearError() {
         Instance p(Config{{"tool_path", "/nonexistent"}, {"tool", "unar"}});
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, p.extractAll(_archive, got));
         CPPUNIT_ASSERT(p.logged("tool_path=/nonexistent is not an executable file"));
 
@@ -457,7 +417,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
         std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
         ::setenv("PATH", (_dir.path + "/empty-bin").c_str(), 1);
         Instance p;
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         lanspread_status s = p.extractAll(_archive, got);
         ::setenv("PATH", saved.c_str(), 1);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, s);
@@ -470,7 +430,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
         PathSource source(_archive, false);
         lanspread_unpack_job *job = nullptr;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED,
-                             p.vt->open(p.state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                             p.vt->open(p.state, source.source(), LANSPREAD_CANCEL_NONE, &job));
         CPPUNIT_ASSERT(job == nullptr);
         CPPUNIT_ASSERT(p.logged("path is NULL"));
     }
@@ -480,13 +440,13 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
         std::ofstream(junk) << "Rar!\x1a\x07\x01" << lanspread::fixtures::pseudoRandom(5000, 1);
         if (haveUnar()) {
             Instance p(Config{{"tool", "unar"}});
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, p.extractAll(junk, got));
             CPPUNIT_ASSERT(p.logged("lsar exited 1"));
         }
         if (haveBsdtar()) {
             Instance p(Config{{"tool", "bsdtar"}});
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, p.extractAll(junk, got));
             CPPUNIT_ASSERT(p.logged("bsdtar exited 1: bsdtar:"));
         }
@@ -504,7 +464,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
                 (std::string(tool) == "bsdtar" && !haveBsdtar()))
                 continue;
             Instance p(Config{{"tool", tool}});
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             lanspread_status s = p.extractAll(cut, got);
             CPPUNIT_ASSERT_MESSAGE(tool, !lanspread_succeeded(s));
             assertNoChildren(std::string("after a truncated archive with ") + tool);
@@ -524,7 +484,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
             f.write("XXXXXXXX", 8);
         }
         Instance p(Config{{"tool", "unar"}});
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, p.extractAll(bad, got));
         CPPUNIT_ASSERT(p.logged("the data of 'dir/big.bin' does not match its CRC32"));
         assertNoChildren("after corrupt data");
@@ -634,13 +594,13 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
     bool haveBsdtar() const { return !onPath("bsdtar").empty(); }
 
     void roundTrip(Instance &p, const std::string &tool) {
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         lanspread_status s = p.extractAll(_archive, got, 100000);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(tool, LANSPREAD_END, s);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(tool, _entries.size(), got.size());
         for (std::size_t i = 0; i < _entries.size(); ++i) {
             const Entry &want = _entries[i];
-            const Extracted &have = got[i];
+            const ExtractedEntry &have = got[i];
             std::string what = tool + ": " + want.path;
             // lsar and unrar print directories without their trailing '/'; bsdtar keeps it.
             CPPUNIT_ASSERT_EQUAL_MESSAGE(what, withoutTrailingSlash(want.path),
@@ -648,7 +608,7 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
             switch (want.type) {
             case Entry::Type::File:
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(what, LANSPREAD_ENTRY_FILE, have.type);
-                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, uint64_t{want.data.size()}, have.size);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, uint64_t{want.data.size()}, have.sizeBytes);
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(what, lanspread::fixtures::sha256Hex(want.data),
                                              lanspread::fixtures::sha256Hex(have.data));
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want.mode, have.mode);
@@ -659,12 +619,12 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
                 break;
             case Entry::Type::Symlink:
                 CPPUNIT_ASSERT_EQUAL_MESSAGE(what, LANSPREAD_ENTRY_SYMLINK, have.type);
-                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want.linkTarget, have.link);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want.linkTarget, have.linkTarget);
                 CPPUNIT_ASSERT(have.data.empty());
                 break;
             default: CPPUNIT_FAIL("unexpected fixture entry type");
             }
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, int64_t{1700000000}, have.mtime);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, int64_t{1700000000}, have.mtimeSeconds);
         }
     }
 
@@ -672,12 +632,12 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
     lanspread_unpack_job *openAtBigFile(Instance &p, lanspread_cancel_handle token) {
         PathSource source(_archive);
         lanspread_unpack_job *job = nullptr;
-        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, p.vt->open(p.state, &source.api, token, &job));
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, p.vt->open(p.state, source.source(), token, &job));
         for (;;) {
             lanspread_archive_entry e{};
             e.struct_size = sizeof e;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, p.vt->next_entry(job, &e));
-            if (std::string(reinterpret_cast<const char *>(e.path), e.path_len) == "dir/big.bin")
+            if (lanspread::testing::entryPath(e) == "dir/big.bin")
                 return job;
         }
     }

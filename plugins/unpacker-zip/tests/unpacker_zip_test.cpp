@@ -5,6 +5,8 @@
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/plugin.h>
 #include <lanspread/testing/fake_host.hpp>
+#include <lanspread/testing/memory_byte_source.hpp>
+#include <lanspread/testing/unpacker_driver.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -26,65 +28,8 @@ namespace {
 using lanspread::fixtures::Entry;
 using lanspread::fixtures::Format;
 
-// The host's byte source over memory: at most `chunk` bytes per read, optionally seekable,
-// optionally failing with E_IO for reads that start inside [failFrom, failTo).
-struct MemorySource {
-    lanspread_byte_source api{};
-    std::vector<uint8_t> bytes;
-    std::size_t position = 0;
-    std::size_t chunk;
-    std::size_t failFrom = SIZE_MAX, failTo = SIZE_MAX;
-
-    MemorySource(std::vector<uint8_t> data, std::size_t maxChunk, bool seekable)
-        : bytes(std::move(data)), chunk(maxChunk) {
-        api.struct_size = sizeof api;
-        api.source_data = this;
-        api.read = &readFn;
-        api.seek = seekable ? &seekFn : nullptr;
-        api.size = &sizeFn;
-    }
-    static MemorySource &self(const lanspread_byte_source *s) {
-        return *static_cast<MemorySource *>(s->source_data);
-    }
-    static lanspread_status readFn(const lanspread_byte_source *s, uint8_t *buffer, size_t capacity,
-                                   size_t *outRead) {
-        MemorySource &m = self(s);
-        if (m.position >= m.failFrom && m.position < m.failTo)
-            return LANSPREAD_E_IO;
-        std::size_t n = std::min({capacity, m.chunk, m.bytes.size() - m.position});
-        std::memcpy(buffer, m.bytes.data() + m.position, n);
-        m.position += n;
-        *outRead = n;
-        return LANSPREAD_OK;
-    }
-    static lanspread_status seekFn(const lanspread_byte_source *s, int64_t offset, int32_t whence,
-                                   int64_t *outPosition) {
-        MemorySource &m = self(s);
-        int64_t base = whence == LANSPREAD_SEEK_SET   ? 0
-                       : whence == LANSPREAD_SEEK_CUR ? static_cast<int64_t>(m.position)
-                                                      : static_cast<int64_t>(m.bytes.size());
-        int64_t target = base + offset;
-        if (target < 0)
-            return LANSPREAD_E_INVALID_ARGUMENT;
-        m.position = std::min(static_cast<std::size_t>(target), m.bytes.size());
-        *outPosition = target;
-        return LANSPREAD_OK;
-    }
-    static lanspread_status sizeFn(const lanspread_byte_source *s, uint64_t *outSize) {
-        *outSize = self(s).bytes.size();
-        return LANSPREAD_OK;
-    }
-};
-
-struct Extracted {
-    uint32_t type;
-    std::string path;
-    uint64_t size;
-    uint32_t mode;
-    int64_t mtime;
-    std::string link;
-    std::string data;
-};
+using lanspread::testing::ExtractedEntry;
+using MemorySource = lanspread::testing::MemoryByteSource;
 
 std::vector<uint8_t> writeZip(Format format, const std::vector<Entry> &entries) {
     char dir[] = "/tmp/unpacker-zip-test-XXXXXX";
@@ -120,7 +65,7 @@ Entry makeLink(const std::string &path, const std::string &target) {
     return e;
 }
 
-const Extracted *find(const std::vector<Extracted> &all, const std::string &path) {
+const ExtractedEntry *find(const std::vector<ExtractedEntry> &all, const std::string &path) {
     auto it = std::find_if(all.begin(), all.end(), [&](const auto &e) { return e.path == path; });
     return it == all.end() ? nullptr : &*it;
 }
@@ -187,10 +132,10 @@ class UnpackerZipTest : public CppUnit::TestFixture {
             std::vector<uint8_t> zip =
                 writeZip(f, {makeFile("big.bin", big), makeFile("after", "end")});
             MemorySource source(zip, 1 << 20, true);
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 256 * 1024));
             CPPUNIT_ASSERT_EQUAL(std::size_t{2}, got.size());
-            CPPUNIT_ASSERT_EQUAL(uint64_t{10u << 20}, got[0].size);
+            CPPUNIT_ASSERT_EQUAL(uint64_t{10u << 20}, got[0].sizeBytes);
             CPPUNIT_ASSERT_EQUAL(lanspread::fixtures::sha256Hex(big),
                                  lanspread::fixtures::sha256Hex(got[0].data));
             CPPUNIT_ASSERT_EQUAL(std::string("end"), got[1].data);
@@ -207,7 +152,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         MemorySource source(zip, 777, true);
         lanspread_unpack_job *job = nullptr;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
-                             _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                             _vt->open(_state, source.source(), LANSPREAD_CANCEL_NONE, &job));
         std::vector<std::string> names, data;
         for (;;) {
             lanspread_archive_entry e{};
@@ -216,7 +161,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
             if (s == LANSPREAD_END)
                 break;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, s);
-            names.emplace_back(reinterpret_cast<const char *>(e.path), e.path_len);
+            names.push_back(lanspread::testing::entryPath(e));
             std::string bytes;
             if (names.back() == "a") { // read a little of a, then abandon it
                 uint8_t buffer[100];
@@ -237,7 +182,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     void testEmptyArchive() {
         std::vector<uint8_t> zip = writeZip(Format::Zip, {});
         MemorySource source(zip, 4096, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4096));
         CPPUNIT_ASSERT(got.empty());
     }
@@ -253,7 +198,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
                                     std::size_t{100}, std::size_t{4}, std::size_t{0}}) {
                 std::vector<uint8_t> shortZip(zip.begin(), zip.begin() + cut);
                 MemorySource source(shortZip, 4096, true);
-                std::vector<Extracted> got;
+                std::vector<ExtractedEntry> got;
                 lanspread_status s = extractAll(source, got, 4096);
                 CPPUNIT_ASSERT_MESSAGE("cut at " + std::to_string(cut), !lanspread_succeeded(s));
             }
@@ -270,7 +215,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
             for (std::size_t i = 5000; i < 5100; ++i)
                 zip[i] ^= 0x5a; // inside victim.bin's data
             MemorySource source(zip, 4096, true);
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
             CPPUNIT_ASSERT(_host.logged("entry 'victim.bin'", LANSPREAD_LOG_ERROR));
         }
@@ -288,7 +233,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(second != std::string::npos);
         zip[second + 2] = 'X';
         MemorySource source(zip, 4096, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
         CPPUNIT_ASSERT(got.empty());
     }
@@ -298,7 +243,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         MemorySource source(zip, 4096, false);
         lanspread_unpack_job *job = nullptr;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED,
-                             _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                             _vt->open(_state, source.source(), LANSPREAD_CANCEL_NONE, &job));
         CPPUNIT_ASSERT(job == nullptr);
         CPPUNIT_ASSERT(_host.logged("seekable"));
     }
@@ -308,9 +253,11 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         std::vector<uint8_t> zip =
             writeZip(Format::ZipStored, {makeFile("a", big), makeFile("b", "y")});
         MemorySource source(zip, 4096, true);
-        source.failFrom = 8000; // inside a's data; the directory at the end reads fine
-        source.failTo = 100000;
-        std::vector<Extracted> got;
+        // Reads that start inside a's data fail; the directory at the end reads fine.
+        source.setReadFault([](uint64_t position) {
+            return position >= 8000 && position < 100000 ? LANSPREAD_E_IO : LANSPREAD_OK;
+        });
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, extractAll(source, got, 4096));
     }
 
@@ -319,7 +266,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         std::string r = lanspread::fixtures::pseudoRandom(noise.size(), 6);
         std::memcpy(noise.data(), r.data(), r.size());
         MemorySource source(noise, 4096, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 4096));
     }
 
@@ -329,7 +276,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         MemorySource source(zip, 4096, true);
         lanspread_cancel_handle token = _host.newCancelToken();
         lanspread_unpack_job *job = nullptr;
-        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, &source.api, token, &job));
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, source.source(), token, &job));
         lanspread_archive_entry e{};
         e.struct_size = sizeof e;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->next_entry(job, &e));
@@ -361,35 +308,35 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         entries[0].mode = 0600;
         std::vector<uint8_t> zip = writeZip(format, entries);
         MemorySource source(zip, 1000, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4000));
         CPPUNIT_ASSERT_EQUAL(entries.size(), got.size());
         for (std::size_t i = 0; i < entries.size(); ++i) // archive order is kept
             CPPUNIT_ASSERT_EQUAL(entries[i].path, got[i].path);
 
-        const Extracted *hello = find(got, "hello.txt");
+        const ExtractedEntry *hello = find(got, "hello.txt");
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_FILE, hello->type);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{text.size()}, hello->size);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{text.size()}, hello->sizeBytes);
         CPPUNIT_ASSERT_EQUAL(text, hello->data);
         CPPUNIT_ASSERT_EQUAL(0600u, hello->mode);
-        CPPUNIT_ASSERT_EQUAL(int64_t{1700000000}, hello->mtime);
+        CPPUNIT_ASSERT_EQUAL(int64_t{1700000000}, hello->mtimeSeconds);
 
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_DIRECTORY, find(got, "dir/")->type);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_DIRECTORY, find(got, "dir/sub dir/")->type);
         CPPUNIT_ASSERT_EQUAL(std::string("dash"), find(got, "dir/sub dir/-dash name.txt")->data);
 
-        const Extracted *m = find(got, "dir/medium.bin");
-        CPPUNIT_ASSERT_EQUAL(uint64_t{medium.size()}, m->size);
+        const ExtractedEntry *m = find(got, "dir/medium.bin");
+        CPPUNIT_ASSERT_EQUAL(uint64_t{medium.size()}, m->sizeBytes);
         CPPUNIT_ASSERT_EQUAL(lanspread::fixtures::sha256Hex(medium),
                              lanspread::fixtures::sha256Hex(m->data));
 
-        const Extracted *empty = find(got, "empty");
+        const ExtractedEntry *empty = find(got, "empty");
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_FILE, empty->type);
         CPPUNIT_ASSERT(empty->data.empty());
 
-        const Extracted *link = find(got, "dir/link");
+        const ExtractedEntry *link = find(got, "dir/link");
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_SYMLINK, link->type);
-        CPPUNIT_ASSERT_EQUAL(std::string("medium.bin"), link->link);
+        CPPUNIT_ASSERT_EQUAL(std::string("medium.bin"), link->linkTarget);
         CPPUNIT_ASSERT(link->data.empty());
     }
 
@@ -403,48 +350,20 @@ class UnpackerZipTest : public CppUnit::TestFixture {
 
     // Reads the current entry's data in `chunk`-byte reads; returns END or the error.
     lanspread_status readEntry(lanspread_unpack_job *job, std::string &out, std::size_t chunk) {
-        std::vector<uint8_t> buffer(chunk);
-        for (;;) {
-            size_t got = 0;
-            lanspread_status s = _vt->read_data(job, buffer.data(), buffer.size(), &got);
-            if (s != LANSPREAD_OK)
-                return s;
-            CPPUNIT_ASSERT(got > 0 && got <= chunk);
-            out.append(reinterpret_cast<const char *>(buffer.data()), got);
-        }
+        std::string breach;
+        lanspread_status s = lanspread::testing::readEntryData(*_vt, job, out, chunk, &breach);
+        CPPUNIT_ASSERT_EQUAL(std::string(), breach);
+        return s;
     }
 
     // Opens source and reads every entry and its data. Returns END or the first error.
-    lanspread_status extractAll(MemorySource &source, std::vector<Extracted> &out,
+    lanspread_status extractAll(MemorySource &source, std::vector<ExtractedEntry> &out,
                                 std::size_t chunk) {
-        lanspread_unpack_job *job = nullptr;
-        lanspread_status s = _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job);
-        if (s != LANSPREAD_OK) {
-            CPPUNIT_ASSERT(job == nullptr);
-            return s;
-        }
-        for (;;) {
-            lanspread_archive_entry e{};
-            e.struct_size = sizeof e;
-            s = _vt->next_entry(job, &e);
-            if (s != LANSPREAD_OK)
-                break;
-            out.push_back(
-                {e.type,
-                 std::string(reinterpret_cast<const char *>(e.path), e.path_len),
-                 e.size_bytes,
-                 e.mode,
-                 e.mtime_s,
-                 e.link_target
-                     ? std::string(reinterpret_cast<const char *>(e.link_target), e.link_target_len)
-                     : std::string(),
-                 {}});
-            s = readEntry(job, out.back().data, chunk);
-            if (s != LANSPREAD_END)
-                break;
-        }
-        _vt->close(job);
-        return s;
+        lanspread::testing::UnpackResult r = lanspread::testing::readAllEntries(
+            *_vt, _state, source.source(), LANSPREAD_CANCEL_NONE, chunk);
+        CPPUNIT_ASSERT_EQUAL(std::string(), r.contractError);
+        out.insert(out.end(), r.entries.begin(), r.entries.end());
+        return r.status;
     }
 
     lanspread::testing::FakeHost _host{"org.lanspread.unpacker.zip"};

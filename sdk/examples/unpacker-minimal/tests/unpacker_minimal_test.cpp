@@ -5,6 +5,8 @@
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/plugin.h>
 #include <lanspread/testing/fake_host.hpp>
+#include <lanspread/testing/memory_byte_source.hpp>
+#include <lanspread/testing/unpacker_driver.hpp>
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -62,57 +64,8 @@ std::vector<uint8_t> buildTar(const std::vector<Item> &items) {
     return buffer;
 }
 
-// A host byte source over memory that hands out at most `chunk` bytes per read.
-struct MemorySource {
-    lanspread_byte_source api{};
-    std::vector<uint8_t> bytes;
-    std::size_t position = 0;
-    std::size_t chunk = 0;
-
-    MemorySource(std::vector<uint8_t> data, std::size_t maxChunk, bool seekable)
-        : bytes(std::move(data)), chunk(maxChunk) {
-        api.struct_size = sizeof api;
-        api.source_data = this;
-        api.read = &readFn;
-        api.seek = seekable ? &seekFn : nullptr;
-    }
-    static MemorySource &self(const lanspread_byte_source *s) {
-        return *static_cast<MemorySource *>(s->source_data);
-    }
-    static lanspread_status readFn(const lanspread_byte_source *s, uint8_t *buffer, size_t capacity,
-                                   size_t *outRead) {
-        MemorySource &m = self(s);
-        std::size_t n = std::min({capacity, m.chunk, m.bytes.size() - m.position});
-        std::memcpy(buffer, m.bytes.data() + m.position, n);
-        m.position += n;
-        *outRead = n;
-        return LANSPREAD_OK;
-    }
-    static lanspread_status seekFn(const lanspread_byte_source *s, int64_t offset, int32_t whence,
-                                   int64_t *outPosition) {
-        MemorySource &m = self(s);
-        int64_t base = whence == LANSPREAD_SEEK_SET   ? 0
-                       : whence == LANSPREAD_SEEK_CUR ? static_cast<int64_t>(m.position)
-                                                      : static_cast<int64_t>(m.bytes.size());
-        int64_t target = base + offset;
-        if (target < 0)
-            return LANSPREAD_E_INVALID_ARGUMENT;
-        // Like lseek, seeking past the end is allowed; reads there return 0 bytes.
-        m.position = std::min(static_cast<std::size_t>(target), m.bytes.size());
-        *outPosition = target;
-        return LANSPREAD_OK;
-    }
-};
-
-struct Extracted {
-    uint32_t type;
-    std::string path;
-    uint64_t size;
-    uint32_t mode;
-    int64_t mtime;
-    std::string link;
-    std::string data;
-};
+using lanspread::testing::ExtractedEntry;
+using MemorySource = lanspread::testing::MemoryByteSource;
 
 std::string pattern(std::size_t n) {
     std::string s(n, '\0');
@@ -187,29 +140,29 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
             {longPath, AE_IFREG, "long", ""},
         });
         MemorySource source(tar, 1000, true); // partial reads of 1000 bytes
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 333));
         CPPUNIT_ASSERT_EQUAL(std::size_t{7}, got.size());
 
         CPPUNIT_ASSERT_EQUAL(std::string("hello.txt"), got[0].path);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_FILE, got[0].type);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{13}, got[0].size);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{13}, got[0].sizeBytes);
         CPPUNIT_ASSERT_EQUAL(std::string("hello, world\n"), got[0].data);
         CPPUNIT_ASSERT_EQUAL(0640u, got[0].mode);
-        CPPUNIT_ASSERT_EQUAL(int64_t{1700000000}, got[0].mtime);
+        CPPUNIT_ASSERT_EQUAL(int64_t{1700000000}, got[0].mtimeSeconds);
 
         CPPUNIT_ASSERT_EQUAL(std::string("dir/"), got[1].path);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_DIRECTORY, got[1].type);
         CPPUNIT_ASSERT_EQUAL(0755u, got[1].mode);
 
         CPPUNIT_ASSERT_EQUAL(std::string("dir/big.bin"), got[2].path);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{5000}, got[2].size);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{5000}, got[2].sizeBytes);
         CPPUNIT_ASSERT(got[2].data == big);
 
         CPPUNIT_ASSERT_EQUAL(std::string("dir/link"), got[3].path);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_SYMLINK, got[3].type);
-        CPPUNIT_ASSERT_EQUAL(std::string("big.bin"), got[3].link);
-        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, got[3].size);
+        CPPUNIT_ASSERT_EQUAL(std::string("big.bin"), got[3].linkTarget);
+        CPPUNIT_ASSERT_EQUAL(uint64_t{0}, got[3].sizeBytes);
 
         CPPUNIT_ASSERT_EQUAL(std::string("empty"), got[4].path);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_FILE, got[4].type);
@@ -232,7 +185,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         MemorySource source(tar, 4096, false);
         lanspread_unpack_job *job = nullptr;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
-                             _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job));
+                             _vt->open(_state, source.source(), LANSPREAD_CANCEL_NONE, &job));
         std::vector<std::string> names;
         lanspread_status s;
         for (;;) {
@@ -241,7 +194,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
             s = _vt->next_entry(job, &e);
             if (s != LANSPREAD_OK)
                 break;
-            names.emplace_back(reinterpret_cast<const char *>(e.path), e.path_len);
+            names.push_back(lanspread::testing::entryPath(e));
         }
         _vt->close(job);
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, s);
@@ -268,7 +221,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         std::filesystem::remove_all(d);
 
         MemorySource source(tar, 1 << 20, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4096));
         std::string ours;
         for (const auto &e : got)
@@ -279,7 +232,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(f != got.end() && f->data == "abc");
         auto l = std::find_if(got.begin(), got.end(), [](auto &e) { return e.path == "l"; });
         CPPUNIT_ASSERT(l != got.end() && l->type == LANSPREAD_ENTRY_SYMLINK &&
-                       l->link == "sub/f.txt");
+                       l->linkTarget == "sub/f.txt");
     }
 
     void testTruncatedInsideDataIsFatal() {
@@ -288,7 +241,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         tar.resize(1024 + 512 + 1000); // a's header+data, b's header, 1000 of b's 3000 bytes
         for (bool seekable : {true, false}) {
             MemorySource source(tar, 700, seekable);
-            std::vector<Extracted> got;
+            std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 256));
             CPPUNIT_ASSERT_EQUAL(std::size_t{2}, got.size());
             CPPUNIT_ASSERT_EQUAL(std::size_t{1000}, got[1].data.size());
@@ -296,7 +249,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         }
         // Skipping b's data instead of reading it hits the end too.
         MemorySource source(tar, 700, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 0));
     }
 
@@ -304,7 +257,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         std::vector<uint8_t> tar = buildTar({{"a", AE_IFREG, "x", ""}, {"b", AE_IFREG, "y", ""}});
         tar.resize(1024 + 300);
         MemorySource source(tar, 100, false);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 64));
         CPPUNIT_ASSERT_EQUAL(std::size_t{1}, got.size());
     }
@@ -313,7 +266,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         std::vector<uint8_t> tar = buildTar({{"a", AE_IFREG, "x", ""}});
         tar.resize(1024); // header and data, no end-of-archive blocks
         MemorySource source(tar, 512, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 64));
         // A lone zero block at the very end is tolerated, as tar programs do.
         tar.resize(1536, 0);
@@ -326,7 +279,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         std::vector<uint8_t> tar = buildTar({{"a", AE_IFREG, "x", ""}});
         tar[0] ^= 0x20; // "a" -> "A": the stored checksum no longer matches
         MemorySource source(tar, 512, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 64));
         CPPUNIT_ASSERT(got.empty());
         CPPUNIT_ASSERT(_host.logged("corrupt ustar header"));
@@ -334,7 +287,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
 
     void testNotUstarIsFatal() {
         MemorySource source(std::vector<uint8_t>(2048, 'Q'), 512, true);
-        std::vector<Extracted> got;
+        std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FATAL, extractAll(source, got, 64));
     }
 
@@ -343,7 +296,7 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
         MemorySource source(tar, 512, true);
         lanspread_cancel_handle token = _host.newCancelToken();
         lanspread_unpack_job *job = nullptr;
-        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, &source.api, token, &job));
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->open(_state, source.source(), token, &job));
         _host.cancel(token);
         lanspread_archive_entry e{};
         e.struct_size = sizeof e;
@@ -354,44 +307,13 @@ class UnpackerMinimalTest : public CppUnit::TestFixture {
   private:
     // Opens source and reads every entry (and its data in `chunk`-byte reads; 0 = skip the
     // data). Returns the status that stopped it: END, or the first error.
-    lanspread_status extractAll(MemorySource &source, std::vector<Extracted> &out,
+    lanspread_status extractAll(MemorySource &source, std::vector<ExtractedEntry> &out,
                                 std::size_t chunk) {
-        lanspread_unpack_job *job = nullptr;
-        lanspread_status s = _vt->open(_state, &source.api, LANSPREAD_CANCEL_NONE, &job);
-        if (s != LANSPREAD_OK)
-            return s;
-        for (;;) {
-            lanspread_archive_entry e{};
-            e.struct_size = sizeof e;
-            s = _vt->next_entry(job, &e);
-            if (s != LANSPREAD_OK)
-                break;
-            Extracted x{e.type,
-                        std::string(reinterpret_cast<const char *>(e.path), e.path_len),
-                        e.size_bytes,
-                        e.mode,
-                        e.mtime_s,
-                        e.link_target ? std::string(reinterpret_cast<const char *>(e.link_target),
-                                                    e.link_target_len)
-                                      : std::string(),
-                        {}};
-            out.push_back(x);
-            if (chunk == 0)
-                continue;
-            std::vector<uint8_t> buffer(chunk);
-            for (;;) {
-                size_t got = 0;
-                s = _vt->read_data(job, buffer.data(), buffer.size(), &got);
-                if (s != LANSPREAD_OK)
-                    break;
-                CPPUNIT_ASSERT(got > 0 && got <= chunk);
-                out.back().data.append(reinterpret_cast<const char *>(buffer.data()), got);
-            }
-            if (s != LANSPREAD_END)
-                break;
-        }
-        _vt->close(job); // always, even after E_FATAL
-        return s;
+        lanspread::testing::UnpackResult r = lanspread::testing::readAllEntries(
+            *_vt, _state, source.source(), LANSPREAD_CANCEL_NONE, chunk);
+        CPPUNIT_ASSERT_EQUAL(std::string(), r.contractError);
+        out.insert(out.end(), r.entries.begin(), r.entries.end());
+        return r.status;
     }
 
     static std::vector<uint8_t> readFile(const std::string &path) {
