@@ -186,7 +186,23 @@ struct LeftoverProbe {
     const lanspread_host_api *host = nullptr;
     std::atomic<int> calls{0};
     std::atomic<int> afterShutdown{0};
-    bool held = false;
+    std::atomic<bool> armed{false};   // set by the test: hold the reactor on the next run
+    std::atomic<bool> holding{false}; // the task is holding the reactor
+    std::atomic<bool> sentinelGone{false};
+};
+
+// Captured by a task queued behind the plugins' shutdown step. Whether that task runs or is
+// dropped, the reactor thread destroys it before run() returns; the slow destructor shows
+// whether stop() waited for that (joined) or returned early.
+struct ReactorExitSentinel {
+    std::atomic<bool> *gone;
+    explicit ReactorExitSentinel(std::atomic<bool> *flag) : gone(flag) {}
+    ReactorExitSentinel(const ReactorExitSentinel &) = delete;
+    ReactorExitSentinel &operator=(const ReactorExitSentinel &) = delete;
+    ~ReactorExitSentinel() {
+        std::this_thread::sleep_for(50ms);
+        gone->store(true);
+    }
 };
 
 void probeSeen(LeftoverProbe &probe) {
@@ -199,25 +215,23 @@ void onLeftoverFd(void *userData, int, uint32_t) {
     probeSeen(*static_cast<LeftoverProbe *>(userData));
 }
 
-void ignoreLine(void *, const char *) {}
-
-// Re-posts itself through the plugin's host until post fails. Once stop() has closed the
-// control service (its first reactor step), it holds the reactor until stop() has also shut
-// the worker pool down and queued its next reactor step, the plugins' shutdown: so this
-// task's next run is queued behind that shutdown. (Should stop() change its order, the hold
-// just times out; the test then checks the same thing with a narrower window.)
+// Re-posts itself through the plugin's host until post fails. Once armed, it holds the
+// reactor (once) while the test calls stop(), until stop() has shut the worker pool down and
+// queued its reactor step that shuts the plugins down; only then does it queue the sentinel
+// and its own next run, so both sit behind that shutdown step. (Should stop() change its
+// order, the hold just times out and the check is weaker; never a false failure.)
 void onLeftoverTask(void *userData) {
     auto *probe = static_cast<LeftoverProbe *>(userData);
     probeSeen(*probe);
-    const lanspread_control_v1 *control = probe->kernel->control().table();
-    if (!probe->held &&
-        control->submit(control, "{}", &ignoreLine, nullptr) == LANSPREAD_E_FAILED) {
-        probe->held = true;
-        const auto deadline = std::chrono::steady_clock::now() + 2s;
+    if (probe->armed.load() && !probe->holding.load()) {
+        probe->holding = true;
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
         while (probe->kernel->workers().submit([] {}) &&
                std::chrono::steady_clock::now() < deadline)
             std::this_thread::sleep_for(1ms);
-        std::this_thread::sleep_for(100ms);
+        std::this_thread::sleep_for(200ms); // stop() joins the workers, then queues its step
+        auto sentinel = std::make_shared<ReactorExitSentinel>(&probe->sentinelGone);
+        (void)probe->kernel->reactor().post([sentinel] {});
     }
     (void)probe->host->post(probe->host, &onLeftoverTask, probe); // E_FAILED ends the chain
 }
@@ -453,9 +467,9 @@ class KernelTest : public CppUnit::TestFixture {
             const lanspread_cancel_handle token = kernel.cancels().create();
 
             kernel.stop();
+            CPPUNIT_ASSERT(!kernel.reactor().running());
             // stop() joined the reactor thread (and the worker pool's).
             CPPUNIT_ASSERT(waitUntil([&] { return threadCount() == threadsBefore; }, 2s));
-            CPPUNIT_ASSERT(!kernel.reactor().running());
             CPPUNIT_ASSERT(!kernel.reactor().post([] {}));
             // Shutdown fired every cancel token, closed the control service and retired
             // the plugin's host table (which stays valid: the library is never unloaded).
@@ -482,12 +496,15 @@ class KernelTest : public CppUnit::TestFixture {
     // A plugin that leaves a watch on an always-readable fd and a task that keeps re-posting
     // itself: after its shutdown() neither may call into it again (PluginHost::retire via the
     // loader's release hook), even though the reactor keeps turning until stop() ends it.
+    // Also: stop() returns only once the reactor thread is done (joined, not detached).
+    // stop() runs while the plugin's task holds the reactor (see onLeftoverTask).
     void testPluginLeftoversNeverRunAfterItsShutdown() {
         int fds[2] = {-1, -1};
         CPPUNIT_ASSERT_EQUAL(0, ::pipe(fds));
         const char byte = 'x';
         CPPUNIT_ASSERT_EQUAL(ssize_t(1), ::write(fds[1], &byte, 1)); // never drained
         LeftoverProbe probe;
+        std::string stopLog;
         {
             Kernel kernel(makeSettings({kGoodPath}), makeConfig());
             probe.kernel = &kernel;
@@ -502,10 +519,23 @@ class KernelTest : public CppUnit::TestFixture {
                                      probe.host->post(probe.host, &onLeftoverTask, &probe));
             });
             CPPUNIT_ASSERT(waitUntil([&] { return probe.calls.load() > 100; }));
-            kernel.stop();
-            CPPUNIT_ASSERT(probe.held);
+            probe.armed = true;
+            CPPUNIT_ASSERT(waitUntil([&] { return probe.holding.load(); }));
+            {
+                StderrCapture capture;
+                kernel.stop();
+                stopLog = capture.text();
+            }
             CPPUNIT_ASSERT_EQUAL(0, probe.afterShutdown.load());
+            CPPUNIT_ASSERT_MESSAGE("stop() returned before the reactor thread had finished",
+                                   probe.sentinelGone.load());
         }
+        // The leftovers are reported as the plugin's bug: a warning under its id (plugin_host.hpp).
+        bool warned = false;
+        std::istringstream lines(stopLog);
+        for (std::string line; std::getline(lines, line);)
+            warned = warned || (contains(line, " warning ") && contains(line, kGoodId + ": "));
+        CPPUNIT_ASSERT_MESSAGE(stopLog, warned);
         ::close(fds[0]);
         ::close(fds[1]);
     }
