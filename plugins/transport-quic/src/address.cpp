@@ -30,7 +30,8 @@ Result<SockAddr> SockAddr::parse(std::string_view text) {
             return bad("an IPv6 address needs brackets: [addr]:port");
     }
     unsigned port = 0;
-    const auto [end, ec] = std::from_chars(portText.data(), portText.data() + portText.size(), port);
+    const auto [end, ec] =
+        std::from_chars(portText.data(), portText.data() + portText.size(), port);
     if (ec != std::errc() || end != portText.data() + portText.size() || portText.empty() ||
         port > 65535)
         return bad("the port is not a number in 0..65535");

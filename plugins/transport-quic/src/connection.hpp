@@ -73,6 +73,10 @@ class Connection final : public TransportConnection {
     // The connection was touched in the current receive batch (endpoint bookkeeping).
     bool touched = false;
 
+    // Starts a TLS key update now (ngtcp2 also starts them by itself before the AEAD's
+    // confidentiality limit). E_AGAIN while the previous one is unconfirmed. For tests.
+    Status initiateKeyUpdate();
+
     // Send-buffer figures (tests and stats).
     std::size_t bufferedBytes() const { return _connBuffered; }
     std::string describeStats() const;
@@ -99,8 +103,7 @@ class Connection final : public TransportConnection {
     static int cbHandshakeCompleted(ngtcp2_conn *, void *);
     static int cbRecvStreamData(ngtcp2_conn *, uint32_t, int64_t, uint64_t, const uint8_t *,
                                 std::size_t, void *, void *);
-    static int cbAckedStreamDataOffset(ngtcp2_conn *, int64_t, uint64_t, uint64_t, void *,
-                                       void *);
+    static int cbAckedStreamDataOffset(ngtcp2_conn *, int64_t, uint64_t, uint64_t, void *, void *);
     static int cbStreamOpen(ngtcp2_conn *, int64_t, void *);
     static int cbStreamClose(ngtcp2_conn *, uint32_t, int64_t, uint64_t, void *, void *);
     static int cbStreamReset(ngtcp2_conn *, int64_t, uint64_t, uint64_t, void *, void *);
@@ -110,6 +113,7 @@ class Connection final : public TransportConnection {
     static void cbRand(uint8_t *, std::size_t, const ngtcp2_rand_ctx *);
     static int cbGetNewConnectionId(ngtcp2_conn *, ngtcp2_cid *, uint8_t *, std::size_t, void *);
     static int cbRemoveConnectionId(ngtcp2_conn *, const ngtcp2_cid *, void *);
+    static int cbRecvStatelessReset(ngtcp2_conn *, const ngtcp2_pkt_stateless_reset *, void *);
     static ngtcp2_conn *cbGetConn(ngtcp2_crypto_conn_ref *ref);
 
     Status create(const ngtcp2_cid &dcid, const ngtcp2_cid &scid, const ngtcp2_pkt_hd *initial,
@@ -126,9 +130,8 @@ class Connection final : public TransportConnection {
     std::size_t roomFor(const Stream &s) const;
 
     void processDeferred();
-    void writeOut();
-    bool flushBatch(const SockAddr &to, const uint8_t *data, std::size_t len,
-                    std::size_t segment);
+    bool writeOut(); // true: stopped at the burst limit with more to send
+    bool flushBatch(const SockAddr &to, const uint8_t *data, std::size_t len, std::size_t segment);
     void notifyWritable();
     void updateTimer();
     void onExpiry();
@@ -169,9 +172,15 @@ class Connection final : public TransportConnection {
     bool _hostClosed = false; // the host called close(): no callbacks but on_closed
     bool _closeRequested = false;
     uint64_t _closeAppError = 0;
-    std::vector<std::pair<int64_t, uint64_t>> _deferredResets;
-    std::vector<int64_t> _deferredStopSending;
-    std::string _failReason; // why a callback of ours failed the connection
+    struct DeferredReset {
+        int64_t id;
+        uint64_t appError;
+        bool writeOnly; // the answer to STOP_SENDING
+    };
+    std::vector<DeferredReset> _deferredResets;
+    bool _inActivity = false; // runAfterActivity() will write before returning
+    std::string _failReason;  // why a callback of ours failed the connection
+    bool _statelessReset = false;
 
     bool _reportedConnected = false;
     bool _reportedClosed = false;
@@ -183,9 +192,26 @@ class Connection final : public TransportConnection {
     uint64_t _closingDeadline = 0;
     uint64_t _closingPacketsSeen = 0;
 
+    // The expiry timer is re-armed lazily: only when ngtcp2's deadline moves earlier than
+    // the pending one (a later deadline lets the pending timer fire early and re-arm).
+    // Re-arming is a timerfd_settime in the kernel's reactor, and ngtcp2's deadline moves on
+    // every ACK.
     Timer _expiryTimer;
     uint64_t _expiryDeadline = UINT64_MAX;
-    Timer _flushTimer;
+    // "Write on the next loop turn" goes through host->post(), not a zero-delay timer; the
+    // posted task holds only a weak reference, since posts cannot be cancelled.
+    std::shared_ptr<Connection *> _self;
+    bool _flushPosted = false;
+
+    // Counters for describeStats() (the debug line at the end of a connection).
+    struct Counters {
+        uint64_t timerArms = 0, timerFires = 0, flushPosts = 0, writeCalls = 0, packetsOut = 0,
+                 sendCalls = 0, packetsIn = 0, streamLosses = 0;
+    } _counters;
+    // Packets sent before we start a key update ourselves (RFC 9001 §6.6): half of AES-GCM's
+    // confidentiality limit of 2^23.
+    static constexpr uint64_t kKeyUpdatePackets = 1ull << 22;
+    uint64_t _keyUpdateAt = kKeyUpdatePackets;
 };
 
 } // namespace lanspread::plugins::quic

@@ -80,6 +80,8 @@ class Endpoint final : public PacketReceiver {
 
     void onPacket(const SockAddr &from, const uint8_t *data, std::size_t len, uint64_t now);
     void accept(const SockAddr &from, const uint8_t *data, std::size_t len, uint64_t now);
+    void sendStatelessReset(const SockAddr &to, const ngtcp2_version_cid &vc, std::size_t len,
+                            uint64_t now);
 
     EndpointOwner &_owner;
     Host _host;
@@ -92,8 +94,10 @@ class Endpoint final : public PacketReceiver {
     std::vector<std::unique_ptr<Connection>> _connections;
     std::unordered_map<CidKey, Connection *, CidHash> _cids;
     std::vector<Connection *> _touched;
-    std::array<uint8_t, 32> _resetSecret{};
     uint64_t _batchNow = 0;
+    // Stateless resets sent, rate-limited (a token bucket refilled per second).
+    uint64_t _resetBudgetAt = 0;
+    unsigned _resetBudget = 0;
 };
 
 } // namespace lanspread::plugins::quic

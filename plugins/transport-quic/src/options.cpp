@@ -52,9 +52,9 @@ void readNumber(const Host &host, const char *key, uint64_t min, uint64_t max, u
         return;
     auto parsed = parseUnsigned(*text);
     if (!parsed || *parsed < min || *parsed > max) {
-        warnings.push_back(std::string("config ") + key + "=\"" + *text +
-                           "\" is not a number in " + std::to_string(min) + ".." +
-                           std::to_string(max) + "; using " + std::to_string(value));
+        warnings.push_back(std::string("config ") + key + "=\"" + *text + "\" is not a number in " +
+                           std::to_string(min) + ".." + std::to_string(max) + "; using " +
+                           std::to_string(value));
         return;
     }
     value = *parsed;

@@ -19,8 +19,8 @@ constexpr uint64_t kMiB = 1024 * 1024;
 
 struct Options {
     ngtcp2_cc_algo cc = NGTCP2_CC_ALGO_CUBIC;
-    uint64_t idleTimeoutNs = 30'000'000'000ull;     // idle_timeout_ms
-    uint64_t keepaliveNs = 10'000'000'000ull;       // keepalive_ms (0 = off)
+    uint64_t idleTimeoutNs = 30'000'000'000ull;      // idle_timeout_ms
+    uint64_t keepaliveNs = 10'000'000'000ull;        // keepalive_ms (0 = off)
     uint64_t handshakeTimeoutNs = 10'000'000'000ull; // handshake_timeout_ms
     uint64_t maxStreams = 4096;                      // max_streams (concurrent, per direction)
     uint64_t streamWindow = 16 * kMiB;               // stream_window_bytes

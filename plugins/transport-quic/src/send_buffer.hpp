@@ -24,6 +24,8 @@ class SendBuffer {
     // Copies all of data.
     void append(const uint8_t *data, std::size_t len);
     // Fills up to maxVecs vectors covering the not-yet-written bytes; returns the count.
+    // (Offering ngtcp2 only about one packet's worth was measured to be much slower: 1.42 vs
+    // 0.87 CPU s/GiB at 1472-byte packets.)
     std::size_t gather(ngtcp2_vec *vecs, std::size_t maxVecs) const;
     // ngtcp2 took n more bytes into packets.
     void markWritten(std::size_t n);

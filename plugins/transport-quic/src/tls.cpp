@@ -13,10 +13,9 @@ namespace {
 
 // TLS 1.3 only (QUIC), no middlebox-compatibility records, AES-128-GCM first (AES-NI makes it
 // the cheapest AEAD per byte on the machines we target), ECDHE groups a peer of ours offers.
-constexpr const char kPriority[] =
-    "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:"
-    "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
-    "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1";
+constexpr const char kPriority[] = "%DISABLE_TLS13_COMPAT_MODE:NORMAL:-VERS-ALL:+VERS-TLS1.3:"
+                                   "-CIPHER-ALL:+AES-128-GCM:+AES-256-GCM:+CHACHA20-POLY1305:"
+                                   "-GROUP-ALL:+GROUP-X25519:+GROUP-SECP256R1:+GROUP-SECP384R1";
 
 std::string gnutlsError(const char *what, int rv) {
     return std::string(what) + ": " + gnutls_strerror(rv);
@@ -84,12 +83,17 @@ Result<std::shared_ptr<TlsCredentials>> TlsCredentials::create(const std::vector
                               static_cast<unsigned>(certDer.size())};
     const gnutls_datum_t key{const_cast<uint8_t *>(keyDer.data()),
                              static_cast<unsigned>(keyDer.size())};
-    rv = gnutls_certificate_set_x509_key_mem2(out->_cred, &cert, &key, GNUTLS_X509_FMT_DER,
-                                              nullptr, GNUTLS_PKCS_PLAIN);
+    rv = gnutls_certificate_set_x509_key_mem2(out->_cred, &cert, &key, GNUTLS_X509_FMT_DER, nullptr,
+                                              GNUTLS_PKCS_PLAIN);
     if (rv < 0)
         return R(LANSPREAD_E_INVALID_ARGUMENT,
                  gnutlsError("the local certificate and key (DER, PKCS#8) do not load", rv));
     gnutls_certificate_set_verify_function(out->_cred, &verifyPeer);
+    static const char kLabel[] = "lanspread/quic stateless reset v1";
+    rv = gnutls_hmac_fast(GNUTLS_MAC_SHA256, keyDer.data(), keyDer.size(), kLabel,
+                          sizeof kLabel - 1, out->_resetSecret.data());
+    if (rv < 0)
+        return R(LANSPREAD_E_FAILED, gnutlsError("deriving the stateless-reset secret", rv));
     return out;
 }
 
@@ -117,8 +121,7 @@ Result<std::unique_ptr<TlsSession>> TlsSession::create(bool server,
     if (rv != 0)
         return R(LANSPREAD_E_FAILED, "ngtcp2_crypto_gnutls_configure_session failed");
     gnutls_session_set_ptr(out->_session, connRef);
-    rv = gnutls_credentials_set(out->_session, GNUTLS_CRD_CERTIFICATE,
-                                out->_credentials->native());
+    rv = gnutls_credentials_set(out->_session, GNUTLS_CRD_CERTIFICATE, out->_credentials->native());
     if (rv != 0)
         return R(LANSPREAD_E_FAILED, gnutlsError("gnutls_credentials_set", rv));
     if (server)

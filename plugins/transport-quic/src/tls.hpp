@@ -38,11 +38,17 @@ class TlsCredentials {
     TlsCredentials &operator=(const TlsCredentials &) = delete;
     gnutls_certificate_credentials_t native() const { return _cred; }
     const Fingerprint &localFingerprint() const { return _fingerprint; }
+    // The secret stateless-reset tokens are derived from: HMAC-SHA256 keyed with the private
+    // key, so a peer that restarts with the same identity can still reset connections its
+    // previous run had (the peer on the other side then learns at once, not after the idle
+    // timeout).
+    const std::array<uint8_t, 32> &resetSecret() const { return _resetSecret; }
 
   private:
     TlsCredentials() = default;
     gnutls_certificate_credentials_t _cred = nullptr;
     Fingerprint _fingerprint{};
+    std::array<uint8_t, 32> _resetSecret{};
 };
 
 // One connection's TLS session. conn_ref is what ngtcp2_crypto_gnutls finds through

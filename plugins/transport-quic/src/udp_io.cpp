@@ -44,7 +44,9 @@ RxScratch &scratch() {
     return s;
 }
 
-std::string errnoText(int error) { return std::strerror(error); }
+std::string errnoText(int error) {
+    return std::strerror(error);
+}
 
 void setBuffer(int fd, int forceOpt, int opt, int bytes) {
     if (bytes <= 0)
@@ -159,16 +161,21 @@ PacketIo::SendResult UdpPacketIo::send(const SockAddr &to, const uint8_t *data, 
     if (error == 0)
         return SendResult::Sent;
     if (error == EAGAIN || error == EWOULDBLOCK || error == ENOBUFS) {
-        _pending.push_back(
-            Pending{to, std::vector<uint8_t>(data + sent, data + len), segmentSize});
+        _pending.push_back(Pending{to, std::vector<uint8_t>(data + sent, data + len), segmentSize});
         if (!_wantWrite) {
             _wantWrite = true;
             _watch.modify(LANSPREAD_FD_READ | LANSPREAD_FD_WRITE);
         }
         return SendResult::Blocked;
     }
-    _host.warning("udp " + _local.toString() + ": sending " + std::to_string(len) +
-                  " bytes to " + to.toString() + " failed: " + errnoText(error));
+    ++_sendFailures;
+    bool powerOfTen = true;
+    for (uint64_t n = _sendFailures; n > 1; n /= 10)
+        powerOfTen = powerOfTen && n % 10 == 0;
+    if (powerOfTen)
+        _host.warning("udp " + _local.toString() + ": sending " + std::to_string(len) +
+                      " bytes to " + to.toString() + " failed: " + errnoText(error) + " (" +
+                      std::to_string(_sendFailures) + " failures so far)");
     return SendResult::Failed;
 }
 

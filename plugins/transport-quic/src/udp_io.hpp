@@ -35,10 +35,9 @@ class UdpPacketIo final : public PacketIo {
     // 0 = all sent; EAGAIN = *sent bytes went out, the rest must wait; other = errno.
     int transmit(const SockAddr &to, const uint8_t *data, std::size_t len, std::size_t segment,
                  std::size_t *sent);
-    int transmitGso(const SockAddr &to, const uint8_t *data, std::size_t len,
-                    std::size_t segment);
-    int transmitEach(const SockAddr &to, const uint8_t *data, std::size_t len,
-                     std::size_t segment, std::size_t *sent);
+    int transmitGso(const SockAddr &to, const uint8_t *data, std::size_t len, std::size_t segment);
+    int transmitEach(const SockAddr &to, const uint8_t *data, std::size_t len, std::size_t segment,
+                     std::size_t *sent);
     bool flushPending();
 
     struct Pending {
@@ -56,6 +55,7 @@ class UdpPacketIo final : public PacketIo {
     bool _gro = false;
     bool _wantWrite = false;
     std::deque<Pending> _pending;
+    uint64_t _sendFailures = 0; // logged at 1, 10, 100, ... so a broken path cannot flood the log
 };
 
 } // namespace lanspread::plugins::quic
