@@ -42,10 +42,11 @@ std::vector<uint8_t> noise(std::size_t n, uint32_t seed) {
     return out;
 }
 
-std::string probeCheck(const lanspread_unpacker_v1 *u, void *state, const std::vector<uint8_t> &head,
-                       const char *hint) {
+std::string probeCheck(const lanspread_unpacker_v1 *u, void *state,
+                       const std::vector<uint8_t> &head, const char *hint) {
     uint32_t score = 12345;
-    lanspread_status s = u->probe(state, head.empty() ? nullptr : head.data(), head.size(), hint, &score);
+    lanspread_status s =
+        u->probe(state, head.empty() ? nullptr : head.data(), head.size(), hint, &score);
     if (s != LANSPREAD_OK)
         return std::string("probe returned ") + lanspread_status_name(s) + " (must be OK)";
     if (score > 100)
@@ -74,7 +75,9 @@ std::string garbageOpenCheck(const lanspread_unpacker_v1 *u, void *state) {
             failure = "next_entry on 4 KiB of noise never ended";
         uint8_t buffer[4096];
         size_t got = 0;
-        for (int j = 0; j < 100000 && u->read_data(job, buffer, sizeof buffer, &got) == LANSPREAD_OK && got > 0; ++j) {
+        for (int j = 0; j < 100000 &&
+                        u->read_data(job, buffer, sizeof buffer, &got) == LANSPREAD_OK && got > 0;
+             ++j) {
         }
     }
     u->close(job);
@@ -83,7 +86,8 @@ std::string garbageOpenCheck(const lanspread_unpacker_v1 *u, void *state) {
 
 } // namespace
 
-std::vector<CheckResult> runConformance(const kernel::LoadedPlugin &plugin, testing::FakeHost &host) {
+std::vector<CheckResult> runConformance(const kernel::LoadedPlugin &plugin,
+                                        testing::FakeHost &host) {
     std::vector<CheckResult> results;
     auto check = [&](const std::string &name, const std::function<std::string()> &fn) {
         if (!results.empty() && !results.back().failure.empty())
@@ -94,32 +98,36 @@ std::vector<CheckResult> runConformance(const kernel::LoadedPlugin &plugin, test
     const char *interfaceId = kernel::kindInterfaceId(plugin.kind());
     switch (plugin.kind()) {
     case LANSPREAD_KIND_UNPACKER:
-        check("interface table", [&] { return checkVtable<lanspread_unpacker_v1>(plugin.interface, interfaceId); });
+        check("interface table",
+              [&] { return checkVtable<lanspread_unpacker_v1>(plugin.interface, interfaceId); });
         {
             auto *u = static_cast<const lanspread_unpacker_v1 *>(plugin.interface);
             check("probe on empty input", [&] { return probeCheck(u, plugin.state, {}, nullptr); });
             check("probe on 512 zero bytes", [&] {
                 return probeCheck(u, plugin.state, std::vector<uint8_t>(512, 0), "zeros.bin");
             });
-            check("probe on 4 KiB of noise", [&] {
-                return probeCheck(u, plugin.state, noise(4096, 1), "noise.eti");
-            });
+            check("probe on 4 KiB of noise",
+                  [&] { return probeCheck(u, plugin.state, noise(4096, 1), "noise.eti"); });
             check("open on 4 KiB of noise", [&] { return garbageOpenCheck(u, plugin.state); });
         }
         break;
     case LANSPREAD_KIND_TRANSPORT:
-        check("interface table", [&] { return checkVtable<lanspread_transport_v1>(plugin.interface, interfaceId); });
+        check("interface table",
+              [&] { return checkVtable<lanspread_transport_v1>(plugin.interface, interfaceId); });
         break;
     case LANSPREAD_KIND_DISCOVERY:
-        check("interface table", [&] { return checkVtable<lanspread_discovery_v1>(plugin.interface, interfaceId); });
+        check("interface table",
+              [&] { return checkVtable<lanspread_discovery_v1>(plugin.interface, interfaceId); });
         break;
     case LANSPREAD_KIND_FRONTEND:
-        check("interface table", [&] { return checkVtable<lanspread_frontend_v1>(plugin.interface, interfaceId); });
+        check("interface table",
+              [&] { return checkVtable<lanspread_frontend_v1>(plugin.interface, interfaceId); });
         break;
     default: break;
     }
     check("unknown interface id gives NULL", [&]() -> std::string {
-        const void *none = plugin.image.entry.get_interface(plugin.state, "lanspread.no-such-interface/1");
+        const void *none =
+            plugin.image.entry.get_interface(plugin.state, "lanspread.no-such-interface/1");
         return none == nullptr ? "" : "get_interface returned a table for an unknown id";
     });
     // Let anything the checks queued (posts, zero-delay timers) run before shutdown.

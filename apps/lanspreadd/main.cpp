@@ -31,15 +31,16 @@ class Daemon : public Poco::Util::ServerApplication {
   protected:
     void defineOptions(OptionSet &options) override {
         ServerApplication::defineOptions(options);
-        options.addOption(Option("help", "h", "print this help and exit").callback(
-            Poco::Util::OptionCallback<Daemon>(this, &Daemon::onHelp)));
-        options.addOption(Option("config", "c", "read settings from this INI file")
-                              .argument("FILE")
-                              .callback(Poco::Util::OptionCallback<Daemon>(this, &Daemon::onConfig)));
+        options.addOption(Option("help", "h", "print this help and exit")
+                              .callback(Poco::Util::OptionCallback<Daemon>(this, &Daemon::onHelp)));
+        options.addOption(
+            Option("config", "c", "read settings from this INI file")
+                .argument("FILE")
+                .callback(Poco::Util::OptionCallback<Daemon>(this, &Daemon::onConfig)));
         addBound(options, "games", "games directory (holds <game>/version.ini, archives, local/)",
                  "DIR", "lanspread.games");
-        addBound(options, "state", "state directory (identity, index cache, install intents)", "DIR",
-                 "lanspread.state");
+        addBound(options, "state", "state directory (identity, index cache, install intents)",
+                 "DIR", "lanspread.state");
         addBound(options, "catalog", "catalog JSON file", "FILE", "lanspread.catalog");
         addBound(options, "listen", "transport listen address", "IP:PORT", "lanspread.listen");
         addBound(options, "name", "peer name shown to others", "NAME", "lanspread.name");
@@ -62,7 +63,8 @@ class Daemon : public Poco::Util::ServerApplication {
                            "before). Commands are read as JSON lines on standard input "
                            "(spec/CLI.md).");
             help.format(std::cout);
-            std::cout << "\nEmbedded default config:\n" << lanspread::kernel::embeddedDefaultConfig();
+            std::cout << "\nEmbedded default config:\n"
+                      << lanspread::kernel::embeddedDefaultConfig();
             return EXIT_OK;
         }
         if (!args.empty()) {
@@ -75,22 +77,24 @@ class Daemon : public Poco::Util::ServerApplication {
             return EXIT_CONFIG;
         }
         if (!lanspread::kernel::log::setThreshold(settings.value().logLevel)) {
-            std::cerr << "lanspreadd: lanspread.log_level must be debug, info, warning or error, got '"
-                      << settings.value().logLevel << "'\n";
+            std::cerr
+                << "lanspreadd: lanspread.log_level must be debug, info, warning or error, got '"
+                << settings.value().logLevel << "'\n";
             return EXIT_CONFIG;
         }
-        for (const auto &[what, dir] : {std::pair<const char *, std::string>{"games", settings.value().gamesDir},
-                                        {"state", settings.value().stateDir}}) {
+        for (const auto &[what, dir] :
+             {std::pair<const char *, std::string>{"games", settings.value().gamesDir},
+              {"state", settings.value().stateDir}}) {
             std::string problem = usableDirectory(dir);
             if (!problem.empty()) {
-                std::cerr << "lanspreadd: " << what << " directory " << dir << " is not usable: "
-                          << problem << "\n";
+                std::cerr << "lanspreadd: " << what << " directory " << dir
+                          << " is not usable: " << problem << "\n";
                 return EXIT_CANTCREAT;
             }
         }
 
-        lanspread::kernel::Kernel kernel(settings.value(), Poco::AutoPtr<Poco::Util::AbstractConfiguration>(
-                                                               &config(), true));
+        lanspread::kernel::Kernel kernel(
+            settings.value(), Poco::AutoPtr<Poco::Util::AbstractConfiguration>(&config(), true));
         Status prepared = kernel.prepare();
         if (!prepared) {
             std::cerr << "lanspreadd: " << prepared.message() << "\n";

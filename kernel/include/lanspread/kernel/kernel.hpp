@@ -10,8 +10,8 @@
 #include <lanspread/kernel/cancellation.hpp>
 #include <lanspread/kernel/control_service.hpp>
 #include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/plugin_host.hpp>
 #include <lanspread/kernel/peer/runtime.hpp>
+#include <lanspread/kernel/plugin_host.hpp>
 #include <lanspread/kernel/plugin_loader.hpp>
 #include <lanspread/kernel/reactor.hpp>
 #include <lanspread/kernel/settings.hpp>
