@@ -1,5 +1,6 @@
 // ControlService: command parsing, validation and dispatch (handleLine), the result line's
 // shape, Reply's exactly-once answer, and the lanspread.control/1 C table a frontend uses.
+#include "kernel_test_support.hpp"
 #include <lanspread/kernel/control_service.hpp>
 #include <lanspread/kernel/event_bus.hpp>
 #include <lanspread/kernel/reactor.hpp>
@@ -32,48 +33,7 @@ namespace {
 
 // A Reactor running on its own thread. call() runs a function on the reactor thread and
 // waits for it, rethrowing what it threw (the loop itself would swallow a failed assertion).
-class LoopThread {
-  public:
-    LoopThread() : _thread([this] { reactor.run(); }) {}
-    ~LoopThread() { stop(); }
-    LoopThread(const LoopThread &) = delete;
-    LoopThread &operator=(const LoopThread &) = delete;
-
-    void stop() {
-        reactor.stop();
-        if (_thread.joinable())
-            _thread.join();
-    }
-
-    void call(const std::function<void()> &fn) {
-        auto done = std::make_shared<std::promise<void>>();
-        std::future<void> future = done->get_future();
-        CPPUNIT_ASSERT(reactor.post([done, fn] {
-            try {
-                fn();
-                done->set_value();
-            } catch (...) {
-                done->set_exception(std::current_exception());
-            }
-        }));
-        CPPUNIT_ASSERT(future.wait_for(5s) == std::future_status::ready);
-        future.get();
-    }
-
-    void flush() {
-        call([] {});
-    }
-
-    std::thread::id loopThreadId() {
-        std::thread::id id;
-        call([&id] { id = std::this_thread::get_id(); });
-        return id;
-    }
-
-    Reactor reactor; // before _thread: the thread runs it
-  private:
-    std::thread _thread;
-};
+using lanspread::test::LoopThread;
 
 bool waitUntil(const std::function<bool()> &condition, std::chrono::milliseconds limit = 5s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -106,16 +66,7 @@ bool hasResultShape(const std::string &line, const std::string &idJson, bool ok)
 }
 
 // Lines handed to a C callback, with the thread each arrived on.
-struct LineLog {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    std::vector<std::thread::id> threads;
-
-    std::size_t count() {
-        std::lock_guard<std::mutex> lock(mutex);
-        return lines.size();
-    }
-};
+using lanspread::test::LineLog;
 
 void onLine(void *userData, const char *line) {
     auto *log = static_cast<LineLog *>(userData);

@@ -1,6 +1,7 @@
 // Kernel: lifecycle (start, stop, destruction), plugin loading with rejections reported, the
 // built-in "status" and "shutdown" commands, and the host tables it hands its plugins.
 // Uses the loader tests' good_unpacker fake, never an in-tree frontend (that would read stdin).
+#include "kernel_test_support.hpp"
 #include <lanspread/host.h>
 #include <lanspread/kernel/kernel.hpp>
 #include <lanspread/services/control.h>
@@ -95,15 +96,7 @@ Poco::JSON::Object::Ptr command(Kernel &kernel, const std::string &line) {
     return parser.parse(results[0]).extract<Poco::JSON::Object::Ptr>();
 }
 
-struct LineLog {
-    std::mutex mutex;
-    std::vector<std::string> lines;
-    std::vector<std::thread::id> threads;
-    std::size_t count() {
-        std::lock_guard<std::mutex> lock(mutex);
-        return lines.size();
-    }
-};
+using lanspread::test::LineLog;
 
 void onLine(void *userData, const char *line) {
     auto *log = static_cast<LineLog *>(userData);
@@ -123,46 +116,7 @@ bool waitUntil(const std::function<bool()> &condition, std::chrono::milliseconds
 }
 
 // Sends fd 2 to a temporary file while alive; text() returns what was written.
-class StderrCapture {
-  public:
-    StderrCapture() {
-        char name[] = "/tmp/kernel_test_stderr_XXXXXX";
-        _fd = ::mkstemp(name);
-        CPPUNIT_ASSERT(_fd >= 0);
-        _path = name;
-        std::fflush(stderr);
-        _saved = ::dup(2);
-        CPPUNIT_ASSERT(_saved >= 0);
-        CPPUNIT_ASSERT(::dup2(_fd, 2) >= 0);
-    }
-    ~StderrCapture() {
-        restore();
-        ::close(_fd);
-        ::unlink(_path.c_str());
-    }
-    StderrCapture(const StderrCapture &) = delete;
-    StderrCapture &operator=(const StderrCapture &) = delete;
-    void restore() {
-        if (_saved < 0)
-            return;
-        std::fflush(stderr);
-        ::dup2(_saved, 2);
-        ::close(_saved);
-        _saved = -1;
-    }
-    std::string text() {
-        std::fflush(stderr);
-        std::ifstream in(_path);
-        std::stringstream out;
-        out << in.rdbuf();
-        return out.str();
-    }
-
-  private:
-    int _fd = -1;
-    int _saved = -1;
-    std::string _path;
-};
+using lanspread::test::StderrCapture;
 
 std::size_t occurrences(const std::string &text, const std::string &part) {
     std::size_t n = 0;

@@ -1,5 +1,6 @@
 // PluginHost: the per-plugin lanspread_host_api table, exercised through its C function
 // pointers exactly as a plugin calls them, against a real Reactor running on its own thread.
+#include "kernel_test_support.hpp"
 #include <lanspread/host.h>
 #include <lanspread/kernel/cancellation.hpp>
 #include <lanspread/kernel/event_bus.hpp>
@@ -48,49 +49,7 @@ constexpr uint64_t kMs = 1000000;
 
 // A Reactor running on its own thread. call() runs a function on the reactor thread and
 // waits for it, rethrowing what it threw (the loop itself would swallow a failed assertion).
-class LoopThread {
-  public:
-    LoopThread() : _thread([this] { reactor.run(); }) {}
-    ~LoopThread() { stop(); }
-    LoopThread(const LoopThread &) = delete;
-    LoopThread &operator=(const LoopThread &) = delete;
-
-    void stop() {
-        reactor.stop();
-        if (_thread.joinable())
-            _thread.join();
-    }
-
-    void call(const std::function<void()> &fn) {
-        auto done = std::make_shared<std::promise<void>>();
-        std::future<void> future = done->get_future();
-        CPPUNIT_ASSERT(reactor.post([done, fn] {
-            try {
-                fn();
-                done->set_value();
-            } catch (...) {
-                done->set_exception(std::current_exception());
-            }
-        }));
-        CPPUNIT_ASSERT(future.wait_for(5s) == std::future_status::ready);
-        future.get();
-    }
-
-    // Returns once everything posted before it (from this thread) has run.
-    void flush() {
-        call([] {});
-    }
-
-    std::thread::id loopThreadId() {
-        std::thread::id id;
-        call([&id] { id = std::this_thread::get_id(); });
-        return id;
-    }
-
-    Reactor reactor; // before _thread: the thread runs it
-  private:
-    std::thread _thread;
-};
+using lanspread::test::LoopThread;
 
 bool waitUntil(const std::function<bool()> &condition, std::chrono::milliseconds limit = 3s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -204,46 +163,7 @@ void countTask(void *userData) {
 }
 
 // Sends fd 2 to a temporary file while alive; text() returns what was written.
-class StderrCapture {
-  public:
-    StderrCapture() {
-        char name[] = "/tmp/plugin_host_test_stderr_XXXXXX";
-        _fd = ::mkstemp(name);
-        CPPUNIT_ASSERT(_fd >= 0);
-        _path = name;
-        std::fflush(stderr);
-        _saved = ::dup(2);
-        CPPUNIT_ASSERT(_saved >= 0);
-        CPPUNIT_ASSERT(::dup2(_fd, 2) >= 0);
-    }
-    ~StderrCapture() {
-        restore();
-        ::close(_fd);
-        ::unlink(_path.c_str());
-    }
-    StderrCapture(const StderrCapture &) = delete;
-    StderrCapture &operator=(const StderrCapture &) = delete;
-    void restore() {
-        if (_saved < 0)
-            return;
-        std::fflush(stderr);
-        ::dup2(_saved, 2);
-        ::close(_saved);
-        _saved = -1;
-    }
-    std::string text() {
-        std::fflush(stderr);
-        std::ifstream in(_path);
-        std::stringstream out;
-        out << in.rdbuf();
-        return out.str();
-    }
-
-  private:
-    int _fd = -1;
-    int _saved = -1;
-    std::string _path;
-};
+using lanspread::test::StderrCapture;
 
 Poco::JSON::Object::Ptr parseObject(const std::string &line) {
     Poco::JSON::Parser parser;
