@@ -366,12 +366,16 @@ void Library::requestFullRescan() {
 }
 
 void Library::setBusy(const std::string &gameId, bool busy) {
-    if (busy) {
+    if (busy)
         _busy.insert(gameId);
-    } else if (_busy.erase(gameId)) {
-        _pendingGames.insert(gameId);
-        runScan(); // the operation's result should show at once, not after the debounce
-    }
+    else
+        _busy.erase(gameId);
+}
+
+void Library::rescanNow(const std::string &gameId, std::function<void()> then) {
+    _pendingGames.insert(gameId);
+    _afterScan.emplace_back(gameId, std::move(then));
+    runScan(); // not debounced: the operation's outcome should show at once
 }
 
 Status Library::setGamesDir(const std::string &dir) {
@@ -511,6 +515,19 @@ void Library::applyResults(std::map<std::string, LocalGame> results, std::set<st
             },
             _fallbackTimer);
     }
+    // Callers waiting for these games' results; a request made during this scan stays
+    // pending for the next one (its game is in _pendingGames).
+    std::vector<std::function<void()>> ready;
+    for (auto it = _afterScan.begin(); it != _afterScan.end();) {
+        if (scanned.count(it->first) && !_pendingGames.count(it->first)) {
+            ready.push_back(std::move(it->second));
+            it = _afterScan.erase(it);
+        } else {
+            ++it;
+        }
+    }
+    for (auto &then : ready)
+        then();
     runScan(); // requests that arrived while scanning
 }
 

@@ -209,15 +209,17 @@ void PeerRuntime::registerCommands() {
             _workers.submit([this, id, reply] {
                 Status removed = _install->remove(id);
                 _reactor.post([this, id, reply, removed] {
-                    _operations.end(id);
                     _library->setBusy(id, false);
-                    if (!removed) {
-                        reply->fail(errorCode(removed.message()), removed.message());
-                        return;
-                    }
-                    Object data;
-                    data.set("removed", true);
-                    reply->ok(data);
+                    _library->rescanNow(id, [this, id, reply, removed] {
+                        _operations.end(id);
+                        if (!removed) {
+                            reply->fail(errorCode(removed.message()), removed.message());
+                            return;
+                        }
+                        Object data;
+                        data.set("removed", true);
+                        reply->ok(data);
+                    });
                 });
             });
         });
@@ -301,23 +303,29 @@ void PeerRuntime::runInstall(const std::string &gameId, bool update) {
             _install->install(gameId, token, [this, token] { return _cancels.isCancelled(token); });
         _reactor.post([this, gameId, token, outcome] {
             _cancels.release(token);
-            _operations.end(gameId);
             _library->setBusy(gameId, false);
-            Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-            payload.set("game", gameId);
-            if (outcome) {
-                payload.set("files", outcome.value().stats.files);
-                payload.set("bytes", outcome.value().stats.bytes);
-                payload.set("updated", outcome.value().updated);
-                _events.publish("install-finished", payload);
-            } else {
-                payload.set("error", outcome.status().message());
-                log::error(kSource,
-                           "install of " + gameId + " failed: " + outcome.status().message());
-                _events.publish("install-failed", payload);
-            }
+            _library->rescanNow(gameId,
+                                [this, gameId, outcome] { finishInstall(gameId, outcome); });
         });
     });
+}
+
+void PeerRuntime::finishInstall(const std::string &gameId, const Result<InstallOutcome> &outcome) {
+    {
+        _operations.end(gameId);
+        Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+        payload.set("game", gameId);
+        if (outcome) {
+            payload.set("files", outcome.value().stats.files);
+            payload.set("bytes", outcome.value().stats.bytes);
+            payload.set("updated", outcome.value().updated);
+            _events.publish("install-finished", payload);
+        } else {
+            payload.set("error", outcome.status().message());
+            log::error(kSource, "install of " + gameId + " failed: " + outcome.status().message());
+            _events.publish("install-failed", payload);
+        }
+    }
 }
 
 void PeerRuntime::runUninstall(const std::string &gameId) {
@@ -329,19 +337,25 @@ void PeerRuntime::runUninstall(const std::string &gameId) {
     _workers.submit([this, gameId] {
         Status done = _install->uninstall(gameId);
         _reactor.post([this, gameId, done] {
-            _operations.end(gameId);
             _library->setBusy(gameId, false);
-            Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-            payload.set("game", gameId);
-            if (done) {
-                _events.publish("uninstall-finished", payload);
-            } else {
-                payload.set("error", done.message());
-                log::error(kSource, "uninstall of " + gameId + " failed: " + done.message());
-                _events.publish("uninstall-failed", payload);
-            }
+            _library->rescanNow(gameId, [this, gameId, done] { finishUninstall(gameId, done); });
         });
     });
+}
+
+void PeerRuntime::finishUninstall(const std::string &gameId, const Status &done) {
+    {
+        _operations.end(gameId);
+        Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+        payload.set("game", gameId);
+        if (done) {
+            _events.publish("uninstall-finished", payload);
+        } else {
+            payload.set("error", done.message());
+            log::error(kSource, "uninstall of " + gameId + " failed: " + done.message());
+            _events.publish("uninstall-failed", payload);
+        }
+    }
 }
 
 } // namespace lanspread::kernel::peer

@@ -116,8 +116,11 @@ class Library {
     // Rescans one game / all games soon (debounced). Thread: reactor.
     void requestRescan(const std::string &gameId);
     void requestFullRescan();
-    // A busy game (an operation runs on it) keeps its last snapshot; clearing busy rescans it.
+    // A busy game (an operation runs on it) keeps its last snapshot.
     void setBusy(const std::string &gameId, bool busy);
+    // Rescans gameId now and runs then() on the reactor once the result is applied: an
+    // operation reports its end only when the library already shows its outcome.
+    void rescanNow(const std::string &gameId, std::function<void()> then);
     // Switches to another games dir (must exist): drops every game and scans the new dir.
     Status setGamesDir(const std::string &dir);
 
@@ -150,6 +153,7 @@ class Library {
     std::function<void()> _onReady;
 
     std::set<std::string> _busy;
+    std::vector<std::pair<std::string, std::function<void()>>> _afterScan;
     std::set<std::string> _pendingGames; // to rescan
     bool _pendingFull = false;
     bool _scanRunning = false;

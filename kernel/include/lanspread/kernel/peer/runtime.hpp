@@ -52,6 +52,9 @@ class PeerRuntime {
     const CatalogGame *catalogGame(const Poco::JSON::Object &command, ControlService::Reply &reply);
     void runInstall(const std::string &gameId, bool update);
     void runUninstall(const std::string &gameId);
+    // Publish an operation's end once the library shows its outcome (reactor thread).
+    void finishInstall(const std::string &gameId, const Result<InstallOutcome> &outcome);
+    void finishUninstall(const std::string &gameId, const Status &done);
 
     Settings _settings;
     Reactor &_reactor;
