@@ -464,8 +464,15 @@ void Library::runScan() {
                 applyResults(std::move(results), targets, full);
         });
     });
-    if (!queued)
+    if (!queued) {
+        // The pool is shutting down: no scan will come, but whoever waits for one (an
+        // operation about to report its end) must still run, so its command is answered.
         _scanRunning = false;
+        auto waiting = std::move(_afterScan);
+        _afterScan.clear();
+        for (auto &entry : waiting)
+            entry.second();
+    }
 }
 
 void Library::applyResults(std::map<std::string, LocalGame> results, std::set<std::string> scanned,
