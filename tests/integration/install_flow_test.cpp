@@ -81,19 +81,13 @@ std::string describe(const std::map<std::string, std::string> &m) {
 
 const std::string kIni = "[SmartSteamEmu]\r\nAppId=240\r\nPersonaName=stub\r\nLanguage=english\r\n";
 
-Entry file(const std::string &path, const std::string &data) {
-    Entry e;
-    e.path = path;
-    e.data = data;
-    return e;
-}
-
 std::vector<Entry> cssEntries(uint64_t seed) {
     return {
-        file("engine/bin/win64/steam_settings/SmartSteamEmu.ini", kIni),
-        file("profiles/local/account_name.txt", "stub"),
-        file("profiles/local/language.txt", "english"),
-        file("bin/css.bin", lanspread::fixtures::pseudoRandom(1 << 20, seed)),
+        lanspread::fixtures::fileEntry("engine/bin/win64/steam_settings/SmartSteamEmu.ini", kIni),
+        lanspread::fixtures::fileEntry("profiles/local/account_name.txt", "stub"),
+        lanspread::fixtures::fileEntry("profiles/local/language.txt", "english"),
+        lanspread::fixtures::fileEntry("bin/css.bin",
+                                       lanspread::fixtures::pseudoRandom(1 << 20, seed)),
     };
 }
 

@@ -105,29 +105,6 @@ struct PathSource : lanspread::testing::MemoryByteSource {
     }
 };
 
-Entry makeFile(const std::string &path, std::string data, uint32_t mode = 0644) {
-    Entry e;
-    e.path = path;
-    e.data = std::move(data);
-    e.mode = mode;
-    return e;
-}
-Entry makeDir(const std::string &path) {
-    Entry e;
-    e.path = path;
-    e.type = Entry::Type::Directory;
-    e.mode = 0755;
-    return e;
-}
-Entry makeLink(const std::string &path, const std::string &target) {
-    Entry e;
-    e.path = path;
-    e.type = Entry::Type::Symlink;
-    e.linkTarget = target;
-    e.mode = 0777;
-    return e;
-}
-
 std::string withoutTrailingSlash(std::string p) {
     while (p.size() > 1 && p.back() == '/')
         p.pop_back();
@@ -208,13 +185,13 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
     void setUp() override {
         _big = lanspread::fixtures::pseudoRandom(3u << 20, 77);
         _entries = {
-            makeFile("hello.txt", "hello, world\n", 0600),
-            makeDir("dir/"),
-            makeDir("dir/sub dir/"),
-            makeFile("dir/sub dir/-dash name.txt", "dash"),
-            makeFile("dir/big.bin", _big),
-            makeLink("dir/link", "big.bin"),
-            makeFile("empty", ""),
+            lanspread::fixtures::fileEntry("hello.txt", "hello, world\n", 0600),
+            lanspread::fixtures::dirEntry("dir/"),
+            lanspread::fixtures::dirEntry("dir/sub dir/"),
+            lanspread::fixtures::fileEntry("dir/sub dir/-dash name.txt", "dash"),
+            lanspread::fixtures::fileEntry("dir/big.bin", _big),
+            lanspread::fixtures::symlinkEntry("dir/link", "big.bin"),
+            lanspread::fixtures::fileEntry("empty", ""),
         };
         _archive = _dir.path + "/game.rar";
         lanspread::fixtures::writeArchive(_archive, Format::Rar5Stored, _entries);

@@ -43,28 +43,6 @@ std::vector<uint8_t> writeZip(Format format, const std::vector<Entry> &entries) 
     return bytes;
 }
 
-Entry makeFile(const std::string &path, std::string data) {
-    Entry e;
-    e.path = path;
-    e.data = std::move(data);
-    return e;
-}
-Entry makeDir(const std::string &path) {
-    Entry e;
-    e.path = path;
-    e.type = Entry::Type::Directory;
-    e.mode = 0755;
-    return e;
-}
-Entry makeLink(const std::string &path, const std::string &target) {
-    Entry e;
-    e.path = path;
-    e.type = Entry::Type::Symlink;
-    e.linkTarget = target;
-    e.mode = 0777;
-    return e;
-}
-
 const ExtractedEntry *find(const std::vector<ExtractedEntry> &all, const std::string &path) {
     auto it = std::find_if(all.begin(), all.end(), [&](const auto &e) { return e.path == path; });
     return it == all.end() ? nullptr : &*it;
@@ -118,7 +96,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(0u, probe(std::string(512, '\0'), nullptr));
         // A real archive from the writer, both methods.
         for (Format f : {Format::Zip, Format::ZipStored}) {
-            std::vector<uint8_t> zip = writeZip(f, {makeFile("a", "x")});
+            std::vector<uint8_t> zip = writeZip(f, {lanspread::fixtures::fileEntry("a", "x")});
             CPPUNIT_ASSERT_EQUAL(60u, probe(std::string(zip.begin(), zip.begin() + 64), nullptr));
         }
     }
@@ -130,7 +108,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         std::string big = lanspread::fixtures::pseudoRandom(10u << 20, 42);
         for (Format f : {Format::Zip, Format::ZipStored}) {
             std::vector<uint8_t> zip =
-                writeZip(f, {makeFile("big.bin", big), makeFile("after", "end")});
+                writeZip(f, {lanspread::fixtures::fileEntry("big.bin", big),
+                             lanspread::fixtures::fileEntry("after", "end")});
             MemorySource source(zip, 1 << 20, true);
             std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 256 * 1024));
@@ -147,8 +126,10 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     void testSkippedDataAndPartialReads() {
         std::string a = lanspread::fixtures::pseudoRandom(300000, 1);
         std::string b = lanspread::fixtures::pseudoRandom(70000, 2);
-        std::vector<uint8_t> zip = writeZip(Format::Zip, {makeFile("a", a), makeFile("b", b),
-                                                          makeFile("c", "ccc"), makeFile("d", a)});
+        std::vector<uint8_t> zip = writeZip(
+            Format::Zip,
+            {lanspread::fixtures::fileEntry("a", a), lanspread::fixtures::fileEntry("b", b),
+             lanspread::fixtures::fileEntry("c", "ccc"), lanspread::fixtures::fileEntry("d", a)});
         MemorySource source(zip, 777, true);
         lanspread_unpack_job *job = nullptr;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
@@ -192,8 +173,9 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     void testTruncatedIsAnError() {
         std::string big = lanspread::fixtures::pseudoRandom(200000, 3);
         for (Format f : {Format::Zip, Format::ZipStored}) {
-            std::vector<uint8_t> zip = writeZip(
-                f, {makeFile("one", "first"), makeFile("two", big), makeFile("three", "x")});
+            std::vector<uint8_t> zip = writeZip(f, {lanspread::fixtures::fileEntry("one", "first"),
+                                                    lanspread::fixtures::fileEntry("two", big),
+                                                    lanspread::fixtures::fileEntry("three", "x")});
             for (std::size_t cut : {zip.size() - 1, zip.size() - 22, zip.size() / 2,
                                     std::size_t{100}, std::size_t{4}, std::size_t{0}}) {
                 std::vector<uint8_t> shortZip(zip.begin(), zip.begin() + cut);
@@ -211,7 +193,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     void testCorruptDataIsFatalAndNamesTheEntry() {
         std::string big = lanspread::fixtures::pseudoRandom(100000, 4);
         for (Format f : {Format::Zip, Format::ZipStored}) {
-            std::vector<uint8_t> zip = writeZip(f, {makeFile("victim.bin", big)});
+            std::vector<uint8_t> zip =
+                writeZip(f, {lanspread::fixtures::fileEntry("victim.bin", big)});
             for (std::size_t i = 5000; i < 5100; ++i)
                 zip[i] ^= 0x5a; // inside victim.bin's data
             MemorySource source(zip, 4096, true);
@@ -225,8 +208,9 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     // the central directory disagree, and the archive is refused.
     void testDamagedLocalHeaderIsFatal() {
         std::vector<uint8_t> zip =
-            writeZip(Format::ZipStored,
-                     {makeFile("one", "first"), makeFile("two", "second"), makeFile("three", "x")});
+            writeZip(Format::ZipStored, {lanspread::fixtures::fileEntry("one", "first"),
+                                         lanspread::fixtures::fileEntry("two", "second"),
+                                         lanspread::fixtures::fileEntry("three", "x")});
         const std::string signature("PK\x03\x04", 4);
         std::string text(zip.begin(), zip.end());
         std::size_t second = text.find(signature, 4);
@@ -239,7 +223,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     }
 
     void testNonSeekableSourceIsUnsupported() {
-        std::vector<uint8_t> zip = writeZip(Format::Zip, {makeFile("a", "x")});
+        std::vector<uint8_t> zip =
+            writeZip(Format::Zip, {lanspread::fixtures::fileEntry("a", "x")});
         MemorySource source(zip, 4096, false);
         lanspread_unpack_job *job = nullptr;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED,
@@ -251,7 +236,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     void testSourceIoErrorIsReported() {
         std::string big = lanspread::fixtures::pseudoRandom(300000, 5);
         std::vector<uint8_t> zip =
-            writeZip(Format::ZipStored, {makeFile("a", big), makeFile("b", "y")});
+            writeZip(Format::ZipStored, {lanspread::fixtures::fileEntry("a", big),
+                                         lanspread::fixtures::fileEntry("b", "y")});
         MemorySource source(zip, 4096, true);
         // Reads that start inside a's data fail; the directory at the end reads fine.
         source.setReadFault([](uint64_t position) {
@@ -272,7 +258,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
 
     void testCancelled() {
         std::string big = lanspread::fixtures::pseudoRandom(1 << 20, 7);
-        std::vector<uint8_t> zip = writeZip(Format::Zip, {makeFile("big", big)});
+        std::vector<uint8_t> zip =
+            writeZip(Format::Zip, {lanspread::fixtures::fileEntry("big", big)});
         MemorySource source(zip, 4096, true);
         lanspread_cancel_handle token = _host.newCancelToken();
         lanspread_unpack_job *job = nullptr;
@@ -297,13 +284,13 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         std::string text = "hello, world\n";
         std::string medium = lanspread::fixtures::pseudoRandom(150000, 9);
         std::vector<Entry> entries = {
-            makeFile("hello.txt", text),
-            makeDir("dir/"),
-            makeDir("dir/sub dir/"),
-            makeFile("dir/sub dir/-dash name.txt", "dash"),
-            makeFile("dir/medium.bin", medium),
-            makeFile("empty", ""),
-            makeLink("dir/link", "medium.bin"),
+            lanspread::fixtures::fileEntry("hello.txt", text),
+            lanspread::fixtures::dirEntry("dir/"),
+            lanspread::fixtures::dirEntry("dir/sub dir/"),
+            lanspread::fixtures::fileEntry("dir/sub dir/-dash name.txt", "dash"),
+            lanspread::fixtures::fileEntry("dir/medium.bin", medium),
+            lanspread::fixtures::fileEntry("empty", ""),
+            lanspread::fixtures::symlinkEntry("dir/link", "medium.bin"),
         };
         entries[0].mode = 0600;
         std::vector<uint8_t> zip = writeZip(format, entries);
