@@ -1,0 +1,46 @@
+// The serving gates (S12): the one place that decides whether this peer hands out a game's
+// file list or a byte range of one of its files. A request is served only when
+//   - the game id is in the local catalog,
+//   - the game is downloaded (root version.ini committed) at the catalog's version (Ready),
+//   - no operation (download, install, ...) runs on it,
+//   - the path is a normalised relative path (no "", ".", "..", leading '/', '\\', NUL or
+//     "//"), not under local/, and is one of the files the library indexed for the game,
+//   - offset + length lies within that file and length <= peer::kChunkSize (length 0 only
+//     for an empty file).
+// Refusals carry the protocol error code to answer and a message for the log.
+#pragma once
+
+#include <lanspread/kernel/peer/catalog.hpp>
+#include <lanspread/kernel/peer/library.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+
+#include <optional>
+#include <string>
+#include <variant>
+
+namespace lanspread::kernel::transfer {
+
+struct ServeRefusal {
+    std::string code; // a protocol::ErrorReply code
+    std::string message;
+};
+
+// True for "a/b.eti"-style paths: see the file comment.
+bool isNormalisedRelativePath(const std::string &path);
+
+// local: the library's current record of the game (nullptr if none); busy: an operation
+// runs on it. On success the GameFiles to answer (built from the library index).
+std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const peer::Catalog &catalog,
+                                                            const peer::LocalGame *local,
+                                                            bool busy, const std::string &game);
+
+struct ServeRange {
+    std::string relativePath; // as indexed; open it below the game root without following links
+    uint64_t offset = 0;
+    uint64_t length = 0;
+};
+std::variant<ServeRange, ServeRefusal> gateGetChunk(const peer::Catalog &catalog,
+                                                    const peer::LocalGame *local, bool busy,
+                                                    const protocol::GetChunk &request);
+
+} // namespace lanspread::kernel::transfer
