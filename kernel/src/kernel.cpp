@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <future>
+#include <optional>
 
 namespace lanspread::kernel {
 
@@ -72,7 +73,21 @@ void Kernel::startRuntime() {
             unpackers.push_back({plugin->id(),
                                  static_cast<const lanspread_unpacker_v1 *>(plugin->interface),
                                  plugin->state});
-    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""));
+    // The transport: the one named by lanspread.transport, else the first one loaded.
+    const std::string wanted = _config->getString("lanspread.transport", "");
+    std::optional<peer::TransportRef> transport;
+    for (const auto &plugin : _loader.plugins())
+        if (plugin->kind() == LANSPREAD_KIND_TRANSPORT && !transport &&
+            (wanted.empty() || plugin->id() == wanted))
+            transport = peer::TransportRef{
+                plugin->id(), static_cast<const lanspread_transport_v1 *>(plugin->interface),
+                plugin->state};
+    if (!transport)
+        log::error(kSource, wanted.empty()
+                                ? "no transport plugin is loaded: this peer cannot reach others"
+                                : "lanspread.transport names " + wanted +
+                                      ", which is not a loaded transport plugin");
+    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""), transport);
 }
 
 void Kernel::start() {
@@ -186,6 +201,7 @@ void Kernel::registerCommands() {
                                 rejected.add(entry);
                             }
                             data.set("rejected_plugins", rejected);
+                            _runtime.addStatusFields(data);
                             reply.ok(data);
                         });
 

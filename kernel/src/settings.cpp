@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <stdexcept>
 
 #ifndef LANSPREAD_DEFAULT_PLUGINS
 #error "LANSPREAD_DEFAULT_PLUGINS must list the in-tree plugin ids (set by kernel/CMakeLists.txt)"
@@ -50,6 +51,18 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
     }
     if (s.pluginDir.empty())
         s.pluginDir = defaultPluginDir();
+    const std::string limit = config.getString("lanspread.upload_limit_mib_s", "0");
+    try {
+        std::size_t used = 0;
+        s.uploadLimitMiBps = std::stod(limit, &used);
+        if (used != limit.size() || !(s.uploadLimitMiBps >= 0))
+            throw std::invalid_argument(limit);
+    } catch (const std::exception &) {
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.upload_limit_mib_s must be a number >= 0 (MiB/s, 0 = no limit), "
+                      "got '" +
+                          limit + "'");
+    }
     Poco::StringTokenizer list(config.getString("lanspread.plugins", ""), ",",
                                Poco::StringTokenizer::TOK_TRIM |
                                    Poco::StringTokenizer::TOK_IGNORE_EMPTY);

@@ -1,5 +1,7 @@
 #include <lanspread/kernel/log.hpp>
 #include <lanspread/kernel/peer/runtime.hpp>
+#include <lanspread/kernel/transfer/download.hpp>
+#include <lanspread/kernel/transfer/serve_gate.hpp>
 
 #include <Poco/File.h>
 #include <Poco/JSON/Array.h>
@@ -35,9 +37,12 @@ PeerRuntime::PeerRuntime(const Settings &settings, Reactor &reactor, WorkerPool 
         _events.publish("active-operations", payload);
     });
     registerCommands();
+    registerPeerCommands();
 }
 
-PeerRuntime::~PeerRuntime() = default;
+PeerRuntime::~PeerRuntime() {
+    stop();
+}
 
 Status PeerRuntime::prepare() {
     const std::string catalogPath =
@@ -61,7 +66,21 @@ Status PeerRuntime::prepare() {
     return Status::ok();
 }
 
-void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId) {
+void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId,
+                        std::optional<TransportRef> transport) {
+    _network = std::make_unique<PeerNetwork>(_reactor, _workers, _events, _identity, _settings.name,
+                                             static_cast<NetworkDelegate &>(*this));
+    _network->setUploadLimit(_settings.uploadLimitMiBps * 1048576.0);
+    if (transport) {
+        Status listening = _network->start(*transport, _settings.listenAddr);
+        if (!listening) {
+            log::error(kSource, listening.message() + "; other peers cannot reach this one");
+            Poco::JSON::Object failed(Poco::JSON_PRESERVE_KEY_ORDER);
+            failed.set("component", transport->id);
+            failed.set("error", listening.message());
+            _events.publish("runtime-failed", failed);
+        }
+    }
     if (!pinnedUnpackerId.empty()) {
         bool found = false;
         for (const auto &u : unpackers)
@@ -82,7 +101,8 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
     _library->start([this] {
         Poco::JSON::Object ready(Poco::JSON_PRESERVE_KEY_ORDER);
         ready.set("peer_id", _identity.peerId);
-        ready.set("listen_addr", _settings.listenAddr);
+        ready.set("listen_addr",
+                  _network->running() ? _network->listenAddr() : _settings.listenAddr);
         _events.publish("local-peer-ready", ready);
         auto deferred = std::move(_deferred);
         for (auto &task : deferred)
@@ -91,6 +111,18 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
 }
 
 void PeerRuntime::stop() {
+    if (_stopped)
+        return;
+    _stopped = true;
+    // Downloads first (their requests are cancelled, not failed by the closing connections),
+    // then goodbye to every peer.
+    auto downloads = std::move(_downloads);
+    _downloads.clear();
+    for (auto &[id, download] : downloads)
+        download->cancel();
+    downloads.clear();
+    if (_network)
+        _network->stop();
     if (_library)
         _library->stop();
 }
@@ -106,7 +138,15 @@ void PeerRuntime::addStatusFields(Poco::JSON::Object &data) const {
     data.set("peer_id", _identity.peerId);
     data.set("catalog", _catalog.origin());
     data.set("active_operations", _operations.toJson());
-    data.set("outbound_transfers", Poco::JSON::Object());
+    if (_network && _network->running())
+        data.set("listen_addr", _network->listenAddr());
+    data.set("protocol_version", protocol::PROTOCOL_VERSION);
+    Poco::JSON::Object outbound;
+    if (_network)
+        for (const auto &[game, count] : _network->outboundTransfers())
+            outbound.set(game, count);
+    data.set("outbound_transfers", outbound);
+    data.set("peer_count", _network ? _network->peers().size() : std::size_t(0));
     data.set("library_revision", _library ? _library->revision() : 0);
 }
 
@@ -118,11 +158,34 @@ Poco::JSON::Array PeerRuntime::localGamesJson() const {
     return games;
 }
 
-void PeerRuntime::publishLibrary(const std::vector<std::string> &) {
+void PeerRuntime::publishLibrary(const std::vector<std::string> &changed) {
     Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
     payload.set("revision", _library->revision());
     payload.set("games", localGamesJson());
     _events.publish("local-library-changed", payload);
+    if (!_network)
+        return;
+    protocol::LibraryDelta delta;
+    delta.revision = _library->revision();
+    for (const auto &id : changed) {
+        if (const LocalGame *game = _library->find(id))
+            delta.upserts.push_back(summaryOf(*game));
+        else
+            delta.removed.push_back(id);
+    }
+    if (!delta.upserts.empty() || !delta.removed.empty())
+        _network->broadcastDelta(delta);
+}
+
+protocol::GameSummary PeerRuntime::summaryOf(const LocalGame &game) {
+    protocol::GameSummary summary;
+    summary.id = game.id;
+    summary.version = game.version;
+    summary.availability = game.availability;
+    summary.downloaded = game.downloaded;
+    summary.installed = game.installed;
+    summary.sizeBytes = game.sizeBytes;
+    return summary;
 }
 
 const CatalogGame *PeerRuntime::catalogGame(const Poco::JSON::Object &command,
@@ -143,7 +206,8 @@ void PeerRuntime::registerCommands() {
         whenLibraryReady([this, reply = std::make_shared<Reply>(std::move(reply))] {
             Object data(Poco::JSON_PRESERVE_KEY_ORDER);
             data.set("local", localGamesJson());
-            data.set("remote", Poco::JSON::Array()); // remote peers arrive with the peer protocol
+            data.set("remote",
+                     _network ? _network->peers().remoteGamesJson(_catalog) : Poco::JSON::Array());
             reply->ok(data);
         });
     });
@@ -291,7 +355,9 @@ void PeerRuntime::registerCommands() {
 }
 
 void PeerRuntime::runInstall(const std::string &gameId, bool update) {
-    _operations.begin(gameId, update ? Operation::Updating : Operation::Installing);
+    const Operation op = update ? Operation::Updating : Operation::Installing;
+    if (!_operations.begin(gameId, op))
+        _operations.transition(gameId, op); // a download hands over to its install
     _library->setBusy(gameId, true);
     Poco::JSON::Object begin;
     begin.set("game", gameId);

@@ -20,6 +20,7 @@ struct Settings {
     std::string pluginDir;   // lanspread.plugin_dir (empty: <exe>/../lib/lanspread/plugins)
     std::vector<std::string> plugins; // lanspread.plugins: ids or .so paths, comma-separated
     std::string logLevel;             // lanspread.log_level
+    double uploadLimitMiBps = 0;      // lanspread.upload_limit_mib_s: serving cap, 0 = none
 
     // Reads the lanspread.* keys; fails naming the key when one is malformed.
     static Result<Settings> fromConfig(const Poco::Util::AbstractConfiguration &config);

@@ -10,18 +10,26 @@
 #include <lanspread/kernel/peer/identity.hpp>
 #include <lanspread/kernel/peer/install.hpp>
 #include <lanspread/kernel/peer/library.hpp>
+#include <lanspread/kernel/peer/network.hpp>
 #include <lanspread/kernel/peer/operations.hpp>
 #include <lanspread/kernel/reactor.hpp>
 #include <lanspread/kernel/settings.hpp>
 #include <lanspread/kernel/worker_pool.hpp>
 
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+namespace lanspread::kernel::transfer {
+class Download;
+struct DownloadOutcome;
+} // namespace lanspread::kernel::transfer
+
 namespace lanspread::kernel::peer {
 
-class PeerRuntime {
+class PeerRuntime : private NetworkDelegate {
   public:
     PeerRuntime(const Settings &settings, Reactor &reactor, WorkerPool &workers, EventBus &events,
                 ControlService &control, CancelRegistry &cancels);
@@ -31,11 +39,12 @@ class PeerRuntime {
     // loads the identity, and recovers interrupted install transactions. The error is one
     // line for the user (the daemon exits with it).
     Status prepare();
-    // On the reactor, once plugins are loaded: starts the library scan; commands that need
-    // the library wait for its first scan.
-    void start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId);
-    // On the reactor, before plugins shut down: stops watching; running operations are
-    // cancelled by the kernel's cancel-all and finish on the workers before they stop.
+    // On the reactor, once plugins are loaded: listens with the transport (if any) and
+    // starts the library scan; commands that need the library wait for its first scan.
+    void start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId,
+               std::optional<TransportRef> transport);
+    // On the reactor, before plugins shut down: says goodbye to every peer, abandons running
+    // downloads (their verified chunks stay on disk for a resume) and stops watching.
     void stop();
 
     // Adds peer_id, catalog, active_operations, ... to the status command's data.
@@ -55,6 +64,20 @@ class PeerRuntime {
     // Publish an operation's end once the library shows its outcome (reactor thread).
     void finishInstall(const std::string &gameId, const Result<InstallOutcome> &outcome);
     void finishUninstall(const std::string &gameId, const Status &done);
+    void registerPeerCommands();
+    void startDownload(const CatalogGame &game, bool install, ControlService::Reply &reply);
+    void finishDownload(const std::string &gameId, bool install,
+                        const transfer::DownloadOutcome &outcome);
+    static protocol::GameSummary summaryOf(const LocalGame &game);
+
+    // NetworkDelegate
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override;
+    std::variant<protocol::GameFiles, transfer::ServeRefusal>
+    serveGetGame(const std::string &game) override;
+    std::variant<transfer::ServeRange, transfer::ServeRefusal>
+    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override;
+    void peerLost(const std::string &peerId) override;
+    void peerLibraryChanged(const std::string &peerId) override;
 
     Settings _settings;
     Reactor &_reactor;
@@ -67,10 +90,13 @@ class PeerRuntime {
     OperationsTable _operations;
     std::unique_ptr<Library> _library;
     std::unique_ptr<InstallEngine> _install;
+    std::unique_ptr<PeerNetwork> _network;
+    std::map<std::string, std::shared_ptr<transfer::Download>> _downloads; // by game id
     std::vector<UnpackerRef> _unpackers;
     std::string _pinnedUnpackerId;
     // Commands that arrived before the first library scan finished; run when it has.
     std::vector<std::function<void()>> _deferred;
+    bool _stopped = false;
     void whenLibraryReady(std::function<void()> task);
 };
 

@@ -1,0 +1,173 @@
+// The peer network: connections to other peers over a lanspread.transport/1 plugin, the
+// handshake that pins each connection to a peer_id, and the streams that carry requests
+// (wire format: protocol/messages.hpp). It owns the peer DB and publishes the peer events of
+// spec/CLI.md (peer-discovered, peer-connected, peer-updated, peer-lost).
+//
+// One connection per peer: when a second connection to a known peer_id completes its
+// handshake, both sides keep the same one (the one initiated by the smaller peer_id; among
+// connections from the same initiator, the newest) and close the other without a peer-lost.
+//
+// Serving (GetGame, GetChunk) asks the ServeHandler for the decision (the serve gates) and
+// reads file bytes on the worker pool, a block at a time, only as fast as the transport takes
+// them. Thread: reactor, everything.
+#pragma once
+
+#include <lanspread/kernel/event_bus.hpp>
+#include <lanspread/kernel/peer/identity.hpp>
+#include <lanspread/kernel/peer/peer_db.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/transfer/serve_gate.hpp>
+#include <lanspread/kernel/worker_pool.hpp>
+#include <lanspread/kinds/transport.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace lanspread::kernel::peer {
+
+struct TransportRef {
+    std::string id; // plugin id
+    const lanspread_transport_v1 *vtable = nullptr;
+    void *state = nullptr;
+};
+
+// What the network needs from the rest of the peer. Thread: reactor.
+class NetworkDelegate {
+  public:
+    virtual ~NetworkDelegate() = default;
+    // The local library as advertised in Hello.
+    virtual void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) = 0;
+    virtual std::variant<protocol::GameFiles, transfer::ServeRefusal>
+    serveGetGame(const std::string &game) = 0;
+    // On success: the absolute path of the game root the range's file lives in.
+    virtual std::variant<transfer::ServeRange, transfer::ServeRefusal>
+    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) = 0;
+    // A peer is gone (closed, goodbye, refused): downloads drop it as a source.
+    virtual void peerLost(const std::string &peerId) = 0;
+    // A peer's library changed (snapshot or delta).
+    virtual void peerLibraryChanged(const std::string &peerId) = 0;
+};
+
+class PeerNetwork {
+  public:
+    PeerNetwork(Reactor &reactor, WorkerPool &workers, EventBus &events, const Identity &identity,
+                std::string name, NetworkDelegate &delegate);
+    ~PeerNetwork();
+    PeerNetwork(const PeerNetwork &) = delete;
+    PeerNetwork &operator=(const PeerNetwork &) = delete;
+
+    // Listens on bindAddr ("ip:port"). The error says which address and why.
+    Status start(const TransportRef &transport, const std::string &bindAddr);
+    // Sends Goodbye to every peer and closes every connection (peer-lost is not published
+    // for our own shutdown). Thread: reactor, before the transport plugin shuts down.
+    void stop();
+    bool running() const { return _endpoint != nullptr; }
+    // Caps the bytes per second served to all peers together (0 = no cap): a host whose
+    // own game must not lag can share at a polite rate. A token bucket with a 1 MiB burst.
+    void setUploadLimit(double bytesPerSecond) { _uploadRate = bytesPerSecond; }
+
+    // The bound listener "ip:port" ("" before start()).
+    const std::string &listenAddr() const { return _listenAddr; }
+    // Whether addr names this peer's own listener (the self-connect check of `connect`).
+    bool isOwnAddress(const std::string &addr) const;
+
+    // Connects and handshakes; done gets the remote peer_id, or a Status whose message starts
+    // with the CLI error code ("connect-failed: ...", "self-connect: ...").
+    void connect(const std::string &addr, const std::string &via,
+                 std::function<void(Result<std::string>)> done);
+
+    // Sends a LibraryDelta to every connected peer.
+    void broadcastDelta(const protocol::LibraryDelta &delta);
+
+    const PeerDb &peers() const { return _peers; }
+
+    // --- requests (the download engine) ---
+    using RequestId = uint64_t;
+    void requestGameFiles(const std::string &peerId, const std::string &game,
+                          std::function<void(Result<protocol::GameFiles>)> done);
+    struct ChunkHandler {
+        // A piece of the chunk's bytes, in order (borrowed for the call). The receiver must
+        // later call releaseChunkBytes(id, n) for every byte it was given: that is what lets
+        // the sender push more (flow control bounds the receiver's memory).
+        std::function<void(std::span<const uint8_t> piece)> onData;
+        // The request ended: OK once every byte arrived; otherwise why it failed. Called once.
+        std::function<void(const Status &status)> onEnd;
+    };
+    RequestId requestChunk(const std::string &peerId, const protocol::GetChunk &request,
+                           ChunkHandler handler);
+    void releaseChunkBytes(RequestId id, std::size_t bytes);
+    // Abandons a request (its onEnd is not called; the stream is reset).
+    void cancelRequest(RequestId id);
+    // After onEnd, once every byte was released: the request's bookkeeping can go.
+    void forgetRequest(RequestId id);
+    std::string peerAddr(const std::string &peerId) const;
+
+    // Serving: active GetChunk streams per game (status "outbound_transfers").
+    const std::map<std::string, int> &outboundTransfers() const { return _outbound; }
+
+  private:
+    struct Session;
+    struct Stream;
+    struct OutBuffer;
+    friend struct NetworkCallbacks;
+
+    // Transport callbacks.
+    void onConnected(lanspread_transport_conn *conn, const lanspread_remote_identity *remote);
+    void onStreamOpened(lanspread_transport_conn *conn, uint64_t streamId);
+    void onStreamData(lanspread_transport_conn *conn, uint64_t streamId, const uint8_t *data,
+                      std::size_t len, uint32_t flags);
+    void onWritable(lanspread_transport_conn *conn, uint64_t streamId);
+    void onClosed(lanspread_transport_conn *conn, lanspread_status status, const char *reason);
+
+    Session *session(lanspread_transport_conn *conn);
+    Session *readySession(const std::string &peerId);
+    void onControlMessage(Session &s, protocol::Message &&message);
+    void completeHandshake(Session &s, const protocol::Hello &hello);
+    void sendControl(Session &s, const protocol::Message &message);
+    void closeSession(Session &s, const std::string &code, const std::string &why);
+    void dropSession(lanspread_transport_conn *conn, const std::string &reason);
+    protocol::Hello ownHello();
+
+    void onRequestStreamMessage(Session &s, Stream &st, protocol::Message &&message);
+    void startServeChunk(Session &s, Stream &st, const protocol::GetChunk &request);
+    void pumpServe(Session &s, Stream &st);
+    void queueSend(Session &s, Stream &st, std::vector<uint8_t> bytes, bool fin);
+    void flushStream(Session &s, Stream &st);
+    void finishStream(Session &s, uint64_t streamId);
+    void failRequest(Session &s, Stream &st, const Status &status);
+    // Takes `bytes` of upload budget, or false (the stream is queued for the refill timer).
+    bool takeUploadBudget(Session &s, Stream &st, std::size_t bytes);
+
+    Reactor &_reactor;
+    WorkerPool &_workers;
+    EventBus &_events;
+    const Identity &_identity;
+    std::string _name;
+    NetworkDelegate &_delegate;
+    TransportRef _transport;
+    lanspread_transport_events _callbacks{};
+    lanspread_transport_endpoint *_endpoint = nullptr;
+    std::string _listenAddr;
+    PeerDb _peers;
+    std::map<lanspread_transport_conn *, std::unique_ptr<Session>> _sessions;
+    std::map<RequestId, std::pair<lanspread_transport_conn *, uint64_t>> _requests;
+    RequestId _nextRequest = 1;
+    uint64_t _nextSerial = 1;
+    std::map<std::string, int> _outbound;
+    double _uploadRate = 0;
+    double _uploadTokens = 0;
+    uint64_t _uploadRefillNs = 0;
+    uint64_t _uploadTimer = 0;
+    std::vector<std::tuple<lanspread_transport_conn *, uint64_t, uint64_t>> _uploadWaiters;
+    std::shared_ptr<bool> _alive;
+    bool _stopping = false;
+};
+
+} // namespace lanspread::kernel::peer
