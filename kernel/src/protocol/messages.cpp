@@ -1,1 +1,741 @@
-// (being written)
+// The peer protocol's wire format: frame headers, JSON control payloads (encode and a
+// validating decode) and the incremental FrameReader. See messages.hpp for the contract.
+#include <lanspread/kernel/peer/catalog.hpp>
+#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+
+#include <algorithm>
+#include <cstring>
+#include <exception>
+#include <limits>
+#include <set>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace lanspread::kernel::protocol {
+
+namespace {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+// ---------------------------------------------------------------------------------------------
+// Encoding
+
+void putHeader(std::vector<uint8_t> &out, FrameType type, uint32_t length) {
+    out.push_back(static_cast<uint8_t>(type));
+    out.push_back(static_cast<uint8_t>(length >> 24));
+    out.push_back(static_cast<uint8_t>(length >> 16));
+    out.push_back(static_cast<uint8_t>(length >> 8));
+    out.push_back(static_cast<uint8_t>(length));
+}
+
+Array::Ptr stringArray(const std::vector<std::string> &values) {
+    Array::Ptr array = new Array;
+    for (const auto &value : values)
+        array->add(value);
+    return array;
+}
+
+Object::Ptr gameJson(const GameSummary &game) {
+    Object::Ptr o = new Object;
+    o->set("id", game.id);
+    o->set("version", game.version);
+    o->set("availability", game.availability);
+    o->set("downloaded", game.downloaded);
+    o->set("installed", game.installed);
+    o->set("size", Poco::UInt64(game.sizeBytes));
+    return o;
+}
+
+Array::Ptr gamesJson(const std::vector<GameSummary> &games) {
+    Array::Ptr array = new Array;
+    for (const auto &game : games)
+        array->add(gameJson(game));
+    return array;
+}
+
+Object::Ptr helloJson(const Hello &m) {
+    Object::Ptr o = new Object;
+    o->set("protocol_version", Poco::UInt64(m.protocolVersion));
+    o->set("peer_id", m.peerId);
+    o->set("name", m.name);
+    o->set("listen_addr", m.listenAddr);
+    o->set("features", stringArray(m.features));
+    o->set("library_revision", Poco::UInt64(m.libraryRevision));
+    o->set("games", gamesJson(m.games));
+    return o;
+}
+
+Object::Ptr toJson(const Hello &m) {
+    return helloJson(m);
+}
+Object::Ptr toJson(const HelloAck &m) {
+    return helloJson(m.hello);
+}
+
+Object::Ptr toJson(const LibraryDelta &m) {
+    Object::Ptr o = new Object;
+    o->set("revision", Poco::UInt64(m.revision));
+    o->set("upserts", gamesJson(m.upserts));
+    o->set("removed", stringArray(m.removed));
+    return o;
+}
+
+Object::Ptr toJson(const GetGame &m) {
+    Object::Ptr o = new Object;
+    o->set("game", m.game);
+    return o;
+}
+
+Object::Ptr toJson(const GameFiles &m) {
+    Object::Ptr o = new Object;
+    o->set("game", m.game);
+    o->set("version", m.version);
+    Array::Ptr files = new Array;
+    for (const auto &file : m.files) {
+        Object::Ptr f = new Object;
+        f->set("path", file.path);
+        f->set("size", Poco::UInt64(file.size));
+        f->set("chunks", stringArray(file.chunkHashes));
+        files->add(f);
+    }
+    o->set("files", files);
+    return o;
+}
+
+Object::Ptr toJson(const GetChunk &m) {
+    Object::Ptr o = new Object;
+    o->set("game", m.game);
+    o->set("path", m.path);
+    o->set("offset", Poco::UInt64(m.offset));
+    o->set("length", Poco::UInt64(m.length));
+    return o;
+}
+
+Object::Ptr toJson(const ErrorReply &m) {
+    Object::Ptr o = new Object;
+    o->set("code", m.code);
+    o->set("message", m.message);
+    return o;
+}
+
+Object::Ptr toJson(const Ping &m) {
+    Object::Ptr o = new Object;
+    o->set("nonce", Poco::UInt64(m.nonce));
+    return o;
+}
+
+Object::Ptr toJson(const Pong &m) {
+    Object::Ptr o = new Object;
+    o->set("nonce", Poco::UInt64(m.nonce));
+    return o;
+}
+
+Object::Ptr toJson(const Goodbye &m) {
+    Object::Ptr o = new Object;
+    o->set("reason", m.reason);
+    return o;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding. Helpers throw Invalid (never out of this file); decode() turns it into a Status.
+
+struct Invalid {
+    std::string field; // "files[2].chunks"; empty for the payload as a whole
+    std::string what;
+};
+
+// A value quoted for an error message: printable ASCII kept, the rest escaped, long ones cut.
+std::string quoted(const std::string &value) {
+    constexpr std::size_t kShown = 80;
+    std::string out = "\"";
+    for (std::size_t i = 0; i < value.size() && i < kShown; ++i) {
+        const auto c = static_cast<unsigned char>(value[i]);
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c >= 0x20 && c < 0x7f) {
+            out += static_cast<char>(c);
+        } else {
+            static const char digits[] = "0123456789abcdef";
+            out += "\\x";
+            out += digits[c >> 4];
+            out += digits[c & 15];
+        }
+    }
+    out += value.size() > kShown ? "\"..." : "\"";
+    return out;
+}
+
+std::string describe(const Var &value) {
+    if (value.isEmpty())
+        return "null";
+    if (value.type() == typeid(std::string))
+        return "a string";
+    if (value.type() == typeid(bool))
+        return "a boolean";
+    if (value.type() == typeid(Poco::Int64) && value.extract<Poco::Int64>() < 0)
+        return "the negative number " + std::to_string(value.extract<Poco::Int64>());
+    if (value.type() == typeid(Poco::Int64) || value.type() == typeid(Poco::UInt64))
+        return "a number";
+    if (value.type() == typeid(double))
+        return "a number with a fraction or exponent";
+    if (value.type() == typeid(Object::Ptr))
+        return "an object";
+    if (value.type() == typeid(Array::Ptr))
+        return "an array";
+    return "another JSON type";
+}
+
+bool isLowerHex64(const std::string &text) {
+    if (text.size() != 64)
+        return false;
+    return std::all_of(text.begin(), text.end(),
+                       [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+}
+
+// Poco parses an integer literal just above UINT64_MAX (up to 2^65 - 1) into a wrapped
+// UInt64 without complaint, so integer literals are range-checked on the raw text first.
+// Only meaningful for text that is otherwise valid JSON (the parser checks that afterwards).
+void checkIntegerLiterals(std::string_view text) {
+    static constexpr std::string_view kMax = "18446744073709551615";
+    std::size_t i = 0;
+    const std::size_t n = text.size();
+    while (i < n) {
+        const char c = text[i];
+        if (c == '"') { // skip the string, escapes included
+            for (++i; i < n && text[i] != '"'; ++i)
+                if (text[i] == '\\')
+                    ++i;
+            ++i;
+            continue;
+        }
+        if (c != '-' && (c < '0' || c > '9')) {
+            ++i;
+            continue;
+        }
+        const std::size_t start = c == '-' ? i + 1 : i;
+        std::size_t end = start;
+        while (end < n && text[end] >= '0' && text[end] <= '9')
+            ++end;
+        const bool integer = end >= n || (text[end] != '.' && text[end] != 'e' && text[end] != 'E');
+        const std::string_view digits = text.substr(start, end - start);
+        if (integer &&
+            (digits.size() > kMax.size() || (digits.size() == kMax.size() && digits > kMax)))
+            throw Invalid{{},
+                          "number " + std::string(c == '-' ? "-" : "") +
+                              std::string(digits.substr(0, 40)) +
+                              (digits.size() > 40 ? "..." : "") + " is out of range"};
+        // Skip the rest of the number (fraction, exponent).
+        i = end;
+        while (i < n && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.' || text[i] == 'e' ||
+                         text[i] == 'E' || text[i] == '+' || text[i] == '-'))
+            ++i;
+    }
+}
+
+// A JSON object being read, with the path that names it in errors ("" for the payload root,
+// "files[2]" for an element).
+class Fields {
+  public:
+    Fields(Object::Ptr object, std::string path)
+        : _object(std::move(object)), _path(std::move(path)) {}
+
+    std::string name(const std::string &member) const {
+        return _path.empty() ? member : _path + "." + member;
+    }
+
+    Var get(const std::string &key) const {
+        if (!_object->has(key))
+            throw Invalid{name(key), "missing"};
+        return _object->get(key);
+    }
+
+    std::string text(const std::string &member, std::size_t maxLength) const {
+        return checkedText(get(member), name(member), maxLength);
+    }
+    std::string gameId(const std::string &member) const {
+        return checkedGameId(get(member), name(member));
+    }
+    uint64_t number(const std::string &member) const {
+        return checkedNumber(get(member), name(member));
+    }
+    bool boolean(const std::string &member) const {
+        const Var value = get(member);
+        if (value.type() != typeid(bool))
+            throw Invalid{name(member), "expected a boolean, got " + describe(value)};
+        return value.extract<bool>();
+    }
+    Array::Ptr array(const std::string &member) const {
+        const Var value = get(member);
+        if (value.type() != typeid(Array::Ptr))
+            throw Invalid{name(member), "expected an array, got " + describe(value)};
+        Array::Ptr array = value.extract<Array::Ptr>();
+        if (!array)
+            throw Invalid{name(member), "expected an array, got null"};
+        return array;
+    }
+
+    static std::string checkedText(const Var &value, const std::string &field,
+                                   std::size_t maxLength) {
+        if (value.type() != typeid(std::string))
+            throw Invalid{field, "expected a string, got " + describe(value)};
+        std::string text = value.extract<std::string>();
+        if (text.size() > maxLength)
+            throw Invalid{field, "longer than " + std::to_string(maxLength) + " bytes (" +
+                                     std::to_string(text.size()) + ")"};
+        if (text.find('\0') != std::string::npos)
+            throw Invalid{field, "contains a NUL character"};
+        return text;
+    }
+    static std::string checkedGameId(const Var &value, const std::string &field) {
+        std::string id = checkedText(value, field, kMaxIdLength);
+        if (!peer::Catalog::validGameId(id))
+            throw Invalid{field, quoted(id) + " is not a valid game id (1-64 of a-z 0-9 . _ -)"};
+        return id;
+    }
+    static uint64_t checkedNumber(const Var &value, const std::string &field) {
+        if (value.type() == typeid(Poco::UInt64))
+            return value.extract<Poco::UInt64>();
+        if (value.type() == typeid(Poco::Int64) && value.extract<Poco::Int64>() >= 0)
+            return static_cast<uint64_t>(value.extract<Poco::Int64>());
+        throw Invalid{field, "expected a non-negative integer, got " + describe(value)};
+    }
+
+  private:
+    Object::Ptr _object;
+    std::string _path;
+};
+
+std::string element(const std::string &arrayField, std::size_t index) {
+    return arrayField + "[" + std::to_string(index) + "]";
+}
+
+Fields objectAt(const Array::Ptr &array, std::size_t index, const std::string &arrayField) {
+    const std::string field = element(arrayField, index);
+    const Var value = array->get(static_cast<unsigned>(index));
+    if (value.type() != typeid(Object::Ptr) || !value.extract<Object::Ptr>())
+        throw Invalid{field, "expected an object, got " + describe(value)};
+    return Fields(value.extract<Object::Ptr>(), field);
+}
+
+std::vector<std::string> texts(const Fields &in, const std::string &member, std::size_t maxLength) {
+    const Array::Ptr array = in.array(member);
+    const std::string field = in.name(member);
+    std::vector<std::string> out;
+    out.reserve(array->size());
+    for (std::size_t i = 0; i < array->size(); ++i)
+        out.push_back(Fields::checkedText(array->get(static_cast<unsigned>(i)), element(field, i),
+                                          maxLength));
+    return out;
+}
+
+std::vector<std::string> gameIds(const Fields &in, const std::string &member) {
+    const Array::Ptr array = in.array(member);
+    const std::string field = in.name(member);
+    std::vector<std::string> out;
+    std::set<std::string> seen;
+    out.reserve(array->size());
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        std::string id =
+            Fields::checkedGameId(array->get(static_cast<unsigned>(i)), element(field, i));
+        if (!seen.insert(id).second)
+            throw Invalid{element(field, i), "game " + quoted(id) + " appears twice"};
+        out.push_back(std::move(id));
+    }
+    return out;
+}
+
+std::string peerId(const Fields &in, const std::string &member) {
+    std::string id = in.text(member, kMaxIdLength);
+    if (!isLowerHex64(id))
+        throw Invalid{in.name(member), quoted(id) + " is not a peer id (64 lowercase hex digits)"};
+    return id;
+}
+
+// A relative, '/'-separated path inside a game: no absolute paths, no empty, "." or ".."
+// components, no backslashes (a Windows separator) — it names a file under the game dir.
+std::string relativePath(const Fields &in, const std::string &member) {
+    std::string path = in.text(member, kMaxPathLength);
+    const std::string field = in.name(member);
+    if (path.empty())
+        throw Invalid{field, "empty path"};
+    if (path.find('\\') != std::string::npos)
+        throw Invalid{field, quoted(path) + " contains a backslash"};
+    std::size_t start = 0;
+    while (true) {
+        const std::size_t slash = path.find('/', start);
+        const std::string_view component = std::string_view(path).substr(
+            start, slash == std::string::npos ? std::string::npos : slash - start);
+        if (component.empty() || component == "." || component == "..")
+            throw Invalid{field, quoted(path) + " is not a relative '/'-separated path"};
+        if (slash == std::string::npos)
+            break;
+        start = slash + 1;
+    }
+    return path;
+}
+
+GameSummary gameSummary(const Fields &in) {
+    GameSummary game;
+    game.id = in.gameId("id");
+    game.version = in.text("version", kMaxTextLength);
+    game.availability = in.text("availability", kMaxTextLength);
+    if (game.availability != "Ready" && game.availability != "Stale" &&
+        game.availability != "LocalOnly" && game.availability != "None")
+        throw Invalid{in.name("availability"),
+                      quoted(game.availability) + " is not one of Ready, Stale, LocalOnly, None"};
+    game.downloaded = in.boolean("downloaded");
+    game.installed = in.boolean("installed");
+    game.sizeBytes = in.number("size");
+    return game;
+}
+
+std::vector<GameSummary> gameSummaries(const Fields &in, const std::string &member) {
+    const Array::Ptr array = in.array(member);
+    const std::string field = in.name(member);
+    std::vector<GameSummary> out;
+    std::set<std::string> seen;
+    out.reserve(array->size());
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        GameSummary game = gameSummary(objectAt(array, i, field));
+        if (!seen.insert(game.id).second)
+            throw Invalid{element(field, i) + ".id", "game " + quoted(game.id) + " appears twice"};
+        out.push_back(std::move(game));
+    }
+    return out;
+}
+
+Hello helloFrom(const Fields &in) {
+    Hello m;
+    const uint64_t version = in.number("protocol_version");
+    if (version > std::numeric_limits<uint32_t>::max())
+        throw Invalid{in.name("protocol_version"), std::to_string(version) + " is out of range"};
+    m.protocolVersion = static_cast<uint32_t>(version);
+    m.peerId = peerId(in, "peer_id");
+    m.name = in.text("name", kMaxTextLength);
+    m.listenAddr = in.text("listen_addr", kMaxTextLength);
+    m.features = texts(in, "features", kMaxTextLength);
+    m.libraryRevision = in.number("library_revision");
+    m.games = gameSummaries(in, "games");
+    return m;
+}
+
+LibraryDelta libraryDeltaFrom(const Fields &in) {
+    LibraryDelta m;
+    m.revision = in.number("revision");
+    m.upserts = gameSummaries(in, "upserts");
+    m.removed = gameIds(in, "removed");
+    return m;
+}
+
+GetGame getGameFrom(const Fields &in) {
+    GetGame m;
+    m.game = in.gameId("game");
+    return m;
+}
+
+GameFiles gameFilesFrom(const Fields &in) {
+    GameFiles m;
+    m.game = in.gameId("game");
+    m.version = in.text("version", kMaxTextLength);
+    const Array::Ptr files = in.array("files");
+    const std::string field = in.name("files");
+    std::set<std::string> seen;
+    m.files.reserve(files->size());
+    for (std::size_t i = 0; i < files->size(); ++i) {
+        const Fields f = objectAt(files, i, field);
+        FileDescription file;
+        file.path = relativePath(f, "path");
+        if (!seen.insert(file.path).second)
+            throw Invalid{f.name("path"), quoted(file.path) + " appears twice"};
+        file.size = f.number("size");
+        const Array::Ptr chunks = f.array("chunks");
+        const uint64_t expected = peer::chunkCount(file.size);
+        if (chunks->size() != expected)
+            throw Invalid{f.name("chunks"), "expected " + std::to_string(expected) +
+                                                " hashes for size " + std::to_string(file.size) +
+                                                ", got " + std::to_string(chunks->size())};
+        file.chunkHashes.reserve(chunks->size());
+        for (std::size_t c = 0; c < chunks->size(); ++c) {
+            const std::string hashField = element(f.name("chunks"), c);
+            std::string hash =
+                Fields::checkedText(chunks->get(static_cast<unsigned>(c)), hashField, kMaxIdLength);
+            if (!isLowerHex64(hash))
+                throw Invalid{hashField,
+                              quoted(hash) + " is not a SHA-256 (64 lowercase hex digits)"};
+            file.chunkHashes.push_back(std::move(hash));
+        }
+        m.files.push_back(std::move(file));
+    }
+    return m;
+}
+
+GetChunk getChunkFrom(const Fields &in) {
+    GetChunk m;
+    m.game = in.gameId("game");
+    m.path = relativePath(in, "path");
+    m.offset = in.number("offset");
+    m.length = in.number("length");
+    if (m.length > kMaxDataPayload)
+        throw Invalid{in.name("length"), std::to_string(m.length) + " exceeds the " +
+                                             std::to_string(kMaxDataPayload) +
+                                             "-byte ChunkData limit"};
+    if (m.offset > std::numeric_limits<uint64_t>::max() - m.length)
+        throw Invalid{in.name("offset"), "offset + length overflows"};
+    return m;
+}
+
+ErrorReply errorReplyFrom(const Fields &in) {
+    ErrorReply m;
+    m.code = in.text("code", kMaxTextLength);
+    if (m.code.empty())
+        throw Invalid{in.name("code"), "empty"};
+    m.message = in.text("message", kMaxMessageText);
+    return m;
+}
+
+Goodbye goodbyeFrom(const Fields &in) {
+    Goodbye m;
+    m.reason = in.text("reason", kMaxMessageText);
+    return m;
+}
+
+Message messageFrom(FrameType type, const Fields &in) {
+    switch (type) {
+    case FrameType::Hello: return helloFrom(in);
+    case FrameType::HelloAck: return HelloAck{helloFrom(in)};
+    case FrameType::LibraryDelta: return libraryDeltaFrom(in);
+    case FrameType::GetGame: return getGameFrom(in);
+    case FrameType::GameFiles: return gameFilesFrom(in);
+    case FrameType::GetChunk: return getChunkFrom(in);
+    case FrameType::Error: return errorReplyFrom(in);
+    case FrameType::Ping: return Ping{in.number("nonce")};
+    case FrameType::Pong: return Pong{in.number("nonce")};
+    case FrameType::Goodbye: return goodbyeFrom(in);
+    case FrameType::ChunkData: break;
+    }
+    throw Invalid{{}, "not a control message"}; // unreachable: decode() checks the type first
+}
+
+bool knownType(uint8_t type) {
+    return type >= static_cast<uint8_t>(FrameType::Hello) &&
+           type <= static_cast<uint8_t>(FrameType::Goodbye);
+}
+
+Status protocolError(std::string message) {
+    return Status(LANSPREAD_E_INVALID_ARGUMENT, std::move(message));
+}
+
+} // namespace
+
+const char *frameTypeName(FrameType type) {
+    switch (type) {
+    case FrameType::Hello: return "Hello";
+    case FrameType::HelloAck: return "HelloAck";
+    case FrameType::LibraryDelta: return "LibraryDelta";
+    case FrameType::GetGame: return "GetGame";
+    case FrameType::GameFiles: return "GameFiles";
+    case FrameType::GetChunk: return "GetChunk";
+    case FrameType::ChunkData: return "ChunkData";
+    case FrameType::Error: return "Error";
+    case FrameType::Ping: return "Ping";
+    case FrameType::Pong: return "Pong";
+    case FrameType::Goodbye: return "Goodbye";
+    }
+    return "unknown";
+}
+
+FrameType frameTypeOf(const Message &message) {
+    return std::visit(
+        [](const auto &m) {
+            using T = std::decay_t<decltype(m)>;
+            if constexpr (std::is_same_v<T, Hello>)
+                return FrameType::Hello;
+            else if constexpr (std::is_same_v<T, HelloAck>)
+                return FrameType::HelloAck;
+            else if constexpr (std::is_same_v<T, LibraryDelta>)
+                return FrameType::LibraryDelta;
+            else if constexpr (std::is_same_v<T, GetGame>)
+                return FrameType::GetGame;
+            else if constexpr (std::is_same_v<T, GameFiles>)
+                return FrameType::GameFiles;
+            else if constexpr (std::is_same_v<T, GetChunk>)
+                return FrameType::GetChunk;
+            else if constexpr (std::is_same_v<T, ErrorReply>)
+                return FrameType::Error;
+            else if constexpr (std::is_same_v<T, Ping>)
+                return FrameType::Ping;
+            else if constexpr (std::is_same_v<T, Pong>)
+                return FrameType::Pong;
+            else {
+                static_assert(std::is_same_v<T, Goodbye>, "a Message alternative has no type");
+                return FrameType::Goodbye;
+            }
+        },
+        message);
+}
+
+std::vector<uint8_t> encode(const Message &message) {
+    const Object::Ptr json = std::visit([](const auto &m) { return toJson(m); }, message);
+    std::ostringstream text;
+    Poco::JSON::Stringifier::condense(json, text);
+    const std::string payload = text.str();
+    if (payload.size() > std::numeric_limits<uint32_t>::max())
+        throw std::length_error("protocol: control payload too large to frame");
+    std::vector<uint8_t> frame;
+    frame.reserve(kFrameHeaderSize + payload.size());
+    putHeader(frame, frameTypeOf(message), static_cast<uint32_t>(payload.size()));
+    frame.insert(frame.end(), payload.begin(), payload.end());
+    return frame;
+}
+
+std::vector<uint8_t> encodeChunkDataHeader(uint32_t length) {
+    std::vector<uint8_t> header;
+    header.reserve(kFrameHeaderSize);
+    putHeader(header, FrameType::ChunkData, length);
+    return header;
+}
+
+Result<Message> decode(FrameType type, std::span<const uint8_t> payload) {
+    const auto raw = static_cast<uint8_t>(type);
+    if (!knownType(raw))
+        return protocolError("unknown frame type " + std::to_string(raw));
+    const std::string frame = frameTypeName(type);
+    if (type == FrameType::ChunkData)
+        return protocolError("ChunkData: raw data, not a control message");
+    if (payload.size() > kMaxControlPayload)
+        return protocolError(frame + ": payload of " + std::to_string(payload.size()) +
+                             " bytes exceeds the " + std::to_string(kMaxControlPayload) +
+                             "-byte limit");
+    try {
+        const std::string text(reinterpret_cast<const char *>(payload.data()), payload.size());
+        Object::Ptr root;
+        try {
+            checkIntegerLiterals(text);
+            Poco::JSON::Parser parser;
+            parser.setDepth(16); // the deepest message nests 4 levels
+            const Var parsed = parser.parse(text);
+            if (parsed.type() == typeid(Object::Ptr))
+                root = parsed.extract<Object::Ptr>();
+        } catch (const Invalid &invalid) {
+            return protocolError(frame + ": payload is not valid JSON (" + invalid.what + ")");
+        } catch (const Poco::Exception &e) {
+            return protocolError(frame + ": payload is not valid JSON (" + e.displayText() + ")");
+        }
+        if (!root)
+            return protocolError(frame + ": payload is not a JSON object");
+        return messageFrom(type, Fields(root, ""));
+    } catch (const Invalid &invalid) {
+        return protocolError(frame + ": " + (invalid.field.empty() ? "" : invalid.field + ": ") +
+                             invalid.what);
+    } catch (const Poco::Exception &e) {
+        return protocolError(frame + ": " + e.displayText());
+    } catch (const std::exception &e) {
+        return protocolError(frame + ": " + e.what());
+    } catch (...) {
+        return protocolError(frame + ": unexpected failure while decoding");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// FrameReader
+
+Status FrameReader::feed(std::span<const uint8_t> bytes) {
+    if (_failed)
+        return protocolError("stream already failed a protocol check; input ignored");
+    auto fail = [this](std::string message) {
+        _failed = true;
+        return protocolError(std::move(message));
+    };
+    try {
+        const uint8_t *data = bytes.data();
+        std::size_t left = bytes.size();
+        while (left > 0) {
+            if (!_inPayload) {
+                const std::size_t take = std::min(kFrameHeaderSize - _headerFill, left);
+                std::memcpy(_header + _headerFill, data, take);
+                _headerFill += take;
+                data += take;
+                left -= take;
+                if (!knownType(_header[0]))
+                    return fail("unknown frame type " + std::to_string(_header[0]));
+                if (_headerFill < kFrameHeaderSize)
+                    continue; // left is 0 now
+                _headerFill = 0;
+                _type = static_cast<FrameType>(_header[0]);
+                _length = (uint32_t(_header[1]) << 24) | (uint32_t(_header[2]) << 16) |
+                          (uint32_t(_header[3]) << 8) | uint32_t(_header[4]);
+                _remaining = _length;
+                if (_type == FrameType::ChunkData) {
+                    if (_length > kMaxDataPayload)
+                        return fail("ChunkData: length " + std::to_string(_length) +
+                                    " exceeds the " + std::to_string(kMaxDataPayload) +
+                                    "-byte limit");
+                    _inPayload = _length > 0;
+                    if (_handler.onDataBegin)
+                        _handler.onDataBegin(_length);
+                    continue;
+                }
+                if (_length > _maxControl)
+                    return fail(std::string(frameTypeName(_type)) + ": length " +
+                                std::to_string(_length) + " exceeds the " +
+                                std::to_string(_maxControl) + "-byte control limit");
+                _payload.clear();
+                _payload.reserve(std::min<std::size_t>(_length, 64 * 1024));
+                _inPayload = true;
+                if (_length > 0)
+                    continue;
+                // An empty control payload: decode it now (it fails: not JSON).
+            }
+
+            const std::size_t take = std::min<std::size_t>(_remaining, left);
+            _remaining -= static_cast<uint32_t>(take);
+            if (_type == FrameType::ChunkData) {
+                if (_remaining == 0)
+                    _inPayload = false;
+                if (_handler.onData)
+                    _handler.onData(std::span<const uint8_t>(data, take), _remaining);
+                data += take;
+                left -= take;
+                continue;
+            }
+            _payload.insert(_payload.end(), data, data + take);
+            data += take;
+            left -= take;
+            if (_remaining > 0)
+                continue;
+            _inPayload = false;
+            Result<Message> message = decode(_type, _payload);
+            _payload.clear();
+            if (_payload.capacity() > 64 * 1024)
+                std::vector<uint8_t>().swap(_payload); // don't keep a big snapshot's buffer
+            if (!message.ok())
+                return fail(message.status().message());
+            if (_handler.onMessage)
+                _handler.onMessage(std::move(message.value()));
+        }
+        return Status::ok();
+    } catch (const std::exception &e) {
+        return fail(std::string("frame reader: ") + e.what());
+    } catch (...) {
+        return fail("frame reader: unexpected failure");
+    }
+}
+
+bool FrameReader::atFrameBoundary() const {
+    return !_failed && !_inPayload && _headerFill == 0;
+}
+
+} // namespace lanspread::kernel::protocol
