@@ -1,1 +1,293 @@
-// (being written)
+#include <lanspread/kernel/peer/peer_db.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <Poco/JSON/Object.h>
+
+#include <sstream>
+
+using lanspread::kernel::peer::Catalog;
+using lanspread::kernel::peer::PeerDb;
+using lanspread::kernel::protocol::GameSummary;
+using lanspread::kernel::protocol::Hello;
+using lanspread::kernel::protocol::LibraryDelta;
+
+namespace {
+
+const std::string kAlpha(64, 'a');
+const std::string kBravo(64, 'b');
+const std::string kCharlie(64, 'c');
+
+GameSummary ready(const std::string &id, const std::string &version, uint64_t size = 100) {
+    return GameSummary{id, version, "Ready", true, false, size};
+}
+GameSummary stale(const std::string &id, const std::string &version, uint64_t size = 100) {
+    return GameSummary{id, version, "Stale", true, false, size};
+}
+
+Hello hello(const std::string &peerId, const std::string &name, std::vector<GameSummary> games,
+            uint64_t revision = 1) {
+    Hello h;
+    h.peerId = peerId;
+    h.name = name;
+    h.listenAddr = "ignored:1";
+    h.libraryRevision = revision;
+    h.games = std::move(games);
+    return h;
+}
+
+Catalog catalog() {
+    auto c = Catalog::parse(R"({"games":[
+        {"id":"ggoo","name":"Goo","version":"3"},
+        {"id":"cnctw","name":"Tiberium Wars","version":"20250301"},
+        {"id":"bfbc2","name":"Bad Company 2","version":"1"},
+        {"id":"alienswarm","name":"Alien Swarm","version":"5"}]})",
+                            "test");
+    CPPUNIT_ASSERT_MESSAGE(c.status().describe(), c.ok());
+    return c.value();
+}
+
+std::string json(const Poco::JSON::Array &array) {
+    std::ostringstream out;
+    array.stringify(out);
+    return out.str();
+}
+
+// Rows are added by value (as everywhere in the kernel), so getObject() does not see them.
+Poco::JSON::Object::Ptr row(const Poco::JSON::Array &rows, unsigned i) {
+    CPPUNIT_ASSERT(i < rows.size());
+    const Poco::Dynamic::Var v = rows.get(i);
+    CPPUNIT_ASSERT(v.type() == typeid(Poco::JSON::Object));
+    return new Poco::JSON::Object(v.extract<Poco::JSON::Object>());
+}
+
+} // namespace
+
+class PeerDbTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(PeerDbTest);
+    CPPUNIT_TEST(upsertAddsThenUpdates);
+    CPPUNIT_TEST(S28_sameIdNewAddressUpdatesInPlace);
+    CPPUNIT_TEST(helloSnapshotReplacesTheLibrary);
+    CPPUNIT_TEST(deltaUpsertsRemovesAndSetsRevision);
+    CPPUNIT_TEST(deltaForUnknownPeerIgnored);
+    CPPUNIT_TEST(touchAndRemove);
+    CPPUNIT_TEST(readySourcesNeedReadyAtCatalogVersion);
+    CPPUNIT_TEST(peersJsonListsPeersAndGamesSorted);
+    CPPUNIT_TEST(S3_sharedGameCountsBothPeers);
+    CPPUNIT_TEST(S15_S36_stalePeersHiddenCatalogVersionShown);
+    CPPUNIT_TEST(staleOnlyGameNotListed);
+    CPPUNIT_TEST(S35_nonCatalogGameNeverListed);
+    CPPUNIT_TEST(sizeIsTheMostCommonThenLargest);
+    CPPUNIT_TEST(removedGameAndRemovedPeerDisappearFromRemoteGames);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void upsertAddsThenUpdates() {
+        PeerDb db;
+        CPPUNIT_ASSERT(db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 5) ==
+                       PeerDb::Upsert::Added);
+        CPPUNIT_ASSERT(db.upsert(hello(kAlpha, "alpha2", {}), "10.0.0.1:4000", "mdns", 6) ==
+                       PeerDb::Upsert::Updated);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.size());
+        const auto *p = db.find(kAlpha);
+        CPPUNIT_ASSERT(p);
+        CPPUNIT_ASSERT_EQUAL(kAlpha, p->peerId);
+        CPPUNIT_ASSERT_EQUAL(std::string("alpha2"), p->name);
+        CPPUNIT_ASSERT_EQUAL(std::string("10.0.0.1:4000"), p->addr);
+        CPPUNIT_ASSERT_EQUAL(std::string("mdns"), p->via);
+        CPPUNIT_ASSERT_EQUAL(int64_t(6), p->lastSeenMs);
+        CPPUNIT_ASSERT(db.find(kBravo) == nullptr);
+    }
+
+    void S28_sameIdNewAddressUpdatesInPlace() {
+        PeerDb db;
+        db.upsert(hello(kBravo, "bravo", {ready("ggoo", "3")}, 4), "10.0.0.2:4000", "connect", 1);
+        // Rediscovered with the same peer_id on a new listener address; its library is the
+        // one already known (same snapshot).
+        CPPUNIT_ASSERT(db.upsert(hello(kBravo, "bravo", {ready("ggoo", "3")}, 4), "10.0.0.2:4999",
+                                 "mdns", 2) == PeerDb::Upsert::AddressChanged);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.size());
+        const auto *p = db.find(kBravo);
+        CPPUNIT_ASSERT(p);
+        CPPUNIT_ASSERT_EQUAL(std::string("10.0.0.2:4999"), p->addr);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p->games.size());
+        CPPUNIT_ASSERT(p->games.at("ggoo") == ready("ggoo", "3"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(4), p->libraryRevision);
+        // The library stays attached to the peer id: it is still a source, once.
+        const auto sources = db.readySources(*catalog().find("ggoo"));
+        CPPUNIT_ASSERT(sources == std::vector<std::string>{kBravo});
+        auto rows = db.remoteGamesJson(catalog());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
+        CPPUNIT_ASSERT_EQUAL(1, row(rows, 0)->getValue<int>("peer_count"));
+        // A later delta still applies to the moved peer.
+        CPPUNIT_ASSERT(db.applyDelta(kBravo, LibraryDelta{5, {ready("cnctw", "20250301")}, {}}, 3));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), db.find(kBravo)->games.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.peersJson().size());
+    }
+
+    void helloSnapshotReplacesTheLibrary() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "alpha", {ready("ggoo", "3"), ready("cnctw", "20250301")}),
+                  "10.0.0.1:4000", "connect", 1);
+        db.upsert(hello(kAlpha, "alpha", {ready("bfbc2", "1")}, 9), "10.0.0.1:4000", "connect", 2);
+        const auto *p = db.find(kAlpha);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p->games.size());
+        CPPUNIT_ASSERT(p->games.count("bfbc2"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(9), p->libraryRevision);
+    }
+
+    void deltaUpsertsRemovesAndSetsRevision() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "alpha", {stale("ggoo", "2"), ready("cnctw", "20250301")}, 1),
+                  "10.0.0.1:4000", "connect", 1);
+        LibraryDelta d;
+        d.revision = 2;
+        d.upserts = {ready("ggoo", "3"), ready("bfbc2", "1")};
+        d.removed = {"cnctw", "notthere"};
+        CPPUNIT_ASSERT(db.applyDelta(kAlpha, d, 7));
+        const auto *p = db.find(kAlpha);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(2), p->libraryRevision);
+        CPPUNIT_ASSERT_EQUAL(int64_t(7), p->lastSeenMs);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p->games.size());
+        CPPUNIT_ASSERT(p->games.at("ggoo") == ready("ggoo", "3"));
+        CPPUNIT_ASSERT(p->games.count("bfbc2"));
+        CPPUNIT_ASSERT(!p->games.count("cnctw"));
+        // S23: the version bump makes it a source.
+        CPPUNIT_ASSERT(db.readySources(*catalog().find("ggoo")) ==
+                       std::vector<std::string>{kAlpha});
+    }
+
+    void deltaForUnknownPeerIgnored() {
+        PeerDb db;
+        CPPUNIT_ASSERT(!db.applyDelta(kAlpha, LibraryDelta{1, {ready("ggoo", "3")}, {}}, 1));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.size());
+    }
+
+    void touchAndRemove() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 1);
+        db.touch(kAlpha, 50);
+        db.touch(kBravo, 60); // unknown: nothing happens
+        CPPUNIT_ASSERT_EQUAL(int64_t(50), db.find(kAlpha)->lastSeenMs);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.size());
+        CPPUNIT_ASSERT(db.remove(kAlpha));
+        CPPUNIT_ASSERT(!db.remove(kAlpha));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.size());
+    }
+
+    void readySourcesNeedReadyAtCatalogVersion() {
+        PeerDb db;
+        GameSummary notDownloaded = ready("ggoo", "3");
+        notDownloaded.downloaded = false;
+        GameSummary localOnly = ready("ggoo", "3");
+        localOnly.availability = "LocalOnly";
+        db.upsert(hello(kCharlie, "c", {ready("ggoo", "3")}), "c:1", "connect", 1);
+        db.upsert(hello(kAlpha, "a", {ready("ggoo", "3")}), "a:1", "connect", 1);
+        db.upsert(hello(kBravo, "b", {ready("ggoo", "2")}), "b:1", "connect", 1);
+        db.upsert(hello(std::string(64, 'd'), "d", {notDownloaded}), "d:1", "connect", 1);
+        db.upsert(hello(std::string(64, 'e'), "e", {localOnly}), "e:1", "connect", 1);
+        db.upsert(hello(std::string(64, 'f'), "f", {stale("ggoo", "3")}), "f:1", "connect", 1);
+        const auto sources = db.readySources(*catalog().find("ggoo"));
+        CPPUNIT_ASSERT(sources == (std::vector<std::string>{kAlpha, kCharlie}));
+        CPPUNIT_ASSERT(db.readySources(*catalog().find("cnctw")).empty());
+    }
+
+    void peersJsonListsPeersAndGamesSorted() {
+        PeerDb db;
+        db.upsert(hello(kBravo, "bravo", {stale("ggoo", "2"), ready("cnctw", "20250301")}),
+                  "10.0.0.2:4000", "mdns", 1);
+        db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 1);
+        const std::string expected =
+            R"([{"peer_id":")" + kAlpha +
+            R"(","name":"alpha","addr":"10.0.0.1:4000","via":"connect","games":[]},)" +
+            R"({"peer_id":")" + kBravo +
+            R"(","name":"bravo","addr":"10.0.0.2:4000","via":"mdns","games":[)" +
+            R"({"id":"cnctw","version":"20250301","availability":"Ready"},)" +
+            R"({"id":"ggoo","version":"2","availability":"Stale"}]}])";
+        CPPUNIT_ASSERT_EQUAL(expected, json(db.peersJson()));
+    }
+
+    void S3_sharedGameCountsBothPeers() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "alpha", {ready("ggoo", "3", 300), ready("alienswarm", "5", 500)}),
+                  "a:1", "connect", 1);
+        db.upsert(hello(kBravo, "bravo", {ready("ggoo", "3", 300), ready("bfbc2", "1", 200)}),
+                  "b:1", "connect", 1);
+        const std::string expected =
+            R"([{"id":"alienswarm","name":"Alien Swarm","eti_game_version":"5","peer_count":1,"size":500},)"
+            R"({"id":"bfbc2","name":"Bad Company 2","eti_game_version":"1","peer_count":1,"size":200},)"
+            R"({"id":"ggoo","name":"Goo","eti_game_version":"3","peer_count":2,"size":300}])";
+        CPPUNIT_ASSERT_EQUAL(std::string(expected), json(db.remoteGamesJson(catalog())));
+    }
+
+    void S15_S36_stalePeersHiddenCatalogVersionShown() {
+        PeerDb db;
+        // Four stale peers, one at the catalog version (S36); the stale ones outnumber it.
+        for (char c : {'1', '2', '3', '4'})
+            db.upsert(hello(std::string(64, c), "stale", {stale("cnctw", "20240101", 999)}),
+                      std::string(1, c) + ":1", "connect", 1);
+        db.upsert(hello(kCharlie, "charlie", {ready("cnctw", "20250301", 700)}), "c:1", "connect",
+                  1);
+        auto rows = db.remoteGamesJson(catalog());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
+        auto r = row(rows, 0);
+        CPPUNIT_ASSERT_EQUAL(std::string("cnctw"), r->getValue<std::string>("id"));
+        CPPUNIT_ASSERT_EQUAL(std::string("20250301"), r->getValue<std::string>("eti_game_version"));
+        CPPUNIT_ASSERT_EQUAL(1, r->getValue<int>("peer_count"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(700), r->getValue<uint64_t>("size"));
+        CPPUNIT_ASSERT(db.readySources(*catalog().find("cnctw")) ==
+                       std::vector<std::string>{kCharlie});
+        // A peer advertising "Ready" but at another version is stale too (S15).
+        db.upsert(hello(kAlpha, "alpha", {ready("cnctw", "20240101")}), "a:1", "connect", 1);
+        CPPUNIT_ASSERT_EQUAL(1, row(db.remoteGamesJson(catalog()), 0)->getValue<int>("peer_count"));
+    }
+
+    void staleOnlyGameNotListed() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "alpha", {stale("ggoo", "2"), ready("ggoo-x", "1")}), "a:1",
+                  "connect", 1);
+        db.upsert(hello(kBravo, "bravo", {ready("ggoo", "2")}), "b:1", "connect", 1);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGamesJson(catalog()).size());
+    }
+
+    void S35_nonCatalogGameNeverListed() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "alpha", {ready("unknowngame", "1"), ready("bfbc2", "1")}), "a:1",
+                  "connect", 1);
+        auto rows = db.remoteGamesJson(catalog());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("bfbc2"), row(rows, 0)->getValue<std::string>("id"));
+        CPPUNIT_ASSERT(json(rows).find("unknowngame") == std::string::npos);
+        // It is still part of the peer's advertised library (list-peers shows it).
+        CPPUNIT_ASSERT(json(db.peersJson()).find("unknowngame") != std::string::npos);
+    }
+
+    void sizeIsTheMostCommonThenLargest() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "a", {ready("ggoo", "3", 100)}), "a:1", "connect", 1);
+        db.upsert(hello(kBravo, "b", {ready("ggoo", "3", 300)}), "b:1", "connect", 1);
+        db.upsert(hello(kCharlie, "c", {ready("ggoo", "3", 100)}), "c:1", "connect", 1);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(100),
+                             row(db.remoteGamesJson(catalog()), 0)->getValue<uint64_t>("size"));
+        db.remove(kCharlie); // 100 vs 300: a tie goes to the larger
+        CPPUNIT_ASSERT_EQUAL(uint64_t(300),
+                             row(db.remoteGamesJson(catalog()), 0)->getValue<uint64_t>("size"));
+    }
+
+    void removedGameAndRemovedPeerDisappearFromRemoteGames() {
+        PeerDb db;
+        db.upsert(hello(kAlpha, "a", {ready("ggoo", "3"), ready("bfbc2", "1")}), "a:1", "connect",
+                  1);
+        db.upsert(hello(kBravo, "b", {ready("ggoo", "3")}), "b:1", "connect", 1);
+        db.applyDelta(kAlpha, LibraryDelta{2, {}, {"bfbc2"}}, 2); // S22
+        auto rows = db.remoteGamesJson(catalog());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
+        CPPUNIT_ASSERT_EQUAL(2, row(rows, 0)->getValue<int>("peer_count"));
+        db.remove(kBravo); // S10
+        CPPUNIT_ASSERT_EQUAL(1, row(db.remoteGamesJson(catalog()), 0)->getValue<int>("peer_count"));
+        db.remove(kAlpha);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGamesJson(catalog()).size());
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(PeerDbTest);
