@@ -31,7 +31,8 @@ fi
 for tool in iperf3 nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "run-b1: $tool is missing (apt-get install it)" >&2; exit 2; }
 done
-[[ -x $PUMP && -f $PLUGIN ]] || { echo "run-b1: build quic_pump and transport_quic in $BUILD first" >&2; exit 2; }
+[[ -x $PUMP && -f $PLUGIN && -x $BUILD/bin/lanspreadd ]] ||
+  { echo "run-b1: build lanspreadd, quic_pump and the plugins in $BUILD first" >&2; exit 2; }
 mkdir -p "$OUT"
 
 WORK=$(mktemp -d /tmp/lanspread-b1-XXXXXX)
@@ -144,9 +145,17 @@ print(f"iperf3 {size / 2**20 / secs:.1f} {cpu['remote_total'] / 100 * secs / gib
 PY
 }
 
+# A whole lanspread download: two lanspreadd processes, GetChunk over transport-quic, every
+# chunk SHA-256-verified and written to disk on the receiver (tests/bench/lanspread_download.py).
+run_download() {
+  python3 "$(dirname "$0")/lanspread_download.py" "$BUILD" "$WORK/www/blob" "$WORK/download" \
+    >>"$RESULTS"
+}
+
 # Interleaved, so a burst of load elsewhere on the machine hits every tool alike.
 for run in $(seq "$RUNS"); do
   echo "run-b1: run $run/$RUNS" >&2
+  run_download
   run_quic
   run_curl
   run_iperf
@@ -157,9 +166,12 @@ python3 - "$RESULTS" "$OUT" "$GIB" "$RUNS" "$LOAD_BEFORE" "$LOAD_AFTER" "$QUIC_S
 import json, os, platform, statistics, subprocess, sys
 results, out, gib, runs, load_before, load_after, quic_set = sys.argv[1:]
 rows = {}
+rss = {}
 for line in open(results):
-    tool, mibs, rcpu, scpu = line.split()
+    tool, mibs, rcpu, scpu, *extra = line.split()
     rows.setdefault(tool, []).append((float(mibs), float(rcpu), float(scpu)))
+    if extra:
+        rss.setdefault(tool, []).append(float(extra[0]))
 cpu_model = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
                   if l.startswith("model name")), "?")
 hardware = {"nproc": os.cpu_count(), "cpu": cpu_model, "kernel": platform.release(),
@@ -167,7 +179,8 @@ hardware = {"nproc": os.cpu_count(), "cpu": cpu_model, "kernel": platform.releas
 med = {t: statistics.median(v[0] for v in r) for t, r in rows.items()}
 report = {"benchmark": "B1 loopback single-source transfer", "gib": float(gib), "runs": int(runs),
           "quic_settings": quic_set, "hardware": hardware, "tools": {}}
-names = {"quic": "lanspread transport-quic (quic_pump, 2 processes)",
+names = {"download": "lanspread download (2 lanspreadd, verified, written to disk)",
+         "quic": "lanspread transport-quic (quic_pump, 2 processes)",
          "curl": "curl from nginx (sendfile)", "iperf3": "iperf3 TCP (ceiling)"}
 for t, r in rows.items():
     report["tools"][t] = {
@@ -176,7 +189,9 @@ for t, r in rows.items():
         "median_receiver_cpu_s_per_gib": statistics.median(v[1] for v in r),
         "median_sender_cpu_s_per_gib": statistics.median(v[2] for v in r),
         "ratio_to_curl": med[t] / med["curl"] if med.get("curl") else None,
-        "ratio_to_iperf3": med[t] / med["iperf3"] if med.get("iperf3") else None}
+        "ratio_to_iperf3": med[t] / med["iperf3"] if med.get("iperf3") else None,
+        "ratio_to_quic_pump": med[t] / med["quic"] if med.get("quic") else None,
+        "max_receiver_peak_rss_mib": max(rss[t]) if t in rss else None}
 json.dump(report, open(os.path.join(out, "b1.json"), "w"), indent=2)
 lines = [f"## B1: {gib} GiB over loopback, {runs} runs each, interleaved",
          "",
@@ -184,15 +199,17 @@ lines = [f"## B1: {gib} GiB over loopback, {runs} runs each, interleaved",
          f"load average before {load_before}, after {load_after}"
          + (f"; QUIC settings: {quic_set}" if quic_set else ""),
          "",
-         "| what | median MiB/s | min | max | receiver CPU s/GiB | sender CPU s/GiB | × curl/nginx | × iperf3 |",
-         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-for t in ("quic", "curl", "iperf3"):
+         "| what | median MiB/s | min | max | receiver CPU s/GiB | sender CPU s/GiB | × curl/nginx | × iperf3 | × pump | receiver peak RSS MiB |",
+         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+for t in ("download", "quic", "curl", "iperf3"):
     if t not in report["tools"]:
         continue
     e = report["tools"][t]
     lines.append(f"| {e['name']} | {e['median_mib_per_s']:.0f} | {e['min']:.0f} | {e['max']:.0f} | "
                  f"{e['median_receiver_cpu_s_per_gib']:.2f} | {e['median_sender_cpu_s_per_gib']:.2f} | "
-                 f"{e['ratio_to_curl']:.2f} | {e['ratio_to_iperf3']:.2f} |")
+                 f"{e['ratio_to_curl']:.2f} | {e['ratio_to_iperf3']:.2f} | "
+                 f"{e['ratio_to_quic_pump']:.2f} | "
+                 + (f"{e['max_receiver_peak_rss_mib']:.0f} |" if e['max_receiver_peak_rss_mib'] else "— |"))
 open(os.path.join(out, "b1.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY

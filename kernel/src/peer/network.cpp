@@ -549,6 +549,8 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     Poco::JSON::Object lost(Poco::JSON_PRESERVE_KEY_ORDER);
     lost.set("peer_id", s->peerId);
     lost.set("addr", record ? record->addr : s->addr);
+    // A goodbye may arrive as the Goodbye frame or only as the close that follows it.
+    s->goodbye = s->goodbye || why.find("application error 0x2") != std::string::npos;
     lost.set("reason", s->goodbye ? std::string("goodbye") : why);
     _peers.remove(s->peerId);
     log::info(kSource, "peer " + s->label() + " lost: " + (s->goodbye ? "goodbye" : why));
