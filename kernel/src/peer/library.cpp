@@ -49,6 +49,26 @@ int64_t mtimeNs(const struct stat &st) {
     return int64_t(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
 }
 
+// Whether name is valid UTF-8 without control characters: file lists travel as JSON, and a
+// name other peers cannot decode would make the whole game unshareable.
+bool isPortableName(const std::string &name) {
+    for (std::size_t i = 0; i < name.size();) {
+        const auto c = static_cast<unsigned char>(name[i]);
+        std::size_t extra = c < 0x80           ? 0
+                            : (c >> 5) == 0x6  ? 1
+                            : (c >> 4) == 0xe  ? 2
+                            : (c >> 3) == 0x1e ? 3
+                                               : 99;
+        if (c < 0x20 || c == 0x7f || extra == 99 || i + extra >= name.size())
+            return false;
+        for (std::size_t k = 1; k <= extra; ++k)
+            if ((static_cast<unsigned char>(name[i + k]) >> 6) != 0x2)
+                return false;
+        i += extra + 1;
+    }
+    return true;
+}
+
 // Collects regular files below dir (relative names), skipping reserved names at the top.
 Status walk(const std::string &root, const std::string &rel,
             std::vector<std::pair<std::string, struct stat>> &out) {
@@ -63,6 +83,12 @@ Status walk(const std::string &root, const std::string &rel,
             continue;
         if (rel.empty() && isReservedRootName(name))
             continue;
+        if (!isPortableName(name)) {
+            log::warning("library", "skipping " + dirPath +
+                                        "/<non-UTF-8 name>: file names must "
+                                        "be UTF-8 to be shared");
+            continue;
+        }
         names.push_back(std::move(name));
     }
     ::closedir(dir);

@@ -28,6 +28,10 @@ constexpr std::size_t kWriteBlock = 1u << 20; // bytes per disk job
 constexpr unsigned kMaxChunkAttempts = 8;
 constexpr unsigned kMaxSourceFailures = 3; // consecutive, before a source is dropped
 constexpr uint64_t kProgressIntervalNs = 500'000'000ull;
+// A source that answers nothing for this long is treated as failed for that request (the
+// connection may still be alive: keep-alives do not move chunks).
+constexpr uint64_t kStallNs = 20'000'000'000ull;
+constexpr uint64_t kDescribeTimeoutNs = 15'000'000'000ull;
 // version.ini is written under this reserved name and renamed into place last.
 constexpr const char *kVersionTemp = ".version.ini.download";
 
@@ -135,6 +139,7 @@ struct Download::InFlight {
     uint64_t submitted = 0; // bytes handed to the writer
     uint64_t written = 0;   // bytes the writer reported
     bool ended = false;     // the request completed (all bytes arrived)
+    uint64_t lastDataNs = 0;
 };
 
 Download::Download(Reactor &reactor, WorkerPool &workers, EventBus &events,
@@ -149,6 +154,8 @@ Download::Download(Reactor &reactor, WorkerPool &workers, EventBus &events,
 Download::~Download() {
     if (_progressTimer != 0)
         _reactor.stopTimer(_progressTimer);
+    if (_describeTimer != 0)
+        _reactor.stopTimer(_describeTimer);
 }
 
 std::string Download::addrOf(const std::string &peerId) const {
@@ -158,6 +165,19 @@ std::string Download::addrOf(const std::string &peerId) const {
 void Download::start() {
     _pendingAnswers = _askedSources.size();
     auto self = shared_from_this();
+    // A source that never answers must not hold the download: vote with what arrived.
+    _reactor.startTimer(
+        kDescribeTimeoutNs,
+        [weak = std::weak_ptr<Download>(self)] {
+            auto d = weak.lock();
+            if (!d || d->_phase != Phase::Describing)
+                return;
+            log::warning(kSource, d->_game.id + ": " + std::to_string(d->_pendingAnswers) +
+                                      " source(s) gave no file list within 15 s");
+            d->_pendingAnswers = 0;
+            d->vote();
+        },
+        _describeTimer);
     for (const auto &peerId : _askedSources)
         _network.requestGameFiles(peerId, _game.id,
                                   [self, peerId](Result<protocol::GameFiles> files) {
@@ -173,8 +193,12 @@ void Download::onDescribed(const std::string &peerId, Result<protocol::GameFiles
     else
         log::warning(kSource, _game.id + ": peer " + peerId.substr(0, 12) +
                                   " gave no file list: " + files.status().message());
-    if (--_pendingAnswers == 0)
+    if (--_pendingAnswers == 0) {
+        if (_describeTimer != 0)
+            _reactor.stopTimer(_describeTimer);
+        _describeTimer = 0;
         vote();
+    }
 }
 
 void Download::vote() {
@@ -366,6 +390,20 @@ void Download::publishProgress() {
     _events.publish("download-progress", progress);
     _lastProgressNs = now;
     _lastProgressBytes = _bytesFetched;
+    // Stalled requests (nothing for kStallNs, and not waiting for our own disk) fail over.
+    std::vector<uint64_t> stalled;
+    for (const auto &[key, f] : _inFlight)
+        if (!f->ended && now - f->lastDataNs > kStallNs)
+            stalled.push_back(key);
+    for (auto key : stalled) {
+        auto it = _inFlight.find(key);
+        if (it == _inFlight.end())
+            continue;
+        _network.cancelRequest(it->second->request); // reset; its onEnd is not called
+        onRequestEnd(key, Status(LANSPREAD_E_IO, "no data for 20 s"));
+    }
+    if (_phase != Phase::Transferring)
+        return;
     _reactor.startTimer(
         kProgressIntervalNs,
         [weak = std::weak_ptr<Download>(shared_from_this())] {
@@ -398,6 +436,7 @@ void Download::request(const std::string &peerId, std::size_t chunkId) {
     flight->chunk = chunkId;
     flight->peer = peerId;
     flight->startNs = Reactor::nowNs();
+    flight->lastDataNs = flight->startNs;
     flight->writer = std::make_shared<ChunkWriter>();
     flight->writer->file = _open.at(task.file);
     const uint64_t key = _nextKey++;
@@ -424,6 +463,7 @@ void Download::onPiece(uint64_t key, std::span<const uint8_t> piece) {
     if (it == _inFlight.end())
         return;
     InFlight &f = *it->second;
+    f.lastDataNs = Reactor::nowNs();
     f.buffer.insert(f.buffer.end(), piece.begin(), piece.end());
     if (f.buffer.size() < kWriteBlock)
         return;

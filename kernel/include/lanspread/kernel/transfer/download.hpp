@@ -103,6 +103,7 @@ class Download : public std::enable_shared_from_this<Download> {
     uint64_t _bytesFetched = 0;
     uint64_t _startNs = 0;
     uint64_t _progressTimer = 0;
+    uint64_t _describeTimer = 0;
     uint64_t _lastProgressBytes = 0;
     uint64_t _lastProgressNs = 0;
     int _activeJobs = 0; // disk jobs running for this download
