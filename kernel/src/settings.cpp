@@ -51,6 +51,11 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
     }
     if (s.pluginDir.empty())
         s.pluginDir = defaultPluginDir();
+    s.peerTimeoutMs = config.getInt64("lanspread.peer_timeout_ms", 10000);
+    if (s.peerTimeoutMs < 1000 || s.peerTimeoutMs > 3600000)
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.peer_timeout_ms must be between 1000 and 3600000, got " +
+                          std::to_string(s.peerTimeoutMs));
     const std::string limit = config.getString("lanspread.upload_limit_mib_s", "0");
     try {
         std::size_t used = 0;

@@ -166,6 +166,8 @@ Status PeerNetwork::start(const TransportRef &transport, const std::string &bind
     config.cert_der_len = _identity.certDer.size();
     config.key_der = _identity.keyDer.data();
     config.key_der_len = _identity.keyDer.size();
+    config.idle_timeout_ns = _peerTimeoutNs;
+    config.keepalive_ns = _peerTimeoutNs / 4;
     lanspread_status st =
         _transport.vtable->listen(_transport.state, &config, &_callbacks, &_endpoint);
     if (st != LANSPREAD_OK || _endpoint == nullptr) {
@@ -264,6 +266,8 @@ void PeerNetwork::connect(const std::string &addr, const std::string &via,
     config.cert_der_len = _identity.certDer.size();
     config.key_der = _identity.keyDer.data();
     config.key_der_len = _identity.keyDer.size();
+    config.idle_timeout_ns = _peerTimeoutNs;
+    config.keepalive_ns = _peerTimeoutNs / 4;
     lanspread_transport_conn *conn = nullptr;
     lanspread_status st =
         _transport.vtable->connect(_transport.state, &config, addr.c_str(), &_callbacks, &conn);

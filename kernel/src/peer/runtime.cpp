@@ -71,6 +71,7 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
     _network = std::make_unique<PeerNetwork>(_reactor, _workers, _events, _identity, _settings.name,
                                              static_cast<NetworkDelegate &>(*this));
     _network->setUploadLimit(_settings.uploadLimitMiBps * 1048576.0);
+    _network->setPeerTimeout(uint64_t(_settings.peerTimeoutMs) * 1'000'000ull);
     if (transport) {
         Status listening = _network->start(*transport, _settings.listenAddr);
         if (!listening) {

@@ -72,6 +72,8 @@ class PeerNetwork {
     // Caps the bytes per second served to all peers together (0 = no cap): a host whose
     // own game must not lag can share at a polite rate. A token bucket with a 1 MiB burst.
     void setUploadLimit(double bytesPerSecond) { _uploadRate = bytesPerSecond; }
+    // How long a silent peer lasts before its connection closes (transport idle timeout).
+    void setPeerTimeout(uint64_t ns) { _peerTimeoutNs = ns; }
 
     // The bound listener "ip:port" ("" before start()).
     const std::string &listenAddr() const { return _listenAddr; }
@@ -162,6 +164,7 @@ class PeerNetwork {
     uint64_t _nextSerial = 1;
     std::map<std::string, int> _outbound;
     double _uploadRate = 0;
+    uint64_t _peerTimeoutNs = 10'000'000'000ull;
     double _uploadTokens = 0;
     uint64_t _uploadRefillNs = 0;
     uint64_t _uploadTimer = 0;
