@@ -108,8 +108,12 @@ struct PeerNetwork::Session {
     State state = State::Connecting;
     uint64_t control = kNoStream;
     std::string peerId;
-    std::string addr;    // reachable listener address
-    bool silent = false; // closing without peer-lost
+    std::string addr;           // reachable listener address
+    std::string expectedPeerId; // pinned by discovery ("" = any)
+    uint64_t lastActivityNs = 0;
+    uint64_t lastPingNs = 0;
+    bool timedOut = false; // closed by the liveness check
+    bool silent = false;   // closing without peer-lost
     bool goodbye = false;
     uint64_t handshakeTimer = 0;
     std::map<uint64_t, std::unique_ptr<Stream>> streams;
@@ -253,8 +257,17 @@ protocol::Hello PeerNetwork::ownHello() {
     return hello;
 }
 
+bool PeerNetwork::dialing(const std::string &addr) const {
+    for (const auto &[conn, s] : _sessions)
+        if (s->outgoing && s->dialAddr == addr && s->state != Session::State::Ready &&
+            s->state != Session::State::Closing)
+            return true;
+    return false;
+}
+
 void PeerNetwork::connect(const std::string &addr, const std::string &via,
-                          std::function<void(Result<std::string>)> done) {
+                          std::function<void(Result<std::string>)> done,
+                          const std::string &expectedPeerId) {
     if (_endpoint == nullptr) {
         done(Status(LANSPREAD_E_FAILED, "connect-failed: no transport is running"));
         return;
@@ -283,6 +296,7 @@ void PeerNetwork::connect(const std::string &addr, const std::string &via,
     s->via = via;
     s->dialAddr = addr;
     s->remoteAddr = addr;
+    s->expectedPeerId = expectedPeerId;
     s->waiters.push_back(std::move(done));
     const uint64_t serial = s->serial;
     _reactor.startTimer(
@@ -415,6 +429,7 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
     }
     Stream &st = *it->second;
     const uint64_t serial = s->serial;
+    s->lastActivityNs = Reactor::nowNs();
     st.dataInFeed = 0;
     Status fed = Status::ok();
     if (len > 0 && st.reader && !st.reader->failed())
@@ -555,7 +570,10 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     lost.set("addr", record ? record->addr : s->addr);
     // A goodbye may arrive as the Goodbye frame or only as the close that follows it.
     s->goodbye = s->goodbye || why.find("application error 0x2") != std::string::npos;
-    lost.set("reason", s->goodbye ? std::string("goodbye") : why);
+    lost.set("reason", s->goodbye    ? std::string("goodbye")
+                       : s->timedOut ? std::string("timeout: silent for ") +
+                                           std::to_string(_peerTimeoutNs / 1'000'000) + " ms"
+                                     : why);
     _peers.remove(s->peerId);
     log::info(kSource, "peer " + s->label() + " lost: " + (s->goodbye ? "goodbye" : why));
     _events.publish("peer-lost", lost);
@@ -626,6 +644,12 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
                                  " but the certificate's key is " + s.fingerprint);
                 return;
             }
+            if (!s.expectedPeerId.empty() && hello.peerId != s.expectedPeerId) {
+                closeSession(s, "identity-mismatch",
+                             s.dialAddr + " was announced as peer " + s.expectedPeerId +
+                                 " but is " + hello.peerId);
+                return;
+            }
             completeHandshake(s, hello);
             return;
         }
@@ -693,6 +717,9 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
     const auto change =
         _peers.upsert(hello, s.addr, s.outgoing ? s.via : "incoming", EventBus::nowUnixMs());
     s.state = Session::State::Ready;
+    s.lastActivityNs = Reactor::nowNs();
+    if (_livenessTimer == 0)
+        livenessTick();
     auto waiters = std::move(s.waiters);
     s.waiters.clear();
     log::info(kSource, "peer " + s.label() + " (" + hello.name + ") connected at " + s.addr + ", " +
@@ -729,6 +756,44 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
     for (auto &waiter : waiters)
         waiter(peerId);
     _delegate.peerLibraryChanged(peerId);
+}
+
+void PeerNetwork::livenessTick() {
+    _livenessTimer = 0;
+    if (_stopping)
+        return;
+    const uint64_t now = Reactor::nowNs();
+    const uint64_t pingEvery = _peerTimeoutNs / 4;
+    std::vector<lanspread_transport_conn *> silent;
+    bool anyReady = false;
+    for (auto &[conn, s] : _sessions) {
+        if (s->state != Session::State::Ready)
+            continue;
+        anyReady = true;
+        if (now - s->lastActivityNs > _peerTimeoutNs) {
+            silent.push_back(conn);
+        } else if (now - s->lastActivityNs > pingEvery && now - s->lastPingNs > pingEvery) {
+            s->lastPingNs = now;
+            sendControl(*s, protocol::Ping{++_pingNonce});
+        }
+    }
+    for (auto *conn : silent)
+        if (Session *s = session(conn)) {
+            log::warning(kSource, "peer " + s->label() + " sent nothing for " +
+                                      std::to_string(_peerTimeoutNs / 1'000'000) +
+                                      " ms; dropping it");
+            s->state = Session::State::Closing;
+            s->timedOut = true;
+            _transport.vtable->close(conn, kAppErrorProtocol);
+        }
+    if (anyReady)
+        _reactor.startTimer(
+            std::max<uint64_t>(pingEvery / 2, 50'000'000ull),
+            [this, alive = _alive] {
+                if (*alive)
+                    livenessTick();
+            },
+            _livenessTimer);
 }
 
 void PeerNetwork::broadcastDelta(const protocol::LibraryDelta &delta) {

@@ -81,9 +81,13 @@ class PeerNetwork {
     bool isOwnAddress(const std::string &addr) const;
 
     // Connects and handshakes; done gets the remote peer_id, or a Status whose message starts
-    // with the CLI error code ("connect-failed: ...", "self-connect: ...").
+    // with the CLI error code ("connect-failed: ...", "self-connect: ..."). expectedPeerId
+    // (from discovery) pins the identity: a different key is refused (identity-mismatch).
     void connect(const std::string &addr, const std::string &via,
-                 std::function<void(Result<std::string>)> done);
+                 std::function<void(Result<std::string>)> done,
+                 const std::string &expectedPeerId = {});
+    // Whether a handshake to addr is under way (discovery does not dial twice).
+    bool dialing(const std::string &addr) const;
 
     // Sends a LibraryDelta to every connected peer.
     void broadcastDelta(const protocol::LibraryDelta &delta);
@@ -135,6 +139,8 @@ class PeerNetwork {
     void sendControl(Session &s, const protocol::Message &message);
     void closeSession(Session &s, const std::string &code, const std::string &why);
     void dropSession(lanspread_transport_conn *conn, const std::string &reason);
+    // Liveness: pings idle peers and closes those silent for the peer timeout.
+    void livenessTick();
     protocol::Hello ownHello();
 
     void onRequestStreamMessage(Session &s, Stream &st, protocol::Message &&message);
@@ -165,6 +171,8 @@ class PeerNetwork {
     std::map<std::string, int> _outbound;
     double _uploadRate = 0;
     uint64_t _peerTimeoutNs = 10'000'000'000ull;
+    uint64_t _livenessTimer = 0;
+    uint64_t _pingNonce = 0;
     double _uploadTokens = 0;
     uint64_t _uploadRefillNs = 0;
     uint64_t _uploadTimer = 0;
