@@ -87,7 +87,14 @@ void Kernel::startRuntime() {
                                 ? "no transport plugin is loaded: this peer cannot reach others"
                                 : "lanspread.transport names " + wanted +
                                       ", which is not a loaded transport plugin");
-    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""), transport);
+    std::vector<peer::DiscoveryRef> discovery;
+    for (const auto &plugin : _loader.plugins())
+        if (plugin->kind() == LANSPREAD_KIND_DISCOVERY)
+            discovery.push_back({plugin->id(),
+                                 static_cast<const lanspread_discovery_v1 *>(plugin->interface),
+                                 plugin->state});
+    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""), transport,
+                   std::move(discovery));
 }
 
 void Kernel::start() {

@@ -726,7 +726,7 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
                            std::to_string(hello.games.size()) + " games");
     const PeerRecord *record = _peers.find(s.peerId);
     if (change == PeerDb::Upsert::Added) {
-        if (s.outgoing) {
+        if (s.outgoing && s.via != "mdns") { // discovery announced it when it was found
             Poco::JSON::Object found(Poco::JSON_PRESERVE_KEY_ORDER);
             found.set("peer_id", s.peerId);
             found.set("addr", s.addr);

@@ -67,7 +67,9 @@ Status PeerRuntime::prepare() {
 }
 
 void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId,
-                        std::optional<TransportRef> transport) {
+                        std::optional<TransportRef> transport,
+                        std::vector<DiscoveryRef> discovery) {
+    _discoveryPlugins = std::move(discovery);
     _network = std::make_unique<PeerNetwork>(_reactor, _workers, _events, _identity, _settings.name,
                                              static_cast<NetworkDelegate &>(*this));
     _network->setUploadLimit(_settings.uploadLimitMiBps * 1048576.0);
@@ -105,6 +107,16 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
         ready.set("listen_addr",
                   _network->running() ? _network->listenAddr() : _settings.listenAddr);
         _events.publish("local-peer-ready", ready);
+        // Advertise once the library (and so the revision in the TXT record) is known.
+        if (_network->running() && !_discoveryPlugins.empty()) {
+            const std::string &addr = _network->listenAddr();
+            const auto port = static_cast<uint16_t>(std::stoul(addr.substr(addr.rfind(':') + 1)));
+            _discovery = std::make_unique<LanDiscovery>(
+                _identity.peerId, [this](const std::string &peerId, const std::string &at) {
+                    onDiscovered(peerId, at);
+                });
+            _discovery->start(_discoveryPlugins, _settings.name, port, _library->revision());
+        }
         auto deferred = std::move(_deferred);
         for (auto &task : deferred)
             task();
@@ -122,10 +134,36 @@ void PeerRuntime::stop() {
     for (auto &[id, download] : downloads)
         download->cancel();
     downloads.clear();
+    if (_discovery)
+        _discovery->stop(); // withdraw the advert first: others see us leave at once
+    _discovery.reset();
     if (_network)
         _network->stop();
     if (_library)
         _library->stop();
+}
+
+void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &addr) {
+    if (_stopped || !_network || !_network->running())
+        return;
+    const PeerRecord *known = _network->peers().find(peerId);
+    if ((known && known->addr == addr) || _network->dialing(addr))
+        return;
+    if (!known) {
+        Poco::JSON::Object found(Poco::JSON_PRESERVE_KEY_ORDER);
+        found.set("peer_id", peerId);
+        found.set("addr", addr);
+        found.set("via", std::string("mdns"));
+        _events.publish("peer-discovered", found);
+    }
+    _network->connect(
+        addr, "mdns",
+        [peerId, addr](Result<std::string> connected) {
+            if (!connected)
+                log::info(kSource, "discovered peer " + peerId.substr(0, 12) + " at " + addr +
+                                       " not connected: " + connected.status().message());
+        },
+        peerId);
 }
 
 void PeerRuntime::whenLibraryReady(std::function<void()> task) {
@@ -176,6 +214,8 @@ void PeerRuntime::publishLibrary(const std::vector<std::string> &changed) {
     }
     if (!delta.upserts.empty() || !delta.removed.empty())
         _network->broadcastDelta(delta);
+    if (_discovery)
+        _discovery->updateRevision(_library->revision());
 }
 
 protocol::GameSummary PeerRuntime::summaryOf(const LocalGame &game) {

@@ -9,6 +9,7 @@
 #include <lanspread/kernel/peer/catalog.hpp>
 #include <lanspread/kernel/peer/identity.hpp>
 #include <lanspread/kernel/peer/install.hpp>
+#include <lanspread/kernel/peer/lan_discovery.hpp>
 #include <lanspread/kernel/peer/library.hpp>
 #include <lanspread/kernel/peer/network.hpp>
 #include <lanspread/kernel/peer/operations.hpp>
@@ -42,7 +43,7 @@ class PeerRuntime : private NetworkDelegate {
     // On the reactor, once plugins are loaded: listens with the transport (if any) and
     // starts the library scan; commands that need the library wait for its first scan.
     void start(std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId,
-               std::optional<TransportRef> transport);
+               std::optional<TransportRef> transport, std::vector<DiscoveryRef> discovery = {});
     // On the reactor, before plugins shut down: says goodbye to every peer, abandons running
     // downloads (their verified chunks stay on disk for a resume) and stops watching.
     void stop();
@@ -91,6 +92,9 @@ class PeerRuntime : private NetworkDelegate {
     std::unique_ptr<Library> _library;
     std::unique_ptr<InstallEngine> _install;
     std::unique_ptr<PeerNetwork> _network;
+    std::unique_ptr<LanDiscovery> _discovery;
+    std::vector<DiscoveryRef> _discoveryPlugins;
+    void onDiscovered(const std::string &peerId, const std::string &addr);
     std::map<std::string, std::shared_ptr<transfer::Download>> _downloads; // by game id
     std::vector<UnpackerRef> _unpackers;
     std::string _pinnedUnpackerId;

@@ -1,0 +1,153 @@
+// LanDiscovery: the TXT announcement format and which found services become connect
+// candidates (another protocol, a missing peer_id and our own advert are ignored). The
+// discovery plugin is a tiny in-test table that records the advert and hands back the
+// browse callbacks, so the glue is driven exactly as a real plugin would.
+#include <lanspread/kernel/peer/lan_discovery.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <string>
+#include <vector>
+
+using namespace lanspread::kernel::peer;
+
+namespace {
+
+struct FakeDiscovery {
+    const lanspread_discovery_events *events = nullptr;
+    std::vector<std::string> advertisedTxt;
+    std::string advertisedName;
+    uint16_t port = 0;
+    int stops = 0;
+};
+FakeDiscovery *g_fake = nullptr;
+
+lanspread_status advertise(void *, const lanspread_service_record *record,
+                           lanspread_discovery_advert **out) {
+    g_fake->advertisedName = record->instance_name;
+    g_fake->port = record->port;
+    g_fake->advertisedTxt.clear();
+    for (auto t = record->txt; *t != nullptr; ++t)
+        g_fake->advertisedTxt.emplace_back(*t);
+    *out = reinterpret_cast<lanspread_discovery_advert *>(g_fake);
+    return LANSPREAD_OK;
+}
+lanspread_status updateTxt(lanspread_discovery_advert *, const char *const *txt) {
+    g_fake->advertisedTxt.clear();
+    for (auto t = txt; *t != nullptr; ++t)
+        g_fake->advertisedTxt.emplace_back(*t);
+    return LANSPREAD_OK;
+}
+void stopAdvert(lanspread_discovery_advert *) {
+    ++g_fake->stops;
+}
+lanspread_status browse(void *, const char *, const lanspread_discovery_events *events,
+                        lanspread_discovery_browse **out) {
+    g_fake->events = events;
+    *out = reinterpret_cast<lanspread_discovery_browse *>(g_fake);
+    return LANSPREAD_OK;
+}
+void stopBrowse(lanspread_discovery_browse *) {
+    ++g_fake->stops;
+    g_fake->events = nullptr;
+}
+const lanspread_discovery_v1 kTable = {
+    sizeof(lanspread_discovery_v1), &advertise, &updateTxt, &stopAdvert, &browse, &stopBrowse};
+
+const std::string kOwn(64, 'a');
+const std::string kOther(64, 'b');
+
+void resolve(const std::string &name, const char *address, uint16_t port,
+             std::vector<std::string> txt) {
+    std::vector<const char *> pointers;
+    for (auto &t : txt)
+        pointers.push_back(t.c_str());
+    pointers.push_back(nullptr);
+    lanspread_discovered_service service{sizeof service, name.c_str(), address, port,
+                                         pointers.data()};
+    g_fake->events->on_resolved(g_fake->events->user_data, &service);
+}
+
+} // namespace
+
+class LanDiscoveryTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(LanDiscoveryTest);
+    CPPUNIT_TEST(announcementRoundTrips);
+    CPPUNIT_TEST(announcementErrorsNameTheKey);
+    CPPUNIT_TEST(advertisesAndFollowsTheRevision);
+    CPPUNIT_TEST(foundPeersBecomeCandidatesOthersAreIgnored);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void setUp() override { g_fake = &_fake; }
+    void tearDown() override { g_fake = nullptr; }
+
+    void announcementRoundTrips() {
+        Announcement a{kOther, 1, 42, "bravo's rig"};
+        auto decoded = decodeAnnouncement(encodeAnnouncement(a));
+        CPPUNIT_ASSERT(decoded.ok());
+        CPPUNIT_ASSERT_EQUAL(a.peerId, decoded.value().peerId);
+        CPPUNIT_ASSERT_EQUAL(a.protocol, decoded.value().protocol);
+        CPPUNIT_ASSERT_EQUAL(a.revision, decoded.value().revision);
+        CPPUNIT_ASSERT_EQUAL(a.name, decoded.value().name);
+        // Every TXT string fits DNS-SD's 255-byte limit, even with a long name.
+        for (const auto &t : encodeAnnouncement({kOther, 1, 1, std::string(1000, 'n')}))
+            CPPUNIT_ASSERT(t.size() <= 255);
+    }
+
+    void announcementErrorsNameTheKey() {
+        auto noId = decodeAnnouncement({"proto=1"});
+        CPPUNIT_ASSERT(!noId.ok());
+        CPPUNIT_ASSERT(noId.status().message().find("peer_id") != std::string::npos);
+        auto shortId = decodeAnnouncement({"peer_id=abc", "proto=1"});
+        CPPUNIT_ASSERT(!shortId.ok());
+        auto upper = decodeAnnouncement({"peer_id=" + std::string(64, 'A'), "proto=1"});
+        CPPUNIT_ASSERT(!upper.ok());
+        auto noProto = decodeAnnouncement({"peer_id=" + kOther});
+        CPPUNIT_ASSERT(!noProto.ok());
+        CPPUNIT_ASSERT(noProto.status().message().find("proto") != std::string::npos);
+        CPPUNIT_ASSERT(!decodeAnnouncement({"peer_id=" + kOther, "proto=1x"}).ok());
+        CPPUNIT_ASSERT(!decodeAnnouncement({"peer_id=" + kOther, "proto=1", "rev=-1"}).ok());
+    }
+
+    void advertisesAndFollowsTheRevision() {
+        LanDiscovery discovery(kOwn, [](const std::string &, const std::string &) {});
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 7);
+        CPPUNIT_ASSERT_EQUAL(std::string("alpha"), _fake.advertisedName);
+        CPPUNIT_ASSERT_EQUAL(uint16_t(4433), _fake.port);
+        auto own = decodeAnnouncement(_fake.advertisedTxt);
+        CPPUNIT_ASSERT(own.ok());
+        CPPUNIT_ASSERT_EQUAL(kOwn, own.value().peerId);
+        CPPUNIT_ASSERT_EQUAL(lanspread::kernel::protocol::PROTOCOL_VERSION, own.value().protocol);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(7), own.value().revision);
+        discovery.updateRevision(8);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(8), decodeAnnouncement(_fake.advertisedTxt).value().revision);
+        discovery.stop();
+        CPPUNIT_ASSERT_EQUAL(2, _fake.stops);
+    }
+
+    void foundPeersBecomeCandidatesOthersAreIgnored() {
+        std::vector<std::pair<std::string, std::string>> found;
+        LanDiscovery discovery(kOwn, [&](const std::string &id, const std::string &addr) {
+            found.emplace_back(id, addr);
+        });
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 1);
+        const std::string proto =
+            "proto=" + std::to_string(lanspread::kernel::protocol::PROTOCOL_VERSION);
+        resolve("self", "10.0.0.1", 4433, {"peer_id=" + kOwn, proto});
+        resolve("old", "10.0.0.2", 4433, {"peer_id=" + kOther, "proto=999"});
+        resolve("anon", "10.0.0.3", 4433, {proto});
+        resolve("bravo", "10.0.0.4", 5000, {"peer_id=" + kOther, proto, "rev=3", "name=bravo"});
+        resolve("v6", "fe80::1", 5001, {"peer_id=" + kOther, proto});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), found.size());
+        CPPUNIT_ASSERT_EQUAL(kOther, found[0].first);
+        CPPUNIT_ASSERT_EQUAL(std::string("10.0.0.4:5000"), found[0].second);
+        CPPUNIT_ASSERT_EQUAL(std::string("[fe80::1]:5001"), found[1].second);
+    }
+
+  private:
+    FakeDiscovery _fake;
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(LanDiscoveryTest);
