@@ -1,0 +1,554 @@
+// Real lanspreadd peers for the scenario suite: each Peer is one process with its own games
+// and state dirs, driven over frontend-cli's JSONL (spec/CLI.md) on stdin/stdout, its logs in
+// a stderr file. Every stdout line a peer wrote is kept in its event log, so positive checks
+// can wait for an event from a cursor and negative checks can scan the whole window.
+// A Lab owns a unique temp dir, the catalog and the peers; it kills every child and removes
+// the dir when it goes (set LANSPREAD_KEEP_LAB=1 to keep the dir for a post-mortem).
+// Failures carry the stderr tail and the last events of every peer of the lab, so a red CI
+// log says what the daemons saw. Header-only; POSIX; CppUnit assertions.
+#pragma once
+
+#include "child_process.hpp"
+
+#include <Poco/DigestEngine.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/SHA2Engine.h>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef LANSPREADD_PATH
+#error "LANSPREADD_PATH must name the lanspreadd binary"
+#endif
+
+namespace lanspread::test {
+
+using Json = Poco::JSON::Object::Ptr;
+using JsonArray = Poco::JSON::Array::Ptr;
+using namespace std::chrono_literals;
+
+// ---- small helpers ----
+
+inline Json parseJson(const std::string &text) {
+    Poco::JSON::Parser parser;
+    return parser.parse(text).extract<Json>();
+}
+
+inline std::string toJson(const Json &object) {
+    if (object.isNull())
+        return "null";
+    std::ostringstream s;
+    object->stringify(s);
+    return s.str();
+}
+
+inline std::string jsonString(const std::string &text) {
+    std::string out = "\"";
+    for (char c : text) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    return out + "\"";
+}
+
+inline std::string readWholeFile(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+inline void writeWholeFile(const std::string &path, const std::string &data) {
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    out.close();
+    if (!out)
+        throw std::runtime_error("cannot write " + path);
+}
+
+// The last maxLines lines of a text file ("" when it cannot be read).
+inline std::string fileTail(const std::string &path, std::size_t maxLines = 30) {
+    std::ifstream in(path, std::ios::binary);
+    std::deque<std::string> lines;
+    std::string line;
+    while (std::getline(in, line)) {
+        lines.push_back(line);
+        if (lines.size() > maxLines)
+            lines.pop_front();
+    }
+    std::string out;
+    for (const auto &l : lines)
+        out += "    " + l + "\n";
+    return out;
+}
+
+// Lowercase hex SHA-256 of a file, read in blocks (large files stay out of memory).
+inline std::string sha256File(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return "unreadable";
+    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
+    std::vector<char> buffer(4 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        if (in.gcount() > 0)
+            engine.update(buffer.data(), static_cast<unsigned>(in.gcount()));
+    }
+    return Poco::DigestEngine::digestToHex(engine.digest());
+}
+
+// Whether a game root's top-level name is lanspread's own (not game payload): local/ (the
+// installed tree) and the transaction/sentinel scratch names.
+inline bool isReservedRootName(const std::string &name) {
+    return name == "local" || name.rfind(".version.ini", 0) == 0 ||
+           name.rfind(".lanspread", 0) == 0 || name.rfind(".local.", 0) == 0;
+}
+
+using Manifest = std::map<std::string, std::string>; // relative path -> sha256 (or link:...)
+
+// path -> sha256 of every regular file below dir (a game root), skipping the reserved root
+// names; a symlink is listed as "symlink:<target>" so it cannot pass for a file. An absent
+// dir gives an empty manifest.
+inline Manifest manifest(const std::string &dir) {
+    namespace fs = std::filesystem;
+    Manifest out;
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec))
+        return out;
+    std::vector<fs::path> stack{fs::path(dir)};
+    while (!stack.empty()) {
+        fs::path current = stack.back();
+        stack.pop_back();
+        for (const auto &entry : fs::directory_iterator(current)) {
+            const std::string rel = fs::relative(entry.path(), dir).generic_string();
+            if (current == fs::path(dir) && isReservedRootName(entry.path().filename().string()))
+                continue;
+            if (entry.is_symlink())
+                out[rel] = "symlink:" + fs::read_symlink(entry.path()).string();
+            else if (entry.is_directory())
+                stack.push_back(entry.path());
+            else if (entry.is_regular_file())
+                out[rel] = sha256File(entry.path().string());
+            else
+                out[rel] = "special";
+        }
+    }
+    return out;
+}
+
+// "path=sha256[0..12] size-less" lines, for assertion messages.
+inline std::string describe(const Manifest &m) {
+    std::string s = "{";
+    for (const auto &[path, hash] : m)
+        s += " " + path + "=" + hash.substr(0, 12);
+    return s + " }";
+}
+
+// The differences between two manifests, for assertion messages.
+inline std::string manifestDiff(const Manifest &expected, const Manifest &actual) {
+    std::string s;
+    for (const auto &[path, hash] : expected) {
+        auto it = actual.find(path);
+        if (it == actual.end())
+            s += " missing:" + path;
+        else if (it->second != hash)
+            s += " differs:" + path + "(" + hash.substr(0, 12) + "!=" + it->second.substr(0, 12) +
+                 ")";
+    }
+    for (const auto &[path, hash] : actual)
+        if (!expected.count(path))
+            s += " extra:" + path;
+    return s.empty() ? " none" : s;
+}
+
+// ---- one peer ----
+
+struct LoggedEvent {
+    std::string name; // the "event" field ("result" for command answers, "!not-json" otherwise)
+    Json object;      // null for "!not-json"
+    std::string line;
+};
+
+class Peer {
+  public:
+    // label names the peer in diagnostics; workDir holds its stderr log and INI file.
+    Peer(std::string label, std::string workDir)
+        : _label(std::move(label)), _workDir(std::move(workDir)) {
+        std::filesystem::create_directories(_workDir);
+    }
+    ~Peer() { _child.reset(); } // ChildProcess kills and reaps a running child
+    Peer(const Peer &) = delete;
+    Peer &operator=(const Peer &) = delete;
+
+    // A hook that returns diagnostics of the whole lab, appended to this peer's failures.
+    void setLabDiagnostics(std::function<std::string()> diag) { _labDiag = std::move(diag); }
+
+    // Starts lanspreadd listening on 127.0.0.1:0 and waits for local-peer-ready (recording
+    // peer_id and listen_addr). extraIni is appended to a generated --config file.
+    void start(const std::string &name, const std::string &gamesDir, const std::string &stateDir,
+               const std::string &catalog, const std::string &extraIni = "") {
+        _name = name;
+        _gamesDir = gamesDir;
+        _stateDir = stateDir;
+        _catalog = catalog;
+        _extraIni = extraIni;
+        launch();
+    }
+    // Starts again with the same name, dirs, catalog and INI (after kill9() or shutdown()).
+    void restart() { launch(); }
+
+    const std::string &label() const { return _label; }
+    const std::string &name() const { return _name; }
+    const std::string &peerId() const { return _peerId; }
+    const std::string &listenAddr() const { return _listenAddr; }
+    const std::string &gamesDir() const { return _gamesDir; }
+    const std::string &stateDir() const { return _stateDir; }
+    std::string gameRoot(const std::string &game) const { return _gamesDir + "/" + game; }
+    std::string stderrPath() const { return _workDir + "/stderr-" + std::to_string(_run) + ".log"; }
+    bool running() const { return _child && !_exited; }
+    pid_t pid() const { return _child ? _child->pid() : -1; }
+
+    // ---- commands ----
+
+    // Sends {"id":<fresh>, ...json} (json is an object literal without an id) and returns the
+    // result line; every other line read meanwhile goes to the event log. Fails the test if
+    // no result arrives within timeout.
+    Json command(const std::string &json, std::chrono::milliseconds timeout = 30s) {
+        requireRunning("command " + json);
+        const std::string id = _label + "-" + std::to_string(++_nextId);
+        CPPUNIT_ASSERT_MESSAGE("command must be a JSON object: " + json,
+                               json.size() > 2 && json.front() == '{');
+        _child->writeStdin("{\"id\":" + jsonString(id) + "," + json.substr(1) + "\n");
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (std::size_t i = _log.size();; ++i) {
+            while (i >= _log.size())
+                if (!readOne(deadline))
+                    fail("no result for " + json + " within " + std::to_string(timeout.count()) +
+                         " ms");
+            const auto &e = _log[i];
+            if (e.name == "result" && e.object->has("id") && e.object->get("id").toString() == id)
+                return e.object;
+        }
+    }
+    // command() that must succeed; returns its data object (an empty one when absent).
+    Json commandOk(const std::string &json, std::chrono::milliseconds timeout = 30s) {
+        Json result = command(json, timeout);
+        if (!result->optValue<bool>("ok", false))
+            fail("command " + json + " failed: " + toJson(result));
+        Json data = result->getObject("data");
+        return data.isNull() ? Json(new Poco::JSON::Object) : data;
+    }
+    // command() that must fail; returns its error code.
+    std::string commandError(const std::string &json, std::chrono::milliseconds timeout = 30s) {
+        Json result = command(json, timeout);
+        if (result->optValue<bool>("ok", false))
+            fail("command " + json + " was expected to fail: " + toJson(result));
+        Json error = result->getObject("error");
+        return error.isNull() ? std::string() : error->optValue<std::string>("code", "");
+    }
+
+    Json status() { return commandOk("{\"cmd\":\"status\"}"); }
+    JsonArray listPeers() { return commandOk("{\"cmd\":\"list-peers\"}")->getArray("peers"); }
+    Json listGames() { return commandOk("{\"cmd\":\"list-games\"}"); }
+    // The peer_id returned by connect.
+    std::string connect(const Peer &other) {
+        return commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(other.listenAddr()) + "}")
+            ->getValue<std::string>("peer_id");
+    }
+
+    // ---- events ----
+
+    static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+    using Predicate = std::function<bool(const Json &)>;
+
+    std::size_t logSize() const { return _log.size(); }
+    const LoggedEvent &logAt(std::size_t i) const { return _log.at(i); }
+
+    // The index of the first event named name (matching pred) at or after from, reading more
+    // output until timeout; npos when none came.
+    std::size_t findEvent(const std::string &name, const Predicate &pred = {},
+                          std::chrono::milliseconds timeout = 30s, std::size_t from = 0) {
+        return findAnyEvent({name}, pred, timeout, from);
+    }
+    // findEvent() for the first event named any of names.
+    std::size_t findAnyEvent(const std::set<std::string> &names, const Predicate &pred = {},
+                             std::chrono::milliseconds timeout = 30s, std::size_t from = 0) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        for (std::size_t i = from;; ++i) {
+            while (i >= _log.size())
+                if (!running() || !readOne(deadline))
+                    return npos;
+            const auto &e = _log[i];
+            if (names.count(e.name) && (!pred || pred(e.object)))
+                return i;
+        }
+    }
+    // findEvent() that must succeed; returns the event.
+    Json waitEvent(const std::string &name, const Predicate &pred = {},
+                   std::chrono::milliseconds timeout = 30s, std::size_t from = 0) {
+        return _log.at(waitEventIndex(name, pred, timeout, from)).object;
+    }
+    std::size_t waitEventIndex(const std::string &name, const Predicate &pred = {},
+                               std::chrono::milliseconds timeout = 30s, std::size_t from = 0) {
+        std::size_t i = findEvent(name, pred, timeout, from);
+        if (i == npos)
+            fail("no " + name + " event within " + std::to_string(timeout.count()) +
+                 " ms (from log index " + std::to_string(from) + ")");
+        return i;
+    }
+    // Every logged event named name (matching pred) in [from, to).
+    std::vector<Json> events(const std::string &name, const Predicate &pred = {},
+                             std::size_t from = 0, std::size_t to = npos) const {
+        std::vector<Json> out;
+        for (std::size_t i = from; i < _log.size() && i < to; ++i)
+            if (_log[i].name == name && (!pred || pred(_log[i].object)))
+                out.push_back(_log[i].object);
+        return out;
+    }
+    // Reads whatever the peer writes for window (so a negative check sees a settled log).
+    void drain(std::chrono::milliseconds window) {
+        const auto deadline = std::chrono::steady_clock::now() + window;
+        while (running() && readOne(deadline)) {
+        }
+    }
+    // Lines on stdout that are not JSON objects (the contract allows none).
+    std::vector<std::string> invalidLines() const {
+        std::vector<std::string> out;
+        for (const auto &e : _log)
+            if (e.name == "!not-json")
+                out.push_back(e.line);
+        return out;
+    }
+
+    // ---- lifecycle ----
+
+    // kill -9, then reaps the process. The event log is kept.
+    void kill9() {
+        if (!running())
+            return;
+        _child->signal(SIGKILL);
+        _child->wait(10s);
+        // What it wrote before dying is still in the pipe: keep it in the log.
+        while (readOne(std::chrono::steady_clock::now() + 1s)) {
+        }
+        _exited = true;
+    }
+    // The shutdown command, then waits for exit (kill -9 after 15 s); returns the exit code.
+    int shutdown() {
+        if (!running())
+            return -1;
+        command("{\"cmd\":\"shutdown\"}");
+        auto code = _child->wait(15s);
+        if (!code) {
+            kill9();
+            return -1;
+        }
+        while (readOne(std::chrono::steady_clock::now() + 1s)) {
+        }
+        _exited = true;
+        return *code;
+    }
+
+    // The peer's own diagnostics: pid, ids, its last events and its stderr tail.
+    std::string diagnostics(std::size_t stderrLines = 25, std::size_t eventLines = 12) const {
+        std::string s = "--- peer " + _label + " (" + _name + ", pid " + std::to_string(pid()) +
+                        (running() ? ", running" : ", not running") + ", peer_id " +
+                        _peerId.substr(0, 16) + ", listen " + _listenAddr + ")\n";
+        s += "  last events:\n";
+        const std::size_t first = _log.size() > eventLines ? _log.size() - eventLines : 0;
+        for (std::size_t i = first; i < _log.size(); ++i)
+            s += "    [" + std::to_string(i) + "] " + _log[i].line.substr(0, 400) + "\n";
+        s += "  stderr tail (" + stderrPath() + "):\n" + fileTail(stderrPath(), stderrLines);
+        return s;
+    }
+
+    // Fails the current test with msg and the lab's diagnostics.
+    [[noreturn]] void fail(const std::string &msg) const {
+        CPPUNIT_FAIL(_label + ": " + msg + "\n" + (_labDiag ? _labDiag() : diagnostics()));
+        std::abort(); // unreachable: CPPUNIT_FAIL throws
+    }
+
+  private:
+    void launch() {
+        CPPUNIT_ASSERT_MESSAGE(_label + " is already running", !running());
+        ++_run;
+        std::vector<std::string> args{"--games",   _gamesDir, "--state",   _stateDir,
+                                      "--catalog", _catalog,  "--listen",  "127.0.0.1:0",
+                                      "--name",    _name,     "--plugins", kPlugins};
+        if (!_extraIni.empty()) {
+            const std::string ini = _workDir + "/peer.ini";
+            writeWholeFile(ini, _extraIni);
+            args.push_back("--config");
+            args.push_back(ini);
+        }
+        _child.reset();
+        _exited = false;
+        _child = std::make_unique<ChildProcess>(LANSPREADD_PATH, args, _workDir, stderrPath());
+        const std::size_t ready = findEvent("local-peer-ready", {}, 30s, _log.size());
+        if (ready == npos) {
+            auto code = _child->wait(2s);
+            if (code)
+                _exited = true;
+            fail("no local-peer-ready within 30 s: " +
+                 (code ? "lanspreadd exited with " + std::to_string(*code) +
+                             (*code == 127 ? " (cannot exec " + std::string(LANSPREADD_PATH) + ")"
+                                           : std::string())
+                       : std::string("lanspreadd is still running")));
+        }
+        _peerId = _log[ready].object->optValue<std::string>("peer_id", "");
+        _listenAddr = _log[ready].object->optValue<std::string>("listen_addr", "");
+        if (_peerId.empty() || _listenAddr.empty())
+            fail("local-peer-ready lacks peer_id or listen_addr: " + _log[ready].line);
+    }
+
+    // Reads one stdout line into the log; false at the deadline or at EOF (which marks the
+    // process as exited once it is reaped).
+    bool readOne(std::chrono::steady_clock::time_point deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() < 0)
+            left = 0ms;
+        auto line = _child->readLine(left);
+        if (!line) {
+            if (_child->wait(0ms).has_value())
+                _exited = true;
+            return false;
+        }
+        LoggedEvent e;
+        e.line = *line;
+        try {
+            e.object = parseJson(*line);
+            e.name = e.object->optValue<std::string>("event", "!no-event-field");
+        } catch (const std::exception &) {
+            e.name = "!not-json";
+        }
+        _log.push_back(std::move(e));
+        return true;
+    }
+
+    void requireRunning(const std::string &what) const {
+        if (!running())
+            fail(what + ": the peer is not running");
+    }
+
+    static constexpr const char *kPlugins =
+        "org.lanspread.frontend.cli,org.lanspread.transport.quic,org.lanspread.unpacker.libarchive";
+
+    std::string _label;
+    std::string _workDir;
+    std::string _name, _gamesDir, _stateDir, _catalog, _extraIni;
+    std::string _peerId, _listenAddr;
+    std::unique_ptr<ChildProcess> _child;
+    bool _exited = true;
+    int _run = 0;
+    int _nextId = 0;
+    std::vector<LoggedEvent> _log;
+    std::function<std::string()> _labDiag;
+};
+
+// ---- a lab: temp dir, catalog, peers ----
+
+class Lab {
+  public:
+    explicit Lab(const std::string &scenario) : _scenario(scenario) {
+        const char *tmp = ::getenv("TMPDIR");
+        std::string pattern =
+            std::string(tmp && *tmp ? tmp : "/tmp") + "/lanspread-" + scenario + "-XXXXXX";
+        if (::mkdtemp(pattern.data()) == nullptr)
+            throw std::runtime_error("mkdtemp failed for " + pattern);
+        _dir = pattern;
+    }
+    ~Lab() {
+        for (auto &p : _peers)
+            p.reset(); // kills every child still running
+        const char *keep = ::getenv("LANSPREAD_KEEP_LAB");
+        if (keep && *keep && std::string(keep) != "0") {
+            std::fprintf(stderr, "lab kept: %s\n", _dir.c_str());
+            return;
+        }
+        std::error_code ec;
+        std::filesystem::remove_all(_dir, ec);
+    }
+    Lab(const Lab &) = delete;
+    Lab &operator=(const Lab &) = delete;
+
+    const std::string &dir() const { return _dir; }
+
+    // Writes the catalog JSON (once per lab; later peers share it) and returns its path.
+    std::string writeCatalog(const std::string &json) {
+        writeWholeFile(catalogPath(), json);
+        return catalogPath();
+    }
+    std::string catalogPath() const { return _dir + "/catalog.json"; }
+
+    // A new peer under <lab>/<label>/ with games/ and state/ created (not started yet).
+    Peer &addPeer(const std::string &label) {
+        const std::string base = _dir + "/" + label;
+        std::filesystem::create_directories(base + "/games");
+        std::filesystem::create_directories(base + "/state");
+        _peers.push_back(std::make_unique<Peer>(label, base));
+        _peers.back()->setLabDiagnostics([this] { return diagnostics(); });
+        return *_peers.back();
+    }
+    std::string gamesDirOf(const std::string &label) const { return _dir + "/" + label + "/games"; }
+    std::string stateDirOf(const std::string &label) const { return _dir + "/" + label + "/state"; }
+    // Adds and starts a peer on its own games/state dirs with the lab's catalog.
+    Peer &startPeer(const std::string &label, const std::string &extraIni = "") {
+        Peer &p = addPeer(label);
+        p.start(label, gamesDirOf(label), stateDirOf(label), catalogPath(), extraIni);
+        return p;
+    }
+
+    std::string diagnostics() const {
+        std::string s = "=== lab " + _scenario + " at " + _dir + "\n";
+        for (const auto &p : _peers)
+            s += p->diagnostics();
+        return s;
+    }
+    // Fails the test with msg and every peer's diagnostics unless cond holds.
+    void check(bool cond, const std::string &msg) const {
+        if (!cond)
+            CPPUNIT_FAIL(_scenario + ": " + msg + "\n" + diagnostics());
+    }
+    // Polls cond (every 100 ms) until it holds; fails with msg at the timeout.
+    void waitUntil(const std::function<bool()> &cond, std::chrono::milliseconds timeout,
+                   const std::string &msg) const {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        while (!cond()) {
+            if (std::chrono::steady_clock::now() >= deadline)
+                check(false, "timed out after " + std::to_string(timeout.count()) + " ms: " + msg);
+            std::this_thread::sleep_for(100ms);
+        }
+    }
+
+  private:
+    std::string _scenario;
+    std::string _dir;
+    std::vector<std::unique_ptr<Peer>> _peers;
+};
+
+} // namespace lanspread::test
