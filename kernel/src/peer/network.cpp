@@ -17,9 +17,9 @@ constexpr uint64_t kNoStream = UINT64_MAX;
 constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000ull;
 constexpr std::size_t kServeBlock = 1u << 20;     // bytes read from disk per worker job
 constexpr std::size_t kServeReadAhead = 2u << 20; // bytes queued for the transport per stream
-constexpr uint32_t kStreamReset = 0x2;            // transport-quic: the peer reset the stream
 constexpr uint64_t kAppErrorProtocol = 1;
 constexpr uint64_t kAppErrorGoodbye = 2;
+constexpr uint64_t kCloseLingerNs = 250'000'000ull; // lets a refusal reach the peer
 
 std::string hostOf(const std::string &addr) {
     if (!addr.empty() && addr.front() == '[') {
@@ -87,6 +87,13 @@ struct PeerNetwork::Stream {
     std::size_t dataInFeed = 0;
     // Incoming requests.
     bool requestSeen = false;
+    // An incoming stream that failed: further bytes are consumed and ignored (our error
+    // answer still goes out; resetting would drop it).
+    bool discard = false;
+    // An incoming stream reset (by either side) while a disk job runs: it finishes when the
+    // job reports back.
+    bool aborted = false;
+    bool finishQueued = false; // finishSoon() posted
     // Serving a chunk.
     bool serving = false;
     std::string serveGame;
@@ -432,7 +439,7 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
     s->lastActivityNs = Reactor::nowNs();
     st.dataInFeed = 0;
     Status fed = Status::ok();
-    if (len > 0 && st.reader && !st.reader->failed())
+    if (len > 0 && st.reader && !st.reader->failed() && !st.discard)
         fed = st.reader->feed(std::span<const uint8_t>(data, len));
     // The handlers may have closed the session or finished the stream.
     s = session(conn);
@@ -460,10 +467,10 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
         }
         return;
     }
-    if ((flags & (LANSPREAD_STREAM_FIN | kStreamReset)) == 0)
+    if ((flags & (LANSPREAD_STREAM_FIN | LANSPREAD_STREAM_RESET)) == 0)
         return;
     cur.recvEnded = true;
-    const bool reset = (flags & kStreamReset) != 0;
+    const bool reset = (flags & LANSPREAD_STREAM_RESET) != 0;
     switch (cur.role) {
     case Stream::Role::Control:
         if (!s->goodbye && s->state != Session::State::Closing)
@@ -496,11 +503,10 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
         return;
     case Stream::Role::Incoming:
         if (reset) {
-            cur.out.pieces.clear();
-            cur.out.queued = 0;
-            cur.out.finSent = true;
-            cur.serveRemaining = 0;
-        } else if (!cur.requestSeen) {
+            abortIncoming(*s, cur, false);
+            return;
+        }
+        if (!cur.requestSeen && !cur.discard) {
             failRequest(*s, cur,
                         Status(LANSPREAD_E_INVALID_ARGUMENT, "the request stream had no request"));
             return;
@@ -580,7 +586,8 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     _delegate.peerLost(s->peerId);
 }
 
-void PeerNetwork::closeSession(Session &s, const std::string &code, const std::string &why) {
+void PeerNetwork::closeSession(Session &s, const std::string &code, const std::string &why,
+                               bool notifyPeer) {
     if (s.state == Session::State::Closing)
         return;
     const bool wasReady = s.state == Session::State::Ready;
@@ -594,11 +601,29 @@ void PeerNetwork::closeSession(Session &s, const std::string &code, const std::s
         for (auto &waiter : waiters)
             waiter(Status(LANSPREAD_E_FAILED, prefix + why));
     }
-    if (s.control != kNoStream && code != "goodbye")
-        sendControl(s, protocol::ErrorReply{code, why});
     s.state = Session::State::Closing;
     if (!wasReady)
         s.silent = true;
+    if (s.control != kNoStream && notifyPeer) {
+        // The refusal must reach the peer before the connection goes: answer with FIN, then
+        // close a moment later (or as soon as the peer closes on reading it).
+        auto it = s.streams.find(s.control);
+        if (it != s.streams.end())
+            queueSend(s, *it->second, protocol::encode(protocol::ErrorReply{code, why}), true);
+        auto conn = s.conn;
+        const uint64_t serial = s.serial;
+        uint64_t timer = 0;
+        _reactor.startTimer(
+            kCloseLingerNs,
+            [this, alive = _alive, conn, serial] {
+                if (!*alive)
+                    return;
+                if (Session *t = session(conn); t && t->serial == serial)
+                    _transport.vtable->close(conn, kAppErrorProtocol);
+            },
+            timer);
+        return;
+    }
     _transport.vtable->close(s.conn, kAppErrorProtocol); // on_closed may run inside
 }
 
@@ -654,7 +679,7 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
             return;
         }
         if (auto *error = std::get_if<protocol::ErrorReply>(&message)) {
-            closeSession(s, error->code, "the peer refused: " + error->message);
+            closeSession(s, error->code, "the peer refused: " + error->message, false);
             return;
         }
         closeSession(s, "protocol-error",
@@ -829,8 +854,13 @@ void PeerNetwork::flushStream(Session &s, Stream &st) {
         lanspread_status status =
             _transport.vtable->send(s.conn, st.id, front.data() + out.offset, left,
                                     last ? LANSPREAD_STREAM_FIN : 0u, &accepted);
-        if (status != LANSPREAD_OK)
-            return; // the stream or connection is gone; on_closed cleans up
+        if (status != LANSPREAD_OK) {
+            // The stream is gone (the requester stopped it) or the connection is: an incoming
+            // stream is freed; an outgoing one ends through on_closed or its reset.
+            if (st.role == Stream::Role::Incoming)
+                abortIncoming(s, st, false);
+            return;
+        }
         out.offset += accepted;
         out.queued -= accepted;
         if (accepted < left)
@@ -849,7 +879,40 @@ void PeerNetwork::flushStream(Session &s, Stream &st) {
     if (st.serving)
         pumpServe(s, st);
     if (out.finSent && st.recvEnded && !st.reading && st.role == Stream::Role::Incoming)
-        finishStream(s, st.id);
+        finishSoon(s, st);
+}
+
+void PeerNetwork::retireStream(Session &s, uint64_t streamId) {
+    auto it = s.streams.find(streamId);
+    if (it == s.streams.end())
+        return;
+    _retired.push_back(std::move(it->second));
+    s.streams.erase(it);
+    if (_retired.size() == 1)
+        _reactor.post([this, alive = _alive] {
+            if (*alive)
+                _retired.clear();
+        });
+}
+
+void PeerNetwork::finishSoon(Session &s, Stream &st) {
+    // Callers up the stack may still hold st: free it from the reactor's queue instead.
+    if (st.finishQueued)
+        return;
+    st.finishQueued = true;
+    _reactor.post([this, alive = _alive, conn = s.conn, serial = s.serial, streamId = st.id] {
+        if (!*alive)
+            return;
+        Session *t = session(conn);
+        if (t == nullptr || t->serial != serial)
+            return;
+        Stream *cur = findStream(*t, streamId);
+        if (cur == nullptr)
+            return;
+        cur->finishQueued = false;
+        if (!cur->reading)
+            finishStream(*t, streamId); // else the disk job's result finishes it
+    });
 }
 
 void PeerNetwork::finishStream(Session &s, uint64_t streamId) {
@@ -969,6 +1032,10 @@ void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChu
                 return;
             Stream &cur = *it->second;
             cur.reading = false;
+            if (cur.aborted) {
+                finishStream(*t, streamId);
+                return;
+            }
             if (fd < 0) {
                 log::warning(kSource, "serving " + cur.serveGame + ": " + error);
                 queueSend(*t, cur, protocol::encode(protocol::ErrorReply{"io-error", error}), true);
@@ -1017,6 +1084,10 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
                     return;
                 Stream &cur = *it->second;
                 cur.reading = false;
+                if (cur.aborted) {
+                    finishStream(*t, streamId);
+                    return;
+                }
                 if (!ok) {
                     // The file shrank under us: the requester sees a short chunk and retries
                     // elsewhere.
@@ -1026,7 +1097,7 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
                     return;
                 }
                 cur.serveOffset += block.size();
-                cur.serveRemaining -= block.size();
+                cur.serveRemaining -= std::min<uint64_t>(cur.serveRemaining, block.size());
                 const bool last = cur.serveRemaining == 0;
                 if (last)
                     cur.fd.reset();
@@ -1075,25 +1146,41 @@ bool PeerNetwork::takeUploadBudget(Session &s, Stream &st, std::size_t bytes) {
     return false;
 }
 
+PeerNetwork::Stream *PeerNetwork::findStream(Session &s, uint64_t streamId) {
+    auto it = s.streams.find(streamId);
+    return it == s.streams.end() ? nullptr : it->second.get();
+}
+
+void PeerNetwork::abortIncoming(Session &s, Stream &st, bool sendReset) {
+    if (sendReset && !st.aborted)
+        _transport.vtable->reset_stream(s.conn, st.id, kAppErrorProtocol);
+    st.aborted = true;
+    st.recvEnded = true;
+    st.out.pieces.clear();
+    st.out.queued = 0;
+    st.out.finSent = true;
+    st.serveRemaining = 0;
+    st.fd.reset();
+    finishSoon(s, st);
+}
+
 void PeerNetwork::failRequest(Session &s, Stream &st, const Status &status) {
     if (st.role == Stream::Role::Incoming) {
         log::warning(kSource, "peer " + s.label() + ": protocol error on request stream " +
                                   std::to_string(st.id) + ": " + status.message());
-        if (!st.out.finSent && !st.serving) {
-            st.out.pieces.clear();
-            st.out.queued = 0;
-            st.out.fin = false;
-            queueSend(s, st,
-                      protocol::encode(protocol::ErrorReply{"protocol-error", status.message()}),
-                      true);
+        if (st.serving || st.out.finSent || st.out.fin) {
+            // Mid-answer there is no room for an error frame: abort the stream.
+            abortIncoming(s, st, true);
+            return;
         }
-        if (st.reader && !st.recvEnded) {
-            // Stop reading what the requester still sends on it.
-            _transport.vtable->reset_stream(s.conn, st.id, kAppErrorProtocol);
-            st.recvEnded = true;
-        }
-        if (st.out.finSent)
-            finishStream(s, st.id);
+        // Answer the error and ignore whatever else arrives until the requester's FIN.
+        st.discard = true;
+        const uint64_t streamId = st.id;
+        queueSend(s, st, protocol::encode(protocol::ErrorReply{"protocol-error", status.message()}),
+                  true);
+        if (Stream *again = findStream(s, streamId);
+            again && again->out.finSent && again->recvEnded && !again->reading)
+            finishSoon(s, *again);
         return;
     }
     if (st.responded)
@@ -1104,7 +1191,7 @@ void PeerNetwork::failRequest(Session &s, Stream &st, const Status &status) {
     auto onEnd = std::move(st.chunk.onEnd);
     const uint64_t streamId = st.id;
     _transport.vtable->reset_stream(s.conn, streamId, kAppErrorProtocol);
-    s.streams.erase(streamId);
+    retireStream(s, streamId); // this may run inside the stream's own FrameReader
     _requests.erase(request);
     if (filesDone)
         filesDone(status);
@@ -1259,7 +1346,7 @@ void PeerNetwork::cancelRequest(RequestId id) {
     auto sit = s->streams.find(streamId);
     if (sit != s->streams.end()) {
         sit->second->responded = true;
-        s->streams.erase(sit);
+        retireStream(*s, streamId);
     }
     _transport.vtable->reset_stream(conn, streamId, kAppErrorProtocol);
 }

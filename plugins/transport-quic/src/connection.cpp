@@ -265,9 +265,10 @@ int Connection::cbStreamReset(ngtcp2_conn *, int64_t streamId, uint64_t, uint64_
                               void *) {
     auto *self = static_cast<Connection *>(userData);
     Stream *s = self->remoteStream(streamId);
-    if (s == nullptr || s->recvEnded)
+    if (s == nullptr || s->recvEnded || s->abandonReported)
         return 0;
     s->recvEnded = true;
+    s->abandonReported = true;
     if (!self->_hostClosed && !self->_reportedClosed)
         self->_events.streamData(*self, static_cast<uint64_t>(streamId), {}, kStreamResetFlag);
     return 0;
@@ -283,6 +284,12 @@ int Connection::cbStreamStopSending(ngtcp2_conn *, int64_t streamId, uint64_t ap
     s->writeClosed = true;
     // RESET_STREAM in answer (ngtcp2 may already have queued it; a second call is harmless).
     self->_deferredResets.push_back(DeferredReset{streamId, appError, true});
+    // The host must learn that its answer is unwanted even when the request already ended
+    // with FIN (then no stream_reset follows): it is reported like a reset.
+    if (!s->abandonReported && !self->_hostClosed && !self->_reportedClosed) {
+        s->abandonReported = true;
+        self->_events.streamData(*self, static_cast<uint64_t>(streamId), {}, kStreamResetFlag);
+    }
     return 0;
 }
 

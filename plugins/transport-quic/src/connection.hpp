@@ -35,9 +35,8 @@ namespace lanspread::plugins::quic {
 
 class Endpoint;
 
-// on_stream_data flag this plugin adds: the remote aborted the stream (RESET_STREAM); no more
-// data will come and no FIN. Not (yet) in the SDK's transport.h; see README.md.
-constexpr uint32_t kStreamResetFlag = 0x2u;
+// on_stream_data flag: the remote aborted the stream (RESET_STREAM or STOP_SENDING).
+constexpr uint32_t kStreamResetFlag = LANSPREAD_STREAM_RESET;
 // on_writable's stream id when it means "open_stream may succeed now" (after E_AGAIN).
 constexpr uint64_t kAnyStream = UINT64_MAX;
 
@@ -87,16 +86,17 @@ class Connection final : public TransportConnection {
     struct Stream {
         int64_t id = 0;
         SendBuffer tx;
-        bool finRequested = false; // the host's send() carried FIN (all bytes taken)
-        bool finSent = false;      // ngtcp2 took the FIN into a packet
-        bool writeClosed = false;  // reset, stopped by the peer, or closed: no more sending
-        bool flowBlocked = false;  // the peer's stream window is full
-        bool queued = false;       // in _sendQueue
-        bool wantWritable = false; // send() took less than offered: on_writable is due
-        bool closed = false;       // ngtcp2 closed it
-        bool recvEnded = false;    // FIN or RESET_STREAM delivered to the host
-        uint64_t delivered = 0;    // bytes given to on_stream_data
-        uint64_t consumed = 0;     // bytes the host reported with consume()
+        bool finRequested = false;    // the host's send() carried FIN (all bytes taken)
+        bool finSent = false;         // ngtcp2 took the FIN into a packet
+        bool writeClosed = false;     // reset, stopped by the peer, or closed: no more sending
+        bool flowBlocked = false;     // the peer's stream window is full
+        bool queued = false;          // in _sendQueue
+        bool wantWritable = false;    // send() took less than offered: on_writable is due
+        bool closed = false;          // ngtcp2 closed it
+        bool recvEnded = false;       // FIN or RESET_STREAM delivered to the host
+        bool abandonReported = false; // the host was told the peer reset or stopped it (0x2)
+        uint64_t delivered = 0;       // bytes given to on_stream_data
+        uint64_t consumed = 0;        // bytes the host reported with consume()
     };
 
     // ngtcp2 callbacks (user_data = this).

@@ -31,6 +31,9 @@ extern "C" {
 
 /* send() flags and on_stream_data flags. */
 #define LANSPREAD_STREAM_FIN 0x1u /* this is the last data of the stream in this direction */
+/* on_stream_data only (len 0): the peer abandoned the stream (RESET_STREAM or STOP_SENDING).
+ * No more data comes and nothing more will be read: the host stops sending on it. */
+#define LANSPREAD_STREAM_RESET 0x2u
 
 /* Plugin-defined handles. */
 typedef struct lanspread_transport_endpoint lanspread_transport_endpoint;

@@ -137,7 +137,9 @@ class PeerNetwork {
     void onControlMessage(Session &s, protocol::Message &&message);
     void completeHandshake(Session &s, const protocol::Hello &hello);
     void sendControl(Session &s, const protocol::Message &message);
-    void closeSession(Session &s, const std::string &code, const std::string &why);
+    // Refuses or ends a session; notifyPeer sends an ErrorReply{code, why} first.
+    void closeSession(Session &s, const std::string &code, const std::string &why,
+                      bool notifyPeer = true);
     void dropSession(lanspread_transport_conn *conn, const std::string &reason);
     // Liveness: pings idle peers and closes those silent for the peer timeout.
     void livenessTick();
@@ -150,6 +152,14 @@ class PeerNetwork {
     void flushStream(Session &s, Stream &st);
     void finishStream(Session &s, uint64_t streamId);
     void failRequest(Session &s, Stream &st, const Status &status);
+    Stream *findStream(Session &s, uint64_t streamId);
+    // An incoming stream is dead (reset either way): drop its answer and free it as soon as
+    // no disk job holds it.
+    void abortIncoming(Session &s, Stream &st, bool sendReset);
+    // Frees an incoming stream once the current call stack is done with it.
+    void finishSoon(Session &s, Stream &st);
+    // Forgets a stream now but frees it later: it may be the one whose reader is running.
+    void retireStream(Session &s, uint64_t streamId);
     // Takes `bytes` of upload budget, or false (the stream is queued for the refill timer).
     bool takeUploadBudget(Session &s, Stream &st, std::size_t bytes);
 
@@ -169,6 +179,7 @@ class PeerNetwork {
     RequestId _nextRequest = 1;
     uint64_t _nextSerial = 1;
     std::map<std::string, int> _outbound;
+    std::vector<std::unique_ptr<Stream>> _retired; // freed from the reactor queue
     double _uploadRate = 0;
     uint64_t _peerTimeoutNs = 10'000'000'000ull;
     uint64_t _livenessTimer = 0;
