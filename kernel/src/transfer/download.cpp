@@ -15,9 +15,11 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <mutex>
+#include <new>
 #include <set>
 
 namespace lanspread::kernel::transfer {
@@ -25,6 +27,7 @@ namespace lanspread::kernel::transfer {
 namespace {
 constexpr const char *kSource = "download";
 constexpr std::size_t kWriteBlock = 1u << 20; // bytes per disk job
+constexpr std::size_t kDirectAlign = 4096;    // O_DIRECT alignment of memory, offset, length
 constexpr unsigned kMaxChunkAttempts = 8;
 constexpr unsigned kMaxSourceFailures = 3; // consecutive, before a source is dropped
 constexpr uint64_t kProgressIntervalNs = 500'000'000ull;
@@ -108,12 +111,53 @@ void removeStale(const std::string &root, const std::string &rel,
 
 struct Download::OpenFile {
     int fd = -1;
+    // The same file opened with O_DIRECT (-1 where the filesystem has none): received bytes
+    // go straight to the device instead of being copied into the page cache first, which on
+    // a small machine costs more CPU than hashing them. Tails not 4 KiB-aligned use fd.
+    int directFd = -1;
     std::string path;
     std::mutex writeMutex; // held for abandoned-check + pwrite (see ChunkWriter)
     ~OpenFile() {
         if (fd >= 0)
             ::close(fd);
+        if (directFd >= 0)
+            ::close(directFd);
     }
+};
+
+// 1 MiB, 4 KiB-aligned buffers (O_DIRECT needs aligned memory), reused so that receiving does
+// not fault in fresh pages for every block. Thread: any.
+class Download::BlockPool {
+  public:
+    ~BlockPool() {
+        for (uint8_t *b : _free)
+            std::free(b);
+    }
+    uint8_t *get() {
+        {
+            std::lock_guard lock(_mutex);
+            if (!_free.empty()) {
+                uint8_t *b = _free.back();
+                _free.pop_back();
+                return b;
+            }
+        }
+        void *b = std::aligned_alloc(kDirectAlign, kWriteBlock);
+        if (b == nullptr)
+            throw std::bad_alloc();
+        return static_cast<uint8_t *>(b);
+    }
+    void put(uint8_t *b) {
+        std::lock_guard lock(_mutex);
+        if (_free.size() < 64)
+            _free.push_back(b);
+        else
+            std::free(b);
+    }
+
+  private:
+    std::mutex _mutex;
+    std::vector<uint8_t *> _free;
 };
 
 // Writes and hashes one chunk's bytes in order, on the worker pool. A writer abandoned by the
@@ -123,7 +167,12 @@ struct Download::ChunkWriter {
     std::shared_ptr<OpenFile> file;
     peer::Sha256 hash;
     std::mutex mutex;
-    std::deque<std::pair<uint64_t, std::vector<uint8_t>>> queue; // (file offset, bytes)
+    struct Item {
+        uint64_t offset; // in the file
+        uint8_t *block;  // from the BlockPool; returned after the write
+        std::size_t size;
+    };
+    std::deque<Item> queue;
     bool running = false;
     std::atomic<bool> abandoned{false};
     std::string error;
@@ -135,7 +184,8 @@ struct Download::InFlight {
     peer::PeerNetwork::RequestId request = 0;
     uint64_t startNs = 0;
     std::shared_ptr<ChunkWriter> writer;
-    std::vector<uint8_t> buffer;
+    uint8_t *block = nullptr; // being filled (from the pool)
+    std::size_t fill = 0;
     uint64_t submitted = 0; // bytes handed to the writer
     uint64_t written = 0;   // bytes the writer reported
     bool ended = false;     // the request completed (all bytes arrived)
@@ -147,7 +197,7 @@ Download::Download(Reactor &reactor, WorkerPool &workers, EventBus &events,
                    std::vector<std::string> sources, Done done)
     : _reactor(reactor), _workers(workers), _events(events), _network(network),
       _gamesDir(std::move(gamesDir)), _game(std::move(game)), _askedSources(std::move(sources)),
-      _done(std::move(done)) {
+      _done(std::move(done)), _pool(std::make_shared<BlockPool>()) {
     _root = _gamesDir + "/" + _game.id;
 }
 
@@ -272,6 +322,8 @@ void Download::vote() {
             file->fd = openBelow(rootFd, file->path, true, error);
             if (file->fd < 0)
                 break;
+            file->directFd = ::open(("/proc/self/fd/" + std::to_string(file->fd)).c_str(),
+                                    O_RDWR | O_DIRECT | O_CLOEXEC);
             struct stat st {};
             ::fstat(file->fd, &st);
             if (!S_ISREG(st.st_mode)) {
@@ -464,66 +516,101 @@ void Download::onPiece(uint64_t key, std::span<const uint8_t> piece) {
         return;
     InFlight &f = *it->second;
     f.lastDataNs = Reactor::nowNs();
-    f.buffer.insert(f.buffer.end(), piece.begin(), piece.end());
-    if (f.buffer.size() < kWriteBlock)
-        return;
-    submitBlock(key, f);
+    // Exactly kWriteBlock per block, so every block but a file's last starts and ends on a
+    // 4 KiB boundary (chunks start on 32 MiB ones).
+    while (!piece.empty()) {
+        if (f.block == nullptr) {
+            f.block = _pool->get();
+            f.fill = 0;
+        }
+        const std::size_t n = std::min(piece.size(), kWriteBlock - f.fill);
+        std::memcpy(f.block + f.fill, piece.data(), n);
+        f.fill += n;
+        piece = piece.subspan(n);
+        if (f.fill == kWriteBlock)
+            submitBlock(key, f);
+    }
+}
+
+// Writes all of [data, data+size) at offset; false with errno set on failure.
+static bool writeAll(int fd, const uint8_t *data, std::size_t size, uint64_t offset) {
+    std::size_t done = 0;
+    while (done < size) {
+        ssize_t n = ::pwrite(fd, data + done, size - done, static_cast<off_t>(offset + done));
+        if (n <= 0) {
+            if (n == 0)
+                errno = ENOSPC;
+            return false;
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    return true;
 }
 
 void Download::submitBlock(uint64_t key, InFlight &f) {
-    if (f.buffer.empty())
+    if (f.block == nullptr)
         return;
     // One disk job per chunk at a time keeps the hash in order.
     const ChunkTask &task = _scheduler->task(f.chunk);
     std::shared_ptr<ChunkWriter> w = f.writer;
     const uint64_t offset = task.offset + f.submitted;
-    f.submitted += f.buffer.size();
+    f.submitted += f.fill;
     bool startJob = false;
     {
         std::lock_guard lock(w->mutex);
-        w->queue.emplace_back(offset, std::move(f.buffer));
+        w->queue.push_back({offset, f.block, f.fill});
         if (!w->running)
             startJob = w->running = true;
     }
-    f.buffer = {};
-    f.buffer.reserve(kWriteBlock);
+    f.block = nullptr;
+    f.fill = 0;
     if (!startJob)
         return;
     ++_activeJobs;
     auto self = shared_from_this();
-    _workers.submit([self, w, key] {
+    _workers.submit([self, w, key, pool = _pool] {
         for (;;) {
-            std::pair<uint64_t, std::vector<uint8_t>> item;
+            ChunkWriter::Item item{};
             {
                 std::lock_guard lock(w->mutex);
                 if (w->queue.empty()) {
                     w->running = false;
                     break;
                 }
-                item = std::move(w->queue.front());
+                item = w->queue.front();
                 w->queue.pop_front();
             }
             std::string error;
             {
                 std::lock_guard fileLock(w->file->writeMutex);
                 if (!w->abandoned && w->error.empty()) {
-                    std::size_t done = 0;
-                    while (done < item.second.size()) {
-                        ssize_t n = ::pwrite(w->file->fd, item.second.data() + done,
-                                             item.second.size() - done,
-                                             static_cast<off_t>(item.first + done));
-                        if (n <= 0) {
-                            w->error = error = "cannot write " + w->file->path + ": " +
-                                               errnoText(n < 0 ? errno : ENOSPC);
-                            break;
+                    OpenFile &file = *w->file;
+                    // The 4 KiB-aligned part directly to the device, any tail through the
+                    // page cache.
+                    std::size_t direct = 0;
+                    if (file.directFd >= 0 && item.offset % kDirectAlign == 0)
+                        direct = item.size - item.size % kDirectAlign;
+                    bool ok = true;
+                    if (direct > 0 && !writeAll(file.directFd, item.block, direct, item.offset)) {
+                        if (errno == EINVAL) { // no O_DIRECT after all: page cache from now on
+                            ::close(file.directFd);
+                            file.directFd = -1;
+                            direct = 0;
+                        } else {
+                            ok = false;
                         }
-                        done += static_cast<std::size_t>(n);
                     }
+                    if (ok && direct < item.size)
+                        ok = writeAll(file.fd, item.block + direct, item.size - direct,
+                                      item.offset + direct);
+                    if (!ok)
+                        w->error = error = "cannot write " + file.path + ": " + errnoText(errno);
                 }
             }
             if (!w->abandoned && error.empty())
-                w->hash.update(item.second.data(), item.second.size());
-            const std::size_t bytes = item.second.size();
+                w->hash.update(item.block, item.size);
+            pool->put(item.block);
+            const std::size_t bytes = item.size;
             self->_reactor.post([self, key, bytes, error] { self->onWritten(key, bytes, error); });
         }
         self->_reactor.post([self] {
@@ -639,6 +726,8 @@ void Download::dropInFlight(uint64_t key, bool cancelRequest) {
     if (it == _inFlight.end())
         return;
     it->second->writer->abandoned = true;
+    if (it->second->block != nullptr)
+        _pool->put(it->second->block);
     if (cancelRequest)
         _network.cancelRequest(it->second->request);
     else

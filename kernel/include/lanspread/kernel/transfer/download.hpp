@@ -59,6 +59,7 @@ class Download : public std::enable_shared_from_this<Download> {
     struct OpenFile;
     struct ChunkWriter;
     struct InFlight;
+    class BlockPool;
     enum class Phase { Describing, Preparing, Transferring, Committing, Ending };
 
     void onDescribed(const std::string &peerId, Result<protocol::GameFiles> files);
@@ -94,6 +95,7 @@ class Download : public std::enable_shared_from_this<Download> {
     std::size_t _pendingAnswers = 0;
     protocol::GameFiles _files;
     std::vector<std::shared_ptr<OpenFile>> _open;
+    std::shared_ptr<BlockPool> _pool;
     std::unique_ptr<ChunkScheduler> _scheduler;
     std::map<uint64_t, std::unique_ptr<InFlight>> _inFlight; // by key
     uint64_t _nextKey = 1;
