@@ -16,9 +16,17 @@ void setThreshold(Level level);
 bool setThreshold(std::string_view name);
 void write(Level level, std::string_view source, std::string_view message);
 
-inline void debug(std::string_view source, std::string_view m) { write(Level::Debug, source, m); }
-inline void info(std::string_view source, std::string_view m) { write(Level::Info, source, m); }
-inline void warning(std::string_view source, std::string_view m) { write(Level::Warning, source, m); }
-inline void error(std::string_view source, std::string_view m) { write(Level::Error, source, m); }
+inline void debug(std::string_view source, std::string_view m) {
+    write(Level::Debug, source, m);
+}
+inline void info(std::string_view source, std::string_view m) {
+    write(Level::Info, source, m);
+}
+inline void warning(std::string_view source, std::string_view m) {
+    write(Level::Warning, source, m);
+}
+inline void error(std::string_view source, std::string_view m) {
+    write(Level::Error, source, m);
+}
 
 } // namespace lanspread::kernel::log

@@ -5,10 +5,10 @@
 #pragma once
 
 #include <lanspread/host.h>
-#include <lanspread/version.h>
 #include <lanspread/kernel/cancellation.hpp>
 #include <lanspread/kernel/event_bus.hpp>
 #include <lanspread/kernel/reactor.hpp>
+#include <lanspread/version.h>
 
 #include <Poco/Util/AbstractConfiguration.h>
 

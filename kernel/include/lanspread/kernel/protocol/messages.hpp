@@ -45,12 +45,12 @@ enum class FrameType : uint8_t {
 const char *frameTypeName(FrameType type); // "Hello", ...; "unknown" for others
 
 constexpr std::size_t kFrameHeaderSize = 5;
-constexpr uint32_t kMaxControlPayload = 16u << 20;       // a library snapshot or file list
-constexpr uint32_t kMaxDataPayload = 32u << 20;          // one chunk (peer::kChunkSize)
-constexpr std::size_t kMaxIdLength = 64;                 // game ids, peer ids (64 hex)
-constexpr std::size_t kMaxTextLength = 256;              // names, versions, codes, addresses
-constexpr std::size_t kMaxPathLength = 4096;             // relative file paths
-constexpr std::size_t kMaxMessageText = 1024;            // error messages, goodbye reasons
+constexpr uint32_t kMaxControlPayload = 16u << 20; // a library snapshot or file list
+constexpr uint32_t kMaxDataPayload = 32u << 20;    // one chunk (peer::kChunkSize)
+constexpr std::size_t kMaxIdLength = 64;           // game ids, peer ids (64 hex)
+constexpr std::size_t kMaxTextLength = 256;        // names, versions, codes, addresses
+constexpr std::size_t kMaxPathLength = 4096;       // relative file paths
+constexpr std::size_t kMaxMessageText = 1024;      // error messages, goodbye reasons
 
 // One game as a peer advertises it (the library snapshot's unit).
 struct GameSummary {

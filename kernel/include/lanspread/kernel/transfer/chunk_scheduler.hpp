@@ -24,11 +24,11 @@
 namespace lanspread::kernel::transfer {
 
 struct ChunkTask {
-    std::size_t file = 0;  // index into the file list
-    uint64_t index = 0;    // chunk index within the file
-    uint64_t offset = 0;   // byte offset within the file
-    uint64_t length = 0;   // bytes
-    std::string hash;      // expected lowercase hex SHA-256
+    std::size_t file = 0; // index into the file list
+    uint64_t index = 0;   // chunk index within the file
+    uint64_t offset = 0;  // byte offset within the file
+    uint64_t length = 0;  // bytes
+    std::string hash;     // expected lowercase hex SHA-256
 };
 
 class ChunkScheduler {
@@ -71,9 +71,9 @@ class ChunkScheduler {
     enum class State { Pending, InFlight, Done };
     struct Source {
         std::set<std::size_t> inFlight;
-        uint64_t bytes = 0;      // completed bytes
-        uint64_t busyNs = 0;     // summed request durations
-        double rate = 0;         // bytes/s, smoothed
+        uint64_t bytes = 0;  // completed bytes
+        uint64_t busyNs = 0; // summed request durations
+        double rate = 0;     // bytes/s, smoothed
         bool rejected = false;
     };
     std::vector<ChunkTask> _tasks;

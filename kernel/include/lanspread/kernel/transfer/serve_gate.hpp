@@ -31,8 +31,8 @@ bool isNormalisedRelativePath(const std::string &path);
 // local: the library's current record of the game (nullptr if none); busy: an operation
 // runs on it. On success the GameFiles to answer (built from the library index).
 std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const peer::Catalog &catalog,
-                                                            const peer::LocalGame *local,
-                                                            bool busy, const std::string &game);
+                                                            const peer::LocalGame *local, bool busy,
+                                                            const std::string &game);
 
 struct ServeRange {
     std::string relativePath; // as indexed; open it below the game root without following links
