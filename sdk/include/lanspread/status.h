@@ -23,10 +23,10 @@ typedef int32_t lanspread_status;
 #define LANSPREAD_E_NOT_FOUND        (-5) /* the named key, service, stream or handle is unknown */
 #define LANSPREAD_E_IO               (-6) /* an operating-system I/O call failed */
 #define LANSPREAD_E_NO_MEMORY        (-7) /* an allocation failed */
-#define LANSPREAD_E_BUFFER_TOO_SMALL (-8) /* caller buffer too small; *out_required says how big   \
-                                           */
-#define LANSPREAD_E_FAILED (-20)          /* this call failed; the handle remains usable */
-#define LANSPREAD_E_FATAL  (-30)          /* the handle is dead: only close/destroy is valid */
+/* The caller's buffer is too small; *out_required says how big it must be. */
+#define LANSPREAD_E_BUFFER_TOO_SMALL (-8)
+#define LANSPREAD_E_FAILED           (-20) /* this call failed; the handle remains usable */
+#define LANSPREAD_E_FATAL            (-30) /* the handle is dead: only close/destroy is valid */
 
 /* A short, static, English name for a status ("OK", "E_IO", ...); never NULL.
  * Thread: any. Ownership: the returned string is static; do not free it. */
