@@ -14,6 +14,7 @@
 #include <Poco/Util/ServerApplication.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -163,6 +164,9 @@ int main(int argc, char **argv) {
     pthread_sigmask(SIG_BLOCK, &termination, nullptr);
     // A closed stdout must not kill the peer; writes fail with EPIPE instead.
     std::signal(SIGPIPE, SIG_IGN);
+    // Avahi's Bonjour compat library (discovery-dnssd) prints a banner to stderr on every
+    // first use unless this is set; setenv is only safe here, before any thread exists.
+    ::setenv("AVAHI_COMPAT_NOWARN", "1", 0);
 
     Daemon daemon;
     try {
