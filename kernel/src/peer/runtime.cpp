@@ -97,6 +97,16 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
     _pinnedUnpackerId = std::move(pinnedUnpackerId);
     _install = std::make_unique<InstallEngine>(_settings.gamesDir, _settings.stateDir, _unpackers,
                                                _pinnedUnpackerId);
+    // Advertise at once: peers that connect before the first library scan ends get an empty
+    // snapshot and the library as a LibraryDelta when the scan is done.
+    if (_network->running() && !_discoveryPlugins.empty()) {
+        const std::string &addr = _network->listenAddr();
+        const auto port = static_cast<uint16_t>(std::stoul(addr.substr(addr.rfind(':') + 1)));
+        _discovery = std::make_unique<LanDiscovery>(
+            _identity.peerId,
+            [this](const std::string &peerId, const std::string &at) { onDiscovered(peerId, at); });
+        _discovery->start(_discoveryPlugins, _settings.name, port, 0);
+    }
     _library = std::make_unique<Library>(_reactor, _workers, _catalog, _settings.gamesDir,
                                          _settings.stateDir);
     _library->setListener(
@@ -107,16 +117,6 @@ void PeerRuntime::start(std::vector<UnpackerRef> unpackers, std::string pinnedUn
         ready.set("listen_addr",
                   _network->running() ? _network->listenAddr() : _settings.listenAddr);
         _events.publish("local-peer-ready", ready);
-        // Advertise once the library (and so the revision in the TXT record) is known.
-        if (_network->running() && !_discoveryPlugins.empty()) {
-            const std::string &addr = _network->listenAddr();
-            const auto port = static_cast<uint16_t>(std::stoul(addr.substr(addr.rfind(':') + 1)));
-            _discovery = std::make_unique<LanDiscovery>(
-                _identity.peerId, [this](const std::string &peerId, const std::string &at) {
-                    onDiscovered(peerId, at);
-                });
-            _discovery->start(_discoveryPlugins, _settings.name, port, _library->revision());
-        }
         auto deferred = std::move(_deferred);
         for (auto &task : deferred)
             task();
