@@ -1,0 +1,1090 @@
+// Operation scenarios of the peer-to-peer suite (spec/SCENARIOS.md): downloads that install
+// (S5), manual install/uninstall (S6), a receiver whose disk fills up (S20), concurrent pulls
+// from one source (S24) and of two games into one client (S25), reinstall without a transfer
+// (S32), install after the root's archive changed (S33), a game of many small files and no
+// archive (S34) and single-source throughput on a sparse 2 GiB archive (S37). Real lanspreadd
+// processes on 127.0.0.1 through the Peer/Lab harness, one CppUnit test and one ctest per
+// scenario, one evidence line each. Installed trees are compared with the archive's own
+// entries read in-process with libarchive (not through the daemon), transfers with SHA-256
+// manifests, and negative checks scan a peer's whole event window.
+#include "peer_harness.hpp"
+
+#include <lanspread/fixtures/archive_writer.hpp>
+#include <lanspread/fixtures/game_set.hpp>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+using namespace lanspread::test;
+namespace fx = lanspread::fixtures;
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr uint64_t kMiB = uint64_t(1) << 20;
+constexpr uint64_t kChunk = 32 * kMiB; // the peer protocol's chunk size
+const std::string kVersion = fx::kCatalogVersion;
+const std::string kEti = "alienswarm.eti";
+
+// Every event a download (or an attempt at one) emits: none may appear while only installs
+// and uninstalls run.
+const std::set<std::string> kTransferEvents{
+    "got-game-files",          "download-begin",    "download-progress", "download-chunk-finished",
+    "download-chunk-rejected", "download-finished", "download-failed",   "download-peers-gone",
+    "download-cancelled",      "no-peers-have-game"};
+
+// ---- JSON field access ----
+
+std::string str(const Json &o, const std::string &key) {
+    return o.isNull() || !o->has(key) ? std::string() : o->get(key).toString();
+}
+uint64_t u64(const Json &o, const std::string &key) {
+    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
+        return 0;
+    return o->get(key).convert<uint64_t>();
+}
+double f64(const Json &o, const std::string &key) {
+    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
+        return 0;
+    return o->get(key).convert<double>();
+}
+Peer::Predicate forGame(const std::string &game) {
+    return [game](const Json &e) { return str(e, "game") == game; };
+}
+std::string fixed(double value, int decimals) {
+    char text[64];
+    std::snprintf(text, sizeof text, "%.*f", decimals, value);
+    return text;
+}
+
+void evidence(const std::string &line) {
+    std::printf("\n%s\n", line.c_str());
+    std::fflush(stdout);
+}
+
+// ---- fixtures on disk ----
+
+// A seeded pseudo-random file of size bytes, written in 8 MiB pieces.
+void writeRandomFile(const std::string &path, uint64_t size, uint64_t seed) {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    for (uint64_t offset = 0; offset < size; offset += 8 * kMiB) {
+        const std::string piece = fx::pseudoRandom(
+            static_cast<std::size_t>(std::min<uint64_t>(8 * kMiB, size - offset)), seed, offset);
+        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+    }
+    out.close();
+    if (!out)
+        throw std::runtime_error("cannot write " + path);
+}
+void writeVersionIni(const std::string &root, const std::string &version = kVersion) {
+    writeWholeFile(root + "/version.ini", version + "\n");
+}
+// <games>/alienswarm/ holding one pseudo-random alienswarm.eti of size bytes, version.ini last.
+void writeBigAlienswarm(const std::string &gamesDir, uint64_t size, uint64_t seed) {
+    const std::string root = gamesDir + "/alienswarm";
+    writeRandomFile(root + "/" + kEti, size, seed);
+    writeVersionIni(root);
+}
+
+// path -> size of the regular files of a game root (reserved root names skipped).
+std::map<std::string, uint64_t> fileSizes(const std::string &root) {
+    std::map<std::string, uint64_t> out;
+    if (!fs::is_directory(root))
+        return out;
+    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
+         ++it) {
+        if (it.depth() == 0 && isReservedRootName(it->path().filename().string())) {
+            if (it->is_directory())
+                it.disable_recursion_pending();
+            continue;
+        }
+        if (it->is_regular_file() && !it->is_symlink())
+            out[fs::relative(it->path(), root).generic_string()] = it->file_size();
+    }
+    return out;
+}
+uint64_t totalSize(const std::map<std::string, uint64_t> &sizes) {
+    uint64_t total = 0;
+    for (const auto &[path, size] : sizes)
+        total += size;
+    return total;
+}
+// Every top-level name of a dir, hidden and reserved ones included.
+std::set<std::string> topLevelNames(const std::string &dir) {
+    std::set<std::string> out;
+    std::error_code ec;
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it)
+        out.insert(it->path().filename().string());
+    return out;
+}
+std::string join(const std::set<std::string> &items) {
+    std::string s;
+    for (const auto &i : items)
+        s += (s.empty() ? "" : ",") + i;
+    return s;
+}
+
+// path -> sha256 of every regular file an archive holds, read with libarchive in this
+// process: the reference an installed local/ tree must equal.
+Manifest archiveManifest(const std::string &path) {
+    struct archive *a = archive_read_new();
+    archive_read_support_format_all(a);
+    archive_read_support_filter_all(a);
+    auto failure = [&](const std::string &what) {
+        const std::string error =
+            what + " " + path + ": " + (archive_error_string(a) ? archive_error_string(a) : "?");
+        archive_read_free(a);
+        return std::runtime_error(error);
+    };
+    if (archive_read_open_filename(a, path.c_str(), 1 << 16) != ARCHIVE_OK)
+        throw failure("cannot open archive");
+    Manifest out;
+    struct archive_entry *entry = nullptr;
+    int r = ARCHIVE_OK;
+    while ((r = archive_read_next_header(a, &entry)) == ARCHIVE_OK) {
+        if (archive_entry_filetype(entry) != AE_IFREG)
+            continue;
+        std::string name = archive_entry_pathname(entry);
+        if (name.rfind("./", 0) == 0)
+            name = name.substr(2);
+        std::string data;
+        char buffer[1 << 16];
+        la_ssize_t n = 0;
+        while ((n = archive_read_data(a, buffer, sizeof buffer)) > 0)
+            data.append(buffer, static_cast<std::size_t>(n));
+        if (n < 0)
+            throw failure("cannot read " + name + " of");
+        out[name] = fx::sha256Hex(data);
+    }
+    if (r != ARCHIVE_EOF)
+        throw failure("cannot list");
+    archive_read_free(a);
+    return out;
+}
+// The manifest of entries as an archive of them would install (regular files only).
+Manifest entriesManifest(const std::vector<fx::Entry> &entries) {
+    Manifest out;
+    for (const auto &e : entries)
+        if (e.type == fx::Entry::Type::File)
+            out[e.path] = fx::sha256Hex(e.data);
+    return out;
+}
+
+// Whether two files hold the same bytes (compared in 4 MiB blocks); why says where not.
+bool sameBytes(const std::string &a, const std::string &b, std::string &why) {
+    std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
+    if (!fa || !fb) {
+        why = "cannot open " + (fa ? b : a);
+        return false;
+    }
+    std::vector<char> ba(4 * kMiB), bb(4 * kMiB);
+    uint64_t offset = 0;
+    for (;;) {
+        fa.read(ba.data(), static_cast<std::streamsize>(ba.size()));
+        fb.read(bb.data(), static_cast<std::streamsize>(bb.size()));
+        const auto na = fa.gcount(), nb = fb.gcount();
+        if (na != nb || std::memcmp(ba.data(), bb.data(), static_cast<std::size_t>(na)) != 0) {
+            why = "they differ in the 4 MiB block at " + std::to_string(offset);
+            return false;
+        }
+        if (na == 0)
+            return true;
+        offset += static_cast<uint64_t>(na);
+    }
+}
+
+// A peer's [lanspread] settings: its total upload cap in MiB/s (0 = none).
+std::string uploadCapIni(double uploadLimitMiBps) {
+    return "[lanspread]\nupload_limit_mib_s = " + std::to_string(uploadLimitMiBps) + "\n";
+}
+
+// ---- what a peer reports ----
+
+// download-chunk-finished events of one game in a log window, tallied.
+struct ChunkTally {
+    std::map<std::string, uint64_t> bytesByPeer;
+    std::map<std::string, int> eventsByPath;
+    std::map<std::string, uint64_t> bytesByPath;
+    std::map<std::pair<std::string, uint64_t>, int> times; // (path, offset) -> count
+    uint64_t bytes = 0;
+    std::size_t events = 0;
+
+    int duplicates() const {
+        int d = 0;
+        for (const auto &[key, n] : times)
+            d += n > 1 ? n - 1 : 0;
+        return d;
+    }
+};
+
+ChunkTally tallyChunks(const Peer &receiver, const std::string &game, std::size_t from = 0,
+                       std::size_t to = Peer::npos) {
+    ChunkTally t;
+    for (const auto &e : receiver.events("download-chunk-finished", forGame(game), from, to)) {
+        const std::string path = str(e, "path");
+        const uint64_t bytes = u64(e, "bytes");
+        t.bytesByPeer[str(e, "peer_id")] += bytes;
+        t.eventsByPath[path] += 1;
+        t.bytesByPath[path] += bytes;
+        t.times[{path, u64(e, "offset")}] += 1;
+        t.bytes += bytes;
+        ++t.events;
+    }
+    return t;
+}
+
+std::map<std::string, uint64_t> sourcesOf(const Json &finished) {
+    std::map<std::string, uint64_t> out;
+    Json sources = finished.isNull() ? Json() : finished->getObject("sources");
+    if (sources.isNull())
+        return out;
+    for (const auto &[peer, bytes] : *sources)
+        out[peer] = bytes.convert<uint64_t>();
+    return out;
+}
+
+// The list-games local row of a game, or null.
+Json localGame(Peer &peer, const std::string &game) {
+    JsonArray local = peer.listGames()->getArray("local");
+    for (std::size_t i = 0; local && i < local->size(); ++i)
+        if (str(local->getObject(static_cast<unsigned>(i)), "id") == game)
+            return local->getObject(static_cast<unsigned>(i));
+    return {};
+}
+bool flag(const Json &row, const std::string &key) {
+    return !row.isNull() && row->has(key) && row->get(key).isBoolean() && row->getValue<bool>(key);
+}
+uint64_t remotePeerCount(Peer &peer, const std::string &game) {
+    JsonArray remote = peer.listGames()->getArray("remote");
+    for (std::size_t i = 0; remote && i < remote->size(); ++i)
+        if (str(remote->getObject(static_cast<unsigned>(i)), "id") == game)
+            return u64(remote->getObject(static_cast<unsigned>(i)), "peer_count");
+    return 0;
+}
+bool idle(Peer &peer, const std::string &game) {
+    Json ops = peer.status()->getObject("active_operations");
+    return ops.isNull() || !ops->has(game);
+}
+// The events of a peer's log window [from, to) that belong to a transfer, as "name@index".
+std::vector<std::string> transferEvents(const Peer &peer, std::size_t from,
+                                        std::size_t to = Peer::npos) {
+    std::vector<std::string> out;
+    for (std::size_t i = from; i < peer.logSize() && i < to; ++i)
+        if (kTransferEvents.count(peer.logAt(i).name))
+            out.push_back(peer.logAt(i).name + "@" + std::to_string(i));
+    return out;
+}
+std::string joinList(const std::vector<std::string> &items) {
+    std::string s;
+    for (const auto &i : items)
+        s += (s.empty() ? "" : " ") + i;
+    return s;
+}
+
+} // namespace
+
+class OpsScenariosTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(OpsScenariosTest);
+    CPPUNIT_TEST(S5_autoInstallDownload);
+    CPPUNIT_TEST(S6_manualInstallAndUninstall);
+    CPPUNIT_TEST(S20_receiverWriteFailure);
+    CPPUNIT_TEST(S24_twoClientsPullFromOneSource);
+    CPPUNIT_TEST(S25_oneClientDownloadsTwoGames);
+    CPPUNIT_TEST(S32_reinstallAfterUninstall);
+    CPPUNIT_TEST(S33_installAfterExternalRootMutation);
+    CPPUNIT_TEST(S34_manySmallFilesWithoutEti);
+    CPPUNIT_TEST(S37_singleSourceThroughput);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void tearDown() override {
+        // A tmpfs under the lab goes before the lab: its user first, then the mount (lazily
+        // if something still holds it), so the lab's removal never meets a busy mount.
+        if (!_mounted.empty()) {
+            if (_mountUser)
+                _mountUser->kill9();
+            if (::umount2(_mounted.c_str(), 0) != 0 && ::umount2(_mounted.c_str(), MNT_DETACH) != 0)
+                std::fprintf(stderr, "cannot unmount %s: %s\n", _mounted.c_str(),
+                             std::strerror(errno));
+            _mounted.clear();
+            _mountUser = nullptr;
+        }
+        _lab.reset();
+    }
+
+    // S5: an empty client downloads cnctw (a real RAR5 .eti) from bravo with the default
+    // install=true: download-finished, then install-begin and install-finished; cnctw is
+    // downloaded and installed, its root equals bravo's and local/ holds exactly the
+    // archive's files.
+    void S5_autoInstallDownload() {
+        Lab &lab = newLab("S5");
+        fx::writeGameSet(lab.gamesDirOf("bravo"), "bravo");
+        Peer &bravo = lab.startPeer("bravo");
+        Peer &client = lab.startPeer("client");
+        client.connect(bravo);
+        waitRemote(client, "cnctw", 1);
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"cnctw"})"); // install defaults to true
+        const std::size_t end = waitDownloadEnd(client, "cnctw", from, 60s);
+        auto t = verifyTransfer(client, "cnctw", bravo.gameRoot("cnctw"), from, end);
+        const std::size_t begin =
+            client.waitEventIndex("install-begin", forGame("cnctw"), 30s, from);
+        const std::size_t done = waitInstallEnd(client, "cnctw", from, 60s);
+        lab.check(end < begin && begin < done, "events out of order: download-finished@" +
+                                                   std::to_string(end) + " install-begin@" +
+                                                   std::to_string(begin) + " install end@" +
+                                                   std::to_string(done));
+        lab.check(client.logAt(done).name == "install-finished",
+                  "expected install-finished, got " + client.logAt(done).line);
+        lab.waitUntil([&] { return idle(client, "cnctw"); }, 10s, "cnctw operation ends");
+
+        Json local = localGame(client, "cnctw");
+        lab.check(flag(local, "downloaded") && flag(local, "installed"),
+                  "local cnctw is " + toJson(local));
+        const Manifest archive = archiveManifest(bravo.gameRoot("cnctw") + "/cnctw.eti");
+        const Manifest installed = manifest(client.gameRoot("cnctw") + "/local");
+        lab.check(archive.count("fixture-payload.txt") == 1, "fixture: no fixture-payload.txt");
+        lab.check(installed == archive,
+                  "local/ differs from cnctw.eti's entries:" + manifestDiff(archive, installed));
+        lab.check(readWholeFile(client.gameRoot("cnctw") + "/local/fixture-payload.txt") ==
+                      "lanspread fixture payload for cnctw\n",
+                  "local/fixture-payload.txt has other bytes");
+        // Whole window: one download, one install, no failure of either.
+        client.drain(300ms);
+        lab.check(client.events("download-begin").size() == 1, "download-begin count != 1");
+        lab.check(client.events("install-begin").size() == 1, "install-begin count != 1");
+        lab.check(client.events("install-finished").size() == 1, "install-finished count != 1");
+        lab.check(client.events("download-failed").empty() &&
+                      client.events("install-failed").empty(),
+                  "a download-failed or install-failed was emitted");
+        checkStdout(client);
+        evidence("S5: cnctw " + std::to_string(t.total) + " B from bravo (" + t.sha("cnctw.eti") +
+                 "), download-finished@" + std::to_string(end) + " < install-begin@" +
+                 std::to_string(begin) + " < install-finished@" + std::to_string(done) +
+                 ", downloaded=true installed=true, local/ == cnctw.eti's " +
+                 std::to_string(archive.size()) + " files (fixture-payload.txt " +
+                 archive.at("fixture-payload.txt").substr(0, 12) + ")");
+    }
+
+    // S6: after an install=false download of bfbc2, install creates local/ with the archive's
+    // files; uninstall removes local/ and keeps the downloaded root exactly as the source's.
+    void S6_manualInstallAndUninstall() {
+        Lab &lab = newLab("S6");
+        fx::writeGameSet(lab.gamesDirOf("bravo"), "bravo");
+        Peer &bravo = lab.startPeer("bravo");
+        Peer &client = lab.startPeer("client");
+        client.connect(bravo);
+        waitRemote(client, "bfbc2", 1);
+        const std::string root = client.gameRoot("bfbc2");
+
+        std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"bfbc2","install":false})");
+        const std::size_t end = waitDownloadEnd(client, "bfbc2", from, 60s);
+        auto t = verifyTransfer(client, "bfbc2", bravo.gameRoot("bfbc2"), from, end);
+        lab.waitUntil([&] { return idle(client, "bfbc2"); }, 10s, "the download ends");
+        lab.check(!fs::exists(root + "/local"), "local/ exists after install=false");
+        lab.check(client.events("install-begin").empty(), "an install began after install=false");
+
+        // Install.
+        const std::size_t installFrom = client.logSize();
+        client.commandOk(R"({"cmd":"install","game":"bfbc2"})");
+        client.waitEventIndex("install-begin", forGame("bfbc2"), 30s, installFrom);
+        const std::size_t installed = waitInstallEnd(client, "bfbc2", installFrom, 60s);
+        lab.check(client.logAt(installed).name == "install-finished",
+                  "expected install-finished, got " + client.logAt(installed).line);
+        lab.waitUntil([&] { return idle(client, "bfbc2"); }, 10s, "the install ends");
+        Json local = localGame(client, "bfbc2");
+        lab.check(flag(local, "downloaded") && flag(local, "installed"),
+                  "after install, local bfbc2 is " + toJson(local));
+        const Manifest archive = archiveManifest(bravo.gameRoot("bfbc2") + "/bfbc2.eti");
+        const Manifest tree = manifest(root + "/local");
+        lab.check(!archive.empty() && tree == archive,
+                  "local/ differs from bfbc2.eti's entries:" + manifestDiff(archive, tree));
+
+        // Uninstall.
+        const std::size_t uninstallFrom = client.logSize();
+        client.commandOk(R"({"cmd":"uninstall","game":"bfbc2"})");
+        client.waitEventIndex("uninstall-begin", forGame("bfbc2"), 30s, uninstallFrom);
+        const std::size_t uninstalled = client.findAnyEvent(
+            {"uninstall-finished", "uninstall-failed"}, forGame("bfbc2"), 60s, uninstallFrom);
+        lab.check(uninstalled != Peer::npos &&
+                      client.logAt(uninstalled).name == "uninstall-finished",
+                  "the uninstall did not finish");
+        lab.waitUntil([&] { return idle(client, "bfbc2"); }, 10s, "the uninstall ends");
+        local = localGame(client, "bfbc2");
+        lab.check(flag(local, "downloaded") && !flag(local, "installed") &&
+                      str(local, "availability") == "Ready",
+                  "after uninstall, local bfbc2 is " + toJson(local));
+        lab.check(!fs::exists(root + "/local"), "local/ survived the uninstall");
+        const Manifest source = manifest(bravo.gameRoot("bfbc2"));
+        const Manifest kept = manifest(root);
+        lab.check(kept == source,
+                  "the root files changed by install/uninstall:" + manifestDiff(source, kept));
+        // Nothing left behind at the top either (no staging, backup or marker).
+        const auto names = topLevelNames(root),
+                   sourceNames = topLevelNames(bravo.gameRoot("bfbc2"));
+        lab.check(names == sourceNames,
+                  "the root holds {" + join(names) + "}, the source {" + join(sourceNames) + "}");
+        client.drain(300ms);
+        const auto transfers = transferEvents(client, installFrom);
+        lab.check(transfers.empty(),
+                  "transfer events during install/uninstall: " + joinList(transfers));
+        checkStdout(client);
+        evidence("S6: bfbc2 downloaded install=false (" + std::to_string(t.total) +
+                 " B); install -> local/ == bfbc2.eti's " + std::to_string(archive.size()) +
+                 " files, installed=true; uninstall -> no local/, installed=false, root {" +
+                 join(names) + "} == source by SHA-256, no transfer events");
+    }
+
+    // S20: the receiver's games dir is a 40 MiB tmpfs and the game needs 96 MiB: the download
+    // fails naming the write error, nothing is committed, the operation clears and a new
+    // download command is accepted (and fails the same way).
+    void S20_receiverWriteFailure() {
+        Lab &lab = newLab("S20");
+        writeBigAlienswarm(lab.gamesDirOf("alpha"), 3 * kChunk, 20);
+        Peer &alpha = lab.startPeer("alpha");
+        Peer &client = lab.addPeer("client");
+        const std::string games = lab.gamesDirOf("client");
+        if (::mount("tmpfs", games.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=40m,mode=0755") !=
+            0)
+            lab.check(false, "cannot mount a 40 MiB tmpfs on " + games + ": " +
+                                 std::strerror(errno) + " (S20 needs root or CAP_SYS_ADMIN)");
+        _mounted = games;
+        _mountUser = &client;
+        client.start("client", games, lab.stateDirOf("client"), lab.catalogPath());
+        client.connect(alpha);
+        waitRemote(client, "alienswarm", 1);
+        const std::string root = client.gameRoot("alienswarm");
+        const std::string noSpace = std::strerror(ENOSPC);
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"alienswarm","install":false})");
+        const std::size_t end = waitDownloadEnd(client, "alienswarm", from, 60s);
+        lab.check(client.logAt(end).name == "download-failed",
+                  "expected download-failed, got " + client.logAt(end).line);
+        const std::string error = str(client.logAt(end).object, "error");
+        lab.check(error.find(noSpace) != std::string::npos && error.find(kEti) != std::string::npos,
+                  "the failure does not name the write error (" + noSpace + ") on " + kEti + ": " +
+                      error);
+        // The operation is over when the failure is reported.
+        lab.check(idle(client, "alienswarm"), "alienswarm is still an active operation");
+        Json lastOps;
+        for (const auto &e : client.events("active-operations"))
+            lastOps = e;
+        lab.check(!lastOps.isNull() && !lastOps->getObject("operations")->has("alienswarm"),
+                  "the last active-operations event still lists alienswarm: " + toJson(lastOps));
+        lab.check(!fs::exists(root + "/version.ini"), "a version.ini was committed");
+        Json local = localGame(client, "alienswarm");
+        lab.check(local.isNull() ||
+                      (!flag(local, "downloaded") && str(local, "availability") != "Ready"),
+                  "the partial alienswarm is listed as " + toJson(local));
+        struct statvfs vfs {};
+        ::statvfs(games.c_str(), &vfs);
+        const uint64_t freeBytes = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+
+        // A retry is accepted (the operation cleared), and fails the same way.
+        const std::size_t retryFrom = client.logSize();
+        Json retry = client.command(R"({"cmd":"download","game":"alienswarm","install":false})");
+        lab.check(retry->optValue<bool>("ok", false), "the retry was refused: " + toJson(retry));
+        const std::size_t retryEnd = waitDownloadEnd(client, "alienswarm", retryFrom, 60s);
+        lab.check(client.logAt(retryEnd).name == "download-failed",
+                  "expected the retry to fail, got " + client.logAt(retryEnd).line);
+        const std::string retryError = str(client.logAt(retryEnd).object, "error");
+        lab.check(retryError.find(noSpace) != std::string::npos,
+                  "the retry failed otherwise: " + retryError);
+        lab.waitUntil([&] { return idle(client, "alienswarm"); }, 10s,
+                      "the retry's operation ends");
+        client.drain(300ms);
+        lab.check(client.events("download-finished").empty(), "a download-finished was emitted");
+        lab.check(!fs::exists(root + "/version.ini"), "a version.ini was committed by the retry");
+        lab.check(client.running() && str(client.status(), "peer_id") == client.peerId(),
+                  "the client is not responsive after the failures");
+        checkStdout(client);
+        evidence("S20: 96 MiB alienswarm into a 40 MiB tmpfs -> download-failed (" + error + "), " +
+                 std::to_string(freeBytes) +
+                 " B left free, no version.ini, not listed Ready, active-operations cleared; "
+                 "retry accepted -> download-failed again (" +
+                 retryError + ")");
+    }
+
+    // S24: two empty clients download the same 2-chunk game from one source (capped at
+    // 32 MiB/s so the pulls overlap for seconds): both finish with exact copies, their
+    // downloads overlap in time, the source answers status throughout, shows outbound
+    // transfers while serving and none at the end.
+    void S24_twoClientsPullFromOneSource() {
+        Lab &lab = newLab("S24");
+        writeBigAlienswarm(lab.gamesDirOf("source"), 2 * kChunk, 24);
+        Peer &source = lab.startPeer("source", uploadCapIni(32));
+        Peer &c1 = lab.startPeer("client1");
+        Peer &c2 = lab.startPeer("client2");
+        for (Peer *c : {&c1, &c2}) {
+            c->connect(source);
+            waitRemote(*c, "alienswarm", 1);
+        }
+
+        const std::size_t from1 = c1.logSize(), from2 = c2.logSize();
+        c1.commandOk(R"({"cmd":"download","game":"alienswarm","install":false})");
+        c2.commandOk(R"({"cmd":"download","game":"alienswarm","install":false})");
+        // Poll the source while both pull; read both clients' output meanwhile.
+        std::size_t end1 = Peer::npos, end2 = Peer::npos;
+        int samples = 0, activeSamples = 0;
+        int64_t maxOutbound = 0;
+        long long slowestMs = 0;
+        const auto deadline = std::chrono::steady_clock::now() + 90s;
+        while ((end1 == Peer::npos || end2 == Peer::npos) &&
+               std::chrono::steady_clock::now() < deadline) {
+            const auto asked = std::chrono::steady_clock::now();
+            Json status = source.status();
+            slowestMs = std::max<long long>(slowestMs,
+                                            std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                std::chrono::steady_clock::now() - asked)
+                                                .count());
+            ++samples;
+            Json outbound = status->getObject("outbound_transfers");
+            if (!outbound.isNull() && outbound->has("alienswarm")) {
+                ++activeSamples;
+                maxOutbound =
+                    std::max<int64_t>(maxOutbound, outbound->get("alienswarm").convert<int64_t>());
+            }
+            for (auto [peer, from, end] :
+                 {std::tuple<Peer *, std::size_t, std::size_t *>{&c1, from1, &end1},
+                  {&c2, from2, &end2}})
+                if (*end == Peer::npos)
+                    *end = peer->findAnyEvent(
+                        {"download-finished", "download-failed", "download-cancelled"},
+                        forGame("alienswarm"), 100ms, from);
+        }
+        lab.check(end1 != Peer::npos && end2 != Peer::npos, "a download did not end within 90 s");
+        auto t1 = verifyTransfer(c1, "alienswarm", source.gameRoot("alienswarm"), from1, end1);
+        auto t2 = verifyTransfer(c2, "alienswarm", source.gameRoot("alienswarm"), from2, end2);
+        // The two pulls overlapped: each began before the other finished.
+        const Json b1 = c1.events("download-begin", forGame("alienswarm"), from1).at(0);
+        const Json b2 = c2.events("download-begin", forGame("alienswarm"), from2).at(0);
+        const uint64_t begin1 = u64(b1, "ts_ms"), begin2 = u64(b2, "ts_ms");
+        const uint64_t fin1 = u64(t1.finished, "ts_ms"), fin2 = u64(t2.finished, "ts_ms");
+        lab.check(begin1 < fin2 && begin2 < fin1,
+                  "the downloads did not overlap: client1 " + std::to_string(begin1) + ".." +
+                      std::to_string(fin1) + ", client2 " + std::to_string(begin2) + ".." +
+                      std::to_string(fin2) + " (ms)");
+        lab.check(activeSamples > 0, "the source never reported outbound_transfers for "
+                                     "alienswarm in " +
+                                         std::to_string(samples) + " status answers");
+        lab.check(slowestMs < 2000, "the source took " + std::to_string(slowestMs) +
+                                        " ms to answer status while serving");
+        Json outboundEnd;
+        lab.waitUntil(
+            [&] {
+                outboundEnd = source.status()->getObject("outbound_transfers");
+                return !outboundEnd.isNull() && outboundEnd->size() == 0;
+            },
+            10s, "the source's outbound_transfers is {} after both downloads");
+        for (Peer *c : {&c1, &c2}) {
+            lab.waitUntil([&] { return idle(*c, "alienswarm"); }, 10s, c->label() + " idles");
+            Json local = localGame(*c, "alienswarm");
+            lab.check(flag(local, "downloaded") && !flag(local, "installed") &&
+                          !fs::exists(c->gameRoot("alienswarm") + "/local"),
+                      c->label() + ": alienswarm is " + toJson(local));
+            c->drain(200ms);
+            lab.check(c->events("download-failed").empty(), c->label() + ": a download-failed");
+            checkStdout(*c);
+        }
+        lab.check(source.running(), "the source died");
+        evidence("S24: client1 and client2 pulled alienswarm (" + std::to_string(t1.total) +
+                 " B) from one source at once (client1 " + std::to_string(fin1 - begin1) +
+                 " ms, client2 " + std::to_string(fin2 - begin2) +
+                 " ms, overlapping); both == source (" + t1.sha(kEti) + ", " + t2.sha(kEti) +
+                 "); source answered " + std::to_string(samples) + " status polls (slowest " +
+                 std::to_string(slowestMs) + " ms), outbound_transfers alienswarm up to " +
+                 std::to_string(maxOutbound) + " in " + std::to_string(activeSamples) +
+                 " polls, {} at the end");
+    }
+
+    // S25: one client issues two downloads back to back: alienswarm (2 chunks, install=false,
+    // source capped at 32 MiB/s) and cnctw (default install). Both run at once (one
+    // active-operations snapshot lists both), both finish with exact copies, alienswarm ends
+    // downloaded only and cnctw installed with local/ == its archive.
+    void S25_oneClientDownloadsTwoGames() {
+        Lab &lab = newLab("S25");
+        writeBigAlienswarm(lab.gamesDirOf("source"), 2 * kChunk, 25);
+        fx::writeGame(lab.gamesDirOf("source"), "cnctw");
+        Peer &source = lab.startPeer("source", uploadCapIni(32));
+        Peer &client = lab.startPeer("client");
+        client.connect(source);
+        waitRemote(client, "alienswarm", 1);
+        waitRemote(client, "cnctw", 1);
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"alienswarm","install":false})");
+        client.commandOk(R"({"cmd":"download","game":"cnctw"})");
+        const std::size_t endA = waitDownloadEnd(client, "alienswarm", from, 60s);
+        const std::size_t endC = waitDownloadEnd(client, "cnctw", from, 60s);
+        auto ta = verifyTransfer(client, "alienswarm", source.gameRoot("alienswarm"), from, endA);
+        auto tc = verifyTransfer(client, "cnctw", source.gameRoot("cnctw"), from, endC);
+        const std::size_t installed = waitInstallEnd(client, "cnctw", endC, 60s);
+        lab.check(client.logAt(installed).name == "install-finished",
+                  "expected cnctw install-finished, got " + client.logAt(installed).line);
+        const std::size_t beginA =
+            client.waitEventIndex("download-begin", forGame("alienswarm"), 1s, from);
+        const std::size_t beginC =
+            client.waitEventIndex("download-begin", forGame("cnctw"), 1s, from);
+        lab.check(beginA < endC && beginC < endA,
+                  "the downloads did not overlap: alienswarm " + std::to_string(beginA) + ".." +
+                      std::to_string(endA) + ", cnctw " + std::to_string(beginC) + ".." +
+                      std::to_string(endC));
+        bool both = false;
+        for (const auto &e : client.events("active-operations", {}, from)) {
+            Json ops = e->getObject("operations");
+            both = both || (!ops.isNull() && ops->has("alienswarm") && ops->has("cnctw"));
+        }
+        lab.check(both, "no active-operations snapshot lists alienswarm and cnctw together");
+        for (const std::string game : {"alienswarm", "cnctw"})
+            lab.waitUntil([&] { return idle(client, game); }, 10s, game + " operation ends");
+
+        Json a = localGame(client, "alienswarm"), c = localGame(client, "cnctw");
+        lab.check(flag(a, "downloaded") && !flag(a, "installed") &&
+                      !fs::exists(client.gameRoot("alienswarm") + "/local"),
+                  "alienswarm (install=false) is " + toJson(a));
+        lab.check(flag(c, "downloaded") && flag(c, "installed"), "cnctw (install) is " + toJson(c));
+        const Manifest archive = archiveManifest(source.gameRoot("cnctw") + "/cnctw.eti");
+        const Manifest tree = manifest(client.gameRoot("cnctw") + "/local");
+        lab.check(!archive.empty() && tree == archive,
+                  "cnctw local/ differs from its archive:" + manifestDiff(archive, tree));
+        client.drain(300ms);
+        lab.check(client.events("download-failed").empty(), "a download-failed was emitted");
+        lab.check(client.events("download-begin").size() == 2, "download-begin count != 2");
+        checkStdout(client);
+        evidence("S25: alienswarm (" + std::to_string(ta.total) + " B, install=false) and cnctw (" +
+                 std::to_string(tc.total) +
+                 " B, install) downloaded at once by one client (both in one active-operations "
+                 "snapshot, begin@" +
+                 std::to_string(beginA) + "/" + std::to_string(beginC) + " < finished@" +
+                 std::to_string(endA) + "/" + std::to_string(endC) + "); " + ta.sha(kEti) + ", " +
+                 tc.sha("cnctw.eti") +
+                 "; alienswarm installed=false, cnctw installed=true with "
+                 "local/ == its archive");
+    }
+
+    // S32: cnctw is downloaded and installed, uninstalled, then installed again: the reinstall
+    // uses the kept root files (no transfer event from the reinstall command to the end of
+    // the test, one download in the whole log) and cnctw is installed again with local/ ==
+    // the archive.
+    void S32_reinstallAfterUninstall() {
+        Lab &lab = newLab("S32");
+        fx::writeGameSet(lab.gamesDirOf("bravo"), "bravo");
+        Peer &bravo = lab.startPeer("bravo");
+        Peer &client = lab.startPeer("client");
+        client.connect(bravo);
+        waitRemote(client, "cnctw", 1);
+        const std::string root = client.gameRoot("cnctw");
+        const Manifest archive = archiveManifest(bravo.gameRoot("cnctw") + "/cnctw.eti");
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"cnctw"})");
+        const std::size_t end = waitDownloadEnd(client, "cnctw", from, 60s);
+        verifyTransfer(client, "cnctw", bravo.gameRoot("cnctw"), from, end);
+        const std::size_t first = waitInstallEnd(client, "cnctw", end, 60s);
+        lab.check(client.logAt(first).name == "install-finished", "the first install failed");
+        lab.waitUntil([&] { return idle(client, "cnctw"); }, 10s, "the install ends");
+
+        const std::size_t uninstallFrom = client.logSize();
+        client.commandOk(R"({"cmd":"uninstall","game":"cnctw"})");
+        const std::size_t uninstalled = client.findAnyEvent(
+            {"uninstall-finished", "uninstall-failed"}, forGame("cnctw"), 60s, uninstallFrom);
+        lab.check(uninstalled != Peer::npos &&
+                      client.logAt(uninstalled).name == "uninstall-finished",
+                  "the uninstall did not finish");
+        lab.waitUntil([&] { return idle(client, "cnctw"); }, 10s, "the uninstall ends");
+        lab.check(!fs::exists(root + "/local"), "local/ survived the uninstall");
+        lab.check(!flag(localGame(client, "cnctw"), "installed"), "still installed");
+
+        const std::size_t reinstallFrom = client.logSize();
+        client.commandOk(R"({"cmd":"install","game":"cnctw"})");
+        const std::size_t again = waitInstallEnd(client, "cnctw", reinstallFrom, 60s);
+        lab.check(client.logAt(again).name == "install-finished",
+                  "expected install-finished, got " + client.logAt(again).line);
+        lab.waitUntil([&] { return idle(client, "cnctw"); }, 10s, "the reinstall ends");
+        Json local = localGame(client, "cnctw");
+        lab.check(flag(local, "downloaded") && flag(local, "installed"),
+                  "after the reinstall cnctw is " + toJson(local));
+        const Manifest tree = manifest(root + "/local");
+        lab.check(tree == archive, "local/ differs from cnctw.eti's entries after the reinstall:" +
+                                       manifestDiff(archive, tree));
+        lab.check(manifest(root) == manifest(bravo.gameRoot("cnctw")),
+                  "the root files differ from bravo's");
+        client.drain(500ms);
+        const auto transfers = transferEvents(client, reinstallFrom);
+        lab.check(transfers.empty(), "transfer events since the reinstall: " + joinList(transfers));
+        lab.check(client.events("download-begin").size() == 1 &&
+                      client.events("got-game-files").size() == 1,
+                  "more than one download in the whole log");
+        checkStdout(client);
+        evidence("S32: cnctw downloaded+installed, uninstalled (local/ gone, root kept), "
+                 "reinstalled: install-finished@" +
+                 std::to_string(again) + ", 0 transfer events in log[" +
+                 std::to_string(reinstallFrom) + ".." + std::to_string(client.logSize()) +
+                 "), 1 download in the whole log, installed=true, local/ == cnctw.eti's " +
+                 std::to_string(archive.size()) + " files");
+    }
+
+    // S33: after an install=false download of cnctw, its root .eti is replaced by another
+    // valid archive (a zip with other bytes, a file of the same name among them); install
+    // then writes exactly the new archive's files, with no transfer.
+    void S33_installAfterExternalRootMutation() {
+        Lab &lab = newLab("S33");
+        fx::writeGameSet(lab.gamesDirOf("bravo"), "bravo");
+        Peer &bravo = lab.startPeer("bravo");
+        Peer &client = lab.startPeer("client");
+        client.connect(bravo);
+        waitRemote(client, "cnctw", 1);
+        const std::string root = client.gameRoot("cnctw");
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"cnctw","install":false})");
+        const std::size_t end = waitDownloadEnd(client, "cnctw", from, 60s);
+        verifyTransfer(client, "cnctw", bravo.gameRoot("cnctw"), from, end);
+        lab.waitUntil([&] { return idle(client, "cnctw"); }, 10s, "the download ends");
+        const Manifest original = archiveManifest(root + "/cnctw.eti");
+
+        const std::string payload = "S33 mutated payload for cnctw\n";
+        const std::vector<fx::Entry> entries{
+            fx::fileEntry("fixture-payload.txt", payload),
+            fx::dirEntry("data/"),
+            fx::fileEntry("data/cnctw-assets.dat", fx::pseudoRandom(96 * 1024, 3301)),
+            fx::dirEntry("mutated/"),
+            fx::fileEntry("mutated/new.bin", fx::pseudoRandom(160 * 1024, 3302)),
+        };
+        // Written beside the lab's peers, then renamed over the .eti in one step.
+        const std::string staged = lab.dir() + "/cnctw-mutated.eti";
+        fx::writeArchive(staged, fx::Format::Zip, entries);
+        const std::string mutatedSha = sha256File(staged);
+        fs::rename(staged, root + "/cnctw.eti");
+        const Manifest expected = entriesManifest(entries);
+        lab.check(archiveManifest(root + "/cnctw.eti") == expected,
+                  "fixture: the mutated archive does not read back as written");
+        lab.check(expected.at("data/cnctw-assets.dat") != original.at("data/cnctw-assets.dat"),
+                  "fixture: the mutated data/cnctw-assets.dat equals the original");
+
+        const std::size_t installFrom = client.logSize();
+        client.commandOk(R"({"cmd":"install","game":"cnctw"})");
+        const std::size_t done = waitInstallEnd(client, "cnctw", installFrom, 60s);
+        lab.check(client.logAt(done).name == "install-finished",
+                  "expected install-finished, got " + client.logAt(done).line);
+        lab.waitUntil([&] { return idle(client, "cnctw"); }, 10s, "the install ends");
+        const Manifest tree = manifest(root + "/local");
+        lab.check(tree == expected,
+                  "local/ is not the mutated archive's files:" + manifestDiff(expected, tree));
+        lab.check(readWholeFile(root + "/local/fixture-payload.txt") == payload,
+                  "local/fixture-payload.txt is not the mutated bytes");
+        lab.check(sha256File(root + "/cnctw.eti") == mutatedSha,
+                  "the root .eti is no longer the mutated archive");
+        Json local = localGame(client, "cnctw");
+        lab.check(flag(local, "installed"), "cnctw is " + toJson(local));
+        client.drain(300ms);
+        const auto transfers = transferEvents(client, installFrom);
+        lab.check(transfers.empty(), "transfer events since the install: " + joinList(transfers));
+        checkStdout(client);
+        evidence("S33: cnctw.eti replaced after download by a zip (sha256 " +
+                 mutatedSha.substr(0, 12) + ", " + std::to_string(expected.size()) +
+                 " files); install -> local/ == the new archive exactly (fixture-payload.txt " +
+                 expected.at("fixture-payload.txt").substr(0, 12) + ", data/cnctw-assets.dat " +
+                 expected.at("data/cnctw-assets.dat").substr(0, 12) + " != original " +
+                 original.at("data/cnctw-assets.dat").substr(0, 12) + "), no transfer events");
+    }
+
+    // S34: a catalog game (bf1942) whose root is version.ini plus 300 small files in nested
+    // dirs (2 of them empty) and no archive: an install=false download brings every file;
+    // each non-empty file is exactly one chunk event of its size at offset 0 (an empty file
+    // at most one of 0 bytes), the events sum to download-finished.bytes, manifests equal.
+    void S34_manySmallFilesWithoutEti() {
+        Lab &lab = newLab("S34");
+        const std::string src = lab.gamesDirOf("source") + "/bf1942";
+        for (int i = 0; i < 298; ++i) {
+            const std::string path = "data/d" + std::to_string(i % 12) + "/s" +
+                                     std::to_string(i % 5) + "/f" + std::to_string(i) + ".bin";
+            const uint64_t size = 1 + (uint64_t(i) * 7919) % 20000;
+            writeWholeFile(src + "/" + path,
+                           fx::pseudoRandom(static_cast<std::size_t>(size), 34000 + uint64_t(i)));
+        }
+        writeWholeFile(src + "/deep/a/b/c/d/e/empty.dat", "");
+        writeWholeFile(src + "/cfg/empty.cfg", "");
+        writeVersionIni(src);
+        Peer &source = lab.startPeer("source");
+        Peer &client = lab.startPeer("client");
+        client.connect(source);
+        waitRemote(client, "bf1942", 1);
+        const auto sizes = fileSizes(src);
+        lab.check(sizes.size() == 301, "fixture: " + std::to_string(sizes.size()) + " files");
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":"bf1942","install":false})");
+        const std::size_t got =
+            client.waitEventIndex("got-game-files", forGame("bf1942"), 30s, from);
+        const std::size_t end = waitDownloadEnd(client, "bf1942", from, 60s);
+        auto t = verifyTransfer(client, "bf1942", src, from, end);
+        checkFileList(client.logAt(got).object, src);
+
+        std::size_t nonEmpty = 0, emptyEvents = 0;
+        for (const auto &[path, size] : sizes) {
+            const int events =
+                t.chunks.eventsByPath.count(path) ? t.chunks.eventsByPath.at(path) : 0;
+            const uint64_t bytes =
+                t.chunks.bytesByPath.count(path) ? t.chunks.bytesByPath.at(path) : 0;
+            if (size > 0) {
+                ++nonEmpty;
+                lab.check(events == 1 && bytes == size && t.chunks.times.count({path, 0}) == 1,
+                          path + " (" + std::to_string(size) + " B) has " + std::to_string(events) +
+                              " chunk events of " + std::to_string(bytes) + " B");
+            } else {
+                lab.check(events <= 1 && bytes == 0,
+                          "empty " + path + " has " + std::to_string(events) + " chunk events");
+                emptyEvents += static_cast<std::size_t>(events);
+            }
+        }
+        for (const auto &[path, n] : t.chunks.eventsByPath)
+            lab.check(sizes.count(path) == 1, "a chunk event for " + path + ", not a source file");
+        lab.check(t.chunks.events == nonEmpty + emptyEvents,
+                  std::to_string(t.chunks.events) + " chunk events for " +
+                      std::to_string(nonEmpty) + " non-empty files");
+        lab.check(t.chunks.bytes == t.total, "the chunk events sum to " +
+                                                 std::to_string(t.chunks.bytes) + " of " +
+                                                 std::to_string(t.total) + " B");
+        lab.check(fileSizes(client.gameRoot("bf1942")) == sizes,
+                  "the receiver's file sizes differ");
+        lab.waitUntil([&] { return idle(client, "bf1942"); }, 10s, "the download ends");
+        Json local = localGame(client, "bf1942");
+        lab.check(flag(local, "downloaded") && !flag(local, "installed") &&
+                      !fs::exists(client.gameRoot("bf1942") + "/local"),
+                  "bf1942 is " + toJson(local));
+        client.drain(300ms);
+        lab.check(client.events("download-failed").empty(), "a download-failed was emitted");
+        checkStdout(client);
+        evidence("S34: bf1942 = version.ini + 300 small files in nested dirs, no .eti: " +
+                 std::to_string(sizes.size()) + " files " + std::to_string(t.total) + " B, " +
+                 std::to_string(t.chunks.events) + " chunk events (1 per non-empty file, " +
+                 std::to_string(emptyEvents) + " for the 2 empty ones), no duplicates, sum == " +
+                 "download-finished.bytes, manifests equal (" + std::to_string(t.copy.size()) +
+                 " SHA-256s), installed=false");
+    }
+
+    // S37: a source with one sparse 2 GiB .eti (hashed at startup; the test waits for the game
+    // to be Ready); an empty client downloads it with install=false: download-finished
+    // carries bytes, duration_ms, mib_per_s and mbit_per_s (mbit/mib == 8.388608, mib_per_s
+    // == bytes / 2^20 / seconds), and the copy has the source's size and bytes.
+    void S37_singleSourceThroughput() {
+        const std::string game = "s37-sparse";
+        Lab &lab = newLab("S37", std::string("{\"games\":[{\"id\":\"") + game +
+                                     "\",\"name\":\"S37 sparse 2 GiB\",\"version\":\"" + kVersion +
+                                     "\",\"description\":\"throughput\"}]}");
+        const uint64_t size = uint64_t(2) << 30;
+        const std::string src = lab.gamesDirOf("source") + "/" + game;
+        const std::string eti = "s37.eti";
+        fs::create_directories(src);
+        { std::ofstream(src + "/" + eti, std::ios::binary); }
+        fs::resize_file(src + "/" + eti, size);
+        writeVersionIni(src);
+        Peer &source = lab.startPeer("source");
+        lab.waitUntil(
+            [&] {
+                Json g = localGame(source, game);
+                return !g.isNull() && str(g, "availability") == "Ready";
+            },
+            60s, "the source hashes its 2 GiB .eti and lists it Ready");
+        Peer &client = lab.startPeer("client");
+        client.connect(source);
+        waitRemote(client, game, 1);
+
+        const std::size_t from = client.logSize();
+        client.commandOk(R"({"cmd":"download","game":")" + game + R"(","install":false})");
+        const std::size_t end = waitDownloadEnd(client, game, from, 150s);
+        lab.check(client.logAt(end).name == "download-finished",
+                  "expected download-finished, got " + client.logAt(end).line);
+        const Json finished = client.logAt(end).object;
+        const uint64_t total = totalSize(fileSizes(src));
+        const uint64_t bytes = u64(finished, "bytes");
+        const int64_t durationMs =
+            finished->has("duration_ms") ? finished->get("duration_ms").convert<int64_t>() : -1;
+        const double mibps = f64(finished, "mib_per_s"), mbitps = f64(finished, "mbit_per_s");
+        lab.check(finished->has("bytes") && finished->has("duration_ms") &&
+                      finished->has("mib_per_s") && finished->has("mbit_per_s"),
+                  "download-finished lacks a measurement: " + toJson(finished));
+        lab.check(bytes == total && u64(finished, "bytes_total") == total,
+                  "download-finished.bytes " + std::to_string(bytes) + " != the source's " +
+                      std::to_string(total) + " B");
+        lab.check(durationMs > 0 && mibps > 0 && mbitps > 0, "rates " + toJson(finished));
+        lab.check(std::abs(mbitps / mibps - 8.388608) <= 8.388608e-6,
+                  "mbit_per_s / mib_per_s = " + fixed(mbitps / mibps, 9) + ", not 8.388608");
+        const double expectedMibps = double(bytes) / double(kMiB) / (double(durationMs) / 1000.0);
+        lab.check(std::abs(mibps - expectedMibps) <= 1e-6 * expectedMibps,
+                  "mib_per_s " + fixed(mibps, 6) +
+                      " != bytes/2^20/(duration_ms/1000) = " + fixed(expectedMibps, 6));
+        const auto sources = sourcesOf(finished);
+        lab.check(sources.size() == 1 && sources.count(source.peerId()) &&
+                      sources.at(source.peerId()) == bytes,
+                  "download-finished.sources " + toJson(finished));
+        const ChunkTally chunks = tallyChunks(client, game, from, end);
+        lab.check(chunks.bytes == bytes && chunks.duplicates() == 0 &&
+                      chunks.eventsByPath.count(eti) && chunks.eventsByPath.at(eti) == 64,
+                  std::to_string(chunks.events) + " chunk events of " +
+                      std::to_string(chunks.bytes) + " B (64 .eti chunks expected)");
+
+        const std::string copy = client.gameRoot(game) + "/" + eti;
+        lab.check(fs::exists(copy) && fs::file_size(copy) == size,
+                  "the copy has " + std::to_string(fs::exists(copy) ? fs::file_size(copy) : 0) +
+                      " B, the source " + std::to_string(size));
+        std::string why;
+        lab.check(sameBytes(src + "/" + eti, copy, why), "the copy's bytes differ: " + why);
+        lab.check(readWholeFile(client.gameRoot(game) + "/version.ini") ==
+                      readWholeFile(src + "/version.ini"),
+                  "version.ini differs");
+        lab.waitUntil([&] { return idle(client, game); }, 10s, "the download ends");
+        Json local = localGame(client, game);
+        lab.check(flag(local, "downloaded") && !flag(local, "installed") &&
+                      !fs::exists(client.gameRoot(game) + "/local"),
+                  game + " is " + toJson(local));
+        checkStdout(client);
+        // 2 GiB is gone with the lab; the copy goes now already.
+        fs::remove(copy);
+        evidence("S37: sparse 2 GiB " + eti + " from one source, install=false: " +
+                 std::to_string(bytes) + " B in " + std::to_string(durationMs) +
+                 " ms = " + fixed(mibps, 1) + " MiB/s (" + fixed(mbitps, 1) +
+                 " Mbit/s, ratio 8.388608), 64 chunks, copy == source size and bytes");
+    }
+
+  private:
+    struct Transfer {
+        Json finished;
+        ChunkTally chunks;
+        std::map<std::string, uint64_t> sources; // download-finished.sources
+        std::map<std::string, uint64_t> sizes;   // the source's files
+        uint64_t total = 0;
+        Manifest copy; // the receiver's root, equal to the source's
+
+        // "sha256 <path>=<first 12 hex digits> ok", for evidence lines.
+        std::string sha(const std::string &path) const {
+            auto it = copy.find(path);
+            return "sha256 " + path + "=" +
+                   (it == copy.end() ? std::string("?") : it->second.substr(0, 12)) + " ok";
+        }
+    };
+
+    Lab &newLab(const std::string &scenario, const std::string &catalog = fx::catalogJson()) {
+        _lab = std::make_unique<Lab>(scenario);
+        _lab->writeCatalog(catalog);
+        return *_lab;
+    }
+
+    // Waits until peer's list-games remote shows game with peerCount sources.
+    void waitRemote(Peer &peer, const std::string &game, uint64_t peerCount) {
+        _lab->waitUntil([&] { return remotePeerCount(peer, game) == peerCount; }, 10s,
+                        peer.label() + " lists remote " + game + " with peer_count " +
+                            std::to_string(peerCount));
+    }
+
+    // The index of the download's terminal event at or after from; fails when none comes.
+    std::size_t waitDownloadEnd(Peer &peer, const std::string &game, std::size_t from,
+                                std::chrono::milliseconds timeout) {
+        const std::size_t i =
+            peer.findAnyEvent({"download-finished", "download-failed", "download-cancelled"},
+                              forGame(game), timeout, from);
+        _lab->check(i != Peer::npos, peer.label() + ": download of " + game +
+                                         " did not end within " + std::to_string(timeout.count()) +
+                                         " ms");
+        return i;
+    }
+    // The index of the install's terminal event at or after from; fails when none comes.
+    std::size_t waitInstallEnd(Peer &peer, const std::string &game, std::size_t from,
+                               std::chrono::milliseconds timeout) {
+        const std::size_t i =
+            peer.findAnyEvent({"install-finished", "install-failed"}, forGame(game), timeout, from);
+        _lab->check(i != Peer::npos, peer.label() + ": install of " + game +
+                                         " did not end within " + std::to_string(timeout.count()) +
+                                         " ms");
+        return i;
+    }
+
+    // A finished download at end (from its command at from): it is download-finished, the
+    // receiver's root equals sourceRoot by SHA-256, bytes_total is the source's size, the
+    // chunk events are coherent (no chunk twice, their bytes are download-finished.bytes, and
+    // per source equal download-finished.sources), and the rates are consistent.
+    Transfer verifyTransfer(Peer &receiver, const std::string &game, const std::string &sourceRoot,
+                            std::size_t from, std::size_t end) {
+        Lab &lab = *_lab;
+        Transfer t;
+        lab.check(receiver.logAt(end).name == "download-finished",
+                  game + ": expected download-finished, got " + receiver.logAt(end).line);
+        t.finished = receiver.logAt(end).object;
+        t.sizes = fileSizes(sourceRoot);
+        t.total = totalSize(t.sizes);
+        const Manifest expected = manifest(sourceRoot);
+        const Manifest actual = manifest(receiver.gameRoot(game));
+        t.copy = actual;
+        lab.check(!expected.empty() && expected.count("version.ini"), "fixture: empty source");
+        lab.check(expected == actual,
+                  game + ": receiver differs from source:" + manifestDiff(expected, actual));
+        lab.check(u64(t.finished, "bytes_total") == t.total,
+                  game + ": bytes_total " + std::to_string(u64(t.finished, "bytes_total")) +
+                      " but the source holds " + std::to_string(t.total) + " B");
+        t.chunks = tallyChunks(receiver, game, from, end);
+        t.sources = sourcesOf(t.finished);
+        lab.check(t.chunks.duplicates() == 0, game + ": a chunk was verified twice");
+        lab.check(t.chunks.bytes == u64(t.finished, "bytes"),
+                  game + ": chunk events sum to " + std::to_string(t.chunks.bytes) +
+                      " B, download-finished.bytes is " + std::to_string(u64(t.finished, "bytes")));
+        lab.check(t.sources == t.chunks.bytesByPeer, game + ": download-finished.sources " +
+                                                         toJson(t.finished) +
+                                                         " disagree with the chunk events");
+        const double mibps = f64(t.finished, "mib_per_s");
+        const double mbitps = f64(t.finished, "mbit_per_s");
+        lab.check(mibps > 0 && std::abs(mbitps / mibps - 8.388608) < 1e-6,
+                  game + ": rates " + toJson(t.finished));
+        return t;
+    }
+
+    // got-game-files lists exactly the source's files with their sizes.
+    void checkFileList(const Json &got, const std::string &sourceRoot) {
+        std::map<std::string, uint64_t> listed;
+        JsonArray files = got->getArray("files");
+        for (std::size_t i = 0; files && i < files->size(); ++i) {
+            Json f = files->getObject(static_cast<unsigned>(i));
+            listed[str(f, "path")] = u64(f, "size");
+        }
+        _lab->check(listed == fileSizes(sourceRoot),
+                    "got-game-files " + toJson(got) + " does not list the source's files");
+    }
+
+    // The contract allows only JSON objects on stdout.
+    void checkStdout(const Peer &peer) {
+        const auto bad = peer.invalidLines();
+        _lab->check(bad.empty(), peer.label() + " wrote " + std::to_string(bad.size()) +
+                                     " non-JSON stdout lines, first: " +
+                                     (bad.empty() ? std::string() : bad.front()));
+    }
+
+    std::unique_ptr<Lab> _lab;
+    std::string _mounted;       // a tmpfs this test mounted (unmounted in tearDown)
+    Peer *_mountUser = nullptr; // the peer whose games dir it is
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(OpsScenariosTest);
