@@ -523,8 +523,9 @@ void Library::applyResults(std::map<std::string, LocalGame> results, std::set<st
         }
     }
     for (const auto &id : scanned)
-        if (_games.count(id))
-            watchRoot(id); // a root created since the last scan
+        if (_games.count(id) && watchRoot(id))
+            requestRescan(id); // a root created since the last scan: changes made between
+                               // that scan and its new watch are caught by one more scan
     if (!changed.empty()) {
         ++_revision;
         if (_listener)
@@ -584,18 +585,20 @@ void Library::setupWatches() {
         watchRoot(game.id);
 }
 
-void Library::watchRoot(const std::string &gameId) {
+bool Library::watchRoot(const std::string &gameId) {
     if (_inotifyFd < 0)
-        return;
+        return false;
     for (const auto &[wd, id] : _rootWatches)
         if (id == gameId)
-            return;
+            return false;
     const std::string root = _gamesDir + "/" + gameId;
     int wd = ::inotify_add_watch(_inotifyFd, root.c_str(),
                                  IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO |
                                      IN_CLOSE_WRITE | IN_ATTRIB | IN_DELETE_SELF | IN_ONLYDIR);
-    if (wd >= 0)
-        _rootWatches[wd] = gameId;
+    if (wd < 0)
+        return false;
+    _rootWatches[wd] = gameId;
+    return true;
 }
 
 void Library::teardownWatches() {

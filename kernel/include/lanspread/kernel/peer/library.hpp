@@ -138,7 +138,8 @@ class Library {
     void setupWatches();
     void teardownWatches();
     void onInotify();
-    void watchRoot(const std::string &gameId);
+    // Adds an inotify watch on the game's root; true when a new one was added.
+    bool watchRoot(const std::string &gameId);
 
     Reactor &_reactor;
     WorkerPool &_workers;
