@@ -1,7 +1,15 @@
 #include "cli_frontend.hpp"
 
+#include "human_command.hpp"
+#include "human_printer.hpp"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/ioctl.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -37,20 +45,142 @@ Result<int> parseFd(const Host &host, const char *key, int fallback) {
             return fd;
     } catch (const std::exception &) {
     }
+    return Status(LANSPREAD_E_INVALID_ARGUMENT, std::string("config key ") + key +
+                                                    " must be a file descriptor number, got '" +
+                                                    *value + "'");
+}
+
+Result<Mode> parseMode(const Host &host) {
+    auto value = host.config("mode");
+    if (!value || *value == "auto")
+        return Mode::Auto;
+    if (*value == "json")
+        return Mode::Json;
+    if (*value == "human")
+        return Mode::Human;
     return Status(LANSPREAD_E_INVALID_ARGUMENT,
-                  std::string("config key ") + key + " must be a file descriptor number, got '" +
-                      *value + "'");
+                  "config key mode must be auto, json or human, got '" + *value + "'");
+}
+
+// The terminal's width in columns (80 when fd is not a terminal).
+std::size_t terminalColumns(int fd) {
+    winsize ws{};
+    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+        return ws.ws_col;
+    return 80;
+}
+
+// Whether the terminal on fd echoes whole typed lines (canonical mode with echo), so a typed
+// line already sits under the bars when it is read.
+bool echoesLines(int fd) {
+    termios t{};
+    if (::isatty(fd) != 1 || ::tcgetattr(fd, &t) != 0)
+        return false;
+    return (t.c_lflag & ECHO) && (t.c_lflag & ICANON);
+}
+
+// cmd and the positional subject (game, addr or path) of a JSON command line, for the
+// wording of its result; empty when the line is not a JSON object.
+std::pair<std::string, std::string> describeJsonCommand(const std::string &line) {
+    try {
+        Poco::JSON::Parser parser;
+        auto object = parser.parse(line).extract<Poco::JSON::Object::Ptr>();
+        auto field = [&](const char *key) {
+            return object->has(key) && object->get(key).isString()
+                       ? object->getValue<std::string>(key)
+                       : std::string();
+        };
+        std::string subject = field("game");
+        if (subject.empty())
+            subject = field("addr");
+        if (subject.empty())
+            subject = field("path");
+        return {field("cmd"), subject};
+    } catch (const std::exception &) {
+        return {};
+    }
 }
 
 } // namespace
 
-void LineWriter::write(const std::string &line) {
+// Human mode's state on the reactor thread. Shared with every pending result callback and
+// posted line, so nothing touches a dead session: after stop, open is false and all is dropped.
+struct HumanState : std::enable_shared_from_this<HumanState> {
+    HumanState(ControlClient c, std::shared_ptr<LineWriter> w, int in, int out)
+        : control(c), writer(std::move(w)), inputFd(in), outputFd(out),
+          printer(::isatty(out) == 1, [out] { return terminalColumns(out); }) {}
+
+    void write(const std::string &bytes) {
+        if (open && !bytes.empty())
+            writer->writeRaw(bytes);
+    }
+
+    // Lines typed (or pasted) together. Thread: reactor.
+    void handleLines(std::vector<std::string> lines, bool enterTyped) {
+        if (!open)
+            return;
+        for (auto &line : lines)
+            if (!line.empty() && line.back() == '\r')
+                line.pop_back();
+        if (enterTyped && echoesLines(inputFd) && ::isatty(outputFd) == 1) {
+            // The terminal echoed the lines under the bars: each takes a row per full width.
+            const std::size_t columns = terminalColumns(outputFd);
+            std::size_t rows = 0;
+            std::string echo;
+            for (const auto &line : lines) {
+                const std::size_t width = displayWidth(line);
+                rows += width == 0 ? 1 : (width + columns - 1) / columns;
+                echo += (echo.empty() ? "" : "\n") + line;
+            }
+            write(printer.inputEntered(echo, rows));
+        }
+        for (const auto &line : lines)
+            handleLine(line);
+    }
+
+    void handleLine(const std::string &line) {
+        const std::size_t first = line.find_first_not_of(" \t");
+        if (first == std::string::npos)
+            return; // blank lines are not commands
+        if (line[first] == '{') {
+            auto [cmd, subject] = describeJsonCommand(line);
+            submit(line, cmd, subject);
+            return;
+        }
+        // Ids count the commands sent: a refused line does not use one.
+        HumanLine parsed = parseHumanLine(line, "cli-" + std::to_string(nextId + 1));
+        if (parsed.kind == HumanLine::Kind::Command)
+            ++nextId;
+        switch (parsed.kind) {
+        case HumanLine::Kind::Empty: return;
+        case HumanLine::Kind::Help: write(printer.message(humanHelp())); return;
+        case HumanLine::Kind::Error: write(printer.error("invalid-command", parsed.error)); return;
+        case HumanLine::Kind::Command: submit(parsed.json, parsed.cmd, parsed.subject); return;
+        }
+    }
+
+    void submit(const std::string &json, const std::string &cmd, const std::string &subject) {
+        auto self = shared_from_this();
+        if (!control.submit(json, [self, cmd, subject](const std::string &result) {
+                self->write(self->printer.result(cmd, subject, result));
+            }))
+            write(printer.error("io-error", "the peer is shutting down; command not sent"));
+    }
+
+    ControlClient control;
+    std::shared_ptr<LineWriter> writer;
+    int inputFd;
+    int outputFd;
+    HumanPrinter printer;
+    uint64_t nextId = 0;
+    bool open = true;
+};
+
+void LineWriter::writeRaw(const std::string &bytes) {
     if (!_open)
         return;
-    std::string out = line;
-    out.push_back('\n');
-    const char *p = out.data();
-    std::size_t left = out.size();
+    const char *p = bytes.data();
+    std::size_t left = bytes.size();
     while (left > 0) {
         ssize_t n = ::write(_fd, p, left);
         if (n < 0 && errno == EINTR)
@@ -69,11 +199,27 @@ void LineWriter::write(const std::string &line) {
     }
 }
 
-CliSession::CliSession(Host host, ControlClient control, int inputFd, int outputFd)
+CliSession::CliSession(Host host, ControlClient control, int inputFd, int outputFd, bool human)
     : _host(host), _control(control), _inputFd(inputFd),
       _writer(std::make_shared<LineWriter>(outputFd)) {
     if (::pipe2(_stopPipe, O_CLOEXEC) != 0)
         throw StatusError(LANSPREAD_E_IO, std::string("pipe2: ") + std::strerror(errno));
+
+    if (human) {
+        _human = std::make_shared<HumanState>(control, _writer, inputFd, outputFd);
+        _human->write(_human->printer.started(LANSPREAD_VERSION, static_cast<long>(::getpid())));
+        auto state = _human;
+        auto subscription = _control.subscribe(
+            [state](const std::string &line) { state->write(state->printer.event(line)); });
+        if (!subscription) {
+            ::close(_stopPipe[0]);
+            ::close(_stopPipe[1]);
+            throw StatusError(subscription.status());
+        }
+        _subscription = std::move(subscription.value());
+        _reader = std::thread([this] { readLoop(); });
+        return;
+    }
 
     // The version is a plain semver string, so no JSON escaping is needed.
     _writer->write("{\"event\":\"cli-started\",\"ts_ms\":" + std::to_string(nowUnixMs()) +
@@ -81,7 +227,8 @@ CliSession::CliSession(Host host, ControlClient control, int inputFd, int output
                    "}");
 
     auto writer = _writer;
-    auto subscription = _control.subscribe([writer](const std::string &line) { writer->write(line); });
+    auto subscription =
+        _control.subscribe([writer](const std::string &line) { writer->write(line); });
     if (!subscription)
         throw StatusError(subscription.status());
     _subscription = std::move(subscription.value());
@@ -95,6 +242,10 @@ CliSession::~CliSession() {
     if (_reader.joinable())
         _reader.join();
     _subscription.reset();
+    if (_human) {
+        _human->write(_human->printer.close()); // no bar stays behind a stopped peer
+        _human->open = false;
+    }
     _writer->close();
     ::close(_stopPipe[0]);
     ::close(_stopPipe[1]);
@@ -110,10 +261,24 @@ void CliSession::submit(std::string line) {
         _host.warning("the kernel is shutting down; command not submitted");
 }
 
-// Thread: the reader thread. Only [any-thread] services are used here (submit, log).
+void CliSession::deliver(std::string line) {
+    submit(std::move(line));
+}
+
+void CliSession::deliverHuman(std::vector<std::string> lines, bool enterTyped) {
+    if (lines.empty())
+        return;
+    if (!_host.post([state = _human, lines = std::move(lines), enterTyped]() mutable {
+            state->handleLines(std::move(lines), enterTyped);
+        }))
+        _host.warning("the kernel is shutting down; command not submitted");
+}
+
+// Thread: the reader thread. Only [any-thread] services are used here (submit, post, log).
 void CliSession::readLoop() {
     std::string pending;
     bool overlong = false;
+    std::vector<std::string> batch; // human mode: complete lines not yet posted
     char buffer[65536];
     for (;;) {
         pollfd fds[2] = {{_inputFd, POLLIN, 0}, {_stopPipe[0], POLLIN, 0}};
@@ -128,10 +293,21 @@ void CliSession::readLoop() {
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
         if (n <= 0) {
-            if (!pending.empty() && !overlong)
-                submit(std::move(pending));
+            if (_human) {
+                deliverHuman(std::move(batch), true);
+                if (!pending.empty() && !overlong)
+                    deliverHuman({std::move(pending)}, false);
+            } else if (!pending.empty() && !overlong) {
+                deliver(std::move(pending));
+            }
             _host.info("standard input closed; the peer keeps running (send the shutdown "
                        "command or SIGTERM to stop it)");
+            if (_human)
+                _host.post([state = _human] {
+                    if (state->open)
+                        state->write(state->printer.message(
+                            "input closed; the peer keeps running (SIGTERM stops it)"));
+                });
             return;
         }
         for (ssize_t i = 0; i < n; ++i) {
@@ -142,12 +318,23 @@ void CliSession::readLoop() {
                     overlong = true;
                 continue;
             }
-            if (overlong)
-                submit("{\"cmd\":\"<line longer than 1 MiB>\"}"); // answered invalid-command
+            std::string line = overlong ? std::string("{\"cmd\":\"<line longer than 1 MiB>\"}")
+                                        : std::move(pending); // answered invalid-command
+            if (_human)
+                batch.push_back(std::move(line));
             else
-                submit(std::move(pending));
+                deliver(std::move(line));
             pending.clear();
             overlong = false;
+        }
+        if (_human && !batch.empty()) {
+            // A terminal hands out one line per read: gather what is already waiting (its
+            // echo is already on the screen) before posting.
+            pollfd more{_inputFd, POLLIN, 0};
+            if (batch.size() < 256 && ::poll(&more, 1, 0) > 0 && (more.revents & POLLIN))
+                continue;
+            deliverHuman(std::move(batch), true);
+            batch.clear();
         }
     }
 }
@@ -161,6 +348,10 @@ CliFrontend::CliFrontend(Host host) : FrontendPlugin(host) {
         throw StatusError(out.status());
     _inputFd = in.value();
     _outputFd = out.value();
+    auto mode = parseMode(this->host());
+    if (!mode)
+        throw StatusError(mode.status());
+    _mode = mode.value();
 }
 
 Result<std::unique_ptr<FrontendSession>> CliFrontend::start() {
@@ -168,8 +359,11 @@ Result<std::unique_ptr<FrontendSession>> CliFrontend::start() {
     if (!client)
         return Status(LANSPREAD_E_UNSUPPORTED,
                       "the host offers no " LANSPREAD_CONTROL_SERVICE_ID " service");
+    const bool human = _mode == Mode::Human || (_mode == Mode::Auto && ::isatty(_inputFd) == 1);
+    if (human)
+        host().info("human mode: typed commands, tables and progress bars (mode = json for JSONL)");
     return std::unique_ptr<FrontendSession>(
-        std::make_unique<CliSession>(host(), client, _inputFd, _outputFd));
+        std::make_unique<CliSession>(host(), client, _inputFd, _outputFd, human));
 }
 
 } // namespace lanspread::plugins::cli
@@ -179,7 +373,7 @@ const char *const kCapabilities[] = {"frontend:jsonl", nullptr};
 const char *const kConfigKeys[] = {
     "input_fd: file descriptor commands are read from (default 0, standard input)",
     "output_fd: file descriptor results and events are written to (default 1, standard output)",
-    nullptr};
+    "mode: auto, json or human (default auto: human mode when the input is a terminal)", nullptr};
 } // namespace
 
 LANSPREAD_DECLARE_PLUGIN(lanspread::plugins::cli::CliFrontend, LANSPREAD_KIND_FRONTEND,

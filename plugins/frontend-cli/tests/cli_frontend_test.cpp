@@ -10,6 +10,8 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <pty.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -99,6 +101,14 @@ class CliFrontendTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(keepsRunningAfterInputCloses);
     CPPUNIT_TEST(startFailsCleanlyWithoutControlService);
     CPPUNIT_TEST(badFdConfigFailsInit);
+    CPPUNIT_TEST(badModeConfigFailsInit);
+    CPPUNIT_TEST(humanModeTypedCommandsAndTables);
+    CPPUNIT_TEST(humanModeRefusesBadLinesLocally);
+    CPPUNIT_TEST(humanModeEventsAreOnePlainLineEach);
+    CPPUNIT_TEST(humanModeDropsLinesAfterStop);
+    CPPUNIT_TEST(humanModeStopEndsRunningBars);
+    CPPUNIT_TEST(autoModeOnATerminalDrawsLiveBars);
+    CPPUNIT_TEST(jsonModeOnATerminalStaysJsonl);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -117,8 +127,9 @@ class CliFrontendTest : public CppUnit::TestFixture {
     void tearDown() override {
         if (_session)
             _frontend->stop(_session);
+        _host.runUntilIdle(); // posted lines left behind are dropped, and freed
         _entry->shutdown(_state);
-        for (int fd : {_in[0], _in[1], _out[0], _out[1]})
+        for (int fd : {_in[0], _in[1], _out[0], _out[1], _ptyMaster, _ptySlave})
             if (fd >= 0)
                 ::close(fd);
     }
@@ -127,16 +138,19 @@ class CliFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _frontend->start(_state, &_session));
         std::string first = readAvailable(_out[0]);
         CPPUNIT_ASSERT_MESSAGE(first, first.rfind("{\"event\":\"cli-started\",\"ts_ms\":", 0) == 0);
-        CPPUNIT_ASSERT(first.find("\"pid\":" + std::to_string(::getpid()) + "}") != std::string::npos);
+        CPPUNIT_ASSERT(first.find("\"pid\":" + std::to_string(::getpid()) + "}") !=
+                       std::string::npos);
 
         writeInput("{\"id\":\"1\",\"cmd\":\"status\"}\n\n   \nnot json\r\n{\"id\":\"2\",");
         writeInput("\"cmd\":\"shutdown\"}\n");
         CPPUNIT_ASSERT(_control.waitFor(3));
         std::lock_guard<std::mutex> lock(_control.mutex);
         CPPUNIT_ASSERT_EQUAL(std::size_t(3), _control.submitted.size()); // blank lines skipped
-        CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":\"1\",\"cmd\":\"status\"}"), _control.submitted[0].line);
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":\"1\",\"cmd\":\"status\"}"),
+                             _control.submitted[0].line);
         CPPUNIT_ASSERT_EQUAL(std::string("not json"), _control.submitted[1].line);
-        CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":\"2\",\"cmd\":\"shutdown\"}"), _control.submitted[2].line);
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":\"2\",\"cmd\":\"shutdown\"}"),
+                             _control.submitted[2].line);
     }
 
     void writesResultsAndEvents() {
@@ -194,13 +208,313 @@ class CliFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(host.logged("input_fd must be a file descriptor number, got 'stdin'"));
     }
 
+    void badModeConfigFailsInit() {
+        lanspread::testing::FakeHost host;
+        host.setConfig("mode", "fancy");
+        void *state = nullptr;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, _entry->init(host.api(), &state));
+        CPPUNIT_ASSERT(host.logged("config key mode must be auto, json or human, got 'fancy'"));
+    }
+
+    // mode = human on pipes: no terminal, so no escapes and no bars, but typed commands and
+    // tables. Results are answered by the test, on its thread (the fake reactor).
+    void humanModeTypedCommandsAndTables() {
+        startHuman();
+        std::string greeting = readAvailable(_out[0]);
+        CPPUNIT_ASSERT_MESSAGE(greeting, greeting.rfind("lanspread ", 0) == 0);
+        CPPUNIT_ASSERT_MESSAGE(greeting, greeting.find("(pid " + std::to_string(::getpid()) +
+                                                       ") - type help") != std::string::npos);
+        CPPUNIT_ASSERT(greeting.find('\x1b') == std::string::npos);
+
+        writeInput("list-games\n");
+        CPPUNIT_ASSERT(pumpUntilSubmitted(1));
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"cli-1","cmd":"list-games"})"),
+                             _control.submitted[0].line);
+        answer(
+            0,
+            R"({"event":"result","id":"cli-1","ok":true,"data":{"local":[)"
+            R"({"id":"alienswarm","name":"Alien Swarm","version":"20250301","downloaded":true,)"
+            R"("installed":false,"availability":"Ready","size":1288490188},)"
+            R"({"id":"ggoo","name":"World of Goo","version":"20250301","downloaded":true,)"
+            R"("installed":true,"availability":"Ready","size":67108864}],)"
+            R"("remote":[{"id":"cnctw","name":"C&C Tiberium Wars","eti_game_version":"20250301",)"
+            R"("peer_count":2,"size":2048}]}})");
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(
+                "local games (2):\n"
+                "  ID          NAME          VERSION       SIZE  DOWNLOADED  INSTALLED  "
+                "AVAILABILITY\n"
+                "  alienswarm  Alien Swarm   20250301   1.2 GiB  yes         no         Ready\n"
+                "  ggoo        World of Goo  20250301  64.0 MiB  yes         yes        Ready\n"
+                "remote games (1):\n"
+                "  ID     NAME               VERSION   PEERS     SIZE\n"
+                "  cnctw  C&C Tiberium Wars  20250301      2  2.0 KiB\n"),
+            readAvailable(_out[0]));
+
+        // A JSON line still works, and its result is written for people too.
+        writeInput("{\"id\":\"mine\",\"cmd\":\"status\"}\n");
+        writeInput("download ggoo install=false\n");
+        CPPUNIT_ASSERT(pumpUntilSubmitted(3));
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"mine","cmd":"status"})"),
+                             _control.submitted[1].line);
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(R"({"id":"cli-2","cmd":"download","game":"ggoo","install":false})"),
+            _control.submitted[2].line);
+        answer(
+            1,
+            R"({"event":"result","id":"mine","ok":true,"data":{"name":"alpha",)"
+            R"("listen_addr":"127.0.0.1:4433","active_operations":{},"plugins":[)"
+            R"({"id":"org.lanspread.frontend.cli","kind":"frontend","version":"0.1.0","path":"/x.so"}]}})");
+        answer(2,
+               R"({"event":"result","id":"cli-2","ok":false,"error":{"code":"no-peers-have-game",)"
+               R"("message":"no connected peer has ggoo"}})");
+        CPPUNIT_ASSERT_EQUAL(std::string("name:              alpha\n"
+                                         "listen_addr:       127.0.0.1:4433\n"
+                                         "active_operations: none\n"
+                                         "plugins:           1\n"
+                                         "  ID                          KIND      VERSION\n"
+                                         "  org.lanspread.frontend.cli  frontend  0.1.0\n"
+                                         "error: no-peers-have-game: no connected peer has ggoo\n"),
+                             readAvailable(_out[0]));
+    }
+
+    void humanModeRefusesBadLinesLocally() {
+        startHuman();
+        readAvailable(_out[0]);
+        writeInput("dowload ggoo\ndownload\n\n   \nhelp\nstatus\n");
+        CPPUNIT_ASSERT(pumpUntilSubmitted(1));
+        pump();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), _control.count()); // only status was sent
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"cli-1","cmd":"status"})"),
+                             _control.submitted[0].line);
+        const std::string out = readAvailable(_out[0]);
+        CPPUNIT_ASSERT_MESSAGE(out, out.rfind("error: invalid-command: unknown command 'dowload' "
+                                              "(type help for the list)\n"
+                                              "error: invalid-command: download needs a game "
+                                              "(usage: download <game> [install=true|false])\n"
+                                              "commands (",
+                                              0) == 0);
+        CPPUNIT_ASSERT_MESSAGE(out, out.find("\n  connect <ip:port>\n      connect to a peer\n") !=
+                                        std::string::npos);
+        answer(0, R"({"event":"result","id":"cli-1","ok":false,"error":{"code":"io-error"}})");
+        CPPUNIT_ASSERT_EQUAL(std::string("error: io-error\n"), readAvailable(_out[0]));
+    }
+
+    void humanModeEventsAreOnePlainLineEach() {
+        startHuman();
+        readAvailable(_out[0]);
+        for (
+            const char *e :
+            {R"({"event":"peer-connected","ts_ms":1,"peer_id":"abcdef0123456789ff","addr":"10.0.0.2:4433","name":"bravo","games":[{"id":"ggoo"}]})",
+             R"({"event":"download-begin","ts_ms":1,"game":"ggoo","bytes_total":67108864,"bytes_resumed":0,"peers":["10.0.0.2:4433"]})",
+             R"({"event":"download-progress","ts_ms":1,"game":"ggoo","bytes_done":1048576,"bytes_total":67108864,"mib_per_s":16.0,"active_peers":1})",
+             R"({"event":"download-chunk-finished","ts_ms":1,"game":"ggoo","path":"a","offset":0,"bytes":5})",
+             R"({"event":"download-finished","ts_ms":1,"game":"ggoo","bytes":67108864,"duration_ms":4000,"mib_per_s":16.0,"mbit_per_s":134.2,"sources":{"abcdef":67108864}})",
+             R"({"event":"active-operations","ts_ms":1,"operations":{}})",
+             R"({"event":"install-failed","ts_ms":1,"game":"ggoo","error":"disk full\u001b[2J"})",
+             R"({"event":"peer-lost","ts_ms":1,"peer_id":"abcdef0123456789ff","addr":"10.0.0.2:4433","reason":"goodbye"})",
+             R"({"event":"something-new","ts_ms":1,"a":1,"b":"x"})", "not json"})
+            _control.onEvent(_control.eventUserData, e);
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("peer connected: bravo at 10.0.0.2:4433, 1 game\n"
+                        "ggoo: downloading 64.0 MiB from 1 peer\n"
+                        "ggoo: downloaded 64.0 MiB in 4.0 s, 16.0 MiB/s from 1 peer\n"
+                        "ggoo: install failed: disk full?[2J\n"
+                        "peer lost: bravo at 10.0.0.2:4433 (goodbye)\n"
+                        "something-new: a=1 b=x\n"
+                        "not json\n"),
+            readAvailable(_out[0]));
+    }
+
+    void humanModeDropsLinesAfterStop() {
+        startHuman();
+        writeInput("status\n");
+        for (int i = 0; i < 200 && _host.pendingPosts() == 0; ++i)
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        CPPUNIT_ASSERT(_host.pendingPosts() > 0);
+        _frontend->stop(_session);
+        _session = nullptr;
+        _host.runUntilIdle(); // the posted line runs after stop: dropped
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), _control.count());
+    }
+
+    void humanModeStopEndsRunningBars() {
+        startHuman();
+        readAvailable(_out[0]);
+        event(
+            R"({"event":"download-progress","ts_ms":1,"game":"ggoo","bytes_done":33554432,"bytes_total":67108864,"mib_per_s":16.0,"active_peers":1})");
+        _frontend->stop(_session);
+        _session = nullptr;
+        CPPUNIT_ASSERT_EQUAL(std::string("ggoo: download interrupted at 32.0/64.0 MiB\n"),
+                             readAvailable(_out[0]));
+    }
+
+    // The default mode with a terminal (a pty) on the input: human mode, with live bars drawn
+    // in place and the typed line's echo repaired under them.
+    void autoModeOnATerminalDrawsLiveBars() {
+        int master = -1, slave = -1;
+        winsize size{};
+        size.ws_row = 40;
+        size.ws_col = 120;
+        CPPUNIT_ASSERT_EQUAL(0, ::openpty(&master, &slave, nullptr, nullptr, &size));
+        _ptyMaster = master;
+        _ptySlave = slave;
+        restartWith(std::to_string(slave), std::to_string(slave), "");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _frontend->start(_state, &_session));
+        const std::string greeting = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(greeting, greeting.rfind("\r\x1b[Jlanspread ", 0) == 0);
+
+        CPPUNIT_ASSERT_EQUAL(ssize_t(28), ::write(master, "download ggoo install=false\n", 28));
+        CPPUNIT_ASSERT(pumpUntilSubmitted(1));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(R"({"id":"cli-1","cmd":"download","game":"ggoo","install":false})"),
+            _control.submitted[0].line);
+        // The terminal echoed the line; no bars yet, so nothing is redrawn.
+        CPPUNIT_ASSERT_EQUAL(std::string("download ggoo install=false\n"), readTerminal());
+        answer(0, R"({"event":"result","id":"cli-1","ok":true,"data":{"accepted":true}})");
+        CPPUNIT_ASSERT_EQUAL(std::string("\r\x1b[Jggoo: download started\n"), readTerminal());
+
+        event(
+            R"({"event":"download-begin","ts_ms":1,"game":"ggoo","bytes_total":67108864,"bytes_resumed":0,"peers":["a"]})");
+        const std::string begin = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(begin, begin.rfind("\r\x1b[Jggoo          [---", 0) == 0);
+        CPPUNIT_ASSERT_MESSAGE(begin, begin.find("0.0/64.0 MiB  -.- MiB/s  1 peer  ETA --:--\n") !=
+                                          std::string::npos);
+        event(
+            R"({"event":"download-progress","ts_ms":1,"game":"ggoo","bytes_done":33554432,"bytes_total":67108864,"mib_per_s":16.0,"active_peers":1})");
+        // In place: only the bar's row, the cursor restored.
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("\x1b"
+                        "7\x1b[1A\rggoo          [###############---------------]   50%  "
+                        "32.0/64.0 MiB  16.0 MiB/s  1 peer  ETA 0:02\x1b[K\x1b"
+                        "8"),
+            readTerminal());
+
+        // A line typed under the bar: its echo and the bar are cleared, the line is printed
+        // above, the bar is drawn again; then the result comes above the bar.
+        CPPUNIT_ASSERT_EQUAL(ssize_t(7), ::write(master, "status\n", 7));
+        CPPUNIT_ASSERT(pumpUntilSubmitted(2));
+        const std::string repaired = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(
+            repaired, repaired.rfind("status\n\r\x1b[2A\x1b[Jstatus\nggoo          [####", 0) == 0);
+        // Two lines pasted at once are echoed at once: one repair for both.
+        CPPUNIT_ASSERT_EQUAL(ssize_t(22), ::write(master, "list-peers\nlist-games\n", 22));
+        CPPUNIT_ASSERT(pumpUntilSubmitted(4));
+        const std::string pasted = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(pasted, pasted.rfind("list-peers\nlist-games\n\r\x1b[3A\x1b[J"
+                                                    "list-peers\nlist-games\nggoo          [####",
+                                                    0) == 0);
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"cli-3","cmd":"list-peers"})"),
+                             _control.submitted[2].line);
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"cli-4","cmd":"list-games"})"),
+                             _control.submitted[3].line);
+        answer(
+            1,
+            R"({"event":"result","id":"cli-2","ok":false,"error":{"code":"timeout","message":"slow"}})");
+        const std::string error = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(
+            error, error.rfind("\r\x1b[1A\x1b[Jerror: timeout: slow\nggoo    ", 0) == 0);
+
+        // A chunk-granular interval (rate 0 while bytes flow): the average since begin.
+        event(
+            R"({"event":"download-progress","ts_ms":4001,"game":"ggoo","bytes_done":50331648,"bytes_total":67108864,"mib_per_s":0,"active_peers":1})");
+        const std::string average = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(average, average.find("   75%  48.0/64.0 MiB  12.0 MiB/s  1 peer  "
+                                                     "ETA 0:01") != std::string::npos);
+
+        // Finished: the bar is replaced by the final line, and no bar is left.
+        event(
+            R"({"event":"download-finished","ts_ms":1,"game":"ggoo","bytes":67108864,"duration_ms":4000,"mib_per_s":16.0,"mbit_per_s":134.2,"sources":{"p":1}})");
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(
+                "\r\x1b[1A\x1b[Jggoo: downloaded 64.0 MiB in 4.0 s, 16.0 MiB/s from 1 peer\n"),
+            readTerminal());
+    }
+
+    void jsonModeOnATerminalStaysJsonl() {
+        int master = -1, slave = -1;
+        CPPUNIT_ASSERT_EQUAL(0, ::openpty(&master, &slave, nullptr, nullptr, nullptr));
+        _ptyMaster = master;
+        _ptySlave = slave;
+        restartWith(std::to_string(slave), std::to_string(slave), "json");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _frontend->start(_state, &_session));
+        const std::string first = readTerminal();
+        CPPUNIT_ASSERT_MESSAGE(first, first.rfind("{\"event\":\"cli-started\",\"ts_ms\":", 0) == 0);
+        CPPUNIT_ASSERT_EQUAL(ssize_t(11), ::write(master, "list-games\n", 11));
+        CPPUNIT_ASSERT(_control.waitFor(1));
+        CPPUNIT_ASSERT_EQUAL(std::string("list-games"), _control.submitted[0].line); // unchanged
+    }
+
   private:
+    void startHuman() {
+        _frontend = nullptr;
+        restartWith(std::to_string(_in[0]), std::to_string(_out[1]), "human");
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _frontend->start(_state, &_session));
+    }
+    // Re-initialises the plugin with other fds and mode ("" = unset).
+    void restartWith(const std::string &in, const std::string &out, const std::string &mode) {
+        _entry->shutdown(_state);
+        _state = nullptr;
+        _host.setConfig("input_fd", in);
+        _host.setConfig("output_fd", out);
+        if (mode.empty())
+            _host.clearConfig("mode");
+        else
+            _host.setConfig("mode", mode);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _entry->init(_host.api(), &_state));
+        _frontend = static_cast<const lanspread_frontend_v1 *>(
+            _entry->get_interface(_state, LANSPREAD_FRONTEND_INTERFACE_ID));
+        CPPUNIT_ASSERT(_frontend != nullptr);
+    }
+    // Runs the fake reactor (posted lines) until n commands were submitted (5 s at most).
+    bool pumpUntilSubmitted(std::size_t n) {
+        for (int i = 0; i < 500; ++i) {
+            _host.runUntilIdle();
+            if (_control.count() >= n)
+                return true;
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        return false;
+    }
+    void pump() {
+        for (int i = 0; i < 20; ++i) {
+            _host.runUntilIdle();
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    void answer(std::size_t index, const std::string &result) {
+        RecordingControl::Pending pending;
+        {
+            std::lock_guard<std::mutex> lock(_control.mutex);
+            pending = _control.submitted.at(index);
+        }
+        pending.onResult(pending.userData, result.c_str());
+    }
+    void event(const std::string &line) {
+        CPPUNIT_ASSERT(_control.onEvent != nullptr);
+        _control.onEvent(_control.eventUserData, line.c_str());
+    }
+    // What the pty's master side reads (the terminal's screen input), "\r\n" as "\n".
+    std::string readTerminal() {
+        std::string raw = readAvailable(_ptyMaster);
+        std::string out;
+        for (std::size_t i = 0; i < raw.size(); ++i) {
+            if (raw[i] == '\r' && i + 1 < raw.size() && raw[i + 1] == '\n')
+                continue;
+            out.push_back(raw[i]);
+        }
+        return out;
+    }
+
     void writeInput(const std::string &text) {
-        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(text.size()), ::write(_in[1], text.data(), text.size()));
+        CPPUNIT_ASSERT_EQUAL(static_cast<ssize_t>(text.size()),
+                             ::write(_in[1], text.data(), text.size()));
     }
 
     int _in[2] = {-1, -1};
     int _out[2] = {-1, -1};
+    int _ptyMaster = -1;
+    int _ptySlave = -1;
     lanspread::testing::FakeHost _host{"org.lanspread.frontend.cli"};
     RecordingControl _control;
     const lanspread_plugin_entry *_entry = nullptr;
