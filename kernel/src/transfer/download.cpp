@@ -392,7 +392,7 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
     _attempts.assign(_scheduler->taskCount(), 0);
     _startNs = Reactor::nowNs();
     _lastProgressNs = _startNs;
-    _lastProgressBytes = 0;
+    _lastProgressBytes = _bytesReceived;
     Poco::JSON::Object begin(Poco::JSON_PRESERVE_KEY_ORDER);
     begin.set("game", _game.id);
     begin.set("bytes_total", _scheduler->bytesTotal());
@@ -428,10 +428,14 @@ void Download::publishProgress() {
         return;
     const uint64_t now = Reactor::nowNs();
     const double seconds = double(now - _lastProgressNs) / 1e9;
-    const uint64_t bytes = _bytesFetched - _lastProgressBytes;
+    // Bytes move the bar as they arrive, not only when a whole (32 MiB) chunk verifies.
+    const uint64_t bytes = _bytesReceived - _lastProgressBytes;
+    uint64_t done = _scheduler->bytesDone();
+    for (const auto &[key, f] : _inFlight)
+        done += f->written;
     Poco::JSON::Object progress(Poco::JSON_PRESERVE_KEY_ORDER);
     progress.set("game", _game.id);
-    progress.set("bytes_done", _scheduler->bytesDone());
+    progress.set("bytes_done", std::min(done, _scheduler->bytesTotal()));
     progress.set("bytes_total", _scheduler->bytesTotal());
     progress.set("mib_per_s",
                  seconds > 0 ? std::round(double(bytes) / 1048576.0 / seconds * 10) / 10 : 0.0);
@@ -441,7 +445,7 @@ void Download::publishProgress() {
     progress.set("active_peers", static_cast<int>(active.size()));
     _events.publish("download-progress", progress);
     _lastProgressNs = now;
-    _lastProgressBytes = _bytesFetched;
+    _lastProgressBytes = _bytesReceived;
     // Stalled requests (nothing for kStallNs, and not waiting for our own disk) fail over.
     std::vector<uint64_t> stalled;
     for (const auto &[key, f] : _inFlight)
@@ -516,6 +520,7 @@ void Download::onPiece(uint64_t key, std::span<const uint8_t> piece) {
         return;
     InFlight &f = *it->second;
     f.lastDataNs = Reactor::nowNs();
+    _bytesReceived += piece.size();
     // Exactly kWriteBlock per block, so every block but a file's last starts and ends on a
     // 4 KiB boundary (chunks start on 32 MiB ones).
     while (!piece.empty()) {

@@ -102,7 +102,8 @@ class Download : public std::enable_shared_from_this<Download> {
     std::map<std::string, uint64_t> _bytesBySource;
     std::map<std::string, unsigned> _failuresBySource; // consecutive
     std::vector<unsigned> _attempts;                   // per chunk
-    uint64_t _bytesFetched = 0;
+    uint64_t _bytesFetched = 0;                        // verified chunk bytes fetched in this run
+    uint64_t _bytesReceived = 0;                       // every byte that arrived (progress rate)
     uint64_t _startNs = 0;
     uint64_t _progressTimer = 0;
     uint64_t _describeTimer = 0;
