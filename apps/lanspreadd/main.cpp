@@ -13,6 +13,8 @@
 #include <Poco/Util/OptionSet.h>
 #include <Poco/Util/ServerApplication.h>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -49,7 +51,8 @@ class Daemon : public Poco::Util::ServerApplication {
                  "lanspread.plugin_dir");
         addBound(options, "plugins", "comma-separated plugin ids or .so paths to load", "LIST",
                  "lanspread.plugins");
-        addBound(options, "log-level", "debug, info, warning or error", "LEVEL",
+        addBound(options, "log-level",
+                 "debug, info, warning, error, or auto (warning on a terminal, else info)", "LEVEL",
                  "lanspread.log_level");
     }
 
@@ -77,10 +80,16 @@ class Daemon : public Poco::Util::ServerApplication {
             std::cerr << "lanspreadd: " << settings.status().message() << "\n";
             return EXIT_CONFIG;
         }
-        if (!lanspread::kernel::log::setThreshold(settings.value().logLevel)) {
-            std::cerr
-                << "lanspreadd: lanspread.log_level must be debug, info, warning or error, got '"
-                << settings.value().logLevel << "'\n";
+        // auto: someone typing at the terminal (human mode of frontend-cli) sees warnings and
+        // errors only, so info lines do not tear through the progress bars; scripts and
+        // services get info.
+        std::string level = settings.value().logLevel;
+        if (level == "auto")
+            level = ::isatty(0) && ::isatty(2) ? "warning" : "info";
+        if (!lanspread::kernel::log::setThreshold(level)) {
+            std::cerr << "lanspreadd: lanspread.log_level must be debug, info, warning, error or "
+                         "auto, got '"
+                      << settings.value().logLevel << "'\n";
             return EXIT_CONFIG;
         }
         for (const auto &[what, dir] :

@@ -20,7 +20,7 @@ const char *embeddedDefaultConfig() {
            "games = ./games\n"
            "state = ./state\n"
            "listen = 0.0.0.0:0\n"
-           "log_level = info\n"
+           "log_level = auto\n"
            "plugins = " LANSPREAD_DEFAULT_PLUGINS "\n";
 }
 
@@ -43,7 +43,7 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
     s.catalogPath = config.getString("lanspread.catalog", "");
     s.listenAddr = config.getString("lanspread.listen", "0.0.0.0:0");
     s.pluginDir = config.getString("lanspread.plugin_dir", "");
-    s.logLevel = config.getString("lanspread.log_level", "info");
+    s.logLevel = config.getString("lanspread.log_level", "auto");
     s.name = config.getString("lanspread.name", "");
     if (s.name.empty()) {
         char host[256] = {};

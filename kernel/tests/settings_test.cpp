@@ -88,7 +88,7 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("./state"), s.stateDir);
         CPPUNIT_ASSERT_EQUAL(std::string(""), s.catalogPath);
         CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0:0"), s.listenAddr);
-        CPPUNIT_ASSERT_EQUAL(std::string("info"), s.logLevel);
+        CPPUNIT_ASSERT_EQUAL(std::string("auto"), s.logLevel);
         CPPUNIT_ASSERT_EQUAL(hostName(), s.name);
         CPPUNIT_ASSERT_EQUAL(lanspread::kernel::defaultPluginDir(), s.pluginDir);
         CPPUNIT_ASSERT(s.plugins.empty());
@@ -197,7 +197,7 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("./games"), s.gamesDir);
         CPPUNIT_ASSERT_EQUAL(std::string("./state"), s.stateDir);
         CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0:0"), s.listenAddr);
-        CPPUNIT_ASSERT_EQUAL(std::string("info"), s.logLevel);
+        CPPUNIT_ASSERT_EQUAL(std::string("auto"), s.logLevel);
 
         // Every in-tree plugin (plugins/CMakeLists.txt's LANSPREAD_DEFAULT_PLUGIN_IDS), in order.
         Poco::StringTokenizer ids(LANSPREAD_TEST_DEFAULT_PLUGIN_IDS, ",",

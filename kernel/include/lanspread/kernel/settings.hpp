@@ -19,8 +19,9 @@ struct Settings {
     std::string listenAddr;  // lanspread.listen, "ip:port"
     std::string pluginDir;   // lanspread.plugin_dir (empty: <exe>/../lib/lanspread/plugins)
     std::vector<std::string> plugins; // lanspread.plugins: ids or .so paths, comma-separated
-    std::string logLevel;             // lanspread.log_level
-    double uploadLimitMiBps = 0;      // lanspread.upload_limit_mib_s: serving cap, 0 = none
+    std::string
+        logLevel; // lanspread.log_level: debug|info|warning|error, or auto (the app decides)
+    double uploadLimitMiBps = 0; // lanspread.upload_limit_mib_s: serving cap, 0 = none
     // lanspread.peer_timeout_ms: a peer silent this long is gone (its connection closes);
     // keep-alives go out at a quarter of it, so a live idle peer never hits it.
     int64_t peerTimeoutMs = 10000;
