@@ -66,10 +66,15 @@ void writeFile(const std::string &path, const std::string &data) {
 // A frame with any type byte and declared length, followed by payload (which may be shorter
 // or longer than declared).
 std::vector<uint8_t> rawFrame(uint8_t type, uint32_t declared, const std::string &payload) {
-    std::vector<uint8_t> f{type, static_cast<uint8_t>(declared >> 24),
-                           static_cast<uint8_t>(declared >> 16),
-                           static_cast<uint8_t>(declared >> 8), static_cast<uint8_t>(declared)};
-    f.insert(f.end(), payload.begin(), payload.end());
+    // Sized once, then filled: GCC 12 at -O2 misreads insert() after an initializer list
+    // (-Warray-bounds false positive).
+    std::vector<uint8_t> f(5 + payload.size());
+    f[0] = type;
+    f[1] = static_cast<uint8_t>(declared >> 24);
+    f[2] = static_cast<uint8_t>(declared >> 16);
+    f[3] = static_cast<uint8_t>(declared >> 8);
+    f[4] = static_cast<uint8_t>(declared);
+    std::copy(payload.begin(), payload.end(), f.begin() + 5);
     return f;
 }
 std::vector<uint8_t> rawFrame(uint8_t type, const std::string &payload) {
