@@ -19,7 +19,10 @@ constexpr std::size_t kServeBlock = 1u << 20;     // bytes read from disk per wo
 constexpr std::size_t kServeReadAhead = 2u << 20; // bytes queued for the transport per stream
 constexpr uint64_t kAppErrorProtocol = 1;
 constexpr uint64_t kAppErrorGoodbye = 2;
-constexpr uint64_t kCloseLingerNs = 250'000'000ull; // lets a refusal reach the peer
+constexpr uint64_t kAppErrorDuplicate = 3; // "I keep our other connection"
+constexpr uint64_t kRedialIntervalNs = 5'000'000'000ull;
+constexpr uint64_t kRedialForNs = 600'000'000'000ull; // keep trying a lost peer for 10 min
+constexpr uint64_t kCloseLingerNs = 250'000'000ull;   // lets a refusal reach the peer
 
 std::string hostOf(const std::string &addr) {
     if (!addr.empty() && addr.front() == '[') {
@@ -120,7 +123,11 @@ struct PeerNetwork::Session {
     uint64_t lastActivityNs = 0;
     uint64_t lastPingNs = 0;
     bool timedOut = false; // closed by the liveness check
-    bool silent = false;   // closing without peer-lost
+    // The library our Hello/HelloAck carried: if it changed before the session was Ready,
+    // no broadcast reached this peer, so it gets the difference then.
+    uint64_t sentRevision = 0;
+    std::set<std::string> sentGames;
+    bool silent = false; // closing without peer-lost
     bool goodbye = false;
     uint64_t handshakeTimer = 0;
     std::map<uint64_t, std::unique_ptr<Stream>> streams;
@@ -254,13 +261,17 @@ std::string PeerNetwork::peerAddr(const std::string &peerId) const {
     return r ? r->addr : std::string();
 }
 
-protocol::Hello PeerNetwork::ownHello() {
+protocol::Hello PeerNetwork::ownHello(Session &s) {
     protocol::Hello hello;
     hello.peerId = _identity.peerId;
     hello.name = _name;
     hello.listenAddr = _listenAddr;
     hello.features = {"chunks-v1"};
     _delegate.librarySnapshot(hello.libraryRevision, hello.games);
+    s.sentRevision = hello.libraryRevision;
+    s.sentGames.clear();
+    for (const auto &g : hello.games)
+        s.sentGames.insert(g.id);
     return hello;
 }
 
@@ -376,7 +387,7 @@ void PeerNetwork::onConnected(lanspread_transport_conn *conn,
                                                onControlMessage(*t, std::move(m));
                                        },
                                        nullptr, nullptr});
-    sendControl(*s, ownHello());
+    sendControl(*s, ownHello(*s));
 }
 
 void PeerNetwork::onStreamOpened(lanspread_transport_conn *conn, uint64_t streamId) {
@@ -570,20 +581,78 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
         return;
     if (readySession(s->peerId) != nullptr)
         return; // another connection to the same peer carries on
-    const PeerRecord *record = _peers.find(s->peerId);
-    Poco::JSON::Object lost(Poco::JSON_PRESERVE_KEY_ORDER);
-    lost.set("peer_id", s->peerId);
-    lost.set("addr", record ? record->addr : s->addr);
+    if (why.find("application error 0x3") != std::string::npos) {
+        // The peer closed this one as the duplicate of a connection whose handshake has not
+        // finished here yet: not a loss, unless that connection never arrives.
+        const std::string peerId = s->peerId;
+        uint64_t timer = 0;
+        _reactor.startTimer(
+            kHandshakeTimeoutNs,
+            [this, alive = _alive, peerId] {
+                if (*alive && !_stopping && readySession(peerId) == nullptr &&
+                    _peers.find(peerId) != nullptr)
+                    publishLost(peerId, "its other connection never completed", false);
+            },
+            timer);
+        return;
+    }
     // A goodbye may arrive as the Goodbye frame or only as the close that follows it.
     s->goodbye = s->goodbye || why.find("application error 0x2") != std::string::npos;
-    lost.set("reason", s->goodbye    ? std::string("goodbye")
-                       : s->timedOut ? std::string("timeout: silent for ") +
-                                           std::to_string(_peerTimeoutNs / 1'000'000) + " ms"
-                                     : why);
-    _peers.remove(s->peerId);
-    log::info(kSource, "peer " + s->label() + " lost: " + (s->goodbye ? "goodbye" : why));
+    publishLost(s->peerId,
+                s->goodbye ? std::string("goodbye")
+                : s->timedOut
+                    ? "timeout: silent for " + std::to_string(_peerTimeoutNs / 1'000'000) + " ms"
+                    : why,
+                !s->goodbye);
+}
+
+void PeerNetwork::publishLost(const std::string &peerId, const std::string &reason, bool redial) {
+    const PeerRecord *record = _peers.find(peerId);
+    const std::string addr = record ? record->addr : std::string();
+    const std::string via = record && record->via != "incoming" ? record->via : "connect";
+    Poco::JSON::Object lost(Poco::JSON_PRESERVE_KEY_ORDER);
+    lost.set("peer_id", peerId);
+    lost.set("addr", addr);
+    lost.set("reason", reason);
+    _peers.remove(peerId);
+    log::info(kSource, "peer " + peerId.substr(0, 12) + " lost: " + reason);
     _events.publish("peer-lost", lost);
-    _delegate.peerLost(s->peerId);
+    // A peer that vanished without a goodbye (crash, cable, partition) may come back at the
+    // same address; discovery will not announce it again (its records stay cached), so we
+    // try it again for a while.
+    if (redial && !addr.empty()) {
+        _lost[peerId] = LostPeer{addr, via, Reactor::nowNs() + kRedialForNs};
+        if (_redialTimer == 0)
+            scheduleRedial();
+    }
+    _delegate.peerLost(peerId);
+}
+
+void PeerNetwork::scheduleRedial() {
+    _reactor.startTimer(
+        kRedialIntervalNs,
+        [this, alive = _alive] {
+            if (!*alive)
+                return;
+            _redialTimer = 0;
+            if (_stopping)
+                return;
+            const uint64_t now = Reactor::nowNs();
+            for (auto it = _lost.begin(); it != _lost.end();) {
+                const auto &[peerId, lost] = *it;
+                if (now > lost.untilNs || _peers.find(peerId) != nullptr) {
+                    it = _lost.erase(it);
+                    continue;
+                }
+                if (!dialing(lost.addr))
+                    connect(
+                        lost.addr, lost.via, [](Result<std::string>) {}, peerId);
+                ++it;
+            }
+            if (!_lost.empty())
+                scheduleRedial();
+        },
+        _redialTimer);
 }
 
 void PeerNetwork::closeSession(Session &s, const std::string &code, const std::string &why,
@@ -648,7 +717,7 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
                                  " but the certificate's key is " + s.fingerprint);
                 return;
             }
-            sendControl(s, protocol::HelloAck{ownHello()});
+            sendControl(s, protocol::HelloAck{ownHello(s)});
             completeHandshake(s, *hello);
             return;
         }
@@ -775,8 +844,26 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
         log::info(kSource, "peer " + s.label() + ": closing a duplicate connection");
         loser->silent = true;
         loser->state = Session::State::Closing;
-        _transport.vtable->close(loser->conn, kAppErrorGoodbye);
+        _transport.vtable->close(loser->conn, kAppErrorDuplicate);
     }
+    // Our library changed between our Hello and now (the first scan ending, say): the
+    // broadcast missed this session, so it gets the difference now.
+    if (loser != &s) {
+        protocol::LibraryDelta catchUp;
+        std::vector<protocol::GameSummary> games;
+        _delegate.librarySnapshot(catchUp.revision, games);
+        if (catchUp.revision != s.sentRevision) {
+            std::set<std::string> now;
+            for (auto &g : games)
+                now.insert(g.id);
+            for (const auto &id : s.sentGames)
+                if (!now.count(id))
+                    catchUp.removed.push_back(id);
+            catchUp.upserts = std::move(games);
+            sendControl(s, catchUp);
+        }
+    }
+    _lost.erase(hello.peerId); // back: no re-dial needed
     const std::string peerId = hello.peerId;
     for (auto &waiter : waiters)
         waiter(peerId);

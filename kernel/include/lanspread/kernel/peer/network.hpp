@@ -143,7 +143,10 @@ class PeerNetwork {
     void dropSession(lanspread_transport_conn *conn, const std::string &reason);
     // Liveness: pings idle peers and closes those silent for the peer timeout.
     void livenessTick();
-    protocol::Hello ownHello();
+    protocol::Hello ownHello(Session &s);
+    // Drops a peer from the DB and publishes peer-lost; redial: try its address again later.
+    void publishLost(const std::string &peerId, const std::string &reason, bool redial);
+    void scheduleRedial();
 
     void onRequestStreamMessage(Session &s, Stream &st, protocol::Message &&message);
     void startServeChunk(Session &s, Stream &st, const protocol::GetChunk &request);
@@ -183,6 +186,13 @@ class PeerNetwork {
     double _uploadRate = 0;
     uint64_t _peerTimeoutNs = 10'000'000'000ull;
     uint64_t _livenessTimer = 0;
+    struct LostPeer {
+        std::string addr;
+        std::string via;
+        uint64_t untilNs = 0;
+    };
+    std::map<std::string, LostPeer> _lost; // peers to re-dial, by peer_id
+    uint64_t _redialTimer = 0;
     uint64_t _pingNonce = 0;
     double _uploadTokens = 0;
     uint64_t _uploadRefillNs = 0;
