@@ -6,7 +6,7 @@
 // checks scan a peer's whole event log. Large files are seeded pseudo-random data in exact
 // multiples of the 32 MiB chunk, so splits can fail; kill-mid-download scenarios cap the
 // sources' upload rate (upload_limit_mib_s) so "mid" is a property of the setup, not a race.
-#include "peer_harness.hpp"
+#include "scenario_support.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/fixtures/game_set.hpp>
@@ -33,24 +33,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kMiB = uint64_t(1) << 20;
-constexpr uint64_t kChunk = 32 * kMiB; // the peer protocol's chunk size
-const std::string kVersion = fx::kCatalogVersion;
-const std::string kEti = "alienswarm.eti";
-
 // ---- JSON field access ----
 
-std::string str(const Json &o, const std::string &key) {
-    return o.isNull() || !o->has(key) ? std::string() : o->get(key).toString();
-}
-uint64_t u64(const Json &o, const std::string &key) {
-    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
-        return 0;
-    return o->get(key).convert<uint64_t>();
-}
-Peer::Predicate forGame(const std::string &game) {
-    return [game](const Json &e) { return str(e, "game") == game; };
-}
 std::string shortId(const std::string &peerId) {
     return peerId.substr(0, 8);
 }
@@ -62,53 +46,6 @@ std::string join(const std::set<std::string> &items, const std::string &sep = ",
 }
 
 // ---- fixtures on disk ----
-
-// A seeded pseudo-random file of size bytes, written in 8 MiB pieces.
-void writeRandomFile(const std::string &path, uint64_t size, uint64_t seed) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    for (uint64_t offset = 0; offset < size; offset += 8 * kMiB) {
-        const std::string piece = fx::pseudoRandom(
-            static_cast<std::size_t>(std::min<uint64_t>(8 * kMiB, size - offset)), seed, offset);
-        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-    }
-    out.close();
-    if (!out)
-        throw std::runtime_error("cannot write " + path);
-}
-void writeVersionIni(const std::string &root, const std::string &version = kVersion) {
-    writeWholeFile(root + "/version.ini", version + "\n");
-}
-// <games>/alienswarm/ holding one pseudo-random alienswarm.eti of size bytes, version.ini last.
-void writeBigAlienswarm(const std::string &gamesDir, uint64_t size, uint64_t seed) {
-    const std::string root = gamesDir + "/alienswarm";
-    writeRandomFile(root + "/" + kEti, size, seed);
-    writeVersionIni(root);
-}
-
-// path -> size of the regular files of a game root (reserved root names skipped).
-std::map<std::string, uint64_t> fileSizes(const std::string &root) {
-    std::map<std::string, uint64_t> out;
-    if (!fs::is_directory(root))
-        return out;
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-         ++it) {
-        if (it.depth() == 0 && isReservedRootName(it->path().filename().string())) {
-            if (it->is_directory())
-                it.disable_recursion_pending();
-            continue;
-        }
-        if (it->is_regular_file() && !it->is_symlink())
-            out[fs::relative(it->path(), root).generic_string()] = it->file_size();
-    }
-    return out;
-}
-uint64_t totalSize(const std::map<std::string, uint64_t> &sizes) {
-    uint64_t total = 0;
-    for (const auto &[path, size] : sizes)
-        total += size;
-    return total;
-}
 
 // A peer's [lanspread] settings as INI text: its total upload cap (0 = none) and how long a
 // silent peer lasts (peer_timeout_ms; 0 = the default).
@@ -177,15 +114,6 @@ ChunkTally tallyChunks(const Peer &receiver, const std::string &game, std::size_
     return t;
 }
 
-std::map<std::string, uint64_t> sourcesOf(const Json &finished) {
-    std::map<std::string, uint64_t> out;
-    Json sources = finished.isNull() ? Json() : finished->getObject("sources");
-    if (sources.isNull())
-        return out;
-    for (const auto &[peer, bytes] : *sources)
-        out[peer] = bytes.convert<uint64_t>();
-    return out;
-}
 std::string describeSources(const std::map<std::string, uint64_t> &sources,
                             const std::map<std::string, std::string> &names) {
     std::string s = "{";
@@ -196,14 +124,6 @@ std::string describeSources(const std::map<std::string, uint64_t> &sources,
     return s + " }";
 }
 
-// The list-games local row of a game, or null.
-Json localGame(Peer &peer, const std::string &game) {
-    JsonArray local = peer.listGames()->getArray("local");
-    for (std::size_t i = 0; local && i < local->size(); ++i)
-        if (str(local->getObject(static_cast<unsigned>(i)), "id") == game)
-            return local->getObject(static_cast<unsigned>(i));
-    return {};
-}
 // The list-games remote rows by id (every row kept, so duplicates can be counted).
 std::multimap<std::string, Json> remoteGames(Peer &peer) {
     std::multimap<std::string, Json> out;
@@ -219,21 +139,12 @@ uint64_t remotePeerCount(Peer &peer, const std::string &game) {
     auto it = rows.find(game);
     return it == rows.end() ? 0 : u64(it->second, "peer_count");
 }
-bool idle(Peer &peer, const std::string &game) {
-    Json ops = peer.status()->getObject("active_operations");
-    return ops.isNull() || !ops->has(game);
-}
 std::set<std::string> gameIdsOf(const Json &peerEntry) {
     std::set<std::string> ids;
     JsonArray games = peerEntry->getArray("games");
     for (std::size_t i = 0; games && i < games->size(); ++i)
         ids.insert(str(games->getObject(static_cast<unsigned>(i)), "id"));
     return ids;
-}
-
-void evidence(const std::string &line) {
-    std::printf("\n%s\n", line.c_str());
-    std::fflush(stdout);
 }
 
 } // namespace

@@ -6,7 +6,7 @@
 // what every peer really advertises (list-peers) before asserting what is filtered; negative
 // checks scan a peer's whole event log; "no reconnect" means exactly one peer-connected and no
 // peer-lost for that peer in the whole window.
-#include "peer_harness.hpp"
+#include "scenario_support.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/fixtures/game_set.hpp>
@@ -31,27 +31,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kMiB = uint64_t(1) << 20;
-constexpr uint64_t kChunk = 32 * kMiB; // the peer protocol's chunk size
-const std::string kVersion = fx::kCatalogVersion;
-const std::string kEti = "alienswarm.eti";
-
 // ---- JSON field access ----
 
-std::string str(const Json &o, const std::string &key) {
-    return o.isNull() || !o->has(key) || o->get(key).isEmpty() ? std::string()
-                                                               : o->get(key).toString();
-}
-uint64_t u64(const Json &o, const std::string &key) {
-    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
-        return 0;
-    return o->get(key).convert<uint64_t>();
-}
 bool flag(const Json &o, const std::string &key) {
     return !o.isNull() && o->has(key) && o->get(key).convert<bool>();
-}
-Peer::Predicate forGame(const std::string &game) {
-    return [game](const Json &e) { return str(e, "game") == game; };
 }
 Peer::Predicate forPeer(const std::string &peerId) {
     return [peerId](const Json &e) { return str(e, "peer_id") == peerId; };
@@ -76,22 +59,6 @@ int64_t nowUnixMs() {
 
 // ---- fixtures on disk ----
 
-// A seeded pseudo-random file of size bytes, written in 8 MiB pieces.
-void writeRandomFile(const std::string &path, uint64_t size, uint64_t seed) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    for (uint64_t offset = 0; offset < size; offset += 8 * kMiB) {
-        const std::string piece = fx::pseudoRandom(
-            static_cast<std::size_t>(std::min<uint64_t>(8 * kMiB, size - offset)), seed, offset);
-        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-    }
-    out.close();
-    if (!out)
-        throw std::runtime_error("cannot write " + path);
-}
-void writeVersionIni(const std::string &root, const std::string &version) {
-    writeWholeFile(root + "/version.ini", version + "\n");
-}
 // dst as a copy of the game root src whose payload files are hard links (no extra disk) and
 // whose version.ini is its own file saying version.
 void linkRoot(const std::string &src, const std::string &dst, const std::string &version) {
@@ -196,15 +163,6 @@ std::map<std::string, std::string> advertisedBy(Peer &self, const Peer &other) {
     if (it == entries.end())
         return {{"!absent", ""}};
     return advertised(it->second->getArray("games"));
-}
-bool idle(Peer &peer, const std::string &game) {
-    Json ops = peer.status()->getObject("active_operations");
-    return ops.isNull() || !ops->has(game);
-}
-
-void evidence(const std::string &line) {
-    std::printf("\n%s\n", line.c_str());
-    std::fflush(stdout);
 }
 
 } // namespace

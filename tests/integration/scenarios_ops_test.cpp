@@ -7,7 +7,7 @@
 // scenario, one evidence line each. Installed trees are compared with the archive's own
 // entries read in-process with libarchive (not through the daemon), transfers with SHA-256
 // manifests, and negative checks scan a peer's whole event window.
-#include "peer_harness.hpp"
+#include "scenario_support.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/fixtures/game_set.hpp>
@@ -41,11 +41,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr uint64_t kMiB = uint64_t(1) << 20;
-constexpr uint64_t kChunk = 32 * kMiB; // the peer protocol's chunk size
-const std::string kVersion = fx::kCatalogVersion;
-const std::string kEti = "alienswarm.eti";
-
 // Every event a download (or an attempt at one) emits: none may appear while only installs
 // and uninstalls run.
 const std::set<std::string> kTransferEvents{
@@ -55,21 +50,10 @@ const std::set<std::string> kTransferEvents{
 
 // ---- JSON field access ----
 
-std::string str(const Json &o, const std::string &key) {
-    return o.isNull() || !o->has(key) ? std::string() : o->get(key).toString();
-}
-uint64_t u64(const Json &o, const std::string &key) {
-    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
-        return 0;
-    return o->get(key).convert<uint64_t>();
-}
 double f64(const Json &o, const std::string &key) {
     if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
         return 0;
     return o->get(key).convert<double>();
-}
-Peer::Predicate forGame(const std::string &game) {
-    return [game](const Json &e) { return str(e, "game") == game; };
 }
 std::string fixed(double value, int decimals) {
     char text[64];
@@ -77,59 +61,8 @@ std::string fixed(double value, int decimals) {
     return text;
 }
 
-void evidence(const std::string &line) {
-    std::printf("\n%s\n", line.c_str());
-    std::fflush(stdout);
-}
-
 // ---- fixtures on disk ----
 
-// A seeded pseudo-random file of size bytes, written in 8 MiB pieces.
-void writeRandomFile(const std::string &path, uint64_t size, uint64_t seed) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    for (uint64_t offset = 0; offset < size; offset += 8 * kMiB) {
-        const std::string piece = fx::pseudoRandom(
-            static_cast<std::size_t>(std::min<uint64_t>(8 * kMiB, size - offset)), seed, offset);
-        out.write(piece.data(), static_cast<std::streamsize>(piece.size()));
-    }
-    out.close();
-    if (!out)
-        throw std::runtime_error("cannot write " + path);
-}
-void writeVersionIni(const std::string &root, const std::string &version = kVersion) {
-    writeWholeFile(root + "/version.ini", version + "\n");
-}
-// <games>/alienswarm/ holding one pseudo-random alienswarm.eti of size bytes, version.ini last.
-void writeBigAlienswarm(const std::string &gamesDir, uint64_t size, uint64_t seed) {
-    const std::string root = gamesDir + "/alienswarm";
-    writeRandomFile(root + "/" + kEti, size, seed);
-    writeVersionIni(root);
-}
-
-// path -> size of the regular files of a game root (reserved root names skipped).
-std::map<std::string, uint64_t> fileSizes(const std::string &root) {
-    std::map<std::string, uint64_t> out;
-    if (!fs::is_directory(root))
-        return out;
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-         ++it) {
-        if (it.depth() == 0 && isReservedRootName(it->path().filename().string())) {
-            if (it->is_directory())
-                it.disable_recursion_pending();
-            continue;
-        }
-        if (it->is_regular_file() && !it->is_symlink())
-            out[fs::relative(it->path(), root).generic_string()] = it->file_size();
-    }
-    return out;
-}
-uint64_t totalSize(const std::map<std::string, uint64_t> &sizes) {
-    uint64_t total = 0;
-    for (const auto &[path, size] : sizes)
-        total += size;
-    return total;
-}
 // Every top-level name of a dir, hidden and reserved ones included.
 std::set<std::string> topLevelNames(const std::string &dir) {
     std::set<std::string> out;
@@ -254,24 +187,6 @@ ChunkTally tallyChunks(const Peer &receiver, const std::string &game, std::size_
     return t;
 }
 
-std::map<std::string, uint64_t> sourcesOf(const Json &finished) {
-    std::map<std::string, uint64_t> out;
-    Json sources = finished.isNull() ? Json() : finished->getObject("sources");
-    if (sources.isNull())
-        return out;
-    for (const auto &[peer, bytes] : *sources)
-        out[peer] = bytes.convert<uint64_t>();
-    return out;
-}
-
-// The list-games local row of a game, or null.
-Json localGame(Peer &peer, const std::string &game) {
-    JsonArray local = peer.listGames()->getArray("local");
-    for (std::size_t i = 0; local && i < local->size(); ++i)
-        if (str(local->getObject(static_cast<unsigned>(i)), "id") == game)
-            return local->getObject(static_cast<unsigned>(i));
-    return {};
-}
 bool flag(const Json &row, const std::string &key) {
     return !row.isNull() && row->has(key) && row->get(key).isBoolean() && row->getValue<bool>(key);
 }
@@ -281,10 +196,6 @@ uint64_t remotePeerCount(Peer &peer, const std::string &game) {
         if (str(remote->getObject(static_cast<unsigned>(i)), "id") == game)
             return u64(remote->getObject(static_cast<unsigned>(i)), "peer_count");
     return 0;
-}
-bool idle(Peer &peer, const std::string &game) {
-    Json ops = peer.status()->getObject("active_operations");
-    return ops.isNull() || !ops->has(game);
 }
 // The events of a peer's log window [from, to) that belong to a transfer, as "name@index".
 std::vector<std::string> transferEvents(const Peer &peer, std::size_t from,
