@@ -990,10 +990,8 @@ void PeerNetwork::finishSoon(Session &s, Stream &st) {
     _reactor.post([this, alive = _alive, conn = s.conn, serial = s.serial, streamId = st.id] {
         if (!*alive)
             return;
-        Session *t = session(conn);
-        if (t == nullptr || t->serial != serial)
-            return;
-        Stream *cur = findStream(*t, streamId);
+        Session *t = nullptr;
+        Stream *cur = liveStream(conn, serial, streamId, t);
         if (cur == nullptr)
             return;
         cur->finishQueued = false;
@@ -1111,13 +1109,11 @@ void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChu
             });
             if (!*alive)
                 return;
-            Session *t = session(conn);
-            if (t == nullptr || t->serial != serial)
+            Session *t = nullptr;
+            Stream *found = liveStream(conn, serial, streamId, t);
+            if (found == nullptr)
                 return;
-            auto it = t->streams.find(streamId);
-            if (it == t->streams.end())
-                return;
-            Stream &cur = *it->second;
+            Stream &cur = *found;
             cur.reading = false;
             if (cur.aborted) {
                 finishStream(*t, streamId);
@@ -1163,13 +1159,11 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
             [this, alive, conn, serial, streamId, block = std::move(block), ok]() mutable {
                 if (!*alive)
                     return;
-                Session *t = session(conn);
-                if (t == nullptr || t->serial != serial)
+                Session *t = nullptr;
+                Stream *found = liveStream(conn, serial, streamId, t);
+                if (found == nullptr)
                     return;
-                auto it = t->streams.find(streamId);
-                if (it == t->streams.end())
-                    return;
-                Stream &cur = *it->second;
+                Stream &cur = *found;
                 cur.reading = false;
                 if (cur.aborted) {
                     finishStream(*t, streamId);
@@ -1220,17 +1214,22 @@ bool PeerNetwork::takeUploadBudget(Session &s, Stream &st, std::size_t bytes) {
                 auto waiters = std::move(_uploadWaiters);
                 _uploadWaiters.clear();
                 for (auto &[conn, serial, streamId] : waiters) {
-                    Session *t = session(conn);
-                    if (t == nullptr || t->serial != serial)
-                        continue;
-                    auto it = t->streams.find(streamId);
-                    if (it != t->streams.end())
-                        pumpServe(*t, *it->second);
+                    Session *t = nullptr;
+                    if (Stream *waiting = liveStream(conn, serial, streamId, t))
+                        pumpServe(*t, *waiting);
                 }
             },
             _uploadTimer);
     }
     return false;
+}
+
+PeerNetwork::Stream *PeerNetwork::liveStream(lanspread_transport_conn *conn, uint64_t serial,
+                                             uint64_t streamId, Session *&session_) {
+    session_ = session(conn);
+    if (session_ == nullptr || session_->serial != serial)
+        return nullptr; // the connection is gone (its handle may even be reused)
+    return findStream(*session_, streamId);
 }
 
 PeerNetwork::Stream *PeerNetwork::findStream(Session &s, uint64_t streamId) {

@@ -156,6 +156,10 @@ class PeerNetwork {
     void finishStream(Session &s, uint64_t streamId);
     void failRequest(Session &s, Stream &st, const Status &status);
     Stream *findStream(Session &s, uint64_t streamId);
+    // The stream a posted task or disk job refers to, if its connection (same serial) and the
+    // stream still exist; session_ receives the session.
+    Stream *liveStream(lanspread_transport_conn *conn, uint64_t serial, uint64_t streamId,
+                       Session *&session_);
     // An incoming stream is dead (reset either way): drop its answer and free it as soon as
     // no disk job holds it.
     void abortIncoming(Session &s, Stream &st, bool sendReset);
