@@ -77,18 +77,7 @@ void linkRoot(const std::string &src, const std::string &dst, const std::string 
 }
 // Total bytes of the regular files of a game root (what a peer advertises as its size).
 uint64_t rootBytes(const std::string &root) {
-    uint64_t total = 0;
-    for (auto it = fs::recursive_directory_iterator(root); it != fs::recursive_directory_iterator();
-         ++it) {
-        if (it.depth() == 0 && isReservedRootName(it->path().filename().string())) {
-            if (it->is_directory())
-                it.disable_recursion_pending();
-            continue;
-        }
-        if (it->is_regular_file() && !it->is_symlink())
-            total += it->file_size();
-    }
-    return total;
+    return totalSize(fileSizes(root));
 }
 std::size_t entriesIn(const std::string &dir) {
     std::size_t n = 0;

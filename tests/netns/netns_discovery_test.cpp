@@ -46,10 +46,7 @@ std::string peerIni(int peerTimeoutMs = 0, const std::string &extra = "") {
     return ini + extra;
 }
 
-void evidence(const std::string &line) {
-    std::printf("\n%s\n", line.c_str());
-    std::fflush(stdout);
-}
+using lanspread::test::evidence;
 
 HostPeer::Predicate ofPeer(const std::string &peerId) {
     return [peerId](const Json &e) { return str(e, "peer_id") == peerId; };

@@ -12,7 +12,8 @@
 #pragma once
 
 #include "child_process.hpp"
-#include "peer_harness.hpp" // Json helpers, LoggedEvent, fileTail, writeWholeFile
+#include "peer_harness.hpp"     // Json helpers, LoggedEvent, fileTail, writeWholeFile
+#include "scenario_support.hpp" // str, evidence
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -45,6 +46,7 @@ using lanspread::test::ChildProcess;
 using lanspread::test::Json;
 using lanspread::test::JsonArray;
 using lanspread::test::LoggedEvent;
+using lanspread::test::str;
 using namespace std::chrono_literals;
 
 // Wall-clock ms since the Unix epoch (the clock of the events' ts_ms).
@@ -112,10 +114,6 @@ inline std::vector<std::string> nsenterArgs(int host, const std::string &workDir
     return args;
 }
 
-inline std::string str(const Json &o, const std::string &key) {
-    return o.isNull() || !o->has(key) || o->get(key).isEmpty() ? std::string()
-                                                               : o->get(key).toString();
-}
 inline int64_t i64(const Json &o, const std::string &key) {
     if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
         return 0;
