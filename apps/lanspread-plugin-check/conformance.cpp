@@ -86,7 +86,7 @@ std::string garbageOpenCheck(const lanspread_unpacker_v1 *u, void *state) {
 
 } // namespace
 
-std::vector<CheckResult> runConformance(const kernel::LoadedPlugin &plugin,
+std::vector<CheckResult> runConformance(const kernel::host::LoadedPlugin &plugin,
                                         testing::FakeHost &host) {
     std::vector<CheckResult> results;
     auto check = [&](const std::string &name, const std::function<std::string()> &fn) {
@@ -95,7 +95,7 @@ std::vector<CheckResult> runConformance(const kernel::LoadedPlugin &plugin,
         results.push_back({name, fn()});
     };
 
-    const char *interfaceId = kernel::kindInterfaceId(plugin.kind());
+    const char *interfaceId = kernel::host::kindInterfaceId(plugin.kind());
     switch (plugin.kind()) {
     case LANSPREAD_KIND_UNPACKER:
         check("interface table",

@@ -3,7 +3,7 @@
 // under the SDK's FakeHost, and returns "" or a one-line reason.
 #pragma once
 
-#include <lanspread/kernel/plugin_loader.hpp>
+#include <lanspread/kernel/host/plugin_loader.hpp>
 #include <lanspread/testing/fake_host.hpp>
 
 #include <string>
@@ -17,7 +17,7 @@ struct CheckResult {
 };
 
 // Runs every check for the plugin's kind; stops at the first failure.
-std::vector<CheckResult> runConformance(const kernel::LoadedPlugin &plugin,
+std::vector<CheckResult> runConformance(const kernel::host::LoadedPlugin &plugin,
                                         testing::FakeHost &host);
 
 } // namespace lanspread::check

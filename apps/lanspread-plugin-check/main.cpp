@@ -7,15 +7,15 @@
 // the exit status is 0 only when every plugin passed. Plugin logs go to stderr.
 #include "conformance.hpp"
 
-#include <lanspread/kernel/plugin_loader.hpp>
+#include <lanspread/kernel/host/plugin_loader.hpp>
 #include <lanspread/testing/fake_host.hpp>
 
 #include <iostream>
 #include <map>
 #include <memory>
 
-using lanspread::kernel::LoadedPlugin;
-using lanspread::kernel::PluginLoader;
+using lanspread::kernel::host::LoadedPlugin;
+using lanspread::kernel::host::PluginLoader;
 using lanspread::testing::FakeHost;
 
 namespace {
@@ -24,7 +24,7 @@ void printDescriptor(const LoadedPlugin &p) {
     const auto &d = p.image.descriptor;
     std::cout << "plugin       " << p.image.path << "\n"
               << "  id          " << d.id << "\n"
-              << "  kind        " << lanspread::kernel::kindName(d.kind) << "\n"
+              << "  kind        " << lanspread::kernel::host::kindName(d.kind) << "\n"
               << "  name        " << d.name << "\n"
               << "  version     " << d.version << "\n"
               << "  vendor      " << d.vendor << "\n"
@@ -54,7 +54,7 @@ int main(int argc, char **argv) {
     FakeHost *current = nullptr;
     int failures = 0;
     {
-        PluginLoader loader([&](const lanspread::kernel::PluginImage &image) {
+        PluginLoader loader([&](const lanspread::kernel::host::PluginImage &image) {
             auto host = std::make_unique<FakeHost>(image.id());
             host->echoLogs(true);
             current = host.get();

@@ -1,9 +1,9 @@
 // lanspreadd: one lanspread peer. Reads the embedded default config, then --config FILE,
 // then flags (each layer overrides the one before), loads the plugins it names and runs
 // until SIGINT/SIGTERM or the shutdown command.
+#include <lanspread/kernel/host/settings.hpp>
 #include <lanspread/kernel/kernel.hpp>
-#include <lanspread/kernel/log.hpp>
-#include <lanspread/kernel/settings.hpp>
+#include <lanspread/kernel/log/log.hpp>
 #include <lanspread/result.hpp>
 
 #include <Poco/File.h>
@@ -68,14 +68,14 @@ class Daemon : public Poco::Util::ServerApplication {
                            "(spec/CLI.md).");
             help.format(std::cout);
             std::cout << "\nEmbedded default config:\n"
-                      << lanspread::kernel::embeddedDefaultConfig();
+                      << lanspread::kernel::host::embeddedDefaultConfig();
             return EXIT_OK;
         }
         if (!args.empty()) {
             std::cerr << "lanspreadd: unexpected argument '" << args.front() << "' (see --help)\n";
             return EXIT_USAGE;
         }
-        auto settings = lanspread::kernel::Settings::fromConfig(config());
+        auto settings = lanspread::kernel::host::Settings::fromConfig(config());
         if (!settings) {
             std::cerr << "lanspreadd: " << settings.status().message() << "\n";
             return EXIT_CONFIG;
@@ -136,7 +136,7 @@ class Daemon : public Poco::Util::ServerApplication {
     }
 
     void initialize(Application &self) override {
-        std::istringstream defaults(lanspread::kernel::embeddedDefaultConfig());
+        std::istringstream defaults(lanspread::kernel::host::embeddedDefaultConfig());
         config().add(new Poco::Util::IniFileConfiguration(defaults), kEmbeddedDefaultPriority);
         ServerApplication::initialize(self);
     }

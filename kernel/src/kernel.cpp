@@ -1,5 +1,5 @@
 #include <lanspread/kernel/kernel.hpp>
-#include <lanspread/kernel/log.hpp>
+#include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/services/control.h>
 
@@ -17,7 +17,7 @@ constexpr const char *kSource = "kernel";
 
 // Runs fn on the reactor thread and waits for it: start() and stop() sequence plugin hooks,
 // which must run there.
-void runOnReactor(Reactor &reactor, const std::function<void()> &fn) {
+void runOnReactor(host::Reactor &reactor, const std::function<void()> &fn) {
     std::promise<void> done;
     auto future = done.get_future();
     if (!reactor.post([&] {
@@ -29,9 +29,9 @@ void runOnReactor(Reactor &reactor, const std::function<void()> &fn) {
 }
 } // namespace
 
-Kernel::Kernel(Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config)
+Kernel::Kernel(host::Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config)
     : _settings(std::move(settings)), _config(std::move(config)), _control(_reactor, _events),
-      _loader([this](const PluginImage &image) { return hostFor(image); },
+      _loader([this](const host::PluginImage &image) { return hostFor(image); },
               [this](const lanspread_host_api *host) { releaseHost(host); }),
       _runtime(_settings, _reactor, _workers, _events, _control, _cancels) {
     registerCommands();
@@ -41,8 +41,8 @@ Kernel::~Kernel() {
     stop();
 }
 
-const lanspread_host_api *Kernel::hostFor(const PluginImage &image) {
-    auto host = std::make_unique<PluginHost>(
+const lanspread_host_api *Kernel::hostFor(const host::PluginImage &image) {
+    auto host = std::make_unique<host::PluginHost>(
         image.id(), _reactor, _events, _cancels, *_config,
         [this](const std::string &serviceId) { return service(serviceId); });
     const lanspread_host_api *api = host->api();
@@ -67,7 +67,7 @@ Status Kernel::prepare() {
 }
 
 void Kernel::startRuntime() {
-    std::vector<peer::UnpackerRef> unpackers;
+    std::vector<install::UnpackerRef> unpackers;
     for (const auto &plugin : _loader.plugins())
         if (plugin->kind() == LANSPREAD_KIND_UNPACKER)
             unpackers.push_back({plugin->id(),
@@ -75,11 +75,11 @@ void Kernel::startRuntime() {
                                  plugin->state});
     // The transport: the one named by lanspread.transport, else the first one loaded.
     const std::string wanted = _config->getString("lanspread.transport", "");
-    std::optional<peer::TransportRef> transport;
+    std::optional<peers::TransportRef> transport;
     for (const auto &plugin : _loader.plugins())
         if (plugin->kind() == LANSPREAD_KIND_TRANSPORT && !transport &&
             (wanted.empty() || plugin->id() == wanted))
-            transport = peer::TransportRef{
+            transport = peers::TransportRef{
                 plugin->id(), static_cast<const lanspread_transport_v1 *>(plugin->interface),
                 plugin->state};
     if (!transport)
@@ -87,7 +87,7 @@ void Kernel::startRuntime() {
                                 ? "no transport plugin is loaded: this peer cannot reach others"
                                 : "lanspread.transport names " + wanted +
                                       ", which is not a loaded transport plugin");
-    std::vector<peer::DiscoveryRef> discovery;
+    std::vector<peers::DiscoveryRef> discovery;
     for (const auto &plugin : _loader.plugins())
         if (plugin->kind() == LANSPREAD_KIND_DISCOVERY)
             discovery.push_back({plugin->id(),
@@ -111,20 +111,20 @@ void Kernel::start() {
 
 void Kernel::loadPlugins() {
     for (const std::string &spec : _settings.plugins) {
-        Result<std::string> path = resolvePluginSpec(spec, _settings.pluginDir);
+        Result<std::string> path = host::resolvePluginSpec(spec, _settings.pluginDir);
         if (!path) {
             log::error(kSource, "plugin " + spec + " not loaded: " + path.status().message());
             _unresolved.push_back(spec + ": " + path.status().message());
             continue;
         }
-        LoadOutcome outcome = _loader.load(path.value());
+        host::LoadOutcome outcome = _loader.load(path.value());
         if (!outcome.ok()) {
             log::error(kSource, "plugin rejected: " + outcome.reason);
             continue;
         }
-        const LoadedPlugin &p = *outcome.plugin;
+        const host::LoadedPlugin &p = *outcome.plugin;
         log::info(kSource, "loaded " + p.id() + " " + p.image.descriptor.version + " (" +
-                               kindName(p.kind()) + ") from " + p.image.path);
+                               host::kindName(p.kind()) + ") from " + p.image.path);
     }
 }
 
@@ -174,7 +174,7 @@ void Kernel::stop() {
 
 void Kernel::registerCommands() {
     _control.addCommand("status", {},
-                        [this](const Poco::JSON::Object &, ControlService::Reply reply) {
+                        [this](const Poco::JSON::Object &, host::ControlService::Reply reply) {
                             Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
                             data.set("name", _settings.name);
                             data.set("version", std::string(LANSPREAD_VERSION));
@@ -186,7 +186,7 @@ void Kernel::registerCommands() {
                             for (const auto &p : _loader.plugins()) {
                                 Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
                                 entry.set("id", p->id());
-                                entry.set("kind", std::string(kindName(p->kind())));
+                                entry.set("kind", std::string(host::kindName(p->kind())));
                                 entry.set("version", std::string(p->image.descriptor.version));
                                 entry.set("path", p->image.path);
                                 plugins.add(entry);
@@ -213,7 +213,7 @@ void Kernel::registerCommands() {
                         });
 
     _control.addCommand("shutdown", {},
-                        [this](const Poco::JSON::Object &, ControlService::Reply reply) {
+                        [this](const Poco::JSON::Object &, host::ControlService::Reply reply) {
                             Poco::JSON::Object data;
                             data.set("shutting_down", true);
                             reply.ok(data);

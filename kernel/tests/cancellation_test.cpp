@@ -1,6 +1,6 @@
 // CancelRegistry: the cancel tokens the kernel hands to plugins (host->is_cancelled reads them).
 #include <lanspread/host.h>
-#include <lanspread/kernel/cancellation.hpp>
+#include <lanspread/kernel/host/cancellation.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -10,7 +10,7 @@
 #include <thread>
 #include <vector>
 
-using lanspread::kernel::CancelRegistry;
+using lanspread::kernel::host::CancelRegistry;
 
 class CancelRegistryTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(CancelRegistryTest);

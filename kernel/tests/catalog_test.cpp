@@ -1,8 +1,8 @@
-#include <lanspread/kernel/peer/catalog.hpp>
+#include <lanspread/kernel/catalog/catalog.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
-using lanspread::kernel::peer::Catalog;
+using lanspread::kernel::catalog::Catalog;
 
 class CatalogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(CatalogTest);

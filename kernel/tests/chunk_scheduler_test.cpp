@@ -1,4 +1,4 @@
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/chunk_scheduler.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -7,7 +7,7 @@
 #include <queue>
 #include <sstream>
 
-using lanspread::kernel::peer::kChunkSize;
+using lanspread::kernel::catalog::kChunkSize;
 using lanspread::kernel::protocol::FileDescription;
 using lanspread::kernel::transfer::ChunkScheduler;
 
@@ -17,7 +17,7 @@ FileDescription fileOf(const std::string &path, uint64_t size) {
     FileDescription f;
     f.path = path;
     f.size = size;
-    const uint64_t count = lanspread::kernel::peer::chunkCount(size);
+    const uint64_t count = lanspread::kernel::catalog::chunkCount(size);
     for (uint64_t c = 0; c < count; ++c)
         f.chunkHashes.push_back(path + "#" + std::to_string(c));
     return f;

@@ -1,9 +1,9 @@
 // ControlService: command parsing, validation and dispatch (handleLine), the result line's
 // shape, Reply's exactly-once answer, and the lanspread.control/1 C table a frontend uses.
 #include "kernel_test_support.hpp"
-#include <lanspread/kernel/control_service.hpp>
-#include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/host/control_service.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/services/control.h>
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -24,9 +24,9 @@
 #include <thread>
 #include <vector>
 
-using lanspread::kernel::ControlService;
-using lanspread::kernel::EventBus;
-using lanspread::kernel::Reactor;
+using lanspread::kernel::host::ControlService;
+using lanspread::kernel::host::EventBus;
+using lanspread::kernel::host::Reactor;
 using namespace std::chrono_literals;
 
 namespace {

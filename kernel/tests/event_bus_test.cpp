@@ -1,4 +1,4 @@
-#include <lanspread/kernel/event_bus.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
 
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-using lanspread::kernel::EventBus;
+using lanspread::kernel::host::EventBus;
 
 namespace {
 

@@ -36,12 +36,12 @@ extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
 namespace fs = std::filesystem;
 namespace fx = lanspread::fixtures;
 using lanspread::Status;
-using lanspread::kernel::extractArchive;
-using lanspread::kernel::ExtractionLimits;
-using lanspread::kernel::ExtractionSink;
-using lanspread::kernel::ExtractionStats;
-using lanspread::kernel::FileByteSource;
-using lanspread::kernel::normaliseEntryPath;
+using lanspread::kernel::install::extractArchive;
+using lanspread::kernel::install::ExtractionLimits;
+using lanspread::kernel::install::ExtractionSink;
+using lanspread::kernel::install::ExtractionStats;
+using lanspread::kernel::install::FileByteSource;
+using lanspread::kernel::install::normaliseEntryPath;
 
 namespace {
 

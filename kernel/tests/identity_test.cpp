@@ -1,7 +1,7 @@
 // The peer identity: creation on first use, reuse afterwards, refusal to replace a damaged
 // or half-written identity, and agreement with GnuTLS (the QUIC transport's TLS library)
 // and, where installed, the openssl command-line tool on what the peer_id is.
-#include <lanspread/kernel/peer/identity.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
 
 #include <gnutls/abstract.h>
 #include <gnutls/crypto.h>
@@ -24,9 +24,9 @@
 #include <thread>
 #include <vector>
 
-using lanspread::kernel::peer::certificatePublicKey;
-using lanspread::kernel::peer::fingerprintPublicKey;
-using lanspread::kernel::peer::Identity;
+using lanspread::kernel::peers::certificatePublicKey;
+using lanspread::kernel::peers::fingerprintPublicKey;
+using lanspread::kernel::peers::Identity;
 
 namespace {
 

@@ -3,7 +3,7 @@
 // and archives written by lanspread::fixtures. Recovery is tested by building each crash
 // state on disk by hand (intent + reserved dirs) and checking the game ends old or new.
 #include <lanspread/fixtures/archive_writer.hpp>
-#include <lanspread/kernel/peer/install.hpp>
+#include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/plugin.h>
 #include <lanspread/testing/fake_host.hpp>
 
@@ -25,8 +25,8 @@ extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
 namespace fs = std::filesystem;
 using lanspread::fixtures::Entry;
 using lanspread::fixtures::Format;
-using lanspread::kernel::peer::InstallEngine;
-using lanspread::kernel::peer::UnpackerRef;
+using lanspread::kernel::install::InstallEngine;
+using lanspread::kernel::install::UnpackerRef;
 
 namespace {
 
@@ -204,7 +204,7 @@ class InstallTest : public CppUnit::TestFixture {
         writeArchive(id, id + ".eti", entries);
         writeFile(root(id) + "/version.ini", "20240101");
     }
-    lanspread::Result<lanspread::kernel::peer::InstallOutcome> install(const std::string &id) {
+    lanspread::Result<lanspread::kernel::install::InstallOutcome> install(const std::string &id) {
         return engine().install(id, 0, {});
     }
     void assertNoReserved(const std::string &id) {
@@ -250,12 +250,12 @@ class InstallTest : public CppUnit::TestFixture {
         writeFile(root("g") + "/sub/nested.eti", "x");
         fs::create_symlink("a.eti", root("g") + "/link.eti");
         std::vector<std::string> expected{"B.eti", "a.eti", "b.eti"};
-        CPPUNIT_ASSERT(expected == lanspread::kernel::peer::rootArchives(root("g")));
-        CPPUNIT_ASSERT(lanspread::kernel::peer::rootArchives(_dir + "/missing").empty());
+        CPPUNIT_ASSERT(expected == lanspread::kernel::install::rootArchives(root("g")));
+        CPPUNIT_ASSERT(lanspread::kernel::install::rootArchives(_dir + "/missing").empty());
     }
 
     void testChooseUnpacker() {
-        using lanspread::kernel::peer::chooseUnpacker;
+        using lanspread::kernel::install::chooseUnpacker;
         writeFile(_dir + "/a.eti", "anything");
         lanspread_unpacker_v1 table = FixedBidder::table();
         uint32_t s10 = 10, s50 = 50, s50b = 50, s0 = 0;

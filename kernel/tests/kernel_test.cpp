@@ -37,7 +37,7 @@
 #endif
 
 using lanspread::kernel::Kernel;
-using lanspread::kernel::Settings;
+using lanspread::kernel::host::Settings;
 using namespace std::chrono_literals;
 
 namespace {

@@ -2,7 +2,7 @@
 // candidates (another protocol, a missing peer_id and our own advert are ignored). The
 // discovery plugin is a tiny in-test table that records the advert and hands back the
 // browse callbacks, so the glue is driven exactly as a real plugin would.
-#include <lanspread/kernel/peer/lan_discovery.hpp>
+#include <lanspread/kernel/peers/lan_discovery.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -10,7 +10,7 @@
 #include <string>
 #include <vector>
 
-using namespace lanspread::kernel::peer;
+using namespace lanspread::kernel::peers;
 
 namespace {
 

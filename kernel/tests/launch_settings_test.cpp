@@ -1,7 +1,7 @@
 // First-play launch settings (seed S38) on real files: byte-for-byte checks of the rewritten
 // SmartSteamEmu.ini (CRLF, LF, no newline at EOF), account_name.txt and language.txt, the
 // sorted-walk choice of "first" file, the marker and its once-only effect.
-#include <lanspread/kernel/peer/install.hpp>
+#include <lanspread/kernel/install/install_engine.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -14,7 +14,7 @@
 #include <string>
 
 namespace fs = std::filesystem;
-using lanspread::kernel::peer::applyLaunchSettings;
+using lanspread::kernel::install::applyLaunchSettings;
 
 namespace {
 
@@ -68,7 +68,7 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
 
     std::string local() { return _games + "/css/local"; }
     std::string marker() { return _state + "/games/css/launch_settings_applied"; }
-    lanspread::Result<lanspread::kernel::peer::LaunchSettingsResult>
+    lanspread::Result<lanspread::kernel::install::LaunchSettingsResult>
     play(const std::string &user = "Gordon", const std::string &lang = "german") {
         return applyLaunchSettings(_games, _state, "css", user, lang);
     }

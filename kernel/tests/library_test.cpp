@@ -1,9 +1,9 @@
 // The library against real directories: scan semantics, per-chunk hashes, the index cache,
 // inotify-driven rescans, and the 1,000-root cached-scan bound of the library issue.
-#include <lanspread/kernel/peer/chunks.hpp>
-#include <lanspread/kernel/peer/library.hpp>
-#include <lanspread/kernel/reactor.hpp>
-#include <lanspread/kernel/worker_pool.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/library/library.hpp>
 
 #include <Poco/File.h>
 #include <Poco/Path.h>
@@ -21,7 +21,9 @@
 #include <thread>
 
 using namespace lanspread::kernel;
-using namespace lanspread::kernel::peer;
+using namespace lanspread::kernel::catalog;
+using namespace lanspread::kernel::library;
+using namespace lanspread::kernel::host;
 
 namespace {
 

@@ -1,10 +1,10 @@
-#include <lanspread/kernel/peer/operations.hpp>
+#include <lanspread/kernel/runtime/operations.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <sstream>
 
-using namespace lanspread::kernel::peer;
+using namespace lanspread::kernel::runtime;
 
 class OperationsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(OperationsTest);

@@ -1,4 +1,4 @@
-#include <lanspread/kernel/peer/peer_db.hpp>
+#include <lanspread/kernel/peers/peer_db.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -6,8 +6,8 @@
 
 #include <sstream>
 
-using lanspread::kernel::peer::Catalog;
-using lanspread::kernel::peer::PeerDb;
+using lanspread::kernel::catalog::Catalog;
+using lanspread::kernel::peers::PeerDb;
 using lanspread::kernel::protocol::GameSummary;
 using lanspread::kernel::protocol::Hello;
 using lanspread::kernel::protocol::LibraryDelta;

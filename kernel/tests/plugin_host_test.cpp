@@ -2,11 +2,11 @@
 // pointers exactly as a plugin calls them, against a real Reactor running on its own thread.
 #include "kernel_test_support.hpp"
 #include <lanspread/host.h>
-#include <lanspread/kernel/cancellation.hpp>
-#include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/log.hpp>
-#include <lanspread/kernel/plugin_host.hpp>
-#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/host/cancellation.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/plugin_host.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/log/log.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -37,10 +37,10 @@
 #include <thread>
 #include <vector>
 
-using lanspread::kernel::CancelRegistry;
-using lanspread::kernel::EventBus;
-using lanspread::kernel::PluginHost;
-using lanspread::kernel::Reactor;
+using lanspread::kernel::host::CancelRegistry;
+using lanspread::kernel::host::EventBus;
+using lanspread::kernel::host::PluginHost;
+using lanspread::kernel::host::Reactor;
 using namespace std::chrono_literals;
 
 namespace {

@@ -3,7 +3,7 @@
 // naming the file and the rule, plus the positive control, the ABI 1.0 plugin on the 1.1
 // kernel, and a C++ plugin whose hook throws. Every plugin gets its own FakeHost, as the
 // kernel gives each plugin its own host table.
-#include <lanspread/kernel/plugin_loader.hpp>
+#include <lanspread/kernel/host/plugin_loader.hpp>
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/testing/fake_host.hpp>
 
@@ -19,12 +19,12 @@
 #include <string>
 #include <vector>
 
-using lanspread::kernel::LoadedPlugin;
-using lanspread::kernel::LoadFailure;
-using lanspread::kernel::loadFailureName;
-using lanspread::kernel::LoadOutcome;
-using lanspread::kernel::PluginImage;
-using lanspread::kernel::PluginLoader;
+using lanspread::kernel::host::LoadedPlugin;
+using lanspread::kernel::host::LoadFailure;
+using lanspread::kernel::host::loadFailureName;
+using lanspread::kernel::host::LoadOutcome;
+using lanspread::kernel::host::PluginImage;
+using lanspread::kernel::host::PluginLoader;
 using lanspread::testing::FakeHost;
 
 namespace {
@@ -222,7 +222,7 @@ class PluginLoaderTest : public CppUnit::TestFixture {
     }
 
     void olderMinorReadImage() {
-        lanspread::kernel::ImageOutcome outcome = PluginLoader::readImage(FAKE_OLDER_MINOR);
+        lanspread::kernel::host::ImageOutcome outcome = PluginLoader::readImage(FAKE_OLDER_MINOR);
         CPPUNIT_ASSERT_MESSAGE(outcome.reason, outcome.image != nullptr);
         CPPUNIT_ASSERT_EQUAL(name(LoadFailure::None), name(outcome.failure));
         assertPoisonBehindDescriptor(*outcome.image);
@@ -320,7 +320,7 @@ class PluginLoaderTest : public CppUnit::TestFixture {
         expectRejection(path, expected);
         CPPUNIT_ASSERT_MESSAGE(fileName(path) + " got a host table", _hosts.empty());
         // readImage applies the same static rule.
-        lanspread::kernel::ImageOutcome image = PluginLoader::readImage(path);
+        lanspread::kernel::host::ImageOutcome image = PluginLoader::readImage(path);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(fileName(path) + " via readImage: " + image.reason,
                                      name(expected), name(image.failure));
         CPPUNIT_ASSERT(image.image == nullptr);

@@ -1,4 +1,4 @@
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <Poco/JSON/Array.h>
@@ -19,9 +19,9 @@
 
 using namespace lanspread::kernel::protocol;
 using lanspread::Status;
-using lanspread::kernel::peer::chunkCount;
-using lanspread::kernel::peer::kChunkSize;
-using lanspread::kernel::peer::sha256Hex;
+using lanspread::kernel::catalog::chunkCount;
+using lanspread::kernel::catalog::kChunkSize;
+using lanspread::kernel::catalog::sha256Hex;
 
 namespace {
 

@@ -1,5 +1,5 @@
 #include <lanspread/host.h>
-#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-using lanspread::kernel::Reactor;
+using lanspread::kernel::host::Reactor;
 
 namespace {
 

@@ -1,15 +1,15 @@
 // S12 at unit level: every reason the serving peer declines a GetGame or GetChunk.
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <limits>
 
-using lanspread::kernel::peer::Catalog;
-using lanspread::kernel::peer::IndexedFile;
-using lanspread::kernel::peer::kChunkSize;
-using lanspread::kernel::peer::LocalGame;
+using lanspread::kernel::catalog::Catalog;
+using lanspread::kernel::catalog::kChunkSize;
+using lanspread::kernel::library::IndexedFile;
+using lanspread::kernel::library::LocalGame;
 using lanspread::kernel::protocol::GameFiles;
 using lanspread::kernel::protocol::GetChunk;
 using lanspread::kernel::transfer::gateGetChunk;

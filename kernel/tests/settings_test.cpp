@@ -1,6 +1,6 @@
 // Settings: reading the lanspread.* keys, their defaults and validation, the embedded default
 // config and the default plugin directory.
-#include <lanspread/kernel/settings.hpp>
+#include <lanspread/kernel/host/settings.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -22,7 +22,7 @@
 #endif
 
 using lanspread::Result;
-using lanspread::kernel::Settings;
+using lanspread::kernel::host::Settings;
 using Poco::AutoPtr;
 using Poco::Util::MapConfiguration;
 
@@ -90,7 +90,7 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("0.0.0.0:0"), s.listenAddr);
         CPPUNIT_ASSERT_EQUAL(std::string("auto"), s.logLevel);
         CPPUNIT_ASSERT_EQUAL(hostName(), s.name);
-        CPPUNIT_ASSERT_EQUAL(lanspread::kernel::defaultPluginDir(), s.pluginDir);
+        CPPUNIT_ASSERT_EQUAL(lanspread::kernel::host::defaultPluginDir(), s.pluginDir);
         CPPUNIT_ASSERT(s.plugins.empty());
     }
 
@@ -189,7 +189,7 @@ class SettingsTest : public CppUnit::TestFixture {
     }
 
     void testEmbeddedDefaultConfig() {
-        std::istringstream text(lanspread::kernel::embeddedDefaultConfig());
+        std::istringstream text(lanspread::kernel::host::embeddedDefaultConfig());
         AutoPtr<Poco::Util::IniFileConfiguration> ini(new Poco::Util::IniFileConfiguration(text));
         Result<Settings> result = Settings::fromConfig(*ini);
         CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
@@ -211,7 +211,7 @@ class SettingsTest : public CppUnit::TestFixture {
     }
 
     void testDefaultPluginDir() {
-        std::string dir = lanspread::kernel::defaultPluginDir();
+        std::string dir = lanspread::kernel::host::defaultPluginDir();
         if (endsWith(dir, "/"))
             dir.pop_back();
         CPPUNIT_ASSERT_MESSAGE(dir, endsWith(dir, "/lib/lanspread/plugins"));

@@ -1,4 +1,4 @@
-#include <lanspread/kernel/worker_pool.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -11,7 +11,7 @@
 #include <stdexcept>
 #include <thread>
 
-using lanspread::kernel::WorkerPool;
+using lanspread::kernel::host::WorkerPool;
 
 namespace {
 

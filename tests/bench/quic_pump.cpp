@@ -16,13 +16,13 @@
 //          --verbose (debug lines too: socket options, connection statistics at the end).
 // Each side prints one line: role=... bytes=... seconds=... mib_per_s=... cpu_s=...
 // cpu_s_per_gib=... [sha256=...]. Exit status 0 when the transfer completed (and verified).
-#include <lanspread/kernel/cancellation.hpp>
-#include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/log.hpp>
-#include <lanspread/kernel/peer/identity.hpp>
-#include <lanspread/kernel/plugin_host.hpp>
-#include <lanspread/kernel/plugin_loader.hpp>
-#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/host/cancellation.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/plugin_host.hpp>
+#include <lanspread/kernel/host/plugin_loader.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/log/log.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
 #include <lanspread/kinds/transport.h>
 
 #include <Poco/AutoPtr.h>
@@ -46,7 +46,7 @@
 
 namespace {
 
-using lanspread::kernel::Reactor;
+using lanspread::kernel::host::Reactor;
 constexpr const char *kPluginId = "org.lanspread.transport.quic";
 
 struct Args {
@@ -155,18 +155,18 @@ class Side {
             lanspread::kernel::log::setThreshold(lanspread::kernel::log::Level::Debug);
         char pattern[] = "/tmp/quic-pump-XXXXXX";
         _stateDir = mkdtemp(pattern);
-        auto identity = lanspread::kernel::peer::Identity::loadOrCreate(_stateDir, role);
+        auto identity = lanspread::kernel::peers::Identity::loadOrCreate(_stateDir, role);
         if (!identity)
             fail("identity: " + identity.status().describe());
         _identity = identity.value();
         _config = new Poco::Util::MapConfiguration();
         for (const auto &[key, value] : args.settings)
             _config->setString(std::string("plugin.") + kPluginId + "." + key, value);
-        _host = std::make_unique<lanspread::kernel::PluginHost>(
+        _host = std::make_unique<lanspread::kernel::host::PluginHost>(
             kPluginId, _reactor, _bus, _cancels, *_config,
             [](const std::string &) -> const void * { return nullptr; });
-        _loader = std::make_unique<lanspread::kernel::PluginLoader>(
-            [this](const lanspread::kernel::PluginImage &) { return _host->api(); });
+        _loader = std::make_unique<lanspread::kernel::host::PluginLoader>(
+            [this](const lanspread::kernel::host::PluginImage &) { return _host->api(); });
         auto outcome = _loader->load(args.plugin);
         if (!outcome.ok())
             fail("loading " + args.plugin + ": " + outcome.reason);
@@ -370,13 +370,13 @@ class Side {
     const Args &_args;
     std::string _role;
     std::string _stateDir;
-    lanspread::kernel::peer::Identity _identity;
+    lanspread::kernel::peers::Identity _identity;
     Reactor _reactor;
-    lanspread::kernel::EventBus _bus;
-    lanspread::kernel::CancelRegistry _cancels;
+    lanspread::kernel::host::EventBus _bus;
+    lanspread::kernel::host::CancelRegistry _cancels;
     Poco::AutoPtr<Poco::Util::MapConfiguration> _config;
-    std::unique_ptr<lanspread::kernel::PluginHost> _host;
-    std::unique_ptr<lanspread::kernel::PluginLoader> _loader;
+    std::unique_ptr<lanspread::kernel::host::PluginHost> _host;
+    std::unique_ptr<lanspread::kernel::host::PluginLoader> _loader;
     const lanspread_transport_v1 *_api = nullptr;
     void *_state = nullptr;
     lanspread_transport_events _events{};

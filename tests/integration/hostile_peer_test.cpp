@@ -9,7 +9,7 @@
 
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/fixtures/game_set.hpp>
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <Poco/File.h>
@@ -37,7 +37,7 @@
 using lanspread::test::ChildProcess;
 using lanspread::test::RawPeer;
 namespace protocol = lanspread::kernel::protocol;
-using lanspread::kernel::peer::Identity;
+using lanspread::kernel::peers::Identity;
 using namespace std::chrono_literals;
 
 namespace {
@@ -376,7 +376,8 @@ class HostilePeerTest : public CppUnit::TestFixture {
             {"offset 2^63", getChunk(kGame, "ggoo.eti", uint64_t(1) << 63, 1), "out-of-range"},
             {"offset max, length 0", getChunk(kGame, "ggoo.eti", max, 0), "out-of-range"},
             {"length = chunk size",
-             getChunk(kGame, "ggoo.eti", 0, lanspread::kernel::peer::kChunkSize), "out-of-range"},
+             getChunk(kGame, "ggoo.eti", 0, lanspread::kernel::catalog::kChunkSize),
+             "out-of-range"},
             {"length 0", getChunk(kGame, "ggoo.eti", 0, 0), "out-of-range"},
             {"length 32 MiB + 1", getChunk(kGame, "ggoo.eti", 0, (32u << 20) + 1), P},
             {"length 2^40", getChunk(kGame, "ggoo.eti", 0, uint64_t(1) << 40), P},
@@ -477,7 +478,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_EQUAL(length, uint64_t(*o.chunkLength));
             return std::string(o.chunk.begin(), o.chunk.end());
         };
-        const uint64_t first = std::min<uint64_t>(kEtiSize, lanspread::kernel::peer::kChunkSize);
+        const uint64_t first = std::min<uint64_t>(kEtiSize, lanspread::kernel::catalog::kChunkSize);
         const std::string chunk = served("ggoo.eti", 0, first);
         const std::string expectedSha = lanspread::fixtures::sha256Hex(_eti.substr(0, first));
         CPPUNIT_ASSERT_EQUAL(expectedSha, lanspread::fixtures::sha256Hex(chunk));

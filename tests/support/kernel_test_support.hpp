@@ -3,7 +3,7 @@
 // thread-safe list of received lines (LineLog).
 #pragma once
 
-#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -23,7 +23,7 @@
 
 namespace lanspread::test {
 
-using lanspread::kernel::Reactor;
+using lanspread::kernel::host::Reactor;
 using namespace std::chrono_literals;
 
 class LoopThread {

@@ -10,11 +10,11 @@
 
 #include "kernel_test_support.hpp"
 
-#include <lanspread/kernel/cancellation.hpp>
-#include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/peer/identity.hpp>
-#include <lanspread/kernel/plugin_host.hpp>
-#include <lanspread/kernel/plugin_loader.hpp>
+#include <lanspread/kernel/host/cancellation.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/plugin_host.hpp>
+#include <lanspread/kernel/host/plugin_loader.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 #include <lanspread/kinds/transport.h>
 
@@ -56,7 +56,7 @@ class RawPeer {
 
     // Loads the transport plugin at pluginPath with its own PluginHost (plugin id as the
     // kernel would see it) and an empty configuration.
-    RawPeer(const std::string &pluginPath, kernel::peer::Identity identity)
+    RawPeer(const std::string &pluginPath, kernel::peers::Identity identity)
         : _identity(std::move(identity)) {
         _config = new Poco::Util::MapConfiguration();
         _events.struct_size = sizeof _events;
@@ -81,13 +81,13 @@ class RawPeer {
         };
         std::string failure;
         _loop.call([&] {
-            const auto image = kernel::PluginLoader::readImage(pluginPath);
+            const auto image = kernel::host::PluginLoader::readImage(pluginPath);
             const std::string id = image.image ? image.image->id() : "transport";
-            _host = std::make_unique<kernel::PluginHost>(
+            _host = std::make_unique<kernel::host::PluginHost>(
                 id, _loop.reactor, _bus, _cancels, *_config,
                 [](const std::string &) -> const void * { return nullptr; });
-            _loader = std::make_unique<kernel::PluginLoader>(
-                [this](const kernel::PluginImage &) { return _host->api(); });
+            _loader = std::make_unique<kernel::host::PluginLoader>(
+                [this](const kernel::host::PluginImage &) { return _host->api(); });
             auto outcome = _loader->load(pluginPath);
             if (!outcome.ok()) {
                 failure = "loading " + pluginPath + ": " + outcome.reason;
@@ -109,7 +109,7 @@ class RawPeer {
     RawPeer(const RawPeer &) = delete;
     RawPeer &operator=(const RawPeer &) = delete;
 
-    const kernel::peer::Identity &identity() const { return _identity; }
+    const kernel::peers::Identity &identity() const { return _identity; }
 
     // Starts a connection to addr; returns its handle (use waitConnected).
     int connect(const std::string &addr) {
@@ -438,12 +438,12 @@ class RawPeer {
         _changed.notify_all();
     }
 
-    kernel::peer::Identity _identity;
-    kernel::EventBus _bus;
-    kernel::CancelRegistry _cancels;
+    kernel::peers::Identity _identity;
+    kernel::host::EventBus _bus;
+    kernel::host::CancelRegistry _cancels;
     Poco::AutoPtr<Poco::Util::MapConfiguration> _config;
-    std::unique_ptr<kernel::PluginHost> _host;
-    std::unique_ptr<kernel::PluginLoader> _loader;
+    std::unique_ptr<kernel::host::PluginHost> _host;
+    std::unique_ptr<kernel::host::PluginLoader> _loader;
     const lanspread_transport_v1 *_api = nullptr;
     void *_state = nullptr;
     lanspread_transport_events _events{};

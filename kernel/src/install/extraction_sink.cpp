@@ -38,7 +38,7 @@
 #include <unordered_set>
 #include <utility>
 
-namespace lanspread::kernel {
+namespace lanspread::kernel::install {
 
 namespace {
 
@@ -860,4 +860,4 @@ Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &unpacker, vo
     return sink.stats();
 }
 
-} // namespace lanspread::kernel
+} // namespace lanspread::kernel::install

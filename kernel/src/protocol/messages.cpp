@@ -1,7 +1,7 @@
 // The peer protocol's wire format: frame headers, JSON control payloads (encode and a
 // validating decode) and the incremental FrameReader. See messages.hpp for the contract.
-#include <lanspread/kernel/peer/catalog.hpp>
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <Poco/Exception.h>
@@ -301,7 +301,7 @@ class Fields {
     }
     static std::string checkedGameId(const Var &value, const std::string &field) {
         std::string id = checkedText(value, field, kMaxIdLength);
-        if (!peer::Catalog::validGameId(id))
+        if (!catalog::Catalog::validGameId(id))
             throw Invalid{field, quoted(id) + " is not a valid game id (1-64 of a-z 0-9 . _ -)"};
         return id;
     }
@@ -462,7 +462,7 @@ GameFiles gameFilesFrom(const Fields &in) {
             throw Invalid{f.name("path"), quoted(file.path) + " appears twice"};
         file.size = f.number("size");
         const Array::Ptr chunks = f.array("chunks");
-        const uint64_t expected = peer::chunkCount(file.size);
+        const uint64_t expected = catalog::chunkCount(file.size);
         if (chunks->size() != expected)
             throw Invalid{f.name("chunks"), "expected " + std::to_string(expected) +
                                                 " hashes for size " + std::to_string(file.size) +

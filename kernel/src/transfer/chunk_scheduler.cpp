@@ -1,4 +1,4 @@
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/chunk_scheduler.hpp>
 
 #include <cmath>
@@ -20,13 +20,13 @@ ChunkScheduler::ChunkScheduler(const std::vector<protocol::FileDescription> &fil
     : _depth(depth == 0 ? 1 : depth) {
     for (std::size_t f = 0; f < files.size(); ++f) {
         const auto &file = files[f];
-        const uint64_t count = peer::chunkCount(file.size);
+        const uint64_t count = catalog::chunkCount(file.size);
         for (uint64_t c = 0; c < count; ++c) {
             ChunkTask t;
             t.file = f;
             t.index = c;
-            t.offset = c * peer::kChunkSize;
-            t.length = peer::chunkLength(file.size, c);
+            t.offset = c * catalog::kChunkSize;
+            t.length = catalog::chunkLength(file.size, c);
             if (c < file.chunkHashes.size())
                 t.hash = file.chunkHashes[c];
             _bytesTotal += t.length;

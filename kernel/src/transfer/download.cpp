@@ -1,6 +1,6 @@
-#include <lanspread/kernel/log.hpp>
-#include <lanspread/kernel/peer/chunks.hpp>
-#include <lanspread/kernel/peer/library.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/library/library.hpp>
+#include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/manifest_vote.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
@@ -91,7 +91,7 @@ void removeStale(const std::string &root, const std::string &rel,
         std::string name = e->d_name;
         if (name == "." || name == "..")
             continue;
-        if (rel.empty() && peer::isReservedRootName(name))
+        if (rel.empty() && library::isReservedRootName(name))
             continue;
         names.push_back(name);
     }
@@ -165,7 +165,7 @@ class Download::BlockPool {
 // write mutex, so a refetch of the same chunk can never be overwritten by stale bytes.
 struct Download::ChunkWriter {
     std::shared_ptr<OpenFile> file;
-    peer::Sha256 hash;
+    catalog::Sha256 hash;
     std::mutex mutex;
     struct Item {
         uint64_t offset; // in the file
@@ -181,7 +181,7 @@ struct Download::ChunkWriter {
 struct Download::InFlight {
     std::size_t chunk = 0;
     std::string peer;
-    peer::PeerNetwork::RequestId request = 0;
+    peers::PeerNetwork::RequestId request = 0;
     uint64_t startNs = 0;
     std::shared_ptr<ChunkWriter> writer;
     uint8_t *block = nullptr; // being filled (from the pool)
@@ -192,8 +192,8 @@ struct Download::InFlight {
     uint64_t lastDataNs = 0;
 };
 
-Download::Download(Reactor &reactor, WorkerPool &workers, EventBus &events,
-                   peer::PeerNetwork &network, std::string gamesDir, peer::CatalogGame game,
+Download::Download(host::Reactor &reactor, host::WorkerPool &workers, host::EventBus &events,
+                   peers::PeerNetwork &network, std::string gamesDir, catalog::CatalogGame game,
                    std::vector<std::string> sources, Done done)
     : _reactor(reactor), _workers(workers), _events(events), _network(network),
       _gamesDir(std::move(gamesDir)), _game(std::move(game)), _askedSources(std::move(sources)),
@@ -264,7 +264,7 @@ void Download::vote() {
         const std::string &path = _files.files[i].path;
         hasVersion = hasVersion || path == "version.ini";
         const std::string top = path.substr(0, path.find('/'));
-        if (!isNormalisedRelativePath(path) || peer::isReservedRootName(top) ||
+        if (!isNormalisedRelativePath(path) || library::isReservedRootName(top) ||
             (i > 0 && (path <= _files.files[i - 1].path ||
                        path.rfind(_files.files[i - 1].path + "/", 0) == 0))) {
             end({DownloadOutcome::Kind::Failed,
@@ -332,12 +332,12 @@ void Download::vote() {
             }
             // Resume: chunks already on disk with the right hash are kept.
             const uint64_t have = static_cast<uint64_t>(st.st_size);
-            for (uint64_t c = 0; c < peer::chunkCount(f.size); ++c) {
-                const uint64_t off = c * peer::kChunkSize, len = peer::chunkLength(f.size, c);
+            for (uint64_t c = 0; c < catalog::chunkCount(f.size); ++c) {
+                const uint64_t off = c * catalog::kChunkSize, len = catalog::chunkLength(f.size, c);
                 if (f.size > 0 && (len == 0 || off + len > have))
                     break;
                 buffer.resize(1u << 20);
-                peer::Sha256 hash;
+                catalog::Sha256 hash;
                 uint64_t doneBytes = 0;
                 bool readOk = true;
                 while (doneBytes < len) {
@@ -390,7 +390,7 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
     }
     _phase = Phase::Transferring;
     _attempts.assign(_scheduler->taskCount(), 0);
-    _startNs = Reactor::nowNs();
+    _startNs = host::Reactor::nowNs();
     _lastProgressNs = _startNs;
     _lastProgressBytes = _bytesReceived;
     Poco::JSON::Object begin(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -426,7 +426,7 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
 void Download::publishProgress() {
     if (_phase != Phase::Transferring)
         return;
-    const uint64_t now = Reactor::nowNs();
+    const uint64_t now = host::Reactor::nowNs();
     const double seconds = double(now - _lastProgressNs) / 1e9;
     // Bytes move the bar as they arrive, not only when a whole (32 MiB) chunk verifies.
     const uint64_t bytes = _bytesReceived - _lastProgressBytes;
@@ -474,7 +474,7 @@ void Download::publishProgress() {
 void Download::pump() {
     if (_phase != Phase::Transferring || _ending)
         return;
-    const uint64_t now = Reactor::nowNs();
+    const uint64_t now = host::Reactor::nowNs();
     bool issued = true;
     while (issued) {
         issued = false;
@@ -491,7 +491,7 @@ void Download::request(const std::string &peerId, std::size_t chunkId) {
     auto flight = std::make_unique<InFlight>();
     flight->chunk = chunkId;
     flight->peer = peerId;
-    flight->startNs = Reactor::nowNs();
+    flight->startNs = host::Reactor::nowNs();
     flight->lastDataNs = flight->startNs;
     flight->writer = std::make_shared<ChunkWriter>();
     flight->writer->file = _open.at(task.file);
@@ -500,14 +500,14 @@ void Download::request(const std::string &peerId, std::size_t chunkId) {
     ++_attempts[chunkId];
     protocol::GetChunk get{_game.id, _files.files[task.file].path, task.offset, task.length};
     std::weak_ptr<Download> weak = shared_from_this();
-    peer::PeerNetwork::ChunkHandler handler{[weak, key](std::span<const uint8_t> piece) {
-                                                if (auto d = weak.lock())
-                                                    d->onPiece(key, piece);
-                                            },
-                                            [weak, key](const Status &status) {
-                                                if (auto d = weak.lock())
-                                                    d->onRequestEnd(key, status);
-                                            }};
+    peers::PeerNetwork::ChunkHandler handler{[weak, key](std::span<const uint8_t> piece) {
+                                                 if (auto d = weak.lock())
+                                                     d->onPiece(key, piece);
+                                             },
+                                             [weak, key](const Status &status) {
+                                                 if (auto d = weak.lock())
+                                                     d->onRequestEnd(key, status);
+                                             }};
     auto id = _network.requestChunk(peerId, get, std::move(handler));
     auto it = _inFlight.find(key);
     if (it != _inFlight.end())
@@ -519,7 +519,7 @@ void Download::onPiece(uint64_t key, std::span<const uint8_t> piece) {
     if (it == _inFlight.end())
         return;
     InFlight &f = *it->second;
-    f.lastDataNs = Reactor::nowNs();
+    f.lastDataNs = host::Reactor::nowNs();
     _bytesReceived += piece.size();
     // Exactly kWriteBlock per block, so every block but a file's last starts and ends on a
     // 4 KiB boundary (chunks start on 32 MiB ones).
@@ -706,7 +706,7 @@ void Download::maybeVerify(uint64_t key) {
         pump();
         return;
     }
-    _scheduler->completed(chunk, peerId, Reactor::nowNs() - f.startNs);
+    _scheduler->completed(chunk, peerId, host::Reactor::nowNs() - f.startNs);
     _bytesBySource[peerId] += task.length;
     _bytesFetched += task.length;
     _failuresBySource[peerId] = 0;
@@ -826,7 +826,8 @@ void Download::commit() {
                 self->end({DownloadOutcome::Kind::Failed, error});
                 return;
             }
-            const uint64_t durationNs = std::max<uint64_t>(1, Reactor::nowNs() - self->_startNs);
+            const uint64_t durationNs =
+                std::max<uint64_t>(1, host::Reactor::nowNs() - self->_startNs);
             const int64_t durationMs = std::max<int64_t>(1, int64_t(durationNs / 1'000'000));
             const double mib = double(self->_bytesFetched) / 1048576.0;
             const double mibPerS = mib / (double(durationMs) / 1000.0);

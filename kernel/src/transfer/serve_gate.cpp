@@ -1,4 +1,4 @@
-#include <lanspread/kernel/peer/chunks.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
 
 namespace lanspread::kernel::transfer {
@@ -10,9 +10,10 @@ ServeRefusal refuse(const char *code, std::string message) {
 }
 
 // The game-level gates shared by GetGame and GetChunk; nullopt when the game may be served.
-std::optional<ServeRefusal> gateGame(const peer::Catalog &catalog, const peer::LocalGame *local,
-                                     bool busy, const std::string &game) {
-    const peer::CatalogGame *entry = catalog.find(game);
+std::optional<ServeRefusal> gateGame(const catalog::Catalog &catalog,
+                                     const library::LocalGame *local, bool busy,
+                                     const std::string &game) {
+    const catalog::CatalogGame *entry = catalog.find(game);
     if (!entry)
         return refuse("unknown-game", "game " + game + " is not in the catalog");
     if (!local || !local->downloaded)
@@ -51,9 +52,9 @@ bool isNormalisedRelativePath(const std::string &path) {
     return true;
 }
 
-std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const peer::Catalog &catalog,
-                                                            const peer::LocalGame *local, bool busy,
-                                                            const std::string &game) {
+std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
+                                                            const library::LocalGame *local,
+                                                            bool busy, const std::string &game) {
     if (auto refusal = gateGame(catalog, local, busy, game))
         return *refusal;
     protocol::GameFiles answer;
@@ -65,15 +66,15 @@ std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const peer::Catalog 
     return answer;
 }
 
-std::variant<ServeRange, ServeRefusal> gateGetChunk(const peer::Catalog &catalog,
-                                                    const peer::LocalGame *local, bool busy,
+std::variant<ServeRange, ServeRefusal> gateGetChunk(const catalog::Catalog &catalog,
+                                                    const library::LocalGame *local, bool busy,
                                                     const protocol::GetChunk &request) {
     if (auto refusal = gateGame(catalog, local, busy, request.game))
         return *refusal;
     if (!isNormalisedRelativePath(request.path))
         return refuse("bad-path", "path \"" + request.path + "\" of game " + request.game +
                                       " is not a normalised relative path outside local/");
-    const peer::IndexedFile *file = nullptr;
+    const library::IndexedFile *file = nullptr;
     for (const auto &f : local->files)
         if (f.path == request.path) {
             file = &f;
@@ -87,7 +88,7 @@ std::variant<ServeRange, ServeRefusal> gateGetChunk(const peer::Catalog &catalog
                               std::to_string(file->size) + " bytes)";
     if (request.offset > file->size)
         return refuse("out-of-range", "offset past the end: " + range);
-    if (request.length > peer::kChunkSize)
+    if (request.length > catalog::kChunkSize)
         return refuse("out-of-range", "length above the chunk size: " + range);
     if (request.length > file->size - request.offset) // offset <= size: no overflow
         return refuse("out-of-range", "range past the end: " + range);

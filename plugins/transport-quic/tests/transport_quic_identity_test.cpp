@@ -5,7 +5,7 @@
 #include "harness.hpp"
 #include "mem_network.hpp"
 
-#include <lanspread/kernel/peer/identity.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -14,7 +14,7 @@
 
 using namespace lanspread::plugins::quic;
 using namespace lanspread::plugins::quic::testing;
-namespace peer = lanspread::kernel::peer;
+namespace peers = lanspread::kernel::peers;
 
 class TransportQuicIdentityTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(TransportQuicIdentityTest);
@@ -25,8 +25,8 @@ class TransportQuicIdentityTest : public CppUnit::TestFixture {
     void testKernelIdentitiesHandshakeAndPeerIdsMatch() {
         char pattern[] = "/tmp/quic-identity-XXXXXX";
         const std::string dir = mkdtemp(pattern);
-        auto a = peer::Identity::loadOrCreate(dir + "/a", "peer-a");
-        auto b = peer::Identity::loadOrCreate(dir + "/b", "peer-b");
+        auto a = peers::Identity::loadOrCreate(dir + "/a", "peer-a");
+        auto b = peers::Identity::loadOrCreate(dir + "/b", "peer-b");
         CPPUNIT_ASSERT_MESSAGE(a.status().describe(), a.ok());
         CPPUNIT_ASSERT_MESSAGE(b.status().describe(), b.ok());
 

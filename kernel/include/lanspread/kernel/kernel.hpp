@@ -7,15 +7,15 @@
 // Apps (lanspreadd) create one Kernel; everything else reaches it through the host API.
 #pragma once
 
-#include <lanspread/kernel/cancellation.hpp>
-#include <lanspread/kernel/control_service.hpp>
-#include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/peer/runtime.hpp>
-#include <lanspread/kernel/plugin_host.hpp>
-#include <lanspread/kernel/plugin_loader.hpp>
-#include <lanspread/kernel/reactor.hpp>
-#include <lanspread/kernel/settings.hpp>
-#include <lanspread/kernel/worker_pool.hpp>
+#include <lanspread/kernel/host/cancellation.hpp>
+#include <lanspread/kernel/host/control_service.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/plugin_host.hpp>
+#include <lanspread/kernel/host/plugin_loader.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/host/settings.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/runtime/runtime.hpp>
 #include <lanspread/kinds/frontend.h>
 
 #include <Poco/AutoPtr.h>
@@ -32,7 +32,7 @@ namespace lanspread::kernel {
 
 class Kernel {
   public:
-    Kernel(Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config);
+    Kernel(host::Settings settings, Poco::AutoPtr<Poco::Util::AbstractConfiguration> config);
     ~Kernel(); // stop()s if still running
     Kernel(const Kernel &) = delete;
     Kernel &operator=(const Kernel &) = delete;
@@ -52,13 +52,13 @@ class Kernel {
         _exitRequested = std::move(handler);
     }
 
-    const Settings &settings() const { return _settings; }
-    Reactor &reactor() { return _reactor; }
-    EventBus &events() { return _events; }
-    WorkerPool &workers() { return _workers; }
-    CancelRegistry &cancels() { return _cancels; }
-    ControlService &control() { return _control; }
-    const PluginLoader &plugins() const { return _loader; }
+    const host::Settings &settings() const { return _settings; }
+    host::Reactor &reactor() { return _reactor; }
+    host::EventBus &events() { return _events; }
+    host::WorkerPool &workers() { return _workers; }
+    host::CancelRegistry &cancels() { return _cancels; }
+    host::ControlService &control() { return _control; }
+    const host::PluginLoader &plugins() const { return _loader; }
 
   private:
     void loadPlugins();
@@ -66,22 +66,22 @@ class Kernel {
     void startRuntime();
     void stopFrontends();
     void registerCommands();
-    const lanspread_host_api *hostFor(const PluginImage &image);
+    const lanspread_host_api *hostFor(const host::PluginImage &image);
     void releaseHost(const lanspread_host_api *host);
     const void *service(const std::string &serviceId) const;
 
-    Settings _settings;
+    host::Settings _settings;
     Poco::AutoPtr<Poco::Util::AbstractConfiguration> _config;
-    Reactor _reactor;
-    EventBus _events;
-    WorkerPool _workers;
-    CancelRegistry _cancels;
-    ControlService _control;
+    host::Reactor _reactor;
+    host::EventBus _events;
+    host::WorkerPool _workers;
+    host::CancelRegistry _cancels;
+    host::ControlService _control;
     // Every host table ever handed out; kept (retired) for the process lifetime, because a
     // plugin's library is never unloaded and a stray pointer must not reach freed memory.
-    std::vector<std::unique_ptr<PluginHost>> _hosts;
-    PluginLoader _loader;
-    peer::PeerRuntime _runtime;
+    std::vector<std::unique_ptr<host::PluginHost>> _hosts;
+    host::PluginLoader _loader;
+    runtime::PeerRuntime _runtime;
     struct RunningFrontend {
         std::string id;
         const lanspread_frontend_v1 *vtable;

@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace lanspread::kernel {
+namespace lanspread::kernel::install {
 
 struct ExtractionLimits {
     uint64_t maxTotalBytes = uint64_t(4) << 40; // 4 TiB: bounded, never hit by a real game
@@ -107,4 +107,4 @@ Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &unpacker, vo
                                        lanspread_cancel_handle cancel,
                                        std::function<bool()> cancelled);
 
-} // namespace lanspread::kernel
+} // namespace lanspread::kernel::install

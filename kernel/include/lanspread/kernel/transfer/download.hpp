@@ -15,12 +15,12 @@
 // download-peers-gone, download-cancelled. Thread: reactor (disk work on the worker pool).
 #pragma once
 
-#include <lanspread/kernel/event_bus.hpp>
-#include <lanspread/kernel/peer/catalog.hpp>
-#include <lanspread/kernel/peer/network.hpp>
-#include <lanspread/kernel/reactor.hpp>
+#include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/peers/network.hpp>
 #include <lanspread/kernel/transfer/chunk_scheduler.hpp>
-#include <lanspread/kernel/worker_pool.hpp>
 
 #include <functional>
 #include <map>
@@ -40,9 +40,9 @@ class Download : public std::enable_shared_from_this<Download> {
   public:
     using Done = std::function<void(const DownloadOutcome &outcome)>;
 
-    Download(Reactor &reactor, WorkerPool &workers, EventBus &events, peer::PeerNetwork &network,
-             std::string gamesDir, peer::CatalogGame game, std::vector<std::string> sources,
-             Done done);
+    Download(host::Reactor &reactor, host::WorkerPool &workers, host::EventBus &events,
+             peers::PeerNetwork &network, std::string gamesDir, catalog::CatalogGame game,
+             std::vector<std::string> sources, Done done);
     ~Download();
 
     // Starts the describe phase. done runs exactly once, on the reactor, after every disk
@@ -80,13 +80,13 @@ class Download : public std::enable_shared_from_this<Download> {
     void publishProgress();
     std::string addrOf(const std::string &peerId) const;
 
-    Reactor &_reactor;
-    WorkerPool &_workers;
-    EventBus &_events;
-    peer::PeerNetwork &_network;
+    host::Reactor &_reactor;
+    host::WorkerPool &_workers;
+    host::EventBus &_events;
+    peers::PeerNetwork &_network;
     std::string _gamesDir;
     std::string _root;
-    peer::CatalogGame _game;
+    catalog::CatalogGame _game;
     std::vector<std::string> _askedSources;
     Done _done;
     Phase _phase = Phase::Describing;

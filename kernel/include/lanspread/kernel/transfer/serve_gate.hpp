@@ -10,8 +10,8 @@
 // Refusals carry the protocol error code to answer and a message for the log.
 #pragma once
 
-#include <lanspread/kernel/peer/catalog.hpp>
-#include <lanspread/kernel/peer/library.hpp>
+#include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/library/library.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <optional>
@@ -30,17 +30,17 @@ bool isNormalisedRelativePath(const std::string &path);
 
 // local: the library's current record of the game (nullptr if none); busy: an operation
 // runs on it. On success the GameFiles to answer (built from the library index).
-std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const peer::Catalog &catalog,
-                                                            const peer::LocalGame *local, bool busy,
-                                                            const std::string &game);
+std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
+                                                            const library::LocalGame *local,
+                                                            bool busy, const std::string &game);
 
 struct ServeRange {
     std::string relativePath; // as indexed; open it below the game root without following links
     uint64_t offset = 0;
     uint64_t length = 0;
 };
-std::variant<ServeRange, ServeRefusal> gateGetChunk(const peer::Catalog &catalog,
-                                                    const peer::LocalGame *local, bool busy,
+std::variant<ServeRange, ServeRefusal> gateGetChunk(const catalog::Catalog &catalog,
+                                                    const library::LocalGame *local, bool busy,
                                                     const protocol::GetChunk &request);
 
 } // namespace lanspread::kernel::transfer

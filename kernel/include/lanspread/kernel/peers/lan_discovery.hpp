@@ -1,0 +1,74 @@
+// LAN discovery glue: advertises this peer through every loaded lanspread.discovery/1 plugin
+// and turns what they find into candidates for the peer network. The service type is
+// "_lanspread._udp"; the TXT record carries peer_id, proto (PROTOCOL_VERSION), rev (library
+// revision) and name. A found service with another protocol is ignored with one log line per
+// instance; one without a valid peer_id, or with our own, is ignored. Thread: reactor.
+#pragma once
+
+#include <lanspread/kinds/discovery.h>
+#include <lanspread/result.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lanspread::kernel::peers {
+
+constexpr const char *kServiceType = "_lanspread._udp";
+
+struct DiscoveryRef {
+    std::string id; // plugin id
+    const lanspread_discovery_v1 *vtable = nullptr;
+    void *state = nullptr;
+};
+
+// What a TXT record says about a peer. Exposed for tests.
+struct Announcement {
+    std::string peerId;
+    uint32_t protocol = 0;
+    uint64_t revision = 0;
+    std::string name;
+};
+std::vector<std::string> encodeAnnouncement(const Announcement &a); // "key=value" strings
+// Fails naming the missing or malformed key.
+Result<Announcement> decodeAnnouncement(const std::vector<std::string> &txt);
+
+class LanDiscovery {
+  public:
+    // A peer to connect to: its listener "ip:port" and the peer_id it announced.
+    using Found = std::function<void(const std::string &peerId, const std::string &addr)>;
+
+    LanDiscovery(std::string ownPeerId, Found found);
+    ~LanDiscovery();
+    LanDiscovery(const LanDiscovery &) = delete;
+    LanDiscovery &operator=(const LanDiscovery &) = delete;
+
+    // Advertises (name, port, revision) and browses with every plugin.
+    void start(std::vector<DiscoveryRef> plugins, const std::string &name, uint16_t port,
+               uint64_t revision);
+    // The library revision changed: the TXT record follows.
+    void updateRevision(uint64_t revision);
+    void stop();
+
+  private:
+    struct Active {
+        DiscoveryRef ref;
+        lanspread_discovery_advert *advert = nullptr;
+        lanspread_discovery_browse *browse = nullptr;
+    };
+    static void onResolved(void *user, const lanspread_discovered_service *service);
+    static void onLost(void *user, const char *instance);
+    std::vector<const char *> txtPointers(std::vector<std::string> &storage) const;
+
+    std::string _ownPeerId;
+    Found _found;
+    Announcement _own;
+    std::vector<Active> _active;
+    lanspread_discovery_events _events{};
+    std::set<std::string> _warned; // instances already logged as ignored
+};
+
+} // namespace lanspread::kernel::peers

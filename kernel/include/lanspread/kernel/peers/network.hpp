@@ -1,0 +1,209 @@
+// The peer network: connections to other peers over a lanspread.transport/1 plugin, the
+// handshake that pins each connection to a peer_id, and the streams that carry requests
+// (wire format: protocol/messages.hpp). It owns the peer DB and publishes the peer events of
+// spec/CLI.md (peer-discovered, peer-connected, peer-updated, peer-lost).
+//
+// One connection per peer: when a second connection to a known peer_id completes its
+// handshake, both sides keep the same one (the one initiated by the smaller peer_id; among
+// connections from the same initiator, the newest) and close the other without a peer-lost.
+//
+// Serving (GetGame, GetChunk) asks the ServeHandler for the decision (the serve gates) and
+// reads file bytes on the worker pool, a block at a time, only as fast as the transport takes
+// them. Thread: reactor, everything.
+#pragma once
+
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
+#include <lanspread/kernel/peers/peer_db.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+#include <lanspread/kernel/transfer/serve_gate.hpp>
+#include <lanspread/kinds/transport.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+namespace lanspread::kernel::peers {
+
+struct TransportRef {
+    std::string id; // plugin id
+    const lanspread_transport_v1 *vtable = nullptr;
+    void *state = nullptr;
+};
+
+// What the network needs from the rest of the peer. Thread: reactor.
+class NetworkDelegate {
+  public:
+    virtual ~NetworkDelegate() = default;
+    // The local library as advertised in Hello.
+    virtual void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) = 0;
+    virtual std::variant<protocol::GameFiles, transfer::ServeRefusal>
+    serveGetGame(const std::string &game) = 0;
+    // On success: the absolute path of the game root the range's file lives in.
+    virtual std::variant<transfer::ServeRange, transfer::ServeRefusal>
+    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) = 0;
+    // A peer is gone (closed, goodbye, refused): downloads drop it as a source.
+    virtual void peerLost(const std::string &peerId) = 0;
+    // A peer's library changed (snapshot or delta).
+    virtual void peerLibraryChanged(const std::string &peerId) = 0;
+};
+
+class PeerNetwork {
+  public:
+    PeerNetwork(host::Reactor &reactor, host::WorkerPool &workers, host::EventBus &events,
+                const Identity &identity, std::string name, NetworkDelegate &delegate);
+    ~PeerNetwork();
+    PeerNetwork(const PeerNetwork &) = delete;
+    PeerNetwork &operator=(const PeerNetwork &) = delete;
+
+    // Listens on bindAddr ("ip:port"). The error says which address and why.
+    Status start(const TransportRef &transport, const std::string &bindAddr);
+    // Sends Goodbye to every peer and closes every connection (peer-lost is not published
+    // for our own shutdown). Thread: reactor, before the transport plugin shuts down.
+    void stop();
+    bool running() const { return _endpoint != nullptr; }
+    // Caps the bytes per second served to all peers together (0 = no cap): a host whose
+    // own game must not lag can share at a polite rate. A token bucket with a 1 MiB burst.
+    void setUploadLimit(double bytesPerSecond) { _uploadRate = bytesPerSecond; }
+    // How long a silent peer lasts before its connection closes (transport idle timeout).
+    void setPeerTimeout(uint64_t ns) { _peerTimeoutNs = ns; }
+
+    // The bound listener "ip:port" ("" before start()).
+    const std::string &listenAddr() const { return _listenAddr; }
+    // Whether addr names this peer's own listener (the self-connect check of `connect`).
+    bool isOwnAddress(const std::string &addr) const;
+
+    // Connects and handshakes; done gets the remote peer_id, or a Status whose message starts
+    // with the CLI error code ("connect-failed: ...", "self-connect: ..."). expectedPeerId
+    // (from discovery) pins the identity: a different key is refused (identity-mismatch).
+    void connect(const std::string &addr, const std::string &via,
+                 std::function<void(Result<std::string>)> done,
+                 const std::string &expectedPeerId = {});
+    // Whether a handshake to addr is under way (discovery does not dial twice).
+    bool dialing(const std::string &addr) const;
+
+    // Sends a LibraryDelta to every connected peer.
+    void broadcastDelta(const protocol::LibraryDelta &delta);
+
+    const PeerDb &peers() const { return _peers; }
+
+    // --- requests (the download engine) ---
+    using RequestId = uint64_t;
+    void requestGameFiles(const std::string &peerId, const std::string &game,
+                          std::function<void(Result<protocol::GameFiles>)> done);
+    struct ChunkHandler {
+        // A piece of the chunk's bytes, in order (borrowed for the call). The receiver must
+        // later call releaseChunkBytes(id, n) for every byte it was given: that is what lets
+        // the sender push more (flow control bounds the receiver's memory).
+        std::function<void(std::span<const uint8_t> piece)> onData;
+        // The request ended: OK once every byte arrived; otherwise why it failed. Called once.
+        std::function<void(const Status &status)> onEnd;
+    };
+    RequestId requestChunk(const std::string &peerId, const protocol::GetChunk &request,
+                           ChunkHandler handler);
+    void releaseChunkBytes(RequestId id, std::size_t bytes);
+    // Abandons a request (its onEnd is not called; the stream is reset).
+    void cancelRequest(RequestId id);
+    // After onEnd, once every byte was released: the request's bookkeeping can go.
+    void forgetRequest(RequestId id);
+    std::string peerAddr(const std::string &peerId) const;
+
+    // Serving: active GetChunk streams per game (status "outbound_transfers").
+    const std::map<std::string, int> &outboundTransfers() const { return _outbound; }
+
+  private:
+    struct Session;
+    struct Stream;
+    struct OutBuffer;
+    friend struct NetworkCallbacks;
+
+    // Transport callbacks.
+    void onConnected(lanspread_transport_conn *conn, const lanspread_remote_identity *remote);
+    void onStreamOpened(lanspread_transport_conn *conn, uint64_t streamId);
+    void onStreamData(lanspread_transport_conn *conn, uint64_t streamId, const uint8_t *data,
+                      std::size_t len, uint32_t flags);
+    void onWritable(lanspread_transport_conn *conn, uint64_t streamId);
+    void onClosed(lanspread_transport_conn *conn, lanspread_status status, const char *reason);
+
+    Session *session(lanspread_transport_conn *conn);
+    Session *readySession(const std::string &peerId);
+    void onControlMessage(Session &s, protocol::Message &&message);
+    void completeHandshake(Session &s, const protocol::Hello &hello);
+    void sendControl(Session &s, const protocol::Message &message);
+    // Refuses or ends a session; notifyPeer sends an ErrorReply{code, why} first.
+    void closeSession(Session &s, const std::string &code, const std::string &why,
+                      bool notifyPeer = true);
+    void dropSession(lanspread_transport_conn *conn, const std::string &reason);
+    // Liveness: pings idle peers and closes those silent for the peer timeout.
+    void livenessTick();
+    protocol::Hello ownHello(Session &s);
+    // Drops a peer from the DB and publishes peer-lost; redial: try its address again later.
+    void publishLost(const std::string &peerId, const std::string &reason, bool redial);
+    void scheduleRedial();
+
+    void onRequestStreamMessage(Session &s, Stream &st, protocol::Message &&message);
+    void startServeChunk(Session &s, Stream &st, const protocol::GetChunk &request);
+    void pumpServe(Session &s, Stream &st);
+    void queueSend(Session &s, Stream &st, std::vector<uint8_t> bytes, bool fin);
+    void flushStream(Session &s, Stream &st);
+    void finishStream(Session &s, uint64_t streamId);
+    void failRequest(Session &s, Stream &st, const Status &status);
+    Stream *findStream(Session &s, uint64_t streamId);
+    // The stream a posted task or disk job refers to, if its connection (same serial) and the
+    // stream still exist; session_ receives the session.
+    Stream *liveStream(lanspread_transport_conn *conn, uint64_t serial, uint64_t streamId,
+                       Session *&session_);
+    // An incoming stream is dead (reset either way): drop its answer and free it as soon as
+    // no disk job holds it.
+    void abortIncoming(Session &s, Stream &st, bool sendReset);
+    // Frees an incoming stream once the current call stack is done with it.
+    void finishSoon(Session &s, Stream &st);
+    // Forgets a stream now but frees it later: it may be the one whose reader is running.
+    void retireStream(Session &s, uint64_t streamId);
+    // Takes `bytes` of upload budget, or false (the stream is queued for the refill timer).
+    bool takeUploadBudget(Session &s, Stream &st, std::size_t bytes);
+
+    host::Reactor &_reactor;
+    host::WorkerPool &_workers;
+    host::EventBus &_events;
+    const Identity &_identity;
+    std::string _name;
+    NetworkDelegate &_delegate;
+    TransportRef _transport;
+    lanspread_transport_events _callbacks{};
+    lanspread_transport_endpoint *_endpoint = nullptr;
+    std::string _listenAddr;
+    PeerDb _peers;
+    std::map<lanspread_transport_conn *, std::unique_ptr<Session>> _sessions;
+    std::map<RequestId, std::pair<lanspread_transport_conn *, uint64_t>> _requests;
+    RequestId _nextRequest = 1;
+    uint64_t _nextSerial = 1;
+    std::map<std::string, int> _outbound;
+    std::vector<std::unique_ptr<Stream>> _retired; // freed from the reactor queue
+    double _uploadRate = 0;
+    uint64_t _peerTimeoutNs = 10'000'000'000ull;
+    uint64_t _livenessTimer = 0;
+    struct LostPeer {
+        std::string addr;
+        std::string via;
+        uint64_t untilNs = 0;
+    };
+    std::map<std::string, LostPeer> _lost; // peers to re-dial, by peer_id
+    uint64_t _redialTimer = 0;
+    uint64_t _pingNonce = 0;
+    double _uploadTokens = 0;
+    uint64_t _uploadRefillNs = 0;
+    uint64_t _uploadTimer = 0;
+    std::vector<std::tuple<lanspread_transport_conn *, uint64_t, uint64_t>> _uploadWaiters;
+    std::shared_ptr<bool> _alive;
+    bool _stopping = false;
+};
+
+} // namespace lanspread::kernel::peers

@@ -1,0 +1,62 @@
+// The peer DB (ARCHITECTURE §4 "peers"): every remote peer this process has completed a
+// handshake with, keyed by peer_id — never by the transport's source address, which is an
+// ephemeral port for outgoing connections. A peer keeps its advertised listener address and
+// its library as last announced (Hello snapshot, then LibraryDeltas). The same peer_id seen
+// on a new address updates the record in place (S11, S28). Thread: reactor.
+#pragma once
+
+#include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+
+#include <Poco/JSON/Array.h>
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace lanspread::kernel::peers {
+
+struct PeerRecord {
+    std::string peerId;
+    std::string name;
+    std::string addr; // advertised listener "ip:port"
+    std::string via;  // how it was found: "connect" or "mdns"
+    uint64_t libraryRevision = 0;
+    std::map<std::string, protocol::GameSummary> games; // by game id
+    int64_t lastSeenMs = 0;
+};
+
+class PeerDb {
+  public:
+    enum class Upsert { Added, AddressChanged, Updated };
+
+    // Records a completed handshake: the full snapshot replaces the library. An existing
+    // record with the same peer_id keeps its identity; addr/name/library are replaced.
+    Upsert upsert(const protocol::Hello &hello, const std::string &addr, const std::string &via,
+                  int64_t nowMs);
+    // Applies a LibraryDelta; false when the peer is unknown (the delta is ignored).
+    bool applyDelta(const std::string &peerId, const protocol::LibraryDelta &delta, int64_t nowMs);
+    void touch(const std::string &peerId, int64_t nowMs);
+    bool remove(const std::string &peerId);
+
+    const PeerRecord *find(const std::string &peerId) const;
+    const std::map<std::string, PeerRecord> &peers() const { return _peers; }
+    std::size_t size() const { return _peers.size(); }
+
+    // Peers that may serve game: they advertise it Ready at exactly the catalog's version
+    // (S15-S17, S36: stale versions are never sources and never vote). Sorted by peer_id.
+    std::vector<std::string> readySources(const catalog::CatalogGame &game) const;
+
+    // list-peers: [{peer_id, name, addr, via, games:[{id, version, availability}]}]
+    Poco::JSON::Array peersJson() const;
+    // list-games "remote": one row per catalog game with at least one ready source:
+    // {id, name, eti_game_version (the catalog version), peer_count, size}. Games not in
+    // the catalog are never listed (S35). Sorted by id.
+    Poco::JSON::Array remoteGamesJson(const catalog::Catalog &catalog) const;
+
+  private:
+    std::map<std::string, PeerRecord> _peers;
+};
+
+} // namespace lanspread::kernel::peers

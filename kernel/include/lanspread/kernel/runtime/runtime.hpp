@@ -1,0 +1,111 @@
+// The peer runtime: what makes a lanspread process a peer — its catalog, identity, local
+// library, operations table and install engine — and the control-service commands that
+// drive them (spec/CLI.md). The kernel owns one and calls prepare(), start() and stop().
+#pragma once
+
+#include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/host/cancellation.hpp>
+#include <lanspread/kernel/host/control_service.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/host/settings.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/install/install_engine.hpp>
+#include <lanspread/kernel/library/library.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
+#include <lanspread/kernel/peers/lan_discovery.hpp>
+#include <lanspread/kernel/peers/network.hpp>
+#include <lanspread/kernel/runtime/operations.hpp>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lanspread::kernel::transfer {
+class Download;
+struct DownloadOutcome;
+} // namespace lanspread::kernel::transfer
+
+namespace lanspread::kernel::runtime {
+
+class PeerRuntime : private peers::NetworkDelegate {
+  public:
+    PeerRuntime(const host::Settings &settings, host::Reactor &reactor, host::WorkerPool &workers,
+                host::EventBus &events, host::ControlService &control,
+                host::CancelRegistry &cancels);
+    ~PeerRuntime();
+
+    // Before the reactor serves anything (owner thread): loads the catalog, creates or
+    // loads the identity, and recovers interrupted install transactions. The error is one
+    // line for the user (the daemon exits with it).
+    Status prepare();
+    // On the reactor, once plugins are loaded: listens with the transport (if any) and
+    // starts the library scan; commands that need the library wait for its first scan.
+    void start(std::vector<install::UnpackerRef> unpackers, std::string pinnedUnpackerId,
+               std::optional<peers::TransportRef> transport,
+               std::vector<peers::DiscoveryRef> discovery = {});
+    // On the reactor, before plugins shut down: says goodbye to every peer, abandons running
+    // downloads (their verified chunks stay on disk for a resume) and stops watching.
+    void stop();
+
+    // Adds peer_id, catalog, active_operations, ... to the status command's data.
+    void addStatusFields(Poco::JSON::Object &data) const;
+
+    const peers::Identity &identity() const { return _identity; }
+    const catalog::Catalog &catalog() const { return _catalog; }
+
+  private:
+    void registerCommands();
+    void publishLibrary(const std::vector<std::string> &changed);
+    Poco::JSON::Array localGamesJson() const;
+    // Resolves the command's "game" field to a catalog game, or answers unknown-game.
+    const catalog::CatalogGame *catalogGame(const Poco::JSON::Object &command,
+                                            host::ControlService::Reply &reply);
+    void runInstall(const std::string &gameId, bool update);
+    void runUninstall(const std::string &gameId);
+    // Publish an operation's end once the library shows its outcome (reactor thread).
+    void finishInstall(const std::string &gameId, const Result<install::InstallOutcome> &outcome);
+    void finishUninstall(const std::string &gameId, const Status &done);
+    void registerPeerCommands();
+    void startDownload(const catalog::CatalogGame &game, bool install,
+                       host::ControlService::Reply &reply);
+    void finishDownload(const std::string &gameId, bool install,
+                        const transfer::DownloadOutcome &outcome);
+    static protocol::GameSummary summaryOf(const library::LocalGame &game);
+
+    // NetworkDelegate
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override;
+    std::variant<protocol::GameFiles, transfer::ServeRefusal>
+    serveGetGame(const std::string &game) override;
+    std::variant<transfer::ServeRange, transfer::ServeRefusal>
+    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override;
+    void peerLost(const std::string &peerId) override;
+    void peerLibraryChanged(const std::string &peerId) override;
+
+    host::Settings _settings;
+    host::Reactor &_reactor;
+    host::WorkerPool &_workers;
+    host::EventBus &_events;
+    host::ControlService &_control;
+    host::CancelRegistry &_cancels;
+    catalog::Catalog _catalog;
+    peers::Identity _identity;
+    OperationsTable _operations;
+    std::unique_ptr<library::Library> _library;
+    std::unique_ptr<install::InstallEngine> _install;
+    std::unique_ptr<peers::PeerNetwork> _network;
+    std::unique_ptr<peers::LanDiscovery> _discovery;
+    std::vector<peers::DiscoveryRef> _discoveryPlugins;
+    void onDiscovered(const std::string &peerId, const std::string &addr);
+    std::map<std::string, std::shared_ptr<transfer::Download>> _downloads; // by game id
+    std::vector<install::UnpackerRef> _unpackers;
+    std::string _pinnedUnpackerId;
+    // Commands that arrived before the first library scan finished; run when it has.
+    std::vector<std::function<void()>> _deferred;
+    bool _stopped = false;
+    void whenLibraryReady(std::function<void()> task);
+};
+
+} // namespace lanspread::kernel::runtime

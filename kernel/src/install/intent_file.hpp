@@ -1,0 +1,66 @@
+// Internal to the install engine (kernel/src/peer/install.cpp, launch_settings.cpp): the
+// install intent file <state>/games/<id>/install_intent.json, small atomic file writes, and
+// the filesystem helpers both use. Nothing outside kernel/src/peer includes this.
+//
+// Intent file format (one JSON object, written by writeIntent only):
+//   {"op": "install" | "update" | "uninstall",
+//    "phase": "extracting" | "promoting"   (install, update)
+//           | "moving"                      (uninstall),
+//    "archives": ["a.eti", ...]             (install, update: root archive names, in order)}
+#pragma once
+
+#include <lanspread/result.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace lanspread::kernel::install::detail {
+
+struct InstallIntent {
+    std::string op;
+    std::string phase;
+    std::vector<std::string> archives;
+};
+
+// <stateDir>/games/<gameId>
+std::string gameStateDir(const std::string &stateDir, const std::string &gameId);
+// <stateDir>/games/<gameId>/install_intent.json
+std::string intentPath(const std::string &stateDir, const std::string &gameId);
+// <stateDir>/games/<gameId>/launch_settings_applied
+std::string launchMarkerPath(const std::string &stateDir, const std::string &gameId);
+
+// Creates <state>/games/<id>/ if needed and replaces the intent atomically (temp + fsync +
+// rename + fsync of the directory).
+Status writeIntent(const std::string &stateDir, const std::string &gameId,
+                   const InstallIntent &intent);
+// nullopt when there is no intent file; a failed Result (E_INVALID_ARGUMENT) when the file
+// exists but is not a valid intent, E_IO when it cannot be read.
+Result<std::optional<InstallIntent>> readIntent(const std::string &stateDir,
+                                                const std::string &gameId);
+// Removes the intent (and a leftover temp file of an interrupted write); a missing file is
+// fine. The directory is fsynced so the removal is durable.
+Status removeIntent(const std::string &stateDir, const std::string &gameId);
+
+// The temp file writeFileAtomically uses for path: <path>.lanspread-tmp (a name no game ships,
+// so removing a leftover never deletes a game file).
+std::string tempPathFor(const std::string &path);
+// Writes content to path atomically: tempPathFor(path) (O_NOFOLLOW, mode), fsync, rename,
+// fsync of the parent directory. The parent must exist.
+Status writeFileAtomically(const std::string &path, const std::string &content,
+                           unsigned mode = 0644);
+// fsync of a directory (makes renames and unlinks inside it durable).
+Status fsyncDirectory(const std::string &path);
+// unlink(path); a missing file counts as success.
+Status removeFileIfPresent(const std::string &path);
+// Reads a whole regular file without following a final symlink.
+Result<std::string> readWholeFile(const std::string &path);
+
+// lstat-based predicates: a symlink is never a directory or a regular file here.
+bool pathExists(const std::string &path); // anything, including a dangling symlink
+bool isRealDirectory(const std::string &path);
+bool isRegularFile(const std::string &path);
+
+std::string errnoText(int error);
+
+} // namespace lanspread::kernel::install::detail

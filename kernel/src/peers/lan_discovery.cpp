@@ -1,0 +1,159 @@
+#include <lanspread/kernel/log/log.hpp>
+#include <lanspread/kernel/peers/lan_discovery.hpp>
+#include <lanspread/kernel/protocol/messages.hpp>
+
+#include <charconv>
+
+namespace lanspread::kernel::peers {
+
+namespace {
+constexpr const char *kSource = "discovery";
+
+bool isPeerId(const std::string &id) {
+    if (id.size() != 64)
+        return false;
+    for (char c : id)
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+    return true;
+}
+
+template <typename T> bool parseNumber(const std::string &text, T &out) {
+    auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+    return ec == std::errc() && end == text.data() + text.size() && !text.empty();
+}
+} // namespace
+
+std::vector<std::string> encodeAnnouncement(const Announcement &a) {
+    // DNS-SD TXT strings are at most 255 bytes each: the name is cut to fit.
+    return {"peer_id=" + a.peerId, "proto=" + std::to_string(a.protocol),
+            "rev=" + std::to_string(a.revision), "name=" + a.name.substr(0, 200)};
+}
+
+Result<Announcement> decodeAnnouncement(const std::vector<std::string> &txt) {
+    std::map<std::string, std::string> kv;
+    for (const auto &item : txt) {
+        auto eq = item.find('=');
+        kv[item.substr(0, eq)] = eq == std::string::npos ? std::string() : item.substr(eq + 1);
+    }
+    Announcement a;
+    if (!kv.count("peer_id") || !isPeerId(kv["peer_id"]))
+        return Status(LANSPREAD_E_INVALID_ARGUMENT, "TXT has no valid peer_id");
+    a.peerId = kv["peer_id"];
+    if (!kv.count("proto") || !parseNumber(kv["proto"], a.protocol))
+        return Status(LANSPREAD_E_INVALID_ARGUMENT, "TXT has no valid proto");
+    if (kv.count("rev") && !parseNumber(kv["rev"], a.revision))
+        return Status(LANSPREAD_E_INVALID_ARGUMENT, "TXT rev is not a number");
+    a.name = kv.count("name") ? kv["name"] : std::string();
+    return a;
+}
+
+LanDiscovery::LanDiscovery(std::string ownPeerId, Found found)
+    : _ownPeerId(std::move(ownPeerId)), _found(std::move(found)) {
+    _events.struct_size = sizeof _events;
+    _events.user_data = this;
+    _events.on_resolved = &LanDiscovery::onResolved;
+    _events.on_lost = &LanDiscovery::onLost;
+}
+
+LanDiscovery::~LanDiscovery() {
+    stop();
+}
+
+std::vector<const char *> LanDiscovery::txtPointers(std::vector<std::string> &storage) const {
+    storage = encodeAnnouncement(_own);
+    std::vector<const char *> pointers;
+    for (const auto &s : storage)
+        pointers.push_back(s.c_str());
+    pointers.push_back(nullptr);
+    return pointers;
+}
+
+void LanDiscovery::start(std::vector<DiscoveryRef> plugins, const std::string &name, uint16_t port,
+                         uint64_t revision) {
+    _own = Announcement{_ownPeerId, protocol::PROTOCOL_VERSION, revision, name};
+    for (auto &ref : plugins) {
+        Active active{ref};
+        std::vector<std::string> storage;
+        auto txt = txtPointers(storage);
+        lanspread_service_record record{};
+        record.struct_size = sizeof record;
+        record.service_type = kServiceType;
+        record.instance_name = name.c_str();
+        record.port = port;
+        record.txt = txt.data();
+        lanspread_status st = ref.vtable->advertise(ref.state, &record, &active.advert);
+        if (st != LANSPREAD_OK)
+            log::warning(kSource, ref.id + " could not advertise yet (" +
+                                      lanspread_status_name(st) +
+                                      "); it retries, and direct connect works meanwhile");
+        st = ref.vtable->browse(ref.state, kServiceType, &_events, &active.browse);
+        if (st != LANSPREAD_OK)
+            log::warning(kSource, ref.id + " could not browse (" + lanspread_status_name(st) +
+                                      "); peers must be connected by address");
+        log::info(kSource,
+                  "advertising " + name + " on port " + std::to_string(port) + " via " + ref.id);
+        _active.push_back(active);
+    }
+}
+
+void LanDiscovery::updateRevision(uint64_t revision) {
+    if (_own.revision == revision)
+        return;
+    _own.revision = revision;
+    for (auto &active : _active) {
+        if (active.advert == nullptr)
+            continue;
+        std::vector<std::string> storage;
+        auto txt = txtPointers(storage);
+        active.ref.vtable->update_txt(active.advert, txt.data());
+    }
+}
+
+void LanDiscovery::stop() {
+    for (auto &active : _active) {
+        if (active.browse != nullptr)
+            active.ref.vtable->stop_browse(active.browse);
+        if (active.advert != nullptr)
+            active.ref.vtable->stop_advert(active.advert);
+    }
+    _active.clear();
+}
+
+void LanDiscovery::onResolved(void *user, const lanspread_discovered_service *service) {
+    auto *self = static_cast<LanDiscovery *>(user);
+    if (service == nullptr || service->address == nullptr)
+        return;
+    const std::string instance = service->instance_name ? service->instance_name : "";
+    std::vector<std::string> txt;
+    for (const char *const *t = service->txt; t != nullptr && *t != nullptr; ++t)
+        txt.emplace_back(*t);
+    auto announced = decodeAnnouncement(txt);
+    if (!announced) {
+        if (self->_warned.insert(instance).second)
+            log::info(kSource,
+                      "ignoring service '" + instance + "': " + announced.status().message());
+        return;
+    }
+    const Announcement &a = announced.value();
+    if (a.protocol != protocol::PROTOCOL_VERSION) {
+        if (self->_warned.insert(instance).second)
+            log::warning(kSource, "ignoring peer '" + instance + "' at " + service->address +
+                                      ": it speaks protocol " + std::to_string(a.protocol) +
+                                      ", this peer " + std::to_string(protocol::PROTOCOL_VERSION));
+        return;
+    }
+    if (a.peerId == self->_ownPeerId)
+        return;
+    const std::string host = service->address;
+    const std::string addr = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
+                             std::to_string(service->port);
+    self->_found(a.peerId, addr);
+}
+
+void LanDiscovery::onLost(void *, const char *) {
+    // Nothing to do: a peer that left said goodbye or is dropped by the liveness check;
+    // an mDNS removal alone is no proof (the connection may still be fine).
+}
+
+} // namespace lanspread::kernel::peers

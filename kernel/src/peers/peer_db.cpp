@@ -1,0 +1,148 @@
+#include <lanspread/kernel/peers/peer_db.hpp>
+
+#include <Poco/JSON/Object.h>
+
+#include <algorithm>
+
+namespace lanspread::kernel::peers {
+
+namespace {
+
+std::map<std::string, protocol::GameSummary>
+gamesById(const std::vector<protocol::GameSummary> &games) {
+    std::map<std::string, protocol::GameSummary> byId;
+    for (const auto &g : games)
+        byId[g.id] = g; // a repeated id: the last one wins, like a delta upsert
+    return byId;
+}
+
+bool servesCatalogVersion(const PeerRecord &peer, const catalog::CatalogGame &game) {
+    auto it = peer.games.find(game.id);
+    if (it == peer.games.end())
+        return false;
+    const protocol::GameSummary &s = it->second;
+    return s.downloaded && s.availability == "Ready" && s.version == game.version;
+}
+
+} // namespace
+
+PeerDb::Upsert PeerDb::upsert(const protocol::Hello &hello, const std::string &addr,
+                              const std::string &via, int64_t nowMs) {
+    auto it = _peers.find(hello.peerId);
+    Upsert outcome = Upsert::Added;
+    if (it == _peers.end()) {
+        it = _peers.emplace(hello.peerId, PeerRecord{}).first;
+        it->second.peerId = hello.peerId;
+    } else {
+        outcome = it->second.addr == addr ? Upsert::Updated : Upsert::AddressChanged;
+    }
+    PeerRecord &record = it->second;
+    record.name = hello.name;
+    record.addr = addr;
+    record.via = via;
+    record.libraryRevision = hello.libraryRevision;
+    record.games = gamesById(hello.games);
+    record.lastSeenMs = nowMs;
+    return outcome;
+}
+
+bool PeerDb::applyDelta(const std::string &peerId, const protocol::LibraryDelta &delta,
+                        int64_t nowMs) {
+    auto it = _peers.find(peerId);
+    if (it == _peers.end())
+        return false;
+    PeerRecord &record = it->second;
+    for (const auto &g : delta.upserts)
+        record.games[g.id] = g;
+    for (const auto &id : delta.removed)
+        record.games.erase(id);
+    record.libraryRevision = delta.revision;
+    record.lastSeenMs = nowMs;
+    return true;
+}
+
+void PeerDb::touch(const std::string &peerId, int64_t nowMs) {
+    auto it = _peers.find(peerId);
+    if (it != _peers.end())
+        it->second.lastSeenMs = nowMs;
+}
+
+bool PeerDb::remove(const std::string &peerId) {
+    return _peers.erase(peerId) > 0;
+}
+
+const PeerRecord *PeerDb::find(const std::string &peerId) const {
+    auto it = _peers.find(peerId);
+    return it == _peers.end() ? nullptr : &it->second;
+}
+
+std::vector<std::string> PeerDb::readySources(const catalog::CatalogGame &game) const {
+    std::vector<std::string> ids;
+    for (const auto &[id, peer] : _peers) // std::map: already sorted by peer_id
+        if (servesCatalogVersion(peer, game))
+            ids.push_back(id);
+    return ids;
+}
+
+Poco::JSON::Array PeerDb::peersJson() const {
+    Poco::JSON::Array peers;
+    for (const auto &[id, peer] : _peers) {
+        Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
+        entry.set("peer_id", id);
+        entry.set("name", peer.name);
+        entry.set("addr", peer.addr);
+        entry.set("via", peer.via);
+        Poco::JSON::Array games;
+        for (const auto &[gameId, summary] : peer.games) {
+            Poco::JSON::Object g(Poco::JSON_PRESERVE_KEY_ORDER);
+            g.set("id", gameId);
+            g.set("version", summary.version);
+            g.set("availability", summary.availability);
+            games.add(g);
+        }
+        entry.set("games", games);
+        peers.add(entry);
+    }
+    return peers;
+}
+
+Poco::JSON::Array PeerDb::remoteGamesJson(const catalog::Catalog &catalog) const {
+    std::vector<const catalog::CatalogGame *> games;
+    for (const auto &g : catalog.games())
+        games.push_back(&g);
+    std::sort(
+        games.begin(), games.end(),
+        [](const catalog::CatalogGame *a, const catalog::CatalogGame *b) { return a->id < b->id; });
+
+    Poco::JSON::Array rows;
+    for (const catalog::CatalogGame *game : games) {
+        std::size_t peerCount = 0;
+        std::map<uint64_t, std::size_t> sizeVotes; // sizeBytes -> how many ready sources
+        for (const auto &[id, peer] : _peers) {
+            if (!servesCatalogVersion(peer, *game))
+                continue;
+            ++peerCount;
+            ++sizeVotes[peer.games.at(game->id).sizeBytes];
+        }
+        if (peerCount == 0)
+            continue;
+        // The most common size; a tie goes to the largest (the map is ascending, so >=).
+        uint64_t size = 0;
+        std::size_t best = 0;
+        for (const auto &[bytes, votes] : sizeVotes)
+            if (votes >= best) {
+                best = votes;
+                size = bytes;
+            }
+        Poco::JSON::Object row(Poco::JSON_PRESERVE_KEY_ORDER);
+        row.set("id", game->id);
+        row.set("name", game->name);
+        row.set("eti_game_version", game->version);
+        row.set("peer_count", static_cast<uint64_t>(peerCount));
+        row.set("size", size);
+        rows.add(row);
+    }
+    return rows;
+}
+
+} // namespace lanspread::kernel::peers

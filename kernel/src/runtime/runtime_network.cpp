@@ -1,0 +1,253 @@
+// The peer runtime's network half: the commands that involve other peers (connect,
+// list-peers, wait-peers, download, cancel-download), the download lifecycle around the
+// transfer engine, and the answers this peer gives to other peers' requests (the serve gates).
+#include <lanspread/kernel/log/log.hpp>
+#include <lanspread/kernel/runtime/runtime.hpp>
+#include <lanspread/kernel/transfer/download.hpp>
+#include <lanspread/kernel/transfer/serve_gate.hpp>
+
+#include <Poco/JSON/Array.h>
+
+namespace lanspread::kernel::runtime {
+
+namespace {
+constexpr const char *kSource = "peer";
+constexpr uint64_t kWaitPollNs = 50'000'000ull;
+
+// "ip:port", "[v6]:port": the shape connect accepts (the transport resolves nothing).
+bool looksLikeAddress(const std::string &addr) {
+    auto colon = addr.rfind(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 >= addr.size())
+        return false;
+    for (std::size_t i = colon + 1; i < addr.size(); ++i)
+        if (addr[i] < '0' || addr[i] > '9')
+            return false;
+    return std::stoul(addr.substr(colon + 1)) <= 65535;
+}
+
+// Messages from the network start with the CLI error code they map to.
+std::string codeOf(const std::string &message, const std::string &fallback) {
+    for (const char *code : {"self-connect", "connect-failed"})
+        if (message.rfind(std::string(code) + ":", 0) == 0)
+            return code;
+    return fallback;
+}
+} // namespace
+
+void PeerRuntime::registerPeerCommands() {
+    using Reply = host::ControlService::Reply;
+    using Object = Poco::JSON::Object;
+
+    _control.addCommand("connect", {"addr"}, [this](const Object &command, Reply reply) {
+        const std::string addr =
+            command.get("addr").isString() ? command.getValue<std::string>("addr") : "";
+        if (!looksLikeAddress(addr)) {
+            reply.fail("invalid-command", "addr must be \"ip:port\", got '" + addr + "'");
+            return;
+        }
+        if (!_network || !_network->running()) {
+            reply.fail("connect-failed", "no transport is running on this peer");
+            return;
+        }
+        if (_network->isOwnAddress(addr)) {
+            reply.fail("self-connect", addr + " is this peer's own listener");
+            return;
+        }
+        _network->connect(
+            addr, "connect",
+            [reply = std::make_shared<Reply>(std::move(reply))](Result<std::string> peerId) {
+                if (!peerId) {
+                    const std::string &m = peerId.status().message();
+                    reply->fail(codeOf(m, "connect-failed"), m);
+                    return;
+                }
+                Object data;
+                data.set("peer_id", peerId.value());
+                reply->ok(data);
+            });
+    });
+
+    _control.addCommand("list-peers", {}, [this](const Object &, Reply reply) {
+        Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+        data.set("peers", _network ? _network->peers().peersJson() : Poco::JSON::Array());
+        reply.ok(data);
+    });
+
+    _control.addCommand("wait-peers", {"count"}, [this](const Object &command, Reply reply) {
+        const auto count = command.get("count");
+        const auto timeout =
+            command.has("timeout_ms") ? command.get("timeout_ms") : Poco::Dynamic::Var(10000);
+        if (!count.isInteger() || !timeout.isInteger() || count.convert<int64_t>() < 0 ||
+            timeout.convert<int64_t>() < 0) {
+            reply.fail("invalid-command", "count and timeout_ms must be non-negative integers");
+            return;
+        }
+        struct Wait {
+            std::size_t count;
+            uint64_t deadline;
+            Reply reply;
+            uint64_t timer = 0;
+        };
+        auto wait = std::make_shared<Wait>(Wait{
+            count.convert<std::size_t>(),
+            host::Reactor::nowNs() + timeout.convert<uint64_t>() * 1'000'000ull, std::move(reply)});
+        auto check = std::make_shared<std::function<void()>>();
+        *check = [this, wait, weak = std::weak_ptr<std::function<void()>>(check)] {
+            const std::size_t have = _network ? _network->peers().size() : 0;
+            if (have >= wait->count) {
+                Object data;
+                data.set("peer_count", have);
+                wait->reply.ok(data);
+                return;
+            }
+            if (host::Reactor::nowNs() >= wait->deadline) {
+                wait->reply.fail("timeout", "only " + std::to_string(have) + " of " +
+                                                std::to_string(wait->count) +
+                                                " peers connected in time");
+                return;
+            }
+            auto again = weak.lock();
+            if (!again)
+                return;
+            _reactor.startTimer(
+                kWaitPollNs, [again] { (*again)(); }, wait->timer);
+        };
+        (*check)();
+    });
+
+    _control.addCommand("download", {"game"}, [this](const Object &command, Reply reply) {
+        const catalog::CatalogGame *game = catalogGame(command, reply);
+        if (!game)
+            return;
+        bool install = true;
+        if (command.has("install")) {
+            const auto flag = command.get("install");
+            if (!flag.isBoolean()) {
+                reply.fail("invalid-command", "install must be true or false");
+                return;
+            }
+            install = flag.convert<bool>();
+        }
+        whenLibraryReady(
+            [this, game = *game, install, reply = std::make_shared<Reply>(std::move(reply))] {
+                startDownload(game, install, *reply);
+            });
+    });
+
+    _control.addCommand("cancel-download", {"game"}, [this](const Object &command, Reply reply) {
+        const catalog::CatalogGame *game = catalogGame(command, reply);
+        if (!game)
+            return;
+        auto it = _downloads.find(game->id);
+        if (it == _downloads.end()) {
+            reply.fail("not-downloading", game->id + " is not being downloaded");
+            return;
+        }
+        it->second->cancel();
+        Object data;
+        data.set("accepted", true);
+        reply.ok(data);
+    });
+}
+
+void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
+                                host::ControlService::Reply &reply) {
+    if (auto op = _operations.current(game.id)) {
+        reply.fail("operation-in-progress",
+                   game.id + " is busy: " + operationName(*op) + " is running");
+        return;
+    }
+    std::vector<std::string> sources =
+        _network ? _network->peers().readySources(game) : std::vector<std::string>{};
+    if (sources.empty()) {
+        Poco::JSON::Object none(Poco::JSON_PRESERVE_KEY_ORDER);
+        none.set("game", game.id);
+        _events.publish("no-peers-have-game", none);
+        reply.fail("no-peers-have-game", "no connected peer has " + game.id + " at version " +
+                                             game.version + " ready to share");
+        return;
+    }
+    _operations.begin(game.id, Operation::Downloading);
+    _library->setBusy(game.id, true);
+    const std::string id = game.id;
+    auto download = std::make_shared<transfer::Download>(
+        _reactor, _workers, _events, *_network, _library->gamesDir(), game, sources,
+        [this, id, install](const transfer::DownloadOutcome &outcome) {
+            if (_stopped)
+                return;
+            finishDownload(id, install, outcome);
+        });
+    _downloads[id] = download;
+    log::info(kSource, "downloading " + id + " from " + std::to_string(sources.size()) +
+                           " peer(s)" + (install ? ", then installing" : ""));
+    Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
+    data.set("accepted", true);
+    data.set("sources", sources.size());
+    reply.ok(data);
+    download->start();
+}
+
+void PeerRuntime::finishDownload(const std::string &gameId, bool install,
+                                 const transfer::DownloadOutcome &outcome) {
+    _downloads.erase(gameId);
+    using Kind = transfer::DownloadOutcome::Kind;
+    _library->setBusy(gameId, false);
+    if (outcome.kind == Kind::Finished && install) {
+        runInstall(gameId, _library->find(gameId) && _library->find(gameId)->installed);
+        return;
+    }
+    Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
+    payload.set("game", gameId);
+    std::string topic;
+    switch (outcome.kind) {
+    case Kind::Finished: break;
+    case Kind::Cancelled: topic = "download-cancelled"; break;
+    case Kind::Failed:
+    case Kind::PeersGone:
+        topic = "download-failed";
+        payload.set("error", outcome.error);
+        log::error(kSource, "download of " + gameId + " failed: " + outcome.error);
+        break;
+    }
+    // The operation ends once the library shows the outcome (a finished root is Ready, a
+    // failed one is not downloaded).
+    _library->rescanNow(gameId, [this, gameId, topic, payload] {
+        _operations.end(gameId);
+        if (!topic.empty())
+            _events.publish(topic, payload);
+    });
+}
+
+// --- NetworkDelegate ---
+
+void PeerRuntime::librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) {
+    revision = _library ? _library->revision() : 0;
+    games.clear();
+    if (_library)
+        for (const auto &[id, game] : _library->games())
+            games.push_back(summaryOf(game));
+}
+
+std::variant<protocol::GameFiles, transfer::ServeRefusal>
+PeerRuntime::serveGetGame(const std::string &game) {
+    const library::LocalGame *local = _library ? _library->find(game) : nullptr;
+    return transfer::gateGetGame(_catalog, local, _operations.current(game).has_value(), game);
+}
+
+std::variant<transfer::ServeRange, transfer::ServeRefusal>
+PeerRuntime::serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) {
+    const library::LocalGame *local = _library ? _library->find(request.game) : nullptr;
+    gameRoot = _library ? _library->gamesDir() + "/" + request.game : std::string();
+    return transfer::gateGetChunk(_catalog, local, _operations.current(request.game).has_value(),
+                                  request);
+}
+
+void PeerRuntime::peerLost(const std::string &peerId) {
+    auto downloads = _downloads; // peerLost may end one
+    for (auto &[id, download] : downloads)
+        download->peerLost(peerId);
+}
+
+void PeerRuntime::peerLibraryChanged(const std::string &) {}
+
+} // namespace lanspread::kernel::runtime
