@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""One lanspread download for the B1 benchmark (spec/BENCH.md): two real lanspreadd processes
+"""One lanspread download for the B1 benchmark (docs/benchmarks.md): two real lanspreadd processes
 on loopback, the source serving BLOB as the only archive of a catalog game, the receiver
 running `download` with install=false. Prints one line for run-b1.sh:
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# B1 (spec/BENCH.md): single-source transfer on loopback, lanspread's QUIC transport next to
+# B1 (docs/benchmarks.md): single-source transfer on loopback, lanspread's QUIC transport next to
 # what a user would set up instead (curl from nginx) and the TCP ceiling (iperf3), in one run,
 # RUNS times each; writes a Markdown table and a JSON file with medians and ratios.
 #

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# B5 (spec/BENCH.md): discovery on a simulated LAN. Time from `lanspreadd` start on lab host 1 to
+# B5 (docs/benchmarks.md): discovery on a simulated LAN. Time from `lanspreadd` start on lab host 1 to
 # `peer-discovered` (via mdns) on host 2, beside avahi's own register -> resolve time measured
-# with the lab's dnssd_probe in the same round (as ../shared/lab/measure-discovery.sh, scenario
-# A: the browser on h2 is already running, h1 registers). ROUNDS rounds, interleaved; writes a
+# with the lab's dnssd_probe in the same round (the browser on h2 is already running, h1
+# registers). ROUNDS rounds, interleaved; writes a
 # Markdown table and a JSON file with medians, min/max and the median ratio.
 #
 #   tests/bench/run-b5.sh [BUILD_DIR]        (default build/release; needs the tests built)

@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # netns-avahi-lab.sh - simulate a small LAN of N hosts on ONE Linux box (root, no Docker).
 #
-# Copied from the lanspread LAN lab (shared/lab/netns-avahi-lab.sh, see its README for the
-# layout, the measured latencies and the gotchas) into the project's tests, as the
-# discovery-dnssd issue asks. Adapted for tests/netns: LAB_BROWSE_ONLY (below).
+# The lanspread LAN lab, kept in the project's tests for the discovery-dnssd tests
+# (tests/netns/README.md). Adapted for tests/netns: LAB_BROWSE_ONLY (below).
 #
 #   lan switch : network namespace "$LAB-lan" holding bridge br0 (no IP, no link to the host)
 #   host i     : network ns "$LAB-h<i>" (eth0 = veth peer of "vh<i>" on br0, IPv4 $SUBNET.(10+i)/24)
