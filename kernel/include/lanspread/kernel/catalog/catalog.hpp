@@ -1,5 +1,5 @@
 // The catalog: the authoritative list of game ids and the version each should have
-// (ARCHITECTURE §4). A JSON file {"games":[{"id","name","version","description"}]}.
+// (docs/on-disk-layout.md). A JSON file {"games":[{"id","name","version","description"}]}.
 // Ids become directory names under the games dir, so only [a-z0-9._-] (not "." or "..")
 // is accepted.
 #pragma once
