@@ -1,4 +1,4 @@
-// The peer protocol (ARCHITECTURE §4 "protocol"): the one place where wire bytes are made and
+// The peer protocol (docs/protocol.md): the one place where wire bytes are made and
 // read. One PROTOCOL_VERSION, no shims: peers with another version are refused at Hello.
 //
 // Streams (all bidirectional, over any lanspread.transport/1):
