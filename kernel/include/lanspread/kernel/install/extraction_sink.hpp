@@ -1,4 +1,4 @@
-// The one audited place that turns archive entries into files (ARCHITECTURE §4). Every
+// The one audited place that turns archive entries into files (docs/on-disk-layout.md). Every
 // unpacker plugin's output flows through here; nothing else in lanspread writes archive
 // contents to disk. It refuses, with a clear error naming the entry: ".." components,
 // absolute paths, empty or NUL-containing names, symlinks whose target leaves the root,
