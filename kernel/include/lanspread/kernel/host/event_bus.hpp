@@ -1,5 +1,5 @@
 // Topics with JSON payloads: the control plane's publish/subscribe. The kernel's own events
-// use the names of spec/CLI.md ("peer-connected", "download-progress", ...); plugin events
+// use the names of docs/cli-contract.md ("peer-connected", "download-progress", ...); plugin events
 // arrive through host->emit_event with their own topics ("discovery.peer_found").
 // Subscribers receive every event as one JSON line: {"event":topic,"ts_ms":...,...payload}.
 #pragma once
