@@ -1,4 +1,4 @@
-// Chunk planning for a multi-source download (ARCHITECTURE §4 "transfer"): the one place that
+// Chunk planning for a multi-source download (docs/protocol.md, "Requests"): the one place that
 // decides which source fetches which chunk. Every chunk of every file is a unit of work
 // (peer::kChunkSize, the last one of a file shorter; an empty file is one chunk of length 0).
 // Rules:
