@@ -1,4 +1,4 @@
-// One game download from several peers at once (ARCHITECTURE §4 "transfer"):
+// One game download from several peers at once (docs/protocol.md, "Requests"):
 //   1. describe  every ready source is asked for the game's file list (GetGame);
 //   2. vote      the list most sources agree on wins (manifest_vote.hpp); a tie fails;
 //   3. prepare   (worker) the files are opened under <games>/<id>/; chunks already on disk
@@ -10,7 +10,7 @@
 //                refetched elsewhere;
 //   5. commit    (worker) files are fsynced, stale root files removed, and version.ini is
 //                renamed into place last, so a root is "downloaded" only when complete.
-// Events (spec/CLI.md): got-game-files, download-begin, download-progress,
+// Events (docs/cli-contract.md): got-game-files, download-begin, download-progress,
 // download-chunk-finished, download-chunk-rejected, download-finished, download-failed,
 // download-peers-gone, download-cancelled. Thread: reactor (disk work on the worker pool).
 #pragma once
