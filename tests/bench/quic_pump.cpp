@@ -1,5 +1,5 @@
 // quic_pump: pushes N MiB over one lanspread transport connection between two processes on
-// loopback, and reports throughput and CPU cost for each side (BENCH.md B1).
+// loopback, and reports throughput and CPU cost for each side (B1, docs/benchmarks.md).
 //
 // The plugin .so is loaded the way the daemon loads it — the kernel's PluginLoader (dlopen +
 // lanspread_plugin_v1 + every acceptance rule) with the kernel's PluginHost on the kernel's
