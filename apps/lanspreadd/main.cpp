@@ -65,7 +65,7 @@ class Daemon : public Poco::Util::ServerApplication {
             help.setHeader("Runs one lanspread peer. Settings come from the embedded default, "
                            "then --config FILE, then the flags below (each overrides the one "
                            "before). Commands are read as JSON lines on standard input "
-                           "(spec/CLI.md).");
+                           "(docs/cli-contract.md).");
             help.format(std::cout);
             std::cout << "\nEmbedded default config:\n"
                       << lanspread::kernel::host::embeddedDefaultConfig();
