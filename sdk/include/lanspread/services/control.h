@@ -3,7 +3,7 @@
  * Pure C (C11 and C++20 clean), no dependencies. Implemented by: host.
  *
  * The command and event API of a peer, as frontends see it. A command is one JSON object
- * {"id": "...", "cmd": "...", ...} (spec/CLI.md); its answer is exactly one result line
+ * {"id": "...", "cmd": "...", ...} (docs/cli-contract.md); its answer is exactly one result line
  * {"event":"result","id":"...","ok":true|false,...}. Events are JSON lines with "event" and
  * "ts_ms". Keeping the wire vocabulary as JSON text means commands and events can grow
  * without an ABI change. A frontend obtains the table with
