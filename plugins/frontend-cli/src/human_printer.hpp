@@ -1,5 +1,5 @@
 // frontend-cli's human mode, from JSON to words: turns the control service's result and event
-// lines (spec/CLI.md) into what human_view draws — tables for lists, key: value lines for
+// lines (docs/cli-contract.md) into what human_view draws — tables for lists, key: value lines for
 // status, one live bar per running download, one plain line per other event, and
 // `error: <code>: <message>` for failures. Returns the bytes to write; owns no fd.
 // Thread: one at a time (the session calls it on the reactor thread only).
