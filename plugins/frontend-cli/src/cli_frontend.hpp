@@ -1,4 +1,4 @@
-// frontend-cli: the JSONL command/event loop of spec/CLI.md on a pair of file descriptors
+// frontend-cli: the JSONL command/event loop of docs/cli-contract.md on a pair of file descriptors
 // (stdin/stdout by default). Lines read are submitted, unchanged, to the kernel's control
 // service — the kernel parses and validates them — and every result and event line is
 // written out, one per line. Logs never go to the output fd.
