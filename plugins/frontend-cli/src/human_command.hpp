@@ -1,6 +1,6 @@
 // frontend-cli's human mode, the command line: `<cmd> <game-or-addr> [key=value ...]` turned
-// into the JSON command of spec/CLI.md, or into a clear message when it cannot be one (such
-// a line is never sent). Pure: no I/O, no JSON library.
+// into the JSON command of docs/cli-contract.md, or into a clear message when it cannot be
+// one (such a line is never sent). Pure: no I/O, no JSON library.
 //
 // Words are split on spaces and tabs; "double" and 'single' quotes group (a quote may start
 // mid-word: username="John Doe"); a backslash escapes the next character outside single
