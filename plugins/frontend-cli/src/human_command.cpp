@@ -288,7 +288,8 @@ HumanLine parseHumanLine(std::string_view line, std::string_view id) {
 
 std::string humanHelp() {
     // Usage on one line, what it does on the next: fits 80 columns.
-    std::string out = "commands (a line starting with { is sent as JSON, see spec/CLI.md):";
+    std::string out = "commands (a line starting with { is sent as JSON, see "
+                      "docs/cli-contract.md):";
     for (const auto &s : kSpecs)
         out += std::string("\n  ") + s.usage + "\n      " + s.summary;
     return out + "\n  help\n      this list";
