@@ -46,7 +46,7 @@ const char *frameTypeName(FrameType type); // "Hello", ...; "unknown" for others
 
 constexpr std::size_t kFrameHeaderSize = 5;
 constexpr uint32_t kMaxControlPayload = 16u << 20; // a library snapshot or file list
-constexpr uint32_t kMaxDataPayload = 32u << 20;    // one chunk (peer::kChunkSize)
+constexpr uint32_t kMaxDataPayload = 32u << 20;    // one chunk (catalog::kChunkSize)
 constexpr std::size_t kMaxIdLength = 64;           // game ids, peer ids (64 hex)
 constexpr std::size_t kMaxTextLength = 256;        // names, versions, codes, addresses
 constexpr std::size_t kMaxPathLength = 4096;       // relative file paths
@@ -95,7 +95,7 @@ struct GetGame {
 struct FileDescription {
     std::string path; // relative, '/'-separated
     uint64_t size = 0;
-    std::vector<std::string> chunkHashes; // lowercase hex SHA-256 per peer::kChunkSize chunk
+    std::vector<std::string> chunkHashes; // lowercase hex SHA-256 per catalog::kChunkSize chunk
     bool operator==(const FileDescription &) const = default;
 };
 struct GameFiles {

@@ -1,6 +1,6 @@
 // Chunk planning for a multi-source download (docs/protocol.md, "Requests"): the one place that
 // decides which source fetches which chunk. Every chunk of every file is a unit of work
-// (peer::kChunkSize, the last one of a file shorter; an empty file is one chunk of length 0).
+// (catalog::kChunkSize, the last one of a file shorter; an empty file is one chunk of length 0).
 // Rules:
 //   - each source keeps up to depth() requests in flight, so no source idles between chunks;
 //   - work goes to whichever source asks (pull), so a faster source naturally takes more;
