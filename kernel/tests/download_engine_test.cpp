@@ -1,0 +1,656 @@
+// The download engine (transfer::Download) on the simulated network (support/sim_transport.hpp),
+// in virtual time: a receiver with real PeerNetworks and a real Download, sources with real
+// game roots in temporary directories, scanned by the library and served through the serve
+// gates as PeerRuntime serves them. Only the wire is simulated, so link rates, a host that
+// falls silent and a source whose bytes differ from its advertised hashes are all exact and
+// repeatable, and minutes of timeouts take milliseconds.
+#include "support/sim_transport.hpp"
+
+#include <lanspread/kernel/base/sha256.hpp>
+#include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/host/event_bus.hpp>
+#include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/library/library.hpp>
+#include <lanspread/kernel/peers/identity.hpp>
+#include <lanspread/kernel/peers/network.hpp>
+#include <lanspread/kernel/transfer/download.hpp>
+#include <lanspread/kernel/transfer/serve_gate.hpp>
+
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <stdlib.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace lanspread::kernel;
+using testing::runUntil;
+using testing::SimNetwork;
+using Kind = transfer::DownloadOutcome::Kind;
+
+namespace fs = std::filesystem;
+
+constexpr uint64_t kKiB = 1024;
+constexpr uint64_t kMiB = 1024 * kKiB;
+constexpr const char *kGameId = "arena";
+constexpr const char *kReceiverIp = "10.0.0.1";
+
+// A temporary directory, removed with everything in it.
+struct TempDir {
+    fs::path path;
+    explicit TempDir(const std::string &prefix) {
+        std::string pattern = "/tmp/" + prefix + ".XXXXXX";
+        path = ::mkdtemp(pattern.data());
+    }
+    ~TempDir() {
+        std::error_code ignored;
+        fs::remove_all(path, ignored);
+    }
+};
+
+// Identities take a while to generate: four, made once for every test.
+const std::vector<peers::Identity> &identities() {
+    struct Store {
+        TempDir dir{"download_engine_ids"};
+        std::vector<peers::Identity> ids;
+        Store() {
+            for (int i = 0; i < 4; ++i) {
+                auto id = peers::Identity::loadOrCreate((dir.path / std::to_string(i)).string(),
+                                                        "peer" + std::to_string(i));
+                if (!id.ok())
+                    throw std::runtime_error(id.status().describe());
+                ids.push_back(id.value());
+            }
+        }
+    };
+    static Store store;
+    return store.ids;
+}
+
+// Bytes that differ per seed and per position (so every chunk has its own hash).
+std::string patternBytes(std::size_t size, uint64_t seed) {
+    std::string bytes(size, '\0');
+    uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+    for (std::size_t i = 0; i < size; i += 8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        std::memcpy(bytes.data() + i, &x, std::min<std::size_t>(8, size - i));
+    }
+    return bytes;
+}
+
+// A game's small root files: relative path -> content.
+using Files = std::map<std::string, std::string>;
+// Files of more than one chunk, not held in memory: relative path -> size (the bytes are
+// patternBytes, a MiB at a time).
+using BigFiles = std::map<std::string, uint64_t>;
+
+// version.ini ("1") and `count` parts of `size` bytes: one chunk each.
+Files partsGame(std::size_t count, std::size_t size) {
+    Files files{{"version.ini", "1\n"}};
+    for (std::size_t i = 0; i < count; ++i) {
+        std::string name = "data/part" + std::to_string(10 + i) + ".bin";
+        files[name] = patternBytes(size, 100 + i);
+    }
+    return files;
+}
+
+void writeFile(const fs::path &path, const std::string &content) {
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    out << content;
+    out.close();
+    CPPUNIT_ASSERT_MESSAGE("cannot write " + path.string(), out.good());
+}
+
+std::string readFile(const fs::path &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream out;
+    out << in.rdbuf();
+    return out.str();
+}
+
+void writeBigFile(const fs::path &path, uint64_t size) {
+    fs::create_directories(path.parent_path());
+    std::ofstream out(path, std::ios::binary | std::ios::trunc);
+    for (uint64_t at = 0; at < size; at += kMiB) {
+        const std::string block = patternBytes(std::min(kMiB, size - at), size + at);
+        out.write(block.data(), static_cast<std::streamsize>(block.size()));
+    }
+    out.close();
+    CPPUNIT_ASSERT_MESSAGE("cannot write " + path.string(), out.good());
+}
+
+// Flips bits of one byte of a file in place.
+void flipByte(const fs::path &path, uint64_t offset) {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(offset));
+    const char old = static_cast<char>(f.get());
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.put(static_cast<char>(old ^ 0x5a));
+    f.close();
+    CPPUNIT_ASSERT_MESSAGE("cannot change " + path.string(), f.good());
+}
+
+std::string sha256OfFile(const fs::path &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::vector<char> buffer(kMiB);
+    base::Sha256 hash;
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        hash.update(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    return hash.hexDigest();
+}
+
+// The SHA-256 of every regular file below root, by relative path.
+std::map<std::string, std::string> digestsBelow(const fs::path &root) {
+    std::map<std::string, std::string> found;
+    for (const auto &entry : fs::recursive_directory_iterator(root))
+        if (entry.is_regular_file())
+            found[fs::relative(entry.path(), root).generic_string()] = sha256OfFile(entry.path());
+    return found;
+}
+
+catalog::Catalog testCatalog() {
+    return catalog::Catalog::parse(
+               std::string("{\"games\":[{\"id\":\"") + kGameId +
+                   "\",\"name\":\"Arena\",\"version\":\"1\",\"description\":\"\"}]}",
+               "download_engine_test")
+        .value();
+}
+
+struct Event {
+    std::string topic;
+    Poco::JSON::Object::Ptr body;
+};
+
+// The events a peer's bus published, parsed.
+struct EventLog {
+    std::vector<Event> events;
+    void attach(host::EventBus &bus) {
+        bus.subscribe([this](const std::string &topic, const std::string &line) {
+            Poco::JSON::Parser parser;
+            events.push_back({topic, parser.parse(line).extract<Poco::JSON::Object::Ptr>()});
+        });
+    }
+    std::vector<Poco::JSON::Object::Ptr> all(const std::string &topic) const {
+        std::vector<Poco::JSON::Object::Ptr> found;
+        for (const auto &e : events)
+            if (e.topic == topic)
+                found.push_back(e.body);
+        return found;
+    }
+    std::size_t count(const std::string &topic) const { return all(topic).size(); }
+    // The topics of the download's own events, in order (peer events left out).
+    std::vector<std::string> downloadTopics() const {
+        std::vector<std::string> topics;
+        for (const auto &e : events)
+            if (e.topic == "got-game-files" || e.topic.rfind("download-", 0) == 0)
+                topics.push_back(e.topic);
+        return topics;
+    }
+    Poco::JSON::Object::Ptr last(const std::string &topic) const {
+        auto found = all(topic);
+        return found.empty() ? nullptr : found.back();
+    }
+    // Bytes of download-chunk-finished events per peer_id.
+    std::map<std::string, uint64_t> chunkBytesBySource() const {
+        std::map<std::string, uint64_t> bytes;
+        for (const auto &e : all("download-chunk-finished"))
+            bytes[e->getValue<std::string>("peer_id")] += e->getValue<uint64_t>("bytes");
+        return bytes;
+    }
+};
+
+// A peer that has the game: a real root on disk, indexed by the library's scan, answering
+// GetGame and GetChunk as PeerRuntime does (the serve gates over that index).
+struct Source : peers::NetworkDelegate {
+    std::string ip;
+    const peers::Identity &identity;
+    const catalog::Catalog &catalog;
+    fs::path gamesDir;
+    library::LocalGame local;
+    std::map<std::string, std::string> digests; // SHA-256 of each file as written
+    host::EventBus bus;
+    std::unique_ptr<peers::PeerNetwork> net;
+
+    Source(host::Reactor &reactor, host::WorkerPool &workers, SimNetwork &sim,
+           const catalog::Catalog &catalog_, const fs::path &dir, std::string ip_,
+           const peers::Identity &identity_, const Files &files, const BigFiles &bigFiles)
+        : ip(std::move(ip_)), identity(identity_), catalog(catalog_), gamesDir(dir / ip / "games") {
+        for (const auto &[path, content] : files)
+            writeFile(root() / path, content);
+        for (const auto &[path, size] : bigFiles)
+            writeBigFile(root() / path, size);
+        digests = digestsBelow(root());
+        library::LibraryIndex index((dir / ip / "library-index.json").string());
+        auto scanned = library::scanGameRoot(gamesDir.string(), *catalog.find(kGameId), index,
+                                             [] { return false; });
+        CPPUNIT_ASSERT_MESSAGE(scanned.status().describe(), scanned.ok());
+        local = scanned.value();
+        CPPUNIT_ASSERT_EQUAL(std::string("Ready"), local.availability);
+        net = std::make_unique<peers::PeerNetwork>(reactor, workers, bus, identity, "source-" + ip,
+                                                   *this);
+        const lanspread::Status started = net->start(sim.transport(ip), "0.0.0.0:0");
+        CPPUNIT_ASSERT_MESSAGE(started.describe(), started.succeeded());
+    }
+
+    const std::string &peerId() const { return identity.peerId; }
+    fs::path root() const { return gamesDir / kGameId; }
+    uint64_t bytes() const { return local.sizeBytes; }
+    // Chunks with bytes in them (an empty file is complete without a request).
+    std::size_t chunksToFetch() const {
+        std::size_t n = 0;
+        for (const auto &f : local.files)
+            n += f.size == 0 ? 0 : catalog::chunkCount(f.size);
+        return n;
+    }
+
+    // Changes one byte in the middle of every file on disk; the index (and so every answer
+    // to GetGame) still describes the original bytes.
+    void corruptOnDisk() {
+        for (const auto &f : local.files) {
+            CPPUNIT_ASSERT(f.size > 0);
+            flipByte(root() / f.path, f.size / 2);
+        }
+    }
+
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override {
+        revision = 1;
+        protocol::GameSummary summary;
+        summary.id = local.id;
+        summary.version = local.version;
+        summary.availability = local.availability;
+        summary.downloaded = local.downloaded;
+        summary.installed = local.installed;
+        summary.sizeBytes = local.sizeBytes;
+        games = {summary};
+    }
+    std::variant<protocol::GameFiles, peers::ServeRefusal>
+    serveGetGame(const std::string &game) override {
+        return transfer::gateGetGame(catalog, game == local.id ? &local : nullptr, false, game);
+    }
+    std::variant<peers::ServeRange, peers::ServeRefusal>
+    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override {
+        gameRoot = (gamesDir / request.game).string();
+        return transfer::gateGetChunk(catalog, request.game == local.id ? &local : nullptr, false,
+                                      request);
+    }
+    void peerLost(const std::string &) override {}
+    void peerLibraryChanged(const std::string &) override {}
+};
+
+// The downloading peer: an empty library, and, as PeerRuntime does, a lost peer handed to
+// the running download.
+struct Receiver : peers::NetworkDelegate {
+    std::string ip = kReceiverIp;
+    fs::path gamesDir;
+    host::EventBus bus;
+    EventLog log;
+    std::unique_ptr<peers::PeerNetwork> net;
+    std::shared_ptr<transfer::Download> download; // destroyed before net, which it uses
+    std::optional<transfer::DownloadOutcome> outcome;
+    std::vector<std::string> lost;
+
+    Receiver(host::Reactor &reactor, host::WorkerPool &workers, SimNetwork &sim,
+             const fs::path &dir, const peers::Identity &identity)
+        : gamesDir(dir / kReceiverIp / "games") {
+        fs::create_directories(gamesDir);
+        log.attach(bus);
+        net = std::make_unique<peers::PeerNetwork>(reactor, workers, bus, identity, "receiver",
+                                                   *this);
+        const lanspread::Status started = net->start(sim.transport(ip), "0.0.0.0:0");
+        CPPUNIT_ASSERT_MESSAGE(started.describe(), started.succeeded());
+    }
+
+    fs::path root() const { return gamesDir / kGameId; }
+
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override {
+        revision = 1;
+        games.clear();
+    }
+    std::variant<protocol::GameFiles, peers::ServeRefusal>
+    serveGetGame(const std::string &game) override {
+        return peers::ServeRefusal{"not-servable", game + " is not downloaded here"};
+    }
+    std::variant<peers::ServeRange, peers::ServeRefusal>
+    serveGetChunk(const protocol::GetChunk &request, std::string &) override {
+        return peers::ServeRefusal{"not-servable", request.game + " is not downloaded here"};
+    }
+    void peerLost(const std::string &peerId) override {
+        lost.push_back(peerId);
+        if (download)
+            download->peerLost(peerId);
+    }
+    void peerLibraryChanged(const std::string &) override {}
+};
+
+// One receiver and its sources on one simulated network and one virtual-time reactor.
+struct Swarm {
+    TempDir dir{"download_engine_test"}; // removed last
+    catalog::Catalog catalog = testCatalog();
+    host::Reactor reactor{host::Reactor::Clock::Virtual};
+    host::WorkerPool workers{2};
+    SimNetwork sim{reactor};
+    std::vector<std::unique_ptr<Source>> sources; // destroyed before the network they use
+    std::unique_ptr<Receiver> receiver;
+
+    Swarm() {
+        testing::holdTimeForWorkers(reactor, workers);
+        receiver = std::make_unique<Receiver>(reactor, workers, sim, dir.path, identities()[0]);
+    }
+    ~Swarm() {
+        receiver.reset();
+        sources.clear();
+    }
+
+    // A source at ip (10.0.0.2, ...) holding files, connected to the receiver.
+    Source &addSource(const std::string &ip, const Files &files, const BigFiles &bigFiles = {}) {
+        const std::size_t n = sources.size() + 1;
+        sources.push_back(std::make_unique<Source>(reactor, workers, sim, catalog, dir.path, ip,
+                                                   identities().at(n), files, bigFiles));
+        Source &source = *sources.back();
+        bool done = false, ok = false;
+        std::string text;
+        receiver->net->connect(listenerOf(*source.net, ip), "connect",
+                               [&](contract::Outcome<std::string> outcome) {
+                                   done = true;
+                                   ok = outcome.ok();
+                                   text = ok ? outcome.value() : outcome.failure().message;
+                               });
+        CPPUNIT_ASSERT(runUntil(reactor, [&] {
+            return done && source.net->peers().find(identities()[0].peerId) != nullptr;
+        }));
+        CPPUNIT_ASSERT_MESSAGE(text, ok);
+        CPPUNIT_ASSERT_EQUAL(source.peerId(), text);
+        return source;
+    }
+
+    // Starts a download from the sources the receiver's peer DB offers, as the download
+    // command does.
+    void startDownload() {
+        const catalog::CatalogGame &game = *catalog.find(kGameId);
+        std::vector<std::string> ready = receiver->net->peers().readySources(game);
+        CPPUNIT_ASSERT_EQUAL(sources.size(), ready.size());
+        receiver->outcome.reset();
+        receiver->download = std::make_shared<transfer::Download>(
+            reactor, workers, receiver->bus, *receiver->net, receiver->gamesDir.string(), game,
+            ready,
+            [this](const transfer::DownloadOutcome &outcome) { receiver->outcome = outcome; });
+        receiver->download->start();
+    }
+
+    // Runs until the download ended and returns how.
+    transfer::DownloadOutcome finish() {
+        CPPUNIT_ASSERT(runUntil(reactor, [&] { return receiver->outcome.has_value(); }));
+        return *receiver->outcome;
+    }
+
+    transfer::DownloadOutcome download() {
+        startDownload();
+        return finish();
+    }
+
+    static std::string listenerOf(const peers::PeerNetwork &net, const std::string &ip) {
+        const std::string listen = net.listenAddr();
+        return ip + listen.substr(listen.rfind(':'));
+    }
+
+    // The receiver's root holds exactly the source's files, each with its SHA-256.
+    void assertExact(const Source &source) const {
+        const std::map<std::string, std::string> received = digestsBelow(receiver->root());
+        for (const auto &[path, digest] : source.digests)
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(path, digest,
+                                         received.count(path) ? received.at(path) : "(missing)");
+        CPPUNIT_ASSERT_EQUAL(source.digests.size(), received.size());
+    }
+
+    // Total bytes of the download-finished event's per-source map.
+    static std::map<std::string, uint64_t> sourcesOf(const Poco::JSON::Object::Ptr &finished) {
+        std::map<std::string, uint64_t> bySource;
+        auto object = finished->getObject("sources");
+        for (const auto &name : object->getNames())
+            bySource[name] = object->getValue<uint64_t>(name);
+        return bySource;
+    }
+};
+
+uint64_t sum(const std::map<std::string, uint64_t> &values) {
+    uint64_t total = 0;
+    for (const auto &[key, value] : values)
+        total += value;
+    return total;
+}
+
+} // namespace
+
+class DownloadEngineTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(DownloadEngineTest);
+    CPPUNIT_TEST(singleSourceIsExact);
+    CPPUNIT_TEST(fasterSourceServesMore);
+    CPPUNIT_TEST(corruptSourceIsRejected);
+    CPPUNIT_TEST(lostSourceLeavesTheRestToTheOther);
+    CPPUNIT_TEST(onlySourceLostEndsWithPeersGone);
+    CPPUNIT_TEST(resumeFetchesOnlyWhatIsMissing);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    // Parts of odd sizes, a nested and an empty file: every byte arrives with the source's
+    // SHA-256, in the order the events promise, and version.ini is committed last.
+    void singleSourceIsExact() {
+        Swarm swarm;
+        Files files = partsGame(3, 100 * kKiB + 7);
+        files["maps/deep/arena.map"] = patternBytes(3 * kKiB + 1, 5);
+        files["maps/empty.cfg"] = "";
+        const Source &a = swarm.addSource("10.0.0.2", files);
+
+        const transfer::DownloadOutcome outcome = swarm.download();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(a);
+        CPPUNIT_ASSERT_EQUAL(std::string("1\n"), readFile(swarm.receiver->root() / "version.ini"));
+
+        const EventLog &log = swarm.receiver->log;
+        const std::vector<std::string> topics = log.downloadTopics();
+        CPPUNIT_ASSERT(topics.size() > 2);
+        CPPUNIT_ASSERT_EQUAL(std::string("got-game-files"), topics[0]);
+        CPPUNIT_ASSERT_EQUAL(std::string("download-begin"), topics[1]);
+        CPPUNIT_ASSERT_EQUAL(std::string("download-finished"), topics.back());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), log.count("download-chunk-rejected"));
+        CPPUNIT_ASSERT_EQUAL(a.chunksToFetch(), log.count("download-chunk-finished"));
+        const auto finished = log.last("download-finished");
+        CPPUNIT_ASSERT_EQUAL(a.bytes(), finished->getValue<uint64_t>("bytes"));
+        CPPUNIT_ASSERT_EQUAL(a.bytes(), finished->getValue<uint64_t>("bytes_total"));
+        const std::map<std::string, uint64_t> bySource = Swarm::sourcesOf(finished);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), bySource.size());
+        CPPUNIT_ASSERT_EQUAL(a.bytes(), bySource.at(a.peerId()));
+    }
+
+    // Two sources, one four times faster: both serve, the faster serves more, and the
+    // per-source byte counts of download-finished match the chunks each delivered and add up
+    // to the game's size.
+    void fasterSourceServesMore() {
+        Swarm swarm;
+        const Files files = partsGame(20, 256 * kKiB);
+        const Source &fast = swarm.addSource("10.0.0.2", files);
+        const Source &slow = swarm.addSource("10.0.0.3", files);
+        swarm.sim.link(fast.ip, kReceiverIp).bytesPerSecond = 40.0 * kMiB;
+        swarm.sim.link(slow.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+
+        const transfer::DownloadOutcome outcome = swarm.download();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(fast);
+
+        const EventLog &log = swarm.receiver->log;
+        const auto finished = log.last("download-finished");
+        const std::map<std::string, uint64_t> bySource = Swarm::sourcesOf(finished);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), bySource.size());
+        CPPUNIT_ASSERT(bySource.at(slow.peerId()) > 0);
+        CPPUNIT_ASSERT(bySource.at(fast.peerId()) > 2 * bySource.at(slow.peerId()));
+        CPPUNIT_ASSERT_EQUAL(fast.bytes(), sum(bySource));
+        CPPUNIT_ASSERT_EQUAL(fast.bytes(), finished->getValue<uint64_t>("bytes"));
+        CPPUNIT_ASSERT(log.chunkBytesBySource() == bySource);
+        // No chunk was fetched twice: each source sent (framing aside) what it is credited.
+        for (const Source *s : {&fast, &slow}) {
+            const uint64_t sent = swarm.sim.traffic(s->ip, kReceiverIp).streamBytes;
+            CPPUNIT_ASSERT(sent >= bySource.at(s->peerId()));
+            CPPUNIT_ASSERT(sent < bySource.at(s->peerId()) + 64 * kKiB);
+        }
+    }
+
+    // One source's bytes differ from the hashes it advertises: each chunk it completes is
+    // rejected and named with that source, the source gets nothing more, the honest source
+    // fetches those chunks again, and the result is exact.
+    void corruptSourceIsRejected() {
+        Swarm swarm;
+        const Files files = partsGame(12, 256 * kKiB);
+        const Source &honest = swarm.addSource("10.0.0.2", files);
+        Source &liar = swarm.addSource("10.0.0.3", files);
+        liar.corruptOnDisk();
+
+        const transfer::DownloadOutcome outcome = swarm.download();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(honest);
+
+        const EventLog &log = swarm.receiver->log;
+        const auto rejected = log.all("download-chunk-rejected");
+        CPPUNIT_ASSERT(!rejected.empty());
+        std::set<std::pair<std::string, uint64_t>> refetch;
+        for (const auto &r : rejected) {
+            CPPUNIT_ASSERT_EQUAL(liar.peerId(), r->getValue<std::string>("peer_id"));
+            CPPUNIT_ASSERT_EQUAL(Swarm::listenerOf(*liar.net, liar.ip),
+                                 r->getValue<std::string>("peer_addr"));
+            CPPUNIT_ASSERT(r->getValue<std::string>("reason").find("sha256") != std::string::npos);
+            refetch.insert({r->getValue<std::string>("path"), r->getValue<uint64_t>("offset")});
+        }
+        for (const auto &e : log.all("download-chunk-finished")) {
+            CPPUNIT_ASSERT_EQUAL(honest.peerId(), e->getValue<std::string>("peer_id"));
+            refetch.erase({e->getValue<std::string>("path"), e->getValue<uint64_t>("offset")});
+        }
+        CPPUNIT_ASSERT(refetch.empty()); // every rejected chunk came again, from the honest one
+        CPPUNIT_ASSERT_EQUAL(honest.chunksToFetch(), log.count("download-chunk-finished"));
+        const std::map<std::string, uint64_t> bySource =
+            Swarm::sourcesOf(log.last("download-finished"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), bySource.size());
+        CPPUNIT_ASSERT_EQUAL(honest.bytes(), bySource.at(honest.peerId()));
+    }
+
+    // A source falls silent (kill -9) after delivering a chunk: once the peer is lost its
+    // chunks in flight go to the other source, and the download finishes exact, each source
+    // credited with what it delivered.
+    void lostSourceLeavesTheRestToTheOther() {
+        Swarm swarm;
+        const Files files = partsGame(16, 256 * kKiB);
+        const Source &stays = swarm.addSource("10.0.0.2", files);
+        const Source &dies = swarm.addSource("10.0.0.3", files);
+        for (const Source *s : {&stays, &dies})
+            swarm.sim.link(s->ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+
+        swarm.startDownload();
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(runUntil(swarm.reactor,
+                                [&] { return log.chunkBytesBySource().count(dies.peerId()) > 0; }));
+        swarm.sim.crash(dies.ip);
+        const uint64_t deliveredBeforeCrash = log.chunkBytesBySource().at(dies.peerId());
+
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(stays);
+        CPPUNIT_ASSERT(swarm.receiver->lost == std::vector<std::string>{dies.peerId()});
+        const std::map<std::string, uint64_t> bySource =
+            Swarm::sourcesOf(log.last("download-finished"));
+        CPPUNIT_ASSERT_EQUAL(deliveredBeforeCrash, bySource.at(dies.peerId()));
+        CPPUNIT_ASSERT_EQUAL(stays.bytes() - deliveredBeforeCrash, bySource.at(stays.peerId()));
+        CPPUNIT_ASSERT_EQUAL(stays.chunksToFetch(), log.count("download-chunk-finished"));
+    }
+
+    // The only source falls silent: the download ends with peers-gone, the root is not
+    // "downloaded" (no version.ini), and what was verified stays on disk for a resume.
+    void onlySourceLostEndsWithPeersGone() {
+        Swarm swarm;
+        const Files files = partsGame(8, 256 * kKiB);
+        const Source &only = swarm.addSource("10.0.0.2", files);
+        swarm.sim.link(only.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+
+        swarm.startDownload();
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(
+            runUntil(swarm.reactor, [&] { return log.count("download-chunk-finished") > 0; }));
+        swarm.sim.crash(only.ip);
+
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT(outcome.kind == Kind::PeersGone);
+        CPPUNIT_ASSERT_MESSAGE(outcome.error,
+                               outcome.error.find("every source") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), log.count("download-peers-gone"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), log.count("download-finished"));
+        CPPUNIT_ASSERT(!fs::exists(swarm.receiver->root() / "version.ini"));
+        CPPUNIT_ASSERT(log.count("download-chunk-finished") < only.chunksToFetch());
+        for (const auto &e : log.all("download-chunk-finished")) {
+            const std::string path = e->getValue<std::string>("path");
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(path, only.digests.at(path),
+                                         sha256OfFile(swarm.receiver->root() / path));
+        }
+    }
+
+    // A root left by an earlier attempt: the chunks on disk whose hash matches (the first of
+    // a two-chunk file, one whole part) are kept and never requested; the file's second
+    // chunk (one byte wrong), a wrong part and a missing part are fetched; the old
+    // version.ini and a file the list does not name are gone at the end.
+    void resumeFetchesOnlyWhatIsMissing() {
+        Swarm swarm;
+        const Files files = partsGame(3, 256 * kKiB);
+        const uint64_t bigSize = catalog::kChunkSize + 64 * kKiB;
+        const Source &a = swarm.addSource("10.0.0.2", files, {{"big.eti", bigSize}});
+
+        const fs::path root = swarm.receiver->root();
+        writeBigFile(root / "big.eti", bigSize);
+        flipByte(root / "big.eti", catalog::kChunkSize + 10);
+        writeFile(root / "data/part10.bin", files.at("data/part10.bin")); // right
+        writeFile(root / "data/part11.bin", patternBytes(256 * kKiB, 1)); // wrong, same size
+        writeFile(root / "version.ini", "0\n");                           // an older version
+        writeFile(root / "old/leftover.bin", "from version 0");
+
+        const transfer::DownloadOutcome outcome = swarm.download();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(a);
+
+        const EventLog &log = swarm.receiver->log;
+        const uint64_t kept = catalog::kChunkSize + 256 * kKiB;
+        CPPUNIT_ASSERT_EQUAL(kept, log.last("download-begin")->getValue<uint64_t>("bytes_resumed"));
+        std::set<std::pair<std::string, uint64_t>> fetched;
+        for (const auto &e : log.all("download-chunk-finished"))
+            fetched.insert({e->getValue<std::string>("path"), e->getValue<uint64_t>("offset")});
+        const std::set<std::pair<std::string, uint64_t>> expected{{"big.eti", catalog::kChunkSize},
+                                                                  {"data/part11.bin", 0},
+                                                                  {"data/part12.bin", 0},
+                                                                  {"version.ini", 0}};
+        CPPUNIT_ASSERT(expected == fetched);
+        CPPUNIT_ASSERT_EQUAL(expected.size(), log.count("download-chunk-finished"));
+        const auto finished = log.last("download-finished");
+        CPPUNIT_ASSERT_EQUAL(a.bytes() - kept, finished->getValue<uint64_t>("bytes"));
+        CPPUNIT_ASSERT_EQUAL(a.bytes() - kept, Swarm::sourcesOf(finished).at(a.peerId()));
+        // The kept 32 MiB never crossed the wire.
+        CPPUNIT_ASSERT(swarm.sim.traffic(a.ip, kReceiverIp).streamBytes <
+                       a.bytes() - kept + 64 * kKiB);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(DownloadEngineTest);
