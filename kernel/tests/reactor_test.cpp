@@ -84,6 +84,13 @@ class ReactorTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStopFromAnotherThread);
     CPPUNIT_TEST(testInReactorThread);
     CPPUNIT_TEST(testExceptionInCallbackDoesNotStopLoop);
+    CPPUNIT_TEST(testVirtualTimeJumpsToEachDeadline);
+    CPPUNIT_TEST(testVirtualTimeStandsStillWhileTasksAreReady);
+    CPPUNIT_TEST(testVirtualTimeServesFds);
+    CPPUNIT_TEST(testVirtualTimeIsHeldForOutsideWork);
+    CPPUNIT_TEST(testRunUntilPausesAndResumes);
+    CPPUNIT_TEST(testRunUntilRechecksWithNothingScheduled);
+    CPPUNIT_TEST(testMonotonicClockIsReal);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -567,6 +574,182 @@ class ReactorTest : public CppUnit::TestFixture {
         reactor.run();
         CPPUNIT_ASSERT(!timedOut);
         CPPUNIT_ASSERT(reached);
+    }
+
+    // --- the virtual clock ---
+
+    void testVirtualTimeJumpsToEachDeadline() {
+        Reactor reactor(Reactor::Clock::Virtual);
+        const uint64_t start = reactor.now();
+        std::vector<std::pair<int, uint64_t>> fired; // (label, now() when it ran)
+        uint64_t id = 0;
+        const uint64_t hour = 3600ull * 1000 * kMs;
+        for (auto [label, delay] : std::vector<std::pair<int, uint64_t>>{
+                 {3, hour}, {1, 10 * 1000 * kMs}, {2, 10 * 1000 * kMs + 1}}) {
+            reactor.startTimer(
+                delay, [&, label = label] { fired.emplace_back(label, reactor.now()); }, id);
+        }
+        // A timer started from a callback counts from that callback's virtual time.
+        reactor.startTimer(
+            5 * kMs,
+            [&] {
+                reactor.startTimer(
+                    7 * kMs, [&] { fired.emplace_back(0, reactor.now()); }, id);
+            },
+            id);
+        reactor.startTimer(
+            hour + 1, [&] { reactor.stop(); }, id);
+        const uint64_t wallStart = Reactor::nowNs();
+        reactor.run();
+        CPPUNIT_ASSERT(Reactor::nowNs() - wallStart < 1000 * kMs); // an hour, instantly
+        const std::vector<std::pair<int, uint64_t>> expected{{0, start + 12 * kMs},
+                                                             {1, start + 10 * 1000 * kMs},
+                                                             {2, start + 10 * 1000 * kMs + 1},
+                                                             {3, start + hour}};
+        CPPUNIT_ASSERT(fired == expected);
+        CPPUNIT_ASSERT_EQUAL(start + hour + 1, reactor.now());
+    }
+
+    void testVirtualTimeStandsStillWhileTasksAreReady() {
+        // A chain of 500 posts keeps the loop busy: a 1 ns timer waits for all of them, and
+        // none of them sees time move. (A real clock would let the timer in between.)
+        Reactor reactor(Reactor::Clock::Virtual);
+        const uint64_t start = reactor.now();
+        std::vector<uint64_t> seen;
+        std::function<void()> step = [&] {
+            seen.push_back(reactor.now());
+            if (seen.size() < 500)
+                reactor.post(step);
+        };
+        reactor.post(step);
+        std::size_t postsBeforeTimer = 0;
+        uint64_t id = 0;
+        reactor.startTimer(
+            1,
+            [&] {
+                postsBeforeTimer = seen.size();
+                reactor.stop();
+            },
+            id);
+        // A zero-delay timer is due at once: it runs without moving the clock.
+        uint64_t zeroSaw = 0;
+        reactor.startTimer(
+            0, [&] { zeroSaw = reactor.now(); }, id);
+        reactor.run();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(500), postsBeforeTimer);
+        for (uint64_t t : seen)
+            CPPUNIT_ASSERT_EQUAL(start, t);
+        CPPUNIT_ASSERT_EQUAL(start, zeroSaw);
+        CPPUNIT_ASSERT_EQUAL(start + 1, reactor.now());
+    }
+
+    void testVirtualTimeServesFds() {
+        // A readable pipe is work: it is served before a timer moves the clock.
+        Reactor reactor(Reactor::Clock::Virtual);
+        const uint64_t start = reactor.now();
+        Pipe pipe;
+        pipe.put();
+        uint64_t readAt = 0, watchId = 0, id = 0;
+        reactor.watchFd(
+            pipe.readFd(), LANSPREAD_FD_READ,
+            [&](int fd, uint32_t) {
+                char c = 0;
+                CPPUNIT_ASSERT_EQUAL(ssize_t(1), ::read(fd, &c, 1));
+                readAt = reactor.now();
+                reactor.unwatchFd(watchId);
+            },
+            watchId);
+        reactor.startTimer(
+            60 * 1000 * kMs, [&] { reactor.stop(); }, id);
+        reactor.run();
+        CPPUNIT_ASSERT_EQUAL(start, readAt);
+        CPPUNIT_ASSERT_EQUAL(start + 60 * 1000 * kMs, reactor.now());
+    }
+
+    void testVirtualTimeIsHeldForOutsideWork() {
+        // A thread works 50 real ms and posts its result; a timer is due 1 virtual ms after
+        // the start. While the work holds the clock, the result runs first, at the start
+        // time; an idle loop that ignored the hold would have jumped to the timer.
+        Reactor reactor(Reactor::Clock::Virtual);
+        const uint64_t start = reactor.now();
+        std::atomic<bool> busy{true};
+        reactor.holdTimeWhile([&] { return busy.load(); });
+        std::vector<std::string> order;
+        uint64_t resultAt = 0, id = 0;
+        reactor.startTimer(
+            1 * kMs, [&] { order.push_back("timer"); }, id);
+        std::thread worker([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            reactor.post([&] {
+                order.push_back("result");
+                resultAt = reactor.now();
+            });
+            busy.store(false); // after the post, as a worker pool counts a job done
+        });
+        const bool done = reactor.runUntil([&] { return order.size() == 2; });
+        worker.join();
+        CPPUNIT_ASSERT(done);
+        CPPUNIT_ASSERT((order == std::vector<std::string>{"result", "timer"}));
+        CPPUNIT_ASSERT_EQUAL(start, resultAt);
+        CPPUNIT_ASSERT_EQUAL(start + 1 * kMs, reactor.now());
+    }
+
+    void testRunUntilPausesAndResumes() {
+        Reactor reactor(Reactor::Clock::Virtual);
+        const uint64_t start = reactor.now();
+        int fired = 0;
+        uint64_t id = 0;
+        for (int s = 1; s <= 3; ++s)
+            reactor.startTimer(
+                uint64_t(s) * 1000 * kMs, [&] { ++fired; }, id);
+        CPPUNIT_ASSERT(reactor.runUntil([&] { return fired == 1; }));
+        CPPUNIT_ASSERT(!reactor.running());
+        CPPUNIT_ASSERT_EQUAL(start + 1000 * kMs, reactor.now());
+        // Between runs the caller owns the loop's state: a task queued now runs on resume.
+        bool posted = false;
+        CPPUNIT_ASSERT(reactor.post([&] { posted = true; }));
+        CPPUNIT_ASSERT(reactor.runUntil([&] { return fired == 3; }));
+        CPPUNIT_ASSERT(posted);
+        CPPUNIT_ASSERT_EQUAL(start + 3000 * kMs, reactor.now());
+        // Already true: returns before any turn.
+        CPPUNIT_ASSERT(reactor.runUntil([] { return true; }));
+        // stop() ends it for good, and the condition's answer is returned.
+        reactor.stop();
+        CPPUNIT_ASSERT(!reactor.runUntil([] { return false; }));
+    }
+
+    void testRunUntilRechecksWithNothingScheduled() {
+        // Nothing scheduled and nothing posted: the condition changes behind the loop's back
+        // (a test's wall-clock guard does), and runUntil still notices.
+        Reactor reactor(Reactor::Clock::Virtual);
+        const uint64_t start = reactor.now();
+        std::atomic<bool> flag{false};
+        std::thread setter([&] {
+            std::this_thread::sleep_for(std::chrono::milliseconds(30));
+            flag.store(true);
+        });
+        CPPUNIT_ASSERT(reactor.runUntil([&] { return flag.load(); }));
+        setter.join();
+        CPPUNIT_ASSERT_EQUAL(start, reactor.now());
+    }
+
+    void testMonotonicClockIsReal() {
+        Reactor reactor;
+        const uint64_t before = Reactor::nowNs();
+        const uint64_t now = reactor.now();
+        CPPUNIT_ASSERT(now >= before && now - before < 1000 * kMs);
+        bool fired = false;
+        uint64_t id = 0;
+        reactor.startTimer(
+            20 * kMs,
+            [&] {
+                fired = true;
+                reactor.stop();
+            },
+            id);
+        reactor.run();
+        CPPUNIT_ASSERT(fired);
+        CPPUNIT_ASSERT(Reactor::nowNs() - before >= 20 * kMs); // it really waited
     }
 };
 

@@ -47,6 +47,7 @@ class WorkerPoolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testThrowingJobDoesNotKillWorker);
     CPPUNIT_TEST(testShutdownFromInsideAJob);
     CPPUNIT_TEST(testDestructorWaitsForRunningJob);
+    CPPUNIT_TEST(testBusyUntilEveryJobReturned);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -155,6 +156,29 @@ class WorkerPoolTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT(started.waitFor(5s));
         }
         CPPUNIT_ASSERT(finished);
+    }
+
+    void testBusyUntilEveryJobReturned() {
+        // Busy while a job runs or waits, and until the last one has returned: what the job
+        // did last (a reactor post, in the kernel) is done once busy() says false.
+        WorkerPool pool(1);
+        CPPUNIT_ASSERT(!pool.busy());
+        Latch started, release;
+        std::atomic<int> lastWords{0};
+        pool.submit([&] {
+            started.open();
+            release.waitFor(5s);
+            lastWords = 1;
+        });
+        pool.submit([&] { lastWords = 2; });
+        CPPUNIT_ASSERT(started.waitFor(5s));
+        CPPUNIT_ASSERT(pool.busy()); // one running, one queued
+        release.open();
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (pool.busy() && std::chrono::steady_clock::now() < deadline)
+            std::this_thread::yield();
+        CPPUNIT_ASSERT(!pool.busy());
+        CPPUNIT_ASSERT_EQUAL(2, lastWords.load());
     }
 };
 

@@ -175,8 +175,9 @@ lanspread_status PluginHost::stopTimerFn(const lanspread_host_api *api, uint64_t
     return host._reactor.stopTimer(timerId);
 }
 
-uint64_t PluginHost::nowFn(const lanspread_host_api *) {
-    return Reactor::nowNs();
+uint64_t PluginHost::nowFn(const lanspread_host_api *api) {
+    // The reactor's clock, so plugins' timers and timestamps agree with it (virtual in tests).
+    return api == nullptr ? Reactor::nowNs() : self(api)._reactor.now();
 }
 
 lanspread_status PluginHost::postFn(const lanspread_host_api *api, lanspread_task_callback callback,

@@ -24,6 +24,10 @@ constexpr uint64_t kWakeTag = std::numeric_limits<uint64_t>::max();
 constexpr uint64_t kTimerTag = std::numeric_limits<uint64_t>::max() - 1;
 constexpr uint32_t kRequestableBits = LANSPREAD_FD_READ | LANSPREAD_FD_WRITE;
 constexpr int kMaxEvents = 64;
+// Virtual time: how long (real ms) an idle loop waits for a held-up worker's post, and how
+// long one with nothing scheduled waits before re-checking runUntil's condition.
+constexpr int kHeldWaitMs = 1;
+constexpr int kNothingScheduledWaitMs = 10;
 
 uint32_t toEpoll(uint32_t events) {
     uint32_t out = 0;
@@ -68,7 +72,7 @@ template <typename F> void invokeGuarded(const char *what, F &&call) {
 
 } // namespace
 
-Reactor::Reactor() {
+Reactor::Reactor(Clock clock) : _virtual(clock == Clock::Virtual) {
     _epollFd = epoll_create1(EPOLL_CLOEXEC);
     _wakeFd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     _timerFd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -130,6 +134,10 @@ bool Reactor::post(Task task) {
 }
 
 void Reactor::run() {
+    runUntil(nullptr);
+}
+
+bool Reactor::runUntil(const std::function<bool()> &done) {
     _loopThread = std::this_thread::get_id();
     _running.store(true);
 
@@ -138,8 +146,25 @@ void Reactor::run() {
     std::vector<std::pair<uint64_t, uint32_t>> ready;
     ready.reserve(kMaxEvents);
 
+    bool finished = false;
     while (!_stopRequested.load()) {
-        const int n = epoll_wait(_epollFd, events, kMaxEvents, -1);
+        if (done && done()) {
+            finished = true;
+            break;
+        }
+        // A virtual clock never blocks while something is ready: it looks, and only when
+        // nothing is does it move time (or wait for the outside world).
+        int n = epoll_wait(_epollFd, events, kMaxEvents, _virtual ? 0 : -1);
+        bool timerDue = false;
+        if (_virtual && n >= 0) {
+            const bool dueNow = !_timerQueue.empty() && _timerQueue.begin()->first <= now();
+            if (n == 0 && !dueNow && !advanceVirtualTime()) {
+                const bool held = _timeHeld && _timeHeld();
+                n = epoll_wait(_epollFd, events, kMaxEvents,
+                               held ? kHeldWaitMs : kNothingScheduledWaitMs);
+            }
+            timerDue = !_timerQueue.empty() && _timerQueue.begin()->first <= now();
+        }
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -148,7 +173,6 @@ void Reactor::run() {
             break;
         }
 
-        bool timerDue = false;
         ready.clear();
         for (int i = 0; i < n; ++i) {
             const uint64_t tag = events[i].data.u64;
@@ -189,6 +213,8 @@ void Reactor::run() {
     }
 
     _running.store(false);
+    if (finished)
+        return true; // paused, not stopped: everything stays queued for the next run
     // Taking the mutex also waits out a post()/stop() still writing _wakeFd. Dropped tasks
     // are destroyed outside it: their captures may call post().
     std::vector<Task> dropped;
@@ -196,6 +222,25 @@ void Reactor::run() {
         std::lock_guard<std::mutex> lock(_postMutex);
         dropped.swap(_posted);
     }
+    return done && done();
+}
+
+bool Reactor::advanceVirtualTime() {
+    if (_timerQueue.empty())
+        return false;
+    // A worker may still post; and one that posted just before it stopped counting as busy
+    // did so after this turn's epoll_wait looked. Either way the task must run first.
+    if ((_timeHeld && _timeHeld()) || postsPending())
+        return false;
+    const uint64_t next = _timerQueue.begin()->first;
+    if (next > _virtualNow.load())
+        _virtualNow.store(next);
+    return true;
+}
+
+bool Reactor::postsPending() {
+    std::lock_guard<std::mutex> lock(_postMutex);
+    return !_posted.empty();
 }
 
 lanspread_status Reactor::watchFd(int fd, uint32_t events, FdCallback callback,
@@ -249,9 +294,9 @@ lanspread_status Reactor::startTimer(uint64_t delayNs, TimerCallback callback,
                                      uint64_t &outTimerId) {
     if (!callback)
         return LANSPREAD_E_INVALID_ARGUMENT;
-    const uint64_t now = nowNs();
+    const uint64_t start = now();
     const uint64_t max = std::numeric_limits<uint64_t>::max();
-    const uint64_t deadline = delayNs > max - now ? max : now + delayNs;
+    const uint64_t deadline = delayNs > max - start ? max : start + delayNs;
     const uint64_t id = _nextId++;
     _timers.emplace(id, Timer{deadline, std::move(callback)});
     // Equal deadlines keep start order: multimap inserts after existing equal keys.
@@ -282,8 +327,8 @@ lanspread_status Reactor::stopTimer(uint64_t timerId) {
 }
 
 void Reactor::armTimerFd() {
-    itimerspec spec{}; // all zero disarms
-    if (!_timerQueue.empty()) {
+    itimerspec spec{};                       // all zero disarms
+    if (!_timerQueue.empty() && !_virtual) { // virtual deadlines are checked by the loop
         // Zero would disarm; deadlines are never 0 in practice (now > 0), but be sure.
         const uint64_t deadline = _timerQueue.begin()->first == 0 ? 1 : _timerQueue.begin()->first;
         spec.it_value.tv_sec = static_cast<time_t>(deadline / 1000000000u);
@@ -296,9 +341,9 @@ void Reactor::armTimerFd() {
 void Reactor::fireDueTimers() {
     // Snapshot what is due now, so timers started by these callbacks (even with delay 0)
     // wait for the next turn instead of starving fds and posts.
-    const uint64_t now = nowNs();
+    const uint64_t dueBy = now();
     std::vector<uint64_t> due;
-    while (!_timerQueue.empty() && _timerQueue.begin()->first <= now) {
+    while (!_timerQueue.empty() && _timerQueue.begin()->first <= dueBy) {
         due.push_back(_timerQueue.begin()->second);
         _timerQueue.erase(_timerQueue.begin());
     }

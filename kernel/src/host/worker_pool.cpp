@@ -75,6 +75,7 @@ void WorkerPool::workerLoop() {
                 return; // queued jobs are dropped by shutdown()
             job = std::move(_queue.front());
             _queue.pop_front();
+            ++_running;
         }
         try {
             job();
@@ -83,7 +84,15 @@ void WorkerPool::workerLoop() {
         } catch (...) {
             std::fprintf(stderr, "lanspread worker pool: job threw a non-std exception\n");
         }
+        job = nullptr; // its captures go before it stops counting as running
+        std::lock_guard<std::mutex> lock(_mutex);
+        --_running;
     }
+}
+
+bool WorkerPool::busy() {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return _running > 0 || !_queue.empty();
 }
 
 } // namespace lanspread::kernel::host

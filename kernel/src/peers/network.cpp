@@ -447,7 +447,7 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
     }
     Stream &st = *it->second;
     const uint64_t serial = s->serial;
-    s->lastActivityNs = host::Reactor::nowNs();
+    s->lastActivityNs = _reactor.now();
     st.dataInFeed = 0;
     Status fed = Status::ok();
     if (len > 0 && st.reader && !st.reader->failed() && !st.discard)
@@ -621,7 +621,7 @@ void PeerNetwork::publishLost(const std::string &peerId, const std::string &reas
     // same address; discovery will not announce it again (its records stay cached), so we
     // try it again for a while.
     if (redial && !addr.empty()) {
-        _lost[peerId] = LostPeer{addr, via, host::Reactor::nowNs() + kRedialForNs};
+        _lost[peerId] = LostPeer{addr, via, _reactor.now() + kRedialForNs};
         if (_redialTimer == 0)
             scheduleRedial();
     }
@@ -637,7 +637,7 @@ void PeerNetwork::scheduleRedial() {
             _redialTimer = 0;
             if (_stopping)
                 return;
-            const uint64_t now = host::Reactor::nowNs();
+            const uint64_t now = _reactor.now();
             for (auto it = _lost.begin(); it != _lost.end();) {
                 const auto &[peerId, lost] = *it;
                 if (now > lost.untilNs || _peers.find(peerId) != nullptr) {
@@ -811,7 +811,7 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
     const auto change =
         _peers.upsert(hello, s.addr, s.outgoing ? s.via : "incoming", host::EventBus::nowUnixMs());
     s.state = Session::State::Ready;
-    s.lastActivityNs = host::Reactor::nowNs();
+    s.lastActivityNs = _reactor.now();
     if (_livenessTimer == 0)
         livenessTick();
     auto waiters = std::move(s.waiters);
@@ -874,7 +874,7 @@ void PeerNetwork::livenessTick() {
     _livenessTimer = 0;
     if (_stopping)
         return;
-    const uint64_t now = host::Reactor::nowNs();
+    const uint64_t now = _reactor.now();
     const uint64_t pingEvery = _peerTimeoutNs / 4;
     std::vector<lanspread_transport_conn *> silent;
     bool anyReady = false;
@@ -1190,7 +1190,7 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
 bool PeerNetwork::takeUploadBudget(Session &s, Stream &st, std::size_t bytes) {
     if (_uploadRate <= 0)
         return true;
-    const uint64_t now = host::Reactor::nowNs();
+    const uint64_t now = _reactor.now();
     const double burst = double(kServeBlock);
     if (_uploadRefillNs == 0)
         _uploadTokens = burst;

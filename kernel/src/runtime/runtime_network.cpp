@@ -90,7 +90,7 @@ void PeerRuntime::registerPeerCommands() {
         };
         auto wait = std::make_shared<Wait>(Wait{
             count.convert<std::size_t>(),
-            host::Reactor::nowNs() + timeout.convert<uint64_t>() * 1'000'000ull, std::move(reply)});
+            _reactor.now() + timeout.convert<uint64_t>() * 1'000'000ull, std::move(reply)});
         auto check = std::make_shared<std::function<void()>>();
         *check = [this, wait, weak = std::weak_ptr<std::function<void()>>(check)] {
             const std::size_t have = _network ? _network->peers().size() : 0;
@@ -100,7 +100,7 @@ void PeerRuntime::registerPeerCommands() {
                 wait->reply.ok(data);
                 return;
             }
-            if (host::Reactor::nowNs() >= wait->deadline) {
+            if (_reactor.now() >= wait->deadline) {
                 wait->reply.fail("timeout", "only " + std::to_string(have) + " of " +
                                                 std::to_string(wait->count) +
                                                 " peers connected in time");

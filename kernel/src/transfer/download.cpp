@@ -390,7 +390,7 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
     }
     _phase = Phase::Transferring;
     _attempts.assign(_scheduler->taskCount(), 0);
-    _startNs = host::Reactor::nowNs();
+    _startNs = _reactor.now();
     _lastProgressNs = _startNs;
     _lastProgressBytes = _bytesReceived;
     Poco::JSON::Object begin(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -426,7 +426,7 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
 void Download::publishProgress() {
     if (_phase != Phase::Transferring)
         return;
-    const uint64_t now = host::Reactor::nowNs();
+    const uint64_t now = _reactor.now();
     const double seconds = double(now - _lastProgressNs) / 1e9;
     // Bytes move the bar as they arrive, not only when a whole (32 MiB) chunk verifies.
     const uint64_t bytes = _bytesReceived - _lastProgressBytes;
@@ -474,7 +474,7 @@ void Download::publishProgress() {
 void Download::pump() {
     if (_phase != Phase::Transferring || _ending)
         return;
-    const uint64_t now = host::Reactor::nowNs();
+    const uint64_t now = _reactor.now();
     bool issued = true;
     while (issued) {
         issued = false;
@@ -491,7 +491,7 @@ void Download::request(const std::string &peerId, std::size_t chunkId) {
     auto flight = std::make_unique<InFlight>();
     flight->chunk = chunkId;
     flight->peer = peerId;
-    flight->startNs = host::Reactor::nowNs();
+    flight->startNs = _reactor.now();
     flight->lastDataNs = flight->startNs;
     flight->writer = std::make_shared<ChunkWriter>();
     flight->writer->file = _open.at(task.file);
@@ -519,7 +519,7 @@ void Download::onPiece(uint64_t key, std::span<const uint8_t> piece) {
     if (it == _inFlight.end())
         return;
     InFlight &f = *it->second;
-    f.lastDataNs = host::Reactor::nowNs();
+    f.lastDataNs = _reactor.now();
     _bytesReceived += piece.size();
     // Exactly kWriteBlock per block, so every block but a file's last starts and ends on a
     // 4 KiB boundary (chunks start on 32 MiB ones).
@@ -706,7 +706,7 @@ void Download::maybeVerify(uint64_t key) {
         pump();
         return;
     }
-    _scheduler->completed(chunk, peerId, host::Reactor::nowNs() - f.startNs);
+    _scheduler->completed(chunk, peerId, _reactor.now() - f.startNs);
     _bytesBySource[peerId] += task.length;
     _bytesFetched += task.length;
     _failuresBySource[peerId] = 0;
@@ -827,7 +827,7 @@ void Download::commit() {
                 return;
             }
             const uint64_t durationNs =
-                std::max<uint64_t>(1, host::Reactor::nowNs() - self->_startNs);
+                std::max<uint64_t>(1, self->_reactor.now() - self->_startNs);
             const int64_t durationMs = std::max<int64_t>(1, int64_t(durationNs / 1'000'000));
             const double mib = double(self->_bytesFetched) / 1048576.0;
             const double mibPerS = mib / (double(durationMs) / 1000.0);

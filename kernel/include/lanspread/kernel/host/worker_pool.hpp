@@ -29,6 +29,10 @@ class WorkerPool {
     // Stops accepting jobs, lets running ones finish, drops the queue, joins the threads.
     void shutdown();
     std::size_t threadCount() const { return _threads.size(); }
+    // Whether a job is queued or running. A job counts as running until it returns, so
+    // whatever it posted to the reactor is queued there by the time this says false (a
+    // virtual-time reactor holds its clock while this is true). Thread: any.
+    bool busy();
 
   private:
     void workerLoop();
@@ -36,6 +40,7 @@ class WorkerPool {
     std::mutex _mutex;
     std::condition_variable _wake;
     std::deque<Job> _queue;
+    std::size_t _running = 0; // jobs taken from the queue and not yet returned
     bool _stopping = false;
     std::vector<std::thread> _threads;
     std::mutex _joinMutex; // concurrent shutdown() calls join one at a time
