@@ -182,8 +182,9 @@ Outcome classify(const RawPeer::StreamView &view) {
 
 class HostilePeerTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(HostilePeerTest);
-    CPPUNIT_TEST(identityIsPinned);
-    CPPUNIT_TEST(hostileRequests);
+#define LANSPREAD_SCENARIO(test) CPPUNIT_TEST(test);
+#include "hostile_scenarios.def"
+#undef LANSPREAD_SCENARIO
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -227,7 +228,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
     // refused, whether it claims a peer the daemon already knows or one it never saw; its
     // library never reaches the peer DB and no peer event names it. An honest peer on the same
     // daemon is connected before and stays connected after.
-    void identityIsPinned() {
+    void S50_identityIsPinned() {
         startPeer();
         const Identity honestId = identity("honest");
         const Identity impostorId = identity("impostor");
@@ -335,7 +336,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
     // S51: hostile requests on request streams of an honest (handshaken) connection. Every
     // one gets an error, none reads a byte outside the game root (or under local/), the
     // connection and the daemon stay up, and a normal chunk is served afterwards.
-    void hostileRequests() {
+    void S51_hostileRequests() {
         startPeer();
         OpenWatch watch;
         watch.add("outside/secret.txt", _dir + "/outside/secret.txt");

@@ -1,4 +1,4 @@
-// The peer-to-peer scenario suite (spec/SCENARIOS.md): real lanspreadd processes on 127.0.0.1
+// The peer-to-peer scenario suite (docs/scenarios.md): real lanspreadd processes on 127.0.0.1
 // with ephemeral ports and `connect`, driven through frontend-cli. Each test is one scenario
 // (S2, S3, ...), registered as its own ctest, and prints one evidence line. Every transfer is
 // proved by SHA-256 manifests of source and receiver roots; split scenarios assert exact
@@ -33,18 +33,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// ---- JSON field access ----
-
-std::string shortId(const std::string &peerId) {
-    return peerId.substr(0, 8);
-}
-std::string join(const std::set<std::string> &items, const std::string &sep = ",") {
-    std::string s;
-    for (const auto &i : items)
-        s += (s.empty() ? "" : sep) + i;
-    return s;
-}
-
 // ---- fixtures on disk ----
 
 // A peer's [lanspread] settings as INI text: its total upload cap (0 = none) and how long a
@@ -61,84 +49,7 @@ std::string peerIni(double uploadLimitMiBps, int peerTimeoutMs = 0) {
 // instead of the default 10 s.
 constexpr int kPeerTimeoutMs = 3000;
 
-// ---- what a receiver saw ----
-
-// download-chunk-finished events of one game in a log window, tallied.
-struct ChunkTally {
-    std::map<std::string, uint64_t> bytesByPeer;                      // every file
-    std::map<std::string, std::map<std::string, int>> chunksByPeer;   // peer -> path -> chunks
-    std::map<std::string, std::map<std::string, uint64_t>> pathBytes; // peer -> path -> bytes
-    std::map<std::pair<std::string, uint64_t>, int> times;            // (path, offset) -> count
-    uint64_t bytes = 0;
-    std::size_t events = 0;
-
-    int duplicates() const {
-        int d = 0;
-        for (const auto &[key, n] : times)
-            d += n > 1 ? n - 1 : 0;
-        return d;
-    }
-    int chunks(const std::string &peer, const std::string &path) const {
-        auto p = chunksByPeer.find(peer);
-        if (p == chunksByPeer.end())
-            return 0;
-        auto c = p->second.find(path);
-        return c == p->second.end() ? 0 : c->second;
-    }
-    uint64_t bytesOf(const std::string &peer, const std::string &path) const {
-        auto p = pathBytes.find(peer);
-        if (p == pathBytes.end())
-            return 0;
-        auto c = p->second.find(path);
-        return c == p->second.end() ? 0 : c->second;
-    }
-    uint64_t bytesOf(const std::string &peer) const {
-        auto p = bytesByPeer.find(peer);
-        return p == bytesByPeer.end() ? 0 : p->second;
-    }
-};
-
-ChunkTally tallyChunks(const Peer &receiver, const std::string &game, std::size_t from = 0,
-                       std::size_t to = Peer::npos) {
-    ChunkTally t;
-    for (const auto &e : receiver.events("download-chunk-finished", forGame(game), from, to)) {
-        const std::string peer = str(e, "peer_id"), path = str(e, "path");
-        const uint64_t bytes = u64(e, "bytes");
-        t.bytesByPeer[peer] += bytes;
-        t.chunksByPeer[peer][path] += 1;
-        t.pathBytes[peer][path] += bytes;
-        t.times[{path, u64(e, "offset")}] += 1;
-        t.bytes += bytes;
-        ++t.events;
-    }
-    return t;
-}
-
-std::string describeSources(const std::map<std::string, uint64_t> &sources,
-                            const std::map<std::string, std::string> &names) {
-    std::string s = "{";
-    for (const auto &[peer, bytes] : sources) {
-        auto n = names.find(peer);
-        s += " " + (n == names.end() ? shortId(peer) : n->second) + ":" + std::to_string(bytes);
-    }
-    return s + " }";
-}
-
-// The list-games remote rows by id (every row kept, so duplicates can be counted).
-std::multimap<std::string, Json> remoteGames(Peer &peer) {
-    std::multimap<std::string, Json> out;
-    JsonArray remote = peer.listGames()->getArray("remote");
-    for (std::size_t i = 0; remote && i < remote->size(); ++i) {
-        Json row = remote->getObject(static_cast<unsigned>(i));
-        out.emplace(str(row, "id"), row);
-    }
-    return out;
-}
-uint64_t remotePeerCount(Peer &peer, const std::string &game) {
-    auto rows = remoteGames(peer);
-    auto it = rows.find(game);
-    return it == rows.end() ? 0 : u64(it->second, "peer_count");
-}
+// The ids of a list-peers entry's games.
 std::set<std::string> gameIdsOf(const Json &peerEntry) {
     std::set<std::string> ids;
     JsonArray games = peerEntry->getArray("games");
@@ -149,27 +60,14 @@ std::set<std::string> gameIdsOf(const Json &peerEntry) {
 
 } // namespace
 
-class PeerScenariosTest : public CppUnit::TestFixture {
+class PeerScenariosTest : public ScenarioTest {
     CPPUNIT_TEST_SUITE(PeerScenariosTest);
-    CPPUNIT_TEST(S2_directConnectHandshake);
-    CPPUNIT_TEST(S3_remoteAggregation);
-    CPPUNIT_TEST(S4_singleSourceDownloadNoInstall);
-    CPPUNIT_TEST(S7_duplicateSourceMajorityDownload);
-    CPPUNIT_TEST(S8_ambiguousMetadataRejection);
-    CPPUNIT_TEST(S9_missingGame);
-    CPPUNIT_TEST(S13_exactTransferredFileEquality);
-    CPPUNIT_TEST(S14_largeMultiPeerChunkedDownload);
-    CPPUNIT_TEST(S18_midDownloadSourceDropWithRedundancy);
-    CPPUNIT_TEST(S19_midDownloadSoleSourceDrop);
-    CPPUNIT_TEST(S26_sameGameDuplicateDownloadRejection);
-    CPPUNIT_TEST(S27_selfConnectRejection);
-    CPPUNIT_TEST(S48_corruptChunkFromOneSource);
-    CPPUNIT_TEST(S49_resumeAfterReceiverRestart);
+#define LANSPREAD_SCENARIO(test) CPPUNIT_TEST(test);
+#include "peer_scenarios.def"
+#undef LANSPREAD_SCENARIO
     CPPUNIT_TEST_SUITE_END();
 
   public:
-    void tearDown() override { _lab.reset(); }
-
     // S2: alpha connects to bravo; both record exactly one remote peer (each other), with the
     // other's library, and no self entry.
     void S2_directConnectHandshake() {
@@ -241,13 +139,13 @@ class PeerScenariosTest : public CppUnit::TestFixture {
             {"alienswarm", 1}, {"bf1942", 1}, {"bfbc2", 1}, {"cnc4", 1}, {"cnctw", 1}, {"ggoo", 2}};
         auto counts = [&] {
             std::map<std::string, uint64_t> got;
-            for (const auto &[id, row] : remoteGames(client))
+            for (const auto &[id, row] : remoteRows(client))
                 got[id] += u64(row, "peer_count");
             return got;
         };
         lab.waitUntil([&] { return counts() == expected; }, 10s,
                       "client's remote games reach the expected peer counts");
-        auto rows = remoteGames(client);
+        auto rows = remoteRows(client);
         lab.check(rows.size() == expected.size(),
                   std::to_string(rows.size()) + " remote rows for " +
                       std::to_string(expected.size()) + " games (duplicates?)");
@@ -360,7 +258,7 @@ class PeerScenariosTest : public CppUnit::TestFixture {
                   "ggoo differs from bravo's");
         evidence("S7: ggoo metadata from 2 peers (alpha,bravo), committed once: " +
                  std::to_string(t.chunks.events) + " chunks " + std::to_string(t.total) +
-                 " B, sources " + describeSources(t.sources, names(lab, {&alpha, &bravo})) +
+                 " B, sources " + describeBytes(t.sources, labelsOf({&alpha, &bravo})) +
                  ", no chunk twice, installed=true, == alpha == bravo, " + t.sha("ggoo.eti"));
     }
 
@@ -508,7 +406,7 @@ class PeerScenariosTest : public CppUnit::TestFixture {
                  std::to_string(a) + "/" + std::to_string(b) +
                  " between 2 sources (alpha/bravo, bravo's copy downloaded from alpha in " +
                  std::to_string(u64(first.finished, "duration_ms")) + " ms), sources " +
-                 describeSources(t.sources, names(lab, {&alpha, &bravo})) + ", " +
+                 describeBytes(t.sources, labelsOf({&alpha, &bravo})) + ", " +
                  std::to_string(static_cast<int>(mibps)) + " MiB/s, " + t.sha(kEti));
     }
 
@@ -573,8 +471,8 @@ class PeerScenariosTest : public CppUnit::TestFixture {
                  std::to_string(bravoEti) + " chunks verified); " + kEti + " " +
                  std::to_string(4 * kChunk) + " B finished: alpha " + std::to_string(alphaEti) +
                  " .eti chunks, sources " +
-                 describeSources(t.sources, {{alpha.peerId(), "alpha"}, {bravoId, "bravo"}}) +
-                 "; " + (lost ? "peer-lost bravo; " : "") +
+                 describeBytes(t.sources, {{alpha.peerId(), "alpha"}, {bravoId, "bravo"}}) + "; " +
+                 (lost ? "peer-lost bravo; " : "") +
                  "no download-failed/peers-gone in the whole log; " + t.sha(kEti));
     }
 
@@ -772,8 +670,8 @@ class PeerScenariosTest : public CppUnit::TestFixture {
         evidence("S48: bravo's 4 .eti chunks corrupted (hashes kept); " +
                  std::to_string(rejected.size()) + " chunk(s) rejected, all naming bravo, " +
                  "refetched from alpha; sources " +
-                 describeSources(sources, names(lab, {&alpha, &bravo})) +
-                 "; copy == honest alpha, " + t.sha(kEti));
+                 describeBytes(sources, labelsOf({&alpha, &bravo})) + "; copy == honest alpha, " +
+                 t.sha(kEti));
     }
 
     // S49: the receiver is killed -9 after 2 of the 4 .eti chunks (alpha capped at 16 MiB/s,
@@ -838,105 +736,6 @@ class PeerScenariosTest : public CppUnit::TestFixture {
     }
 
   private:
-    struct Transfer {
-        Json finished;
-        ChunkTally chunks;
-        std::map<std::string, uint64_t> sources; // download-finished.sources
-        std::map<std::string, uint64_t> sizes;   // the source's files
-        uint64_t total = 0;
-        Manifest copy; // the receiver's root, equal to the source's
-
-        // "sha256 <path>=<first 12 hex digits> ok", for evidence lines.
-        std::string sha(const std::string &path) const {
-            auto it = copy.find(path);
-            return "sha256 " + path + "=" +
-                   (it == copy.end() ? std::string("?") : it->second.substr(0, 12)) + " ok";
-        }
-    };
-
-    Lab &newLab(const std::string &scenario) {
-        _lab = std::make_unique<Lab>(scenario);
-        _lab->writeCatalog(fx::catalogJson());
-        return *_lab;
-    }
-
-    std::map<std::string, std::string> names(const Lab &, std::initializer_list<Peer *> peers) {
-        std::map<std::string, std::string> out;
-        for (Peer *p : peers)
-            out[p->peerId()] = p->label();
-        return out;
-    }
-
-    // Waits until peer's list-games remote shows game with peerCount sources.
-    void waitRemote(Peer &peer, const std::string &game, uint64_t peerCount) {
-        _lab->waitUntil([&] { return remotePeerCount(peer, game) == peerCount; }, 10s,
-                        peer.label() + " lists remote " + game + " with peer_count " +
-                            std::to_string(peerCount));
-    }
-
-    // The index of the download's terminal event (download-finished, -failed or -cancelled)
-    // at or after from; fails when none comes in time.
-    std::size_t waitDownloadEnd(Peer &peer, const std::string &game, std::size_t from,
-                                std::chrono::milliseconds timeout) {
-        const std::size_t i =
-            peer.findAnyEvent({"download-finished", "download-failed", "download-cancelled"},
-                              forGame(game), timeout, from);
-        _lab->check(i != Peer::npos, peer.label() + ": download of " + game +
-                                         " did not end within " + std::to_string(timeout.count()) +
-                                         " ms");
-        return i;
-    }
-
-    // A finished download at end (from its command at from): it is download-finished, the
-    // receiver's root equals sourceRoot by SHA-256, bytes_total is the source's size, the
-    // chunk events are coherent (no chunk twice, their bytes are download-finished.bytes, and
-    // per source equal download-finished.sources).
-    Transfer verifyTransfer(Peer &receiver, const std::string &game, const std::string &sourceRoot,
-                            std::size_t from, std::size_t end) {
-        Lab &lab = *_lab;
-        Transfer t;
-        lab.check(receiver.logAt(end).name == "download-finished",
-                  game + ": expected download-finished, got " + receiver.logAt(end).line);
-        t.finished = receiver.logAt(end).object;
-        t.sizes = fileSizes(sourceRoot);
-        t.total = totalSize(t.sizes);
-        const Manifest expected = manifest(sourceRoot);
-        const Manifest actual = manifest(receiver.gameRoot(game));
-        t.copy = actual;
-        lab.check(!expected.empty() && expected.count("version.ini"), "fixture: empty source");
-        lab.check(expected == actual,
-                  game + ": receiver differs from source:" + manifestDiff(expected, actual));
-        lab.check(u64(t.finished, "bytes_total") == t.total,
-                  game + ": bytes_total " + std::to_string(u64(t.finished, "bytes_total")) +
-                      " but the source holds " + std::to_string(t.total) + " B");
-        t.chunks = tallyChunks(receiver, game, from, end);
-        t.sources = sourcesOf(t.finished);
-        lab.check(t.chunks.duplicates() == 0, game + ": a chunk was verified twice");
-        lab.check(t.chunks.bytes == u64(t.finished, "bytes"),
-                  game + ": chunk events sum to " + std::to_string(t.chunks.bytes) +
-                      " B, download-finished.bytes is " + std::to_string(u64(t.finished, "bytes")));
-        lab.check(t.sources == t.chunks.bytesByPeer, game + ": download-finished.sources " +
-                                                         toJson(t.finished) +
-                                                         " disagree with the chunk events");
-        const double mibps = t.finished->getValue<double>("mib_per_s");
-        const double mbitps = t.finished->getValue<double>("mbit_per_s");
-        lab.check(mibps > 0 && std::abs(mbitps / mibps - 8.388608) < 1e-6,
-                  game + ": rates " + toJson(t.finished));
-        return t;
-    }
-
-    // got-game-files lists exactly the source's files with their sizes.
-    void checkFileList(const Json &got, const std::string &sourceRoot) {
-        std::map<std::string, uint64_t> listed;
-        JsonArray files = got->getArray("files");
-        for (std::size_t i = 0; files && i < files->size(); ++i) {
-            Json f = files->getObject(static_cast<unsigned>(i));
-            listed[str(f, "path")] = u64(f, "size");
-        }
-        _lab->check(listed == fileSizes(sourceRoot),
-                    "got-game-files " + toJson(got) + " does not list the source's files");
-    }
-
     // Overwrites 4 KiB inside each of the first `chunks` chunks of path and restores its size
     // and mtime, so a library that caches chunk hashes by (size, mtime) keeps advertising
     // the old hashes.
@@ -962,8 +761,6 @@ class PeerScenariosTest : public CppUnit::TestFixture {
                       after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
                   "size/mtime of " + path + " not restored");
     }
-
-    std::unique_ptr<Lab> _lab;
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(PeerScenariosTest);

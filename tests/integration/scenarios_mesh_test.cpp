@@ -1,4 +1,4 @@
-// Mesh, lifecycle and catalog-version scenarios of the peer-to-peer suite (spec/SCENARIOS.md):
+// Mesh, lifecycle and catalog-version scenarios of the peer-to-peer suite (docs/scenarios.md):
 // S1, S10, S11, S15, S16, S17, S21, S22, S23, S29, S30, S31, S35 and S36, as real lanspreadd
 // processes on 127.0.0.1 driven through frontend-cli (tests/support/peer_harness.hpp). Each
 // test is one scenario, registered as its own ctest, and prints one evidence line. Transfers
@@ -31,30 +31,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// ---- JSON field access ----
-
-bool flag(const Json &o, const std::string &key) {
-    return !o.isNull() && o->has(key) && o->get(key).convert<bool>();
-}
-Peer::Predicate forPeer(const std::string &peerId) {
-    return [peerId](const Json &e) { return str(e, "peer_id") == peerId; };
-}
+// The strings of a JSON array.
 std::vector<std::string> strings(const JsonArray &a) {
     std::vector<std::string> out;
     for (std::size_t i = 0; a && i < a->size(); ++i)
         out.push_back(a->getElement<std::string>(static_cast<unsigned>(i)));
     return out;
-}
-std::string join(const std::set<std::string> &items) {
-    std::string s;
-    for (const auto &i : items)
-        s += (s.empty() ? "" : ",") + i;
-    return s;
-}
-int64_t nowUnixMs() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
 }
 
 // ---- fixtures on disk ----
@@ -88,26 +70,11 @@ std::size_t entriesIn(const std::string &dir) {
 
 // ---- what a peer lists ----
 
-// The list-games remote rows by id (every row kept, so duplicates can be counted).
-std::multimap<std::string, Json> remoteRows(Peer &peer) {
-    std::multimap<std::string, Json> out;
-    JsonArray remote = peer.listGames()->getArray("remote");
-    for (std::size_t i = 0; remote && i < remote->size(); ++i) {
-        Json row = remote->getObject(static_cast<unsigned>(i));
-        out.emplace(str(row, "id"), row);
-    }
-    return out;
-}
 std::set<std::string> remoteIds(Peer &peer) {
     std::set<std::string> ids;
     for (const auto &[id, row] : remoteRows(peer))
         ids.insert(id);
     return ids;
-}
-uint64_t remotePeerCount(Peer &peer, const std::string &game) {
-    auto rows = remoteRows(peer);
-    auto it = rows.find(game);
-    return it == rows.end() ? 0 : u64(it->second, "peer_count");
 }
 // The list-games local rows by id.
 std::map<std::string, Json> localRows(Peer &peer) {
@@ -156,27 +123,14 @@ std::map<std::string, std::string> advertisedBy(Peer &self, const Peer &other) {
 
 } // namespace
 
-class MeshScenariosTest : public CppUnit::TestFixture {
+class MeshScenariosTest : public ScenarioTest {
     CPPUNIT_TEST_SUITE(MeshScenariosTest);
-    CPPUNIT_TEST(S1_startupScan);
-    CPPUNIT_TEST(S10_shutdownGoodbye);
-    CPPUNIT_TEST(S11_sameIdentityReconnect);
-    CPPUNIT_TEST(S15_catalogVersionSkew);
-    CPPUNIT_TEST(S16_catalogVersionFanoutWithStalePeer);
-    CPPUNIT_TEST(S17_catalogVersionConflictRejection);
-    CPPUNIT_TEST(S21_addGamePropagation);
-    CPPUNIT_TEST(S22_removeGamePropagation);
-    CPPUNIT_TEST(S23_versionBumpPropagation);
-    CPPUNIT_TEST(S29_emptyLibraryPeerParticipates);
-    CPPUNIT_TEST(S30_fivePeerMeshAggregation);
-    CPPUNIT_TEST(S31_bootstrappedPeerBecomesSource);
-    CPPUNIT_TEST(S35_unknownGameFromRemote);
-    CPPUNIT_TEST(S36_catalogSingletonBeatsStaleMajority);
+#define LANSPREAD_SCENARIO(test) CPPUNIT_TEST(test);
+#include "mesh_scenarios.def"
+#undef LANSPREAD_SCENARIO
     CPPUNIT_TEST_SUITE_END();
 
   public:
-    void tearDown() override { _lab.reset(); }
-
     // S1: a peer started on fixture-alpha reports local-peer-ready and local-library-changed;
     // every catalog game of the set is downloaded=true installed=false Ready at the catalog
     // version. A catalog root without version.ini is not downloaded and a non-catalog root is
@@ -260,9 +214,9 @@ class MeshScenariosTest : public CppUnit::TestFixture {
         const std::string bravoAddr = bravo.listenAddr();
 
         const std::size_t from = alpha.logSize();
-        const int64_t sentMs = nowUnixMs();
+        const int64_t sentMs = wallMs();
         const int code = bravo.shutdown();
-        const int64_t exitedMs = nowUnixMs();
+        const int64_t exitedMs = wallMs();
         lab.check(code == 0, "bravo exited with " + std::to_string(code) + " after shutdown");
         const std::size_t lostAt = alpha.findEvent("peer-lost", forPeer(bravoId), 10s, from);
         lab.check(lostAt != Peer::npos, "alpha got no peer-lost for bravo within 10 s");
@@ -430,9 +384,9 @@ class MeshScenariosTest : public CppUnit::TestFixture {
         lab.check(strings(got->getArray("peer_ids")) == std::vector<std::string>{c.peerId()} &&
                       strings(got->getArray("peers")) == std::vector<std::string>{c.listenAddr()},
                   "got-game-files names other peers than C: " + toJson(got));
-        lab.check(t.bytesByPeer.size() == 1 && t.bytesByPeer.count(c.peerId()) == 1 &&
-                      t.bytesByPeer.at(c.peerId()) == rootBytes(cRoot),
-                  "chunks by peer: " + describeBytes(t.bytesByPeer, {&a, &b, &c}));
+        lab.check(t.chunks.bytesByPeer.size() == 1 && t.chunks.bytesByPeer.count(c.peerId()) == 1 &&
+                      t.chunks.bytesByPeer.at(c.peerId()) == rootBytes(cRoot),
+                  "chunks by peer: " + describeBytes(t.chunks.bytesByPeer, labelsOf({&a, &b, &c})));
         client.drain(300ms);
         for (Peer *p : {&a, &b})
             lab.check(client.events("download-chunk-finished", forPeer(p->peerId())).empty(),
@@ -443,7 +397,8 @@ class MeshScenariosTest : public CppUnit::TestFixture {
                  " B), C " + kVersion + " (.eti " + std::to_string(2 * kChunk) +
                  " B): 1 row peer_count=1 eti_game_version=" + kVersion +
                  "; got-game-files peers=[C]; chunks " +
-                 describeBytes(t.bytesByPeer, {&a, &b, &c}) + "; copy == C, " + t.sha(kEti));
+                 describeBytes(t.chunks.bytesByPeer, labelsOf({&a, &b, &c})) + "; copy == C, " +
+                 t.sha(kEti));
     }
 
     // S16: A advertises a stale alienswarm with the very same bytes as B and C, which
@@ -483,14 +438,15 @@ class MeshScenariosTest : public CppUnit::TestFixture {
                           std::set<std::string>{b.peerId(), c.peerId()} &&
                       ids.size() == 2,
                   "got-game-files: " + toJson(got));
-        const int bEti = t.chunks(b.peerId(), kEti), cEti = t.chunks(c.peerId(), kEti);
-        lab.check(bEti == 2 && cEti == 2 && t.bytes(b.peerId(), kEti) == 2 * kChunk &&
-                      t.bytes(c.peerId(), kEti) == 2 * kChunk,
+        const int bEti = t.chunks.chunks(b.peerId(), kEti),
+                  cEti = t.chunks.chunks(c.peerId(), kEti);
+        lab.check(bEti == 2 && cEti == 2 && t.chunks.bytesOf(b.peerId(), kEti) == 2 * kChunk &&
+                      t.chunks.bytesOf(c.peerId(), kEti) == 2 * kChunk,
                   "the .eti split is B " + std::to_string(bEti) + " / C " + std::to_string(cEti) +
                       " chunks, not 2+2");
         client.drain(300ms);
         lab.check(client.events("download-chunk-finished", forPeer(a.peerId())).empty() &&
-                      t.bytesByPeer.count(a.peerId()) == 0,
+                      t.chunks.bytesByPeer.count(a.peerId()) == 0,
                   "stale A served a chunk");
         lab.check(manifest(client.gameRoot("alienswarm")) == manifest(c.gameRoot("alienswarm")),
                   "the copy differs from C");
@@ -498,8 +454,8 @@ class MeshScenariosTest : public CppUnit::TestFixture {
                  ": peer_count=2, got-game-files peers=[B,C], " + kEti + " " +
                  std::to_string(4 * kChunk) + " B split " + std::to_string(bEti) + "+" +
                  std::to_string(cEti) + " chunks, chunks " +
-                 describeBytes(t.bytesByPeer, {&a, &b, &c}) + " (A none); copy == B == C, " +
-                 t.sha(kEti));
+                 describeBytes(t.chunks.bytesByPeer, labelsOf({&a, &b, &c})) +
+                 " (A none); copy == B == C, " + t.sha(kEti));
     }
 
     // S17: A (stale) and B (catalog) hold a 1000-byte data.bin, C (catalog) a 2000-byte one.
@@ -761,8 +717,10 @@ class MeshScenariosTest : public CppUnit::TestFixture {
         charlie.commandOk(R"({"cmd":"download","game":"bfbc2","install":false})");
         end = waitDownloadEnd(charlie, "bfbc2", from, 60s);
         auto t = verifyTransfer(charlie, "bfbc2", bravo.gameRoot("bfbc2"), from, end);
-        lab.check(t.bytesByPeer.size() == 1 && t.bytesByPeer.count(empty.peerId()) == 1,
-                  "charlie's chunks came from " + describeBytes(t.bytesByPeer, {&empty, &bravo}));
+        lab.check(t.chunks.bytesByPeer.size() == 1 &&
+                      t.chunks.bytesByPeer.count(empty.peerId()) == 1,
+                  "charlie's chunks came from " +
+                      describeBytes(t.chunks.bytesByPeer, labelsOf({&empty, &bravo})));
         alpha.drain(200ms);
         checkSameSession(alpha, empty);
         evidence("S29: empty peer listed with 0 games by alpha and bravo; downloaded bfbc2 (" +
@@ -886,9 +844,10 @@ class MeshScenariosTest : public CppUnit::TestFixture {
         lab.check(manifest(charlie.gameRoot("alienswarm")) == original,
                   "charlie's copy differs from alpha's original:" +
                       manifestDiff(original, manifest(charlie.gameRoot("alienswarm"))));
-        lab.check(t.bytesByPeer.size() == 1 && t.bytesByPeer.count(client.peerId()) == 1 &&
-                      t.bytesByPeer.at(client.peerId()) == rootBytes(aRoot),
-                  "charlie's chunks: " + describeBytes(t.bytesByPeer, {&client}));
+        lab.check(t.chunks.bytesByPeer.size() == 1 &&
+                      t.chunks.bytesByPeer.count(client.peerId()) == 1 &&
+                      t.chunks.bytesByPeer.at(client.peerId()) == rootBytes(aRoot),
+                  "charlie's chunks: " + describeBytes(t.chunks.bytesByPeer, labelsOf({&client})));
         lab.check(client.events("local-peer-ready").size() == 1, "the client restarted");
         evidence("S31: client downloaded alienswarm (" + std::to_string(first.total) +
                  " B) from alpha; alpha shut down (peer-lost " + str(lost, "reason") +
@@ -1003,9 +962,10 @@ class MeshScenariosTest : public CppUnit::TestFixture {
         lab.check(begin->getArray("peers")->size() == 1, "download-begin " + toJson(begin));
         std::vector<Peer *> all{&single};
         all.insert(all.end(), stale.begin(), stale.end());
-        lab.check(t.bytesByPeer.size() == 1 && t.bytesByPeer.count(single.peerId()) == 1 &&
-                      t.bytesByPeer.at(single.peerId()) == t.total,
-                  "chunks by peer: " + describeBytes(t.bytesByPeer, all));
+        lab.check(t.chunks.bytesByPeer.size() == 1 &&
+                      t.chunks.bytesByPeer.count(single.peerId()) == 1 &&
+                      t.chunks.bytesByPeer.at(single.peerId()) == t.total,
+                  "chunks by peer: " + describeBytes(t.chunks.bytesByPeer, labelsOf(all)));
         client.drain(300ms);
         for (Peer *p : stale)
             lab.check(client.events("download-chunk-finished", forPeer(p->peerId())).empty(),
@@ -1014,119 +974,11 @@ class MeshScenariosTest : public CppUnit::TestFixture {
                  " + 4 stale (20240101 x2, 20231201, 20250228), same bytes: 1 row peer_count=1 "
                  "eti_game_version=" +
                  kVersion + "; got-game-files peers=[single]; chunks " +
-                 describeBytes(t.bytesByPeer, all) + "; copy == single, " + t.sha(kEti));
+                 describeBytes(t.chunks.bytesByPeer, labelsOf(all)) + "; copy == single, " +
+                 t.sha(kEti));
     }
 
   private:
-    // A verified download: per-source and per-(source, path) chunk bytes and counts.
-    struct Transfer {
-        Json finished;
-        uint64_t total = 0;
-        std::map<std::string, uint64_t> bytesByPeer;
-        std::map<std::pair<std::string, std::string>, uint64_t> pathBytes;
-        std::map<std::pair<std::string, std::string>, int> pathChunks;
-        Manifest copy;
-
-        int chunks(const std::string &peer, const std::string &path) const {
-            auto it = pathChunks.find({peer, path});
-            return it == pathChunks.end() ? 0 : it->second;
-        }
-        uint64_t bytes(const std::string &peer, const std::string &path) const {
-            auto it = pathBytes.find({peer, path});
-            return it == pathBytes.end() ? 0 : it->second;
-        }
-        std::string sha(const std::string &path) const {
-            auto it = copy.find(path);
-            return "sha256 " + path + "=" +
-                   (it == copy.end() ? std::string("?") : it->second.substr(0, 12)) + " ok";
-        }
-    };
-
-    Lab &newLab(const std::string &scenario) {
-        _lab = std::make_unique<Lab>(scenario);
-        _lab->writeCatalog(fx::catalogJson());
-        return *_lab;
-    }
-
-    // "{ label:bytes ... }" for chunk bytes by peer_id.
-    static std::string describeBytes(const std::map<std::string, uint64_t> &bytes,
-                                     std::initializer_list<Peer *> peers) {
-        return describeBytes(bytes, std::vector<Peer *>(peers));
-    }
-    static std::string describeBytes(const std::map<std::string, uint64_t> &bytes,
-                                     const std::vector<Peer *> &peers) {
-        std::string s = "{";
-        for (const auto &[id, n] : bytes) {
-            std::string name = id.substr(0, 8);
-            for (Peer *p : peers)
-                if (p->peerId() == id)
-                    name = p->label();
-            s += " " + name + ":" + std::to_string(n);
-        }
-        return s + " }";
-    }
-
-    void waitRemote(Peer &peer, const std::string &game, uint64_t peerCount) {
-        _lab->waitUntil([&] { return remotePeerCount(peer, game) == peerCount; }, 10s,
-                        peer.label() + " lists remote " + game + " with peer_count " +
-                            std::to_string(peerCount));
-    }
-
-    std::size_t waitDownloadEnd(Peer &peer, const std::string &game, std::size_t from,
-                                std::chrono::milliseconds timeout) {
-        const std::size_t i =
-            peer.findAnyEvent({"download-finished", "download-failed", "download-cancelled"},
-                              forGame(game), timeout, from);
-        _lab->check(i != Peer::npos, peer.label() + ": download of " + game +
-                                         " did not end within " + std::to_string(timeout.count()) +
-                                         " ms");
-        return i;
-    }
-
-    // The download that ended at end is download-finished, the receiver's root equals
-    // sourceRoot by SHA-256, bytes_total is the source's size, and the chunk events agree
-    // with download-finished (no chunk twice, same total, same bytes per source).
-    Transfer verifyTransfer(Peer &receiver, const std::string &game, const std::string &sourceRoot,
-                            std::size_t from, std::size_t end) {
-        Lab &lab = *_lab;
-        Transfer t;
-        lab.check(receiver.logAt(end).name == "download-finished",
-                  game + ": expected download-finished, got " + receiver.logAt(end).line);
-        t.finished = receiver.logAt(end).object;
-        t.total = rootBytes(sourceRoot);
-        const Manifest expected = manifest(sourceRoot);
-        t.copy = manifest(receiver.gameRoot(game));
-        lab.check(!expected.empty() && expected.count("version.ini"), "fixture: empty source");
-        lab.check(expected == t.copy,
-                  game + ": receiver differs from source:" + manifestDiff(expected, t.copy));
-        lab.check(u64(t.finished, "bytes_total") == t.total,
-                  game + ": bytes_total " + std::to_string(u64(t.finished, "bytes_total")) +
-                      " but the source holds " + std::to_string(t.total) + " B");
-        std::map<std::pair<std::string, uint64_t>, int> times;
-        uint64_t sum = 0;
-        for (const auto &e : receiver.events("download-chunk-finished", forGame(game), from, end)) {
-            const std::string peer = str(e, "peer_id"), path = str(e, "path");
-            const uint64_t bytes = u64(e, "bytes");
-            t.bytesByPeer[peer] += bytes;
-            t.pathBytes[{peer, path}] += bytes;
-            t.pathChunks[{peer, path}] += 1;
-            lab.check(++times[{path, u64(e, "offset")}] == 1,
-                      game + ": chunk " + path + "@" + str(e, "offset") + " verified twice");
-            sum += bytes;
-        }
-        lab.check(sum == u64(t.finished, "bytes"),
-                  game + ": chunk events sum to " + std::to_string(sum) +
-                      " B, download-finished.bytes is " + std::to_string(u64(t.finished, "bytes")));
-        std::map<std::string, uint64_t> sources;
-        if (Json s = t.finished->getObject("sources"); !s.isNull())
-            for (const auto &[peer, bytes] : *s)
-                sources[peer] = bytes.convert<uint64_t>();
-        lab.check(sources == t.bytesByPeer,
-                  game + ": download-finished.sources disagree with the chunk events: " +
-                      toJson(t.finished));
-        return t;
-    }
-
     // Library changes travelled over the existing session: self saw exactly one
     // peer-connected and no peer-lost for other in its whole log.
     void checkSameSession(Peer &self, const Peer &other) {
@@ -1139,8 +991,6 @@ class MeshScenariosTest : public CppUnit::TestFixture {
         _lab->check(self.events("peer-discovered", forPeer(other.peerId())).size() <= 1,
                     self.label() + " rediscovered " + other.label());
     }
-
-    std::unique_ptr<Lab> _lab;
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(MeshScenariosTest);

@@ -1,4 +1,4 @@
-// Operation scenarios of the peer-to-peer suite (spec/SCENARIOS.md): downloads that install
+// Operation scenarios of the peer-to-peer suite (docs/scenarios.md): downloads that install
 // (S5), manual install/uninstall (S6), a receiver whose disk fills up (S20), concurrent pulls
 // from one source (S24) and of two games into one client (S25), reinstall without a transfer
 // (S32), install after the root's archive changed (S33), a game of many small files and no
@@ -48,13 +48,7 @@ const std::set<std::string> kTransferEvents{
     "download-chunk-rejected", "download-finished", "download-failed",   "download-peers-gone",
     "download-cancelled",      "no-peers-have-game"};
 
-// ---- JSON field access ----
-
-double f64(const Json &o, const std::string &key) {
-    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
-        return 0;
-    return o->get(key).convert<double>();
-}
+// "12.3" with decimals digits after the point.
 std::string fixed(double value, int decimals) {
     char text[64];
     std::snprintf(text, sizeof text, "%.*f", decimals, value);
@@ -71,13 +65,6 @@ std::set<std::string> topLevelNames(const std::string &dir) {
         out.insert(it->path().filename().string());
     return out;
 }
-std::string join(const std::set<std::string> &items) {
-    std::string s;
-    for (const auto &i : items)
-        s += (s.empty() ? "" : ",") + i;
-    return s;
-}
-
 // path -> sha256 of every regular file an archive holds, read with libarchive in this
 // process: the reference an installed local/ tree must equal.
 Manifest archiveManifest(const std::string &path) {
@@ -154,49 +141,6 @@ std::string uploadCapIni(double uploadLimitMiBps) {
 
 // ---- what a peer reports ----
 
-// download-chunk-finished events of one game in a log window, tallied.
-struct ChunkTally {
-    std::map<std::string, uint64_t> bytesByPeer;
-    std::map<std::string, int> eventsByPath;
-    std::map<std::string, uint64_t> bytesByPath;
-    std::map<std::pair<std::string, uint64_t>, int> times; // (path, offset) -> count
-    uint64_t bytes = 0;
-    std::size_t events = 0;
-
-    int duplicates() const {
-        int d = 0;
-        for (const auto &[key, n] : times)
-            d += n > 1 ? n - 1 : 0;
-        return d;
-    }
-};
-
-ChunkTally tallyChunks(const Peer &receiver, const std::string &game, std::size_t from = 0,
-                       std::size_t to = Peer::npos) {
-    ChunkTally t;
-    for (const auto &e : receiver.events("download-chunk-finished", forGame(game), from, to)) {
-        const std::string path = str(e, "path");
-        const uint64_t bytes = u64(e, "bytes");
-        t.bytesByPeer[str(e, "peer_id")] += bytes;
-        t.eventsByPath[path] += 1;
-        t.bytesByPath[path] += bytes;
-        t.times[{path, u64(e, "offset")}] += 1;
-        t.bytes += bytes;
-        ++t.events;
-    }
-    return t;
-}
-
-bool flag(const Json &row, const std::string &key) {
-    return !row.isNull() && row->has(key) && row->get(key).isBoolean() && row->getValue<bool>(key);
-}
-uint64_t remotePeerCount(Peer &peer, const std::string &game) {
-    JsonArray remote = peer.listGames()->getArray("remote");
-    for (std::size_t i = 0; remote && i < remote->size(); ++i)
-        if (str(remote->getObject(static_cast<unsigned>(i)), "id") == game)
-            return u64(remote->getObject(static_cast<unsigned>(i)), "peer_count");
-    return 0;
-}
 // The events of a peer's log window [from, to) that belong to a transfer, as "name@index".
 std::vector<std::string> transferEvents(const Peer &peer, std::size_t from,
                                         std::size_t to = Peer::npos) {
@@ -215,17 +159,11 @@ std::string joinList(const std::vector<std::string> &items) {
 
 } // namespace
 
-class OpsScenariosTest : public CppUnit::TestFixture {
+class OpsScenariosTest : public ScenarioTest {
     CPPUNIT_TEST_SUITE(OpsScenariosTest);
-    CPPUNIT_TEST(S5_autoInstallDownload);
-    CPPUNIT_TEST(S6_manualInstallAndUninstall);
-    CPPUNIT_TEST(S20_receiverWriteFailure);
-    CPPUNIT_TEST(S24_twoClientsPullFromOneSource);
-    CPPUNIT_TEST(S25_oneClientDownloadsTwoGames);
-    CPPUNIT_TEST(S32_reinstallAfterUninstall);
-    CPPUNIT_TEST(S33_installAfterExternalRootMutation);
-    CPPUNIT_TEST(S34_manySmallFilesWithoutEti);
-    CPPUNIT_TEST(S37_singleSourceThroughput);
+#define LANSPREAD_SCENARIO(test) CPPUNIT_TEST(test);
+#include "ops_scenarios.def"
+#undef LANSPREAD_SCENARIO
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -241,7 +179,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
             _mounted.clear();
             _mountUser = nullptr;
         }
-        _lab.reset();
+        ScenarioTest::tearDown();
     }
 
     // S5: an empty client downloads cnctw (a real RAR5 .eti) from bravo with the default
@@ -290,7 +228,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         lab.check(client.events("download-failed").empty() &&
                       client.events("install-failed").empty(),
                   "a download-failed or install-failed was emitted");
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S5: cnctw " + std::to_string(t.total) + " B from bravo (" + t.sha("cnctw.eti") +
                  "), download-finished@" + std::to_string(end) + " < install-begin@" +
                  std::to_string(begin) + " < install-finished@" + std::to_string(done) +
@@ -362,7 +300,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         const auto transfers = transferEvents(client, installFrom);
         lab.check(transfers.empty(),
                   "transfer events during install/uninstall: " + joinList(transfers));
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S6: bfbc2 downloaded install=false (" + std::to_string(t.total) +
                  " B); install -> local/ == bfbc2.eti's " + std::to_string(archive.size()) +
                  " files, installed=true; uninstall -> no local/, installed=false, root {" +
@@ -432,7 +370,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         lab.check(!fs::exists(root + "/version.ini"), "a version.ini was committed by the retry");
         lab.check(client.running() && str(client.status(), "peer_id") == client.peerId(),
                   "the client is not responsive after the failures");
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S20: 96 MiB alienswarm into a 40 MiB tmpfs -> download-failed (" + error + "), " +
                  std::to_string(freeBytes) +
                  " B left free, no version.ini, not listed Ready, active-operations cleared; "
@@ -519,7 +457,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
                       c->label() + ": alienswarm is " + toJson(local));
             c->drain(200ms);
             lab.check(c->events("download-failed").empty(), c->label() + ": a download-failed");
-            checkStdout(*c);
+            checkJsonOnly(lab, *c);
         }
         lab.check(source.running(), "the source died");
         evidence("S24: client1 and client2 pulled alienswarm (" + std::to_string(t1.total) +
@@ -585,7 +523,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         client.drain(300ms);
         lab.check(client.events("download-failed").empty(), "a download-failed was emitted");
         lab.check(client.events("download-begin").size() == 2, "download-begin count != 2");
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S25: alienswarm (" + std::to_string(ta.total) + " B, install=false) and cnctw (" +
                  std::to_string(tc.total) +
                  " B, install) downloaded at once by one client (both in one active-operations "
@@ -650,7 +588,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         lab.check(client.events("download-begin").size() == 1 &&
                       client.events("got-game-files").size() == 1,
                   "more than one download in the whole log");
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S32: cnctw downloaded+installed, uninstalled (local/ gone, root kept), "
                  "reinstalled: install-finished@" +
                  std::to_string(again) + ", 0 transfer events in log[" +
@@ -715,7 +653,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         client.drain(300ms);
         const auto transfers = transferEvents(client, installFrom);
         lab.check(transfers.empty(), "transfer events since the install: " + joinList(transfers));
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S33: cnctw.eti replaced after download by a zip (sha256 " +
                  mutatedSha.substr(0, 12) + ", " + std::to_string(expected.size()) +
                  " files); install -> local/ == the new archive exactly (fixture-payload.txt " +
@@ -790,7 +728,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
                   "bf1942 is " + toJson(local));
         client.drain(300ms);
         lab.check(client.events("download-failed").empty(), "a download-failed was emitted");
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         evidence("S34: bf1942 = version.ini + 300 small files in nested dirs, no .eti: " +
                  std::to_string(sizes.size()) + " files " + std::to_string(t.total) + " B, " +
                  std::to_string(t.chunks.events) + " chunk events (1 per non-empty file, " +
@@ -874,7 +812,7 @@ class OpsScenariosTest : public CppUnit::TestFixture {
         lab.check(flag(local, "downloaded") && !flag(local, "installed") &&
                       !fs::exists(client.gameRoot(game) + "/local"),
                   game + " is " + toJson(local));
-        checkStdout(client);
+        checkJsonOnly(lab, client);
         // 2 GiB is gone with the lab; the copy goes now already.
         fs::remove(copy);
         evidence("S37: sparse 2 GiB " + eti + " from one source, install=false: " +
@@ -884,116 +822,6 @@ class OpsScenariosTest : public CppUnit::TestFixture {
     }
 
   private:
-    struct Transfer {
-        Json finished;
-        ChunkTally chunks;
-        std::map<std::string, uint64_t> sources; // download-finished.sources
-        std::map<std::string, uint64_t> sizes;   // the source's files
-        uint64_t total = 0;
-        Manifest copy; // the receiver's root, equal to the source's
-
-        // "sha256 <path>=<first 12 hex digits> ok", for evidence lines.
-        std::string sha(const std::string &path) const {
-            auto it = copy.find(path);
-            return "sha256 " + path + "=" +
-                   (it == copy.end() ? std::string("?") : it->second.substr(0, 12)) + " ok";
-        }
-    };
-
-    Lab &newLab(const std::string &scenario, const std::string &catalog = fx::catalogJson()) {
-        _lab = std::make_unique<Lab>(scenario);
-        _lab->writeCatalog(catalog);
-        return *_lab;
-    }
-
-    // Waits until peer's list-games remote shows game with peerCount sources.
-    void waitRemote(Peer &peer, const std::string &game, uint64_t peerCount) {
-        _lab->waitUntil([&] { return remotePeerCount(peer, game) == peerCount; }, 10s,
-                        peer.label() + " lists remote " + game + " with peer_count " +
-                            std::to_string(peerCount));
-    }
-
-    // The index of the download's terminal event at or after from; fails when none comes.
-    std::size_t waitDownloadEnd(Peer &peer, const std::string &game, std::size_t from,
-                                std::chrono::milliseconds timeout) {
-        const std::size_t i =
-            peer.findAnyEvent({"download-finished", "download-failed", "download-cancelled"},
-                              forGame(game), timeout, from);
-        _lab->check(i != Peer::npos, peer.label() + ": download of " + game +
-                                         " did not end within " + std::to_string(timeout.count()) +
-                                         " ms");
-        return i;
-    }
-    // The index of the install's terminal event at or after from; fails when none comes.
-    std::size_t waitInstallEnd(Peer &peer, const std::string &game, std::size_t from,
-                               std::chrono::milliseconds timeout) {
-        const std::size_t i =
-            peer.findAnyEvent({"install-finished", "install-failed"}, forGame(game), timeout, from);
-        _lab->check(i != Peer::npos, peer.label() + ": install of " + game +
-                                         " did not end within " + std::to_string(timeout.count()) +
-                                         " ms");
-        return i;
-    }
-
-    // A finished download at end (from its command at from): it is download-finished, the
-    // receiver's root equals sourceRoot by SHA-256, bytes_total is the source's size, the
-    // chunk events are coherent (no chunk twice, their bytes are download-finished.bytes, and
-    // per source equal download-finished.sources), and the rates are consistent.
-    Transfer verifyTransfer(Peer &receiver, const std::string &game, const std::string &sourceRoot,
-                            std::size_t from, std::size_t end) {
-        Lab &lab = *_lab;
-        Transfer t;
-        lab.check(receiver.logAt(end).name == "download-finished",
-                  game + ": expected download-finished, got " + receiver.logAt(end).line);
-        t.finished = receiver.logAt(end).object;
-        t.sizes = fileSizes(sourceRoot);
-        t.total = totalSize(t.sizes);
-        const Manifest expected = manifest(sourceRoot);
-        const Manifest actual = manifest(receiver.gameRoot(game));
-        t.copy = actual;
-        lab.check(!expected.empty() && expected.count("version.ini"), "fixture: empty source");
-        lab.check(expected == actual,
-                  game + ": receiver differs from source:" + manifestDiff(expected, actual));
-        lab.check(u64(t.finished, "bytes_total") == t.total,
-                  game + ": bytes_total " + std::to_string(u64(t.finished, "bytes_total")) +
-                      " but the source holds " + std::to_string(t.total) + " B");
-        t.chunks = tallyChunks(receiver, game, from, end);
-        t.sources = sourcesOf(t.finished);
-        lab.check(t.chunks.duplicates() == 0, game + ": a chunk was verified twice");
-        lab.check(t.chunks.bytes == u64(t.finished, "bytes"),
-                  game + ": chunk events sum to " + std::to_string(t.chunks.bytes) +
-                      " B, download-finished.bytes is " + std::to_string(u64(t.finished, "bytes")));
-        lab.check(t.sources == t.chunks.bytesByPeer, game + ": download-finished.sources " +
-                                                         toJson(t.finished) +
-                                                         " disagree with the chunk events");
-        const double mibps = f64(t.finished, "mib_per_s");
-        const double mbitps = f64(t.finished, "mbit_per_s");
-        lab.check(mibps > 0 && std::abs(mbitps / mibps - 8.388608) < 1e-6,
-                  game + ": rates " + toJson(t.finished));
-        return t;
-    }
-
-    // got-game-files lists exactly the source's files with their sizes.
-    void checkFileList(const Json &got, const std::string &sourceRoot) {
-        std::map<std::string, uint64_t> listed;
-        JsonArray files = got->getArray("files");
-        for (std::size_t i = 0; files && i < files->size(); ++i) {
-            Json f = files->getObject(static_cast<unsigned>(i));
-            listed[str(f, "path")] = u64(f, "size");
-        }
-        _lab->check(listed == fileSizes(sourceRoot),
-                    "got-game-files " + toJson(got) + " does not list the source's files");
-    }
-
-    // The contract allows only JSON objects on stdout.
-    void checkStdout(const Peer &peer) {
-        const auto bad = peer.invalidLines();
-        _lab->check(bad.empty(), peer.label() + " wrote " + std::to_string(bad.size()) +
-                                     " non-JSON stdout lines, first: " +
-                                     (bad.empty() ? std::string() : bad.front()));
-    }
-
-    std::unique_ptr<Lab> _lab;
     std::string _mounted;       // a tmpfs this test mounted (unmounted in tearDown)
     Peer *_mountUser = nullptr; // the peer whose games dir it is
 };

@@ -12,7 +12,7 @@
 //   avahiRestart      avahi-daemon restarted on h1: h1's advert comes back (a browser on h3
 //                     sees it removed and resolved again) and h1's browse comes back (a peer
 //                     that only mDNS can reveal to h1 is discovered by h1)
-//   b5                B5 (spec/BENCH.md) rounds: lanspreadd start on h1 -> peer-discovered
+//   b5                B5 (docs/benchmarks.md) rounds: lanspreadd start on h1 -> peer-discovered
 //                     (via mdns) on h2, beside avahi's own register -> resolve time measured
 //                     with dnssd_probe in the same round; tests/bench/run-b5.sh aggregates.
 //
@@ -44,12 +44,6 @@ std::string peerIni(int peerTimeoutMs = 0, const std::string &extra = "") {
     if (peerTimeoutMs > 0)
         ini += "peer_timeout_ms = " + std::to_string(peerTimeoutMs) + "\n";
     return ini + extra;
-}
-
-using lanspread::test::evidence;
-
-HostPeer::Predicate ofPeer(const std::string &peerId) {
-    return [peerId](const Json &e) { return str(e, "peer_id") == peerId; };
 }
 
 std::string ipOf(const std::string &addr) {
@@ -132,11 +126,8 @@ std::string describe(const std::map<std::string, int64_t> &counts) {
 
 // Every peer's stdout held JSON objects only.
 void checkJsonOnly(NetLab &lab, const std::vector<HostPeer *> &peers) {
-    for (auto *p : peers) {
-        auto bad = p->invalidLines();
-        lab.check(bad.empty(),
-                  p->label() + " wrote a non-JSON line: " + (bad.empty() ? "" : bad[0]));
-    }
+    for (auto *p : peers)
+        lanspread::test::checkJsonOnly(lab, *p);
 }
 
 // The wall-clock ms of the first stderr log line of a lanspreadd containing needle
@@ -168,17 +159,16 @@ std::string envOr(const char *name, const std::string &fallback) {
 
 class NetnsDiscoveryTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(NetnsDiscoveryTest);
-    CPPUNIT_TEST(mutualDiscovery);
-    CPPUNIT_TEST(shutdownIsSeen);
-    CPPUNIT_TEST(kill9IsSeen);
-    CPPUNIT_TEST(avahiRestart);
-    CPPUNIT_TEST(b5);
-    CPPUNIT_TEST(partitionHeals);
-    CPPUNIT_TEST(simultaneousDiscovery);
+#define NETNS_LAB_TEST(test, ctestName, hosts) CPPUNIT_TEST(test);
+#include "netns_tests.def"
+#undef NETNS_LAB_TEST
+    CPPUNIT_TEST(b5); // run by tests/bench/run-b5.sh (ctest netns_b5_smoke), in a lab of its own
     CPPUNIT_TEST_SUITE_END();
 
   public:
-    void tearDown() override { _lab.reset(); }
+    void tearDown() override {
+        _lab.reset();
+    }
 
     // (a) Three hosts, discovery only: every host connects to the two others, learns their
     // games, and every first contact came from mDNS with the other host's lab address and
@@ -218,7 +208,7 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         // cache) and dialed it.
         for (std::size_t i = 0; i < peers.size(); ++i)
             for (std::size_t j = i + 1; j < peers.size(); ++j)
-                lab.check(!peers[j]->events("peer-discovered", ofPeer(peers[i]->peerId())).empty(),
+                lab.check(!peers[j]->events("peer-discovered", forPeer(peers[i]->peerId())).empty(),
                           peers[j]->label() + " joined after " + peers[i]->label() +
                               " but never published peer-discovered for it");
         // Connected: one peer-connected per other peer; list-peers names and lab addresses.
@@ -226,10 +216,10 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
             for (auto *other : peers) {
                 if (other == self)
                     continue;
-                lab.check(self->events("peer-connected", ofPeer(other->peerId())).size() == 1,
+                lab.check(self->events("peer-connected", forPeer(other->peerId())).size() == 1,
                           self->label() + " has " +
                               std::to_string(
-                                  self->events("peer-connected", ofPeer(other->peerId())).size()) +
+                                  self->events("peer-connected", forPeer(other->peerId())).size()) +
                               " peer-connected events for " + other->label());
             }
             JsonArray list = self->listPeers();
@@ -282,12 +272,12 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         HostPeer &leaver = *peers[2];
         lab.pump();
         const std::size_t from1 = peers[0]->logSize(), from2 = peers[1]->logSize();
-        const int64_t sentAt = leaver.shutdown();
-        lab.check(leaver.lastExitCode() == 0,
-                  "h3 exited with " + std::to_string(leaver.lastExitCode()) + " after shutdown");
+        const int64_t sentAt = wallMs();
+        const int exitCode = leaver.shutdown();
+        lab.check(exitCode == 0, "h3 exited with " + std::to_string(exitCode) + " after shutdown");
         std::string times;
         for (auto [peer, from] : {std::pair{peers[0], from1}, std::pair{peers[1], from2}}) {
-            Json lost = peer->waitEvent("peer-lost", ofPeer(leaver.peerId()), 10s, from,
+            Json lost = peer->waitEvent("peer-lost", forPeer(leaver.peerId()), 10s, from,
                                         "h3 left with shutdown");
             const int64_t ms = i64(lost, "ts_ms") - sentAt;
             times +=
@@ -309,7 +299,7 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         leaver.restart();
         const int64_t againMs = waitMesh(lab, peers, 30s, "h3 is found again after its restart");
         for (auto [peer, from] : {std::pair{peers[0], back1}, std::pair{peers[1], back2}})
-            lab.check(peer->findEvent("peer-connected", ofPeer(leaver.peerId()), 0ms, from) !=
+            lab.check(peer->findEvent("peer-connected", forPeer(leaver.peerId()), 0ms, from) !=
                           HostPeer::npos,
                       peer->label() + " did not publish peer-connected for the returning h3");
         checkJsonOnly(lab, peers);
@@ -338,11 +328,12 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         for (auto *p : peers)
             lab.check(p->events("peer-lost").empty(), p->label() + " lost a peer before the kill");
         const std::size_t from1 = peers[0]->logSize(), from2 = peers[1]->logSize();
-        const int64_t killedAt = victim.kill9();
+        const int64_t killedAt = wallMs();
+        victim.kill9();
         std::string times;
         const int64_t bound = kPeerTimeoutMs + 2000;
         for (auto [peer, from] : {std::pair{peers[0], from1}, std::pair{peers[1], from2}}) {
-            Json lost = peer->waitEvent("peer-lost", ofPeer(victim.peerId()),
+            Json lost = peer->waitEvent("peer-lost", forPeer(victim.peerId()),
                                         std::chrono::milliseconds(bound + 10000), from,
                                         "h3 was killed with -9");
             const int64_t ms = i64(lost, "ts_ms") - killedAt;
@@ -417,15 +408,15 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
                         "peer_id=" + hidden.peerId(),
                         "proto=" + std::to_string(i64(st, "protocol_version")),
                         "rev=" + std::to_string(i64(st, "library_revision")), "name=hidden"});
-        Json found = h1.waitEvent("peer-discovered", ofPeer(hidden.peerId()), 20s, h1From,
+        Json found = h1.waitEvent("peer-discovered", forPeer(hidden.peerId()), 20s, h1From,
                                   "h1's browse after the avahi restart finds the hidden peer");
         const int64_t foundMs = i64(found, "ts_ms") - announceWall;
         lab.check(str(found, "via") == "mdns" && str(found, "addr") == hidden.lanAddr(),
                   "h1 discovered the hidden peer as " + lanspread::test::toJson(found) +
                       ", expected via mdns at " + hidden.lanAddr());
-        h1.waitEvent("peer-connected", ofPeer(hidden.peerId()), 15s, h1From,
+        h1.waitEvent("peer-connected", forPeer(hidden.peerId()), 15s, h1From,
                      "h1 connects to the peer it discovered");
-        lab.check(hidden.findEvent("peer-connected", ofPeer(h1.peerId()), 10s) != HostPeer::npos,
+        lab.check(hidden.findEvent("peer-connected", forPeer(h1.peerId()), 10s) != HostPeer::npos,
                   "the hidden peer never saw h1 connect");
 
         // A whole new peer joins on h3: everybody lists it.
@@ -474,7 +465,7 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
                   "could not stop h3's switch port from forwarding");
         std::string times;
         for (auto [peer, from] : {std::pair{peers[0], from1}, std::pair{peers[1], from2}}) {
-            Json lost = peer->waitEvent("peer-lost", ofPeer(peers[2]->peerId()), 15s, from,
+            Json lost = peer->waitEvent("peer-lost", forPeer(peers[2]->peerId()), 15s, from,
                                         "h3's switch port stopped forwarding");
             times += " " + peer->label() + "=" + std::to_string(i64(lost, "ts_ms") - cutAt) + "ms";
             lab.check(i64(lost, "ts_ms") - cutAt < kPeerTimeoutMs + 2000,
@@ -513,9 +504,9 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         for (int attempt = 1; attempt <= 6; ++attempt) {
             const std::size_t fromA = a.logSize(), fromB = b.logSize();
             if (attempt == 1) {
-                a.start(lab.gamesDirOf("h1"), lab.stateDirOf("h1"), lab.catalogPath(), "",
+                a.start("h1", lab.gamesDirOf("h1"), lab.stateDirOf("h1"), lab.catalogPath(), "",
                         HostPeer::kPlugins, false);
-                b.start(lab.gamesDirOf("h2"), lab.stateDirOf("h2"), lab.catalogPath(), "",
+                b.start("h2", lab.gamesDirOf("h2"), lab.stateDirOf("h2"), lab.catalogPath(), "",
                         HostPeer::kPlugins, false);
             } else {
                 a.restart(false);
@@ -528,9 +519,9 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
             b.drain(500ms);
             for (auto [self, other, from] :
                  {std::tuple{&a, &b, fromA}, std::tuple{&b, &a, fromB}}) {
-                const auto lost = self->events("peer-lost", ofPeer(other->peerId()), from);
+                const auto lost = self->events("peer-lost", forPeer(other->peerId()), from);
                 const auto connected =
-                    self->events("peer-connected", ofPeer(other->peerId()), from);
+                    self->events("peer-connected", forPeer(other->peerId()), from);
                 lab.check(lost.empty() && connected.size() == 1,
                           "attempt " + std::to_string(attempt) + ": " + self->label() + " saw " +
                               std::to_string(connected.size()) + " peer-connected and " +
@@ -546,7 +537,7 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         evidence("netns simultaneous discovery: no spurious peer-lost in attempts" + rounds);
     }
 
-    // B5 rounds (spec/BENCH.md). Needs 3 hosts with LAB_BROWSE_ONLY=2: h2's avahi-daemon
+    // B5 rounds. Needs 3 hosts with LAB_BROWSE_ONLY=2: h2's avahi-daemon
     // publishes nothing, so the lanspreadd on h2 only browses, and the newcomer on h1 cannot
     // find h2 and dial it first: h2 has to discover h1 by mDNS, which is what B5 measures.
     // h3 is an ordinary peer (its advert is visible), showing when h1 becomes visible there
@@ -579,13 +570,14 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
         HostPeer &newcomer = lab.addPeer("newcomer", 1);
 
         // Warm-up (not measured): creates the newcomer's identity and index cache.
-        newcomer.start(lab.gamesDirOf("newcomer"), lab.stateDirOf("newcomer"), lab.catalogPath());
+        newcomer.start("newcomer", lab.gamesDirOf("newcomer"), lab.stateDirOf("newcomer"),
+                       lab.catalogPath());
         const std::string newId = newcomer.peerId();
-        observer.waitEvent("peer-discovered", ofPeer(newId), 15s, 0,
+        observer.waitEvent("peer-discovered", forPeer(newId), 15s, 0,
                            "warm-up: the browse-only observer discovers the newcomer");
         lab.pump();
         for (auto *p : {&peer3, &newcomer})
-            lab.check(p->events("peer-discovered", ofPeer(observer.peerId())).empty(),
+            lab.check(p->events("peer-discovered", forPeer(observer.peerId())).empty(),
                       p->label() + " discovered the observer on h2, whose avahi publishes nothing");
         leave(lab, newcomer, {&observer, &peer3});
 
@@ -629,17 +621,17 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
             const std::size_t cli = newcomer.findEvent("cli-started", {}, 0ms, newcomer.runStart());
             const int64_t cliStarted =
                 cli == HostPeer::npos ? -1 : i64(newcomer.logAt(cli).object, "ts_ms") - t0;
-            Json disc = observer.waitEvent("peer-discovered", ofPeer(newId), 15s, o,
+            Json disc = observer.waitEvent("peer-discovered", forPeer(newId), 15s, o,
                                            "round " + std::to_string(r) + ": h2 discovers h1");
             lab.check(str(disc, "via") == "mdns" && str(disc, "addr") == newcomer.lanAddr(),
                       "h2 discovered h1 as " + lanspread::test::toJson(disc));
-            Json conn = observer.waitEvent("peer-connected", ofPeer(newId), 15s, o,
+            Json conn = observer.waitEvent("peer-connected", forPeer(newId), 15s, o,
                                            "round " + std::to_string(r) + ": h2 connects to h1");
             // h3: the first sign of h1 (its own discovery or h1's incoming connection).
-            const std::size_t c3 = peer3.findEvent("peer-connected", ofPeer(newId), 15s, p3);
+            const std::size_t c3 = peer3.findEvent("peer-connected", forPeer(newId), 15s, p3);
             lab.check(c3 != HostPeer::npos,
                       "round " + std::to_string(r) + ": h3 never connected h1");
-            const std::size_t d3 = peer3.findEvent("peer-discovered", ofPeer(newId), 0ms, p3);
+            const std::size_t d3 = peer3.findEvent("peer-discovered", forPeer(newId), 0ms, p3);
             const bool h3Discovered = d3 != HostPeer::npos && d3 < c3;
             const int64_t h3Visible = i64(peer3.logAt(h3Discovered ? d3 : c3).object, "ts_ms") - t0;
             // The kernel logs "discovery: advertising <name> on port ..." right after it asked
@@ -684,7 +676,7 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
             from.push_back(o->logSize());
         peer.shutdown();
         for (std::size_t i = 0; i < others.size(); ++i)
-            if (others[i]->findEvent("peer-lost", ofPeer(peer.peerId()), 10s, from[i]) ==
+            if (others[i]->findEvent("peer-lost", forPeer(peer.peerId()), 10s, from[i]) ==
                 HostPeer::npos)
                 lab.check(others[i]->peerIds().count(peer.peerId()) == 0,
                           others[i]->label() + " still lists " + peer.label() + " after it left");

@@ -1,11 +1,13 @@
-// Real lanspreadd peers for the scenario suite: each Peer is one process with its own games
-// and state dirs, driven over frontend-cli's JSONL (spec/CLI.md) on stdin/stdout, its logs in
-// a stderr file. Every stdout line a peer wrote is kept in its event log, so positive checks
+// Real lanspreadd peers for the scenario suites and the netns tests: each Peer is one process
+// with its own games and state dirs, driven over frontend-cli's JSONL on stdin/stdout, its logs
+// in a stderr file. Every stdout line a peer wrote is kept in its event log, so positive checks
 // can wait for an event from a cursor and negative checks can scan the whole window.
 // A Lab owns a unique temp dir, the catalog and the peers; it kills every child and removes
 // the dir when it goes (set LANSPREAD_KEEP_LAB=1 to keep the dir for a post-mortem).
 // Failures carry the stderr tail and the last events of every peer of the lab, so a red CI
-// log says what the daemons saw. Header-only; POSIX; CppUnit assertions.
+// log says what the daemons saw. The loopback suites use Peer and Lab as they are; the netns
+// harness (tests/netns/netns_harness.hpp) subclasses them for where a peer runs and what else
+// its lab holds. Header-only; POSIX; CppUnit assertions.
 #pragma once
 
 #include "child_process.hpp"
@@ -25,6 +27,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <deque>
 #include <filesystem>
@@ -193,44 +196,97 @@ struct LoggedEvent {
     std::string line;
 };
 
+// Wall-clock ms since the Unix epoch (the clock of the events' ts_ms).
+inline int64_t wallMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+// The first 8 hex digits of a peer_id, for messages.
+inline std::string shortId(const std::string &peerId) {
+    return peerId.substr(0, 8);
+}
+
+// One lanspreadd process. By default it runs directly and listens on 127.0.0.1; a subclass
+// changes only where it runs and what it listens on (the netns harness runs it inside a lab
+// host), everything else -- commands, the event log, waits, shutdown and kill -- is this one.
 class Peer {
   public:
-    // label names the peer in diagnostics; workDir holds its stderr log and INI file.
+    // What a peer loads unless start() names other plugins.
+    static constexpr const char *kPlugins =
+        "org.lanspread.frontend.cli,org.lanspread.transport.quic,org.lanspread.unpacker.libarchive";
+
+    // label names the peer in diagnostics; workDir holds its stderr logs and INI file.
     Peer(std::string label, std::string workDir)
         : _label(std::move(label)), _workDir(std::move(workDir)) {
         std::filesystem::create_directories(_workDir);
     }
-    ~Peer() { _child.reset(); } // ChildProcess kills and reaps a running child
+    virtual ~Peer() { _child.reset(); } // ChildProcess kills and reaps a running child
     Peer(const Peer &) = delete;
     Peer &operator=(const Peer &) = delete;
 
     // A hook that returns diagnostics of the whole lab, appended to this peer's failures.
     void setLabDiagnostics(std::function<std::string()> diag) { _labDiag = std::move(diag); }
 
-    // Starts lanspreadd listening on 127.0.0.1:0 and waits for local-peer-ready (recording
-    // peer_id and listen_addr). extraIni is appended to a generated --config file.
+    // Starts lanspreadd as --name name and, unless wait is false (then call waitReady()),
+    // waits for local-peer-ready (recording peer_id and listen_addr). ini, when not empty, goes
+    // to a --config file; plugins empty means the peer's default list.
     void start(const std::string &name, const std::string &gamesDir, const std::string &stateDir,
-               const std::string &catalog, const std::string &extraIni = "") {
+               const std::string &catalog, const std::string &ini = "",
+               const std::string &plugins = "", bool wait = true) {
         _name = name;
         _gamesDir = gamesDir;
         _stateDir = stateDir;
         _catalog = catalog;
-        _extraIni = extraIni;
-        launch();
+        _ini = ini;
+        _plugins = plugins.empty() ? defaultPlugins() : plugins;
+        restart(wait);
     }
-    // Starts again with the same name, dirs, catalog and INI (after kill9() or shutdown()).
-    void restart() { launch(); }
+    // Starts again with the same name, dirs, catalog, INI and plugins (after kill9() or
+    // shutdown()).
+    void restart(bool wait = true) {
+        launch();
+        if (wait)
+            waitReady();
+    }
+    // Waits for this run's local-peer-ready (peer_id and listen_addr).
+    void waitReady() {
+        const std::size_t ready = findEvent("local-peer-ready", {}, 30s, _runStart);
+        if (ready == npos) {
+            auto code = _child->wait(2s);
+            if (code)
+                _exited = true;
+            fail("no local-peer-ready within 30 s: " +
+                 (code ? "lanspreadd exited with " + std::to_string(*code) +
+                             (*code == 127 ? " (cannot exec " + std::string(LANSPREADD_PATH) + ")"
+                                           : std::string())
+                       : std::string("lanspreadd is still running")));
+        }
+        _readyIndex = ready;
+        _peerId = _log[ready].object->optValue<std::string>("peer_id", "");
+        _listenAddr = _log[ready].object->optValue<std::string>("listen_addr", "");
+        if (_peerId.empty() || _listenAddr.empty())
+            fail("local-peer-ready lacks peer_id or listen_addr: " + _log[ready].line);
+    }
 
     const std::string &label() const { return _label; }
     const std::string &name() const { return _name; }
     const std::string &peerId() const { return _peerId; }
     const std::string &listenAddr() const { return _listenAddr; }
+    // The port lanspreadd bound (and advertises).
+    std::string port() const { return _listenAddr.substr(_listenAddr.rfind(':') + 1); }
     const std::string &gamesDir() const { return _gamesDir; }
     const std::string &stateDir() const { return _stateDir; }
     std::string gameRoot(const std::string &game) const { return _gamesDir + "/" + game; }
     std::string stderrPath() const { return _workDir + "/stderr-" + std::to_string(_run) + ".log"; }
     bool running() const { return _child && !_exited; }
     pid_t pid() const { return _child ? _child->pid() : -1; }
+    // Wall-clock ms just before the current run's process was forked.
+    int64_t startedAtMs() const { return _startedAtMs; }
+    // The log index where the current run's output starts.
+    std::size_t runStart() const { return _runStart; }
+    // The local-peer-ready event of the current run.
+    const Json &readyEvent() const { return _log.at(_readyIndex).object; }
 
     // ---- commands ----
 
@@ -274,6 +330,15 @@ class Peer {
     Json status() { return commandOk("{\"cmd\":\"status\"}"); }
     JsonArray listPeers() { return commandOk("{\"cmd\":\"list-peers\"}")->getArray("peers"); }
     Json listGames() { return commandOk("{\"cmd\":\"list-games\"}"); }
+    // The peer_ids list-peers names.
+    std::set<std::string> peerIds() {
+        std::set<std::string> ids;
+        JsonArray peers = listPeers();
+        for (std::size_t i = 0; peers && i < peers->size(); ++i)
+            ids.insert(
+                peers->getObject(static_cast<unsigned>(i))->optValue<std::string>("peer_id", ""));
+        return ids;
+    }
     // The peer_id returned by connect.
     std::string connect(const Peer &other) {
         return commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(other.listenAddr()) + "}")
@@ -307,17 +372,21 @@ class Peer {
                 return i;
         }
     }
-    // findEvent() that must succeed; returns the event.
+    // findEvent() that must succeed; returns the event. what, when given, says in the failure
+    // what the event would have meant.
     Json waitEvent(const std::string &name, const Predicate &pred = {},
-                   std::chrono::milliseconds timeout = 30s, std::size_t from = 0) {
-        return _log.at(waitEventIndex(name, pred, timeout, from)).object;
+                   std::chrono::milliseconds timeout = 30s, std::size_t from = 0,
+                   const std::string &what = "") {
+        return _log.at(waitEventIndex(name, pred, timeout, from, what)).object;
     }
     std::size_t waitEventIndex(const std::string &name, const Predicate &pred = {},
-                               std::chrono::milliseconds timeout = 30s, std::size_t from = 0) {
+                               std::chrono::milliseconds timeout = 30s, std::size_t from = 0,
+                               const std::string &what = "") {
         std::size_t i = findEvent(name, pred, timeout, from);
         if (i == npos)
-            fail("no " + name + " event within " + std::to_string(timeout.count()) +
-                 " ms (from log index " + std::to_string(from) + ")");
+            fail("no " + name + " event" + (what.empty() ? "" : " (" + what + ")") + " within " +
+                 std::to_string(timeout.count()) + " ms (from log index " + std::to_string(from) +
+                 ")");
         return i;
     }
     // Every logged event named name (matching pred) in [from, to).
@@ -329,8 +398,9 @@ class Peer {
                 out.push_back(_log[i].object);
         return out;
     }
-    // Reads whatever the peer writes for window (so a negative check sees a settled log).
-    void drain(std::chrono::milliseconds window) {
+    // Reads whatever the peer writes for window (so a negative check sees a settled log);
+    // with no window, only what is already there.
+    void drain(std::chrono::milliseconds window = 0ms) {
         const auto deadline = std::chrono::steady_clock::now() + window;
         while (running() && readOne(deadline)) {
         }
@@ -357,7 +427,8 @@ class Peer {
         }
         _exited = true;
     }
-    // The shutdown command, then waits for exit (kill -9 after 15 s); returns the exit code.
+    // The shutdown command, then waits for exit (kill -9 after 15 s); returns the exit code
+    // (-1 when it was not running or had to be killed).
     int shutdown() {
         if (!running())
             return -1;
@@ -373,14 +444,18 @@ class Peer {
         return *code;
     }
 
-    // The peer's own diagnostics: pid, ids, its last events and its stderr tail.
-    std::string diagnostics(std::size_t stderrLines = 25, std::size_t eventLines = 12) const {
-        std::string s = "--- peer " + _label + " (" + _name + ", pid " + std::to_string(pid()) +
-                        (running() ? ", running" : ", not running") + ", peer_id " +
-                        _peerId.substr(0, 16) + ", listen " + _listenAddr + ")\n";
-        s += "  last events:\n";
-        const std::size_t first = _log.size() > eventLines ? _log.size() - eventLines : 0;
-        for (std::size_t i = first; i < _log.size(); ++i)
+    // The peer's own diagnostics: pid, ids, its last events (without command results: polling
+    // would fill the window) and its stderr tail.
+    std::string diagnostics(std::size_t stderrLines = 25, std::size_t eventLines = 14) const {
+        std::string s = "--- peer " + _label + place() + " (" + _name + ", pid " +
+                        std::to_string(pid()) + (running() ? ", running" : ", not running") +
+                        ", peer_id " + shortId(_peerId) + ", listen " + _listenAddr + ")\n";
+        std::vector<std::size_t> shown;
+        for (std::size_t i = _log.size(); i-- > 0 && shown.size() < eventLines;)
+            if (_log[i].name != "result")
+                shown.insert(shown.begin(), i);
+        s += "  last events (command results left out):\n";
+        for (std::size_t i : shown)
             s += "    [" + std::to_string(i) + "] " + _log[i].line.substr(0, 400) + "\n";
         s += "  stderr tail (" + stderrPath() + "):\n" + fileTail(stderrPath(), stderrLines);
         return s;
@@ -392,37 +467,44 @@ class Peer {
         std::abort(); // unreachable: CPPUNIT_FAIL throws
     }
 
+  protected:
+    // Where the peer runs; a subclass overrides these and nothing else.
+    // lanspreadd's --listen.
+    virtual std::string listenSpec() const { return "127.0.0.1:0"; }
+    // The --plugins of a start() that names none.
+    virtual std::string defaultPlugins() const { return kPlugins; }
+    // The command line to exec (program first) for lanspreadd's own (LANSPREADD_PATH first).
+    virtual std::vector<std::string> execLine(std::vector<std::string> lanspreadd) const {
+        return lanspreadd;
+    }
+    // Where it runs, for diagnostics (" on h2"); nothing on the loopback.
+    virtual std::string place() const { return ""; }
+
+    const std::string &workDir() const { return _workDir; }
+
   private:
     void launch() {
         CPPUNIT_ASSERT_MESSAGE(_label + " is already running", !running());
         ++_run;
-        std::vector<std::string> args{"--games",   _gamesDir, "--state",   _stateDir,
-                                      "--catalog", _catalog,  "--listen",  "127.0.0.1:0",
-                                      "--name",    _name,     "--plugins", kPlugins};
-        if (!_extraIni.empty()) {
+        std::vector<std::string> line{
+            LANSPREADD_PATH, "--games",    _gamesDir, "--state", _stateDir,   "--catalog", _catalog,
+            "--listen",      listenSpec(), "--name",  _name,     "--plugins", _plugins};
+        if (!_ini.empty()) {
             const std::string ini = _workDir + "/peer.ini";
-            writeWholeFile(ini, _extraIni);
-            args.push_back("--config");
-            args.push_back(ini);
+            writeWholeFile(ini, _ini);
+            line.push_back("--config");
+            line.push_back(ini);
         }
+        line = execLine(std::move(line));
+        const std::string program = line.front();
+        line.erase(line.begin());
         _child.reset();
         _exited = false;
-        _child = std::make_unique<ChildProcess>(LANSPREADD_PATH, args, _workDir, stderrPath());
-        const std::size_t ready = findEvent("local-peer-ready", {}, 30s, _log.size());
-        if (ready == npos) {
-            auto code = _child->wait(2s);
-            if (code)
-                _exited = true;
-            fail("no local-peer-ready within 30 s: " +
-                 (code ? "lanspreadd exited with " + std::to_string(*code) +
-                             (*code == 127 ? " (cannot exec " + std::string(LANSPREADD_PATH) + ")"
-                                           : std::string())
-                       : std::string("lanspreadd is still running")));
-        }
-        _peerId = _log[ready].object->optValue<std::string>("peer_id", "");
-        _listenAddr = _log[ready].object->optValue<std::string>("listen_addr", "");
-        if (_peerId.empty() || _listenAddr.empty())
-            fail("local-peer-ready lacks peer_id or listen_addr: " + _log[ready].line);
+        _peerId.clear();
+        _listenAddr.clear();
+        _runStart = _log.size();
+        _startedAtMs = wallMs();
+        _child = std::make_unique<ChildProcess>(program, line, _workDir, stderrPath());
     }
 
     // Reads one stdout line into the log; false at the deadline or at EOF (which marks the
@@ -455,17 +537,17 @@ class Peer {
             fail(what + ": the peer is not running");
     }
 
-    static constexpr const char *kPlugins =
-        "org.lanspread.frontend.cli,org.lanspread.transport.quic,org.lanspread.unpacker.libarchive";
-
     std::string _label;
     std::string _workDir;
-    std::string _name, _gamesDir, _stateDir, _catalog, _extraIni;
+    std::string _name, _gamesDir, _stateDir, _catalog, _ini, _plugins;
     std::string _peerId, _listenAddr;
     std::unique_ptr<ChildProcess> _child;
     bool _exited = true;
     int _run = 0;
     int _nextId = 0;
+    int64_t _startedAtMs = 0;
+    std::size_t _readyIndex = 0;
+    std::size_t _runStart = 0;
     std::vector<LoggedEvent> _log;
     std::function<std::string()> _labDiag;
 };
@@ -474,15 +556,16 @@ class Peer {
 
 class Lab {
   public:
-    explicit Lab(const std::string &scenario) : _scenario(scenario) {
+    // The lab's dir is <TMPDIR>/lanspread-[<kind>-]<scenario>-XXXXXX.
+    explicit Lab(const std::string &scenario, const std::string &kind = "") : _scenario(scenario) {
         const char *tmp = ::getenv("TMPDIR");
-        std::string pattern =
-            std::string(tmp && *tmp ? tmp : "/tmp") + "/lanspread-" + scenario + "-XXXXXX";
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/lanspread-" +
+                              (kind.empty() ? "" : kind + "-") + scenario + "-XXXXXX";
         if (::mkdtemp(pattern.data()) == nullptr)
             throw std::runtime_error("mkdtemp failed for " + pattern);
         _dir = pattern;
     }
-    ~Lab() {
+    virtual ~Lab() {
         for (auto &p : _peers)
             p.reset(); // kills every child still running
         const char *keep = ::getenv("LANSPREAD_KEEP_LAB");
@@ -504,45 +587,66 @@ class Lab {
         return catalogPath();
     }
     std::string catalogPath() const { return _dir + "/catalog.json"; }
+    std::string gamesDirOf(const std::string &label) const { return _dir + "/" + label + "/games"; }
+    std::string stateDirOf(const std::string &label) const { return _dir + "/" + label + "/state"; }
 
     // A new peer under <lab>/<label>/ with games/ and state/ created (not started yet).
     Peer &addPeer(const std::string &label) {
-        const std::string base = _dir + "/" + label;
-        std::filesystem::create_directories(base + "/games");
-        std::filesystem::create_directories(base + "/state");
-        _peers.push_back(std::make_unique<Peer>(label, base));
-        _peers.back()->setLabDiagnostics([this] { return diagnostics(); });
-        return *_peers.back();
+        return adopt(std::make_unique<Peer>(label, _dir + "/" + label));
     }
-    std::string gamesDirOf(const std::string &label) const { return _dir + "/" + label + "/games"; }
-    std::string stateDirOf(const std::string &label) const { return _dir + "/" + label + "/state"; }
     // Adds and starts a peer on its own games/state dirs with the lab's catalog.
     Peer &startPeer(const std::string &label, const std::string &extraIni = "") {
         Peer &p = addPeer(label);
         p.start(label, gamesDirOf(label), stateDirOf(label), catalogPath(), extraIni);
         return p;
     }
+    // Every running peer reads what it has buffered (keeps the pipes from filling).
+    void pump() {
+        for (auto &p : _peers)
+            p->drain();
+    }
 
-    std::string diagnostics() const {
-        std::string s = "=== lab " + _scenario + " at " + _dir + "\n";
-        for (const auto &p : _peers)
-            s += p->diagnostics();
-        return s;
+    virtual std::string diagnostics() const {
+        return "=== lab " + _scenario + " at " + _dir + "\n" + peerDiagnostics();
     }
     // Fails the test with msg and every peer's diagnostics unless cond holds.
     void check(bool cond, const std::string &msg) const {
         if (!cond)
             CPPUNIT_FAIL(_scenario + ": " + msg + "\n" + diagnostics());
     }
-    // Polls cond (every 100 ms) until it holds; fails with msg at the timeout.
-    void waitUntil(const std::function<bool()> &cond, std::chrono::milliseconds timeout,
-                   const std::string &msg) const {
-        const auto deadline = std::chrono::steady_clock::now() + timeout;
+    // Polls cond (every 100 ms) until it holds; fails with msg at the timeout. Returns the ms
+    // it took.
+    int64_t waitUntil(const std::function<bool()> &cond, std::chrono::milliseconds timeout,
+                      const std::string &msg) const {
+        const auto start = std::chrono::steady_clock::now();
+        const auto deadline = start + timeout;
         while (!cond()) {
             if (std::chrono::steady_clock::now() >= deadline)
                 check(false, "timed out after " + std::to_string(timeout.count()) + " ms: " + msg);
             std::this_thread::sleep_for(100ms);
         }
+        return std::chrono::duration_cast<std::chrono::milliseconds>(
+                   std::chrono::steady_clock::now() - start)
+            .count();
+    }
+
+  protected:
+    const std::string &scenario() const { return _scenario; }
+    std::string peerDiagnostics() const {
+        std::string s;
+        for (const auto &p : _peers)
+            s += p->diagnostics();
+        return s;
+    }
+    // Keeps a new peer (its games/ and state/ dirs created, its failures carrying the lab's
+    // diagnostics) and returns it.
+    template <class P> P &adopt(std::unique_ptr<P> peer) {
+        std::filesystem::create_directories(gamesDirOf(peer->label()));
+        std::filesystem::create_directories(stateDirOf(peer->label()));
+        peer->setLabDiagnostics([this] { return diagnostics(); });
+        P &kept = *peer;
+        _peers.push_back(std::move(peer));
+        return kept;
     }
 
   private:

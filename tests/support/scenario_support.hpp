@@ -1,7 +1,8 @@
 // What the real-process scenario suites (tests/integration/peer_scenarios_test.cpp,
-// scenarios_mesh_test.cpp, scenarios_ops_test.cpp) share beyond the Peer/Lab harness: sizes,
-// event-field access, big seeded fixture files, root inspection and the evidence line.
-// Header-only.
+// scenarios_mesh_test.cpp, scenarios_ops_test.cpp) and the netns tests share beyond the Peer/Lab
+// harness: sizes, event-field access, big seeded fixture files, root inspection, what a peer
+// lists, the chunk tally and verified transfer of a download, the evidence line, and
+// ScenarioTest, the fixture base that owns a scenario's lab. Header-only.
 #pragma once
 
 #include "peer_harness.hpp"
@@ -9,13 +10,21 @@
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/fixtures/game_set.hpp>
 
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace lanspread::test {
 
@@ -35,8 +44,33 @@ inline uint64_t u64(const Json &o, const std::string &key) {
         return 0;
     return o->get(key).convert<uint64_t>();
 }
+inline int64_t i64(const Json &o, const std::string &key) {
+    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
+        return 0;
+    return o->get(key).convert<int64_t>();
+}
+inline double f64(const Json &o, const std::string &key) {
+    if (o.isNull() || !o->has(key) || o->get(key).isEmpty())
+        return 0;
+    return o->get(key).convert<double>();
+}
+// A JSON boolean that is true (false when absent or not a boolean).
+inline bool flag(const Json &o, const std::string &key) {
+    return !o.isNull() && o->has(key) && o->get(key).isBoolean() && o->getValue<bool>(key);
+}
 inline Peer::Predicate forGame(const std::string &game) {
     return [game](const Json &e) { return str(e, "game") == game; };
+}
+inline Peer::Predicate forPeer(const std::string &peerId) {
+    return [peerId](const Json &e) { return str(e, "peer_id") == peerId; };
+}
+
+// "a,b,c" (or with another separator).
+inline std::string join(const std::set<std::string> &items, const std::string &sep = ",") {
+    std::string s;
+    for (const auto &i : items)
+        s += (s.empty() ? "" : sep) + i;
+    return s;
 }
 
 // ---- fixtures on disk ----
@@ -114,11 +148,238 @@ inline bool idle(Peer &peer, const std::string &game) {
     Json ops = peer.status()->getObject("active_operations");
     return ops.isNull() || !ops->has(game);
 }
+// The list-games remote rows by id (every row kept, so duplicates can be counted).
+inline std::multimap<std::string, Json> remoteRows(Peer &peer) {
+    std::multimap<std::string, Json> out;
+    JsonArray remote = peer.listGames()->getArray("remote");
+    for (std::size_t i = 0; remote && i < remote->size(); ++i) {
+        Json row = remote->getObject(static_cast<unsigned>(i));
+        out.emplace(str(row, "id"), row);
+    }
+    return out;
+}
+// The peer_count of the game's (first) remote row; 0 when it is not listed.
+inline uint64_t remotePeerCount(Peer &peer, const std::string &game) {
+    auto rows = remoteRows(peer);
+    auto it = rows.find(game);
+    return it == rows.end() ? 0 : u64(it->second, "peer_count");
+}
+
+// peer_id -> label, for messages about bytes per source.
+using PeerLabels = std::map<std::string, std::string>;
+inline PeerLabels labelsOf(const std::vector<Peer *> &peers) {
+    PeerLabels out;
+    for (const Peer *p : peers)
+        out[p->peerId()] = p->label();
+    return out;
+}
+// "{ label:bytes ... }" for bytes by peer_id (an unknown peer by its short id).
+inline std::string describeBytes(const std::map<std::string, uint64_t> &bytesByPeer,
+                                 const PeerLabels &labels) {
+    std::string s = "{";
+    for (const auto &[peer, bytes] : bytesByPeer) {
+        auto n = labels.find(peer);
+        s += " " + (n == labels.end() ? shortId(peer) : n->second) + ":" + std::to_string(bytes);
+    }
+    return s + " }";
+}
+
+// ---- what a receiver saw of a download ----
+
+// download-chunk-finished events of one game in a log window, tallied.
+struct ChunkTally {
+    std::map<std::string, uint64_t> bytesByPeer;                      // every file
+    std::map<std::string, std::map<std::string, int>> chunksByPeer;   // peer -> path -> chunks
+    std::map<std::string, std::map<std::string, uint64_t>> pathBytes; // peer -> path -> bytes
+    std::map<std::string, int> eventsByPath;                          // every peer
+    std::map<std::string, uint64_t> bytesByPath;                      // every peer
+    std::map<std::pair<std::string, uint64_t>, int> times;            // (path, offset) -> count
+    uint64_t bytes = 0;
+    std::size_t events = 0;
+
+    int duplicates() const {
+        int d = 0;
+        for (const auto &[key, n] : times)
+            d += n > 1 ? n - 1 : 0;
+        return d;
+    }
+    // "path@offset ..." of the chunks counted more than once.
+    std::string duplicated() const {
+        std::string s;
+        for (const auto &[key, n] : times)
+            if (n > 1)
+                s += " " + key.first + "@" + std::to_string(key.second);
+        return s;
+    }
+    int chunks(const std::string &peer, const std::string &path) const {
+        auto p = chunksByPeer.find(peer);
+        if (p == chunksByPeer.end())
+            return 0;
+        auto c = p->second.find(path);
+        return c == p->second.end() ? 0 : c->second;
+    }
+    uint64_t bytesOf(const std::string &peer, const std::string &path) const {
+        auto p = pathBytes.find(peer);
+        if (p == pathBytes.end())
+            return 0;
+        auto c = p->second.find(path);
+        return c == p->second.end() ? 0 : c->second;
+    }
+    uint64_t bytesOf(const std::string &peer) const {
+        auto p = bytesByPeer.find(peer);
+        return p == bytesByPeer.end() ? 0 : p->second;
+    }
+};
+
+inline ChunkTally tallyChunks(const Peer &receiver, const std::string &game, std::size_t from = 0,
+                              std::size_t to = Peer::npos) {
+    ChunkTally t;
+    for (const auto &e : receiver.events("download-chunk-finished", forGame(game), from, to)) {
+        const std::string peer = str(e, "peer_id"), path = str(e, "path");
+        const uint64_t bytes = u64(e, "bytes");
+        t.bytesByPeer[peer] += bytes;
+        t.chunksByPeer[peer][path] += 1;
+        t.pathBytes[peer][path] += bytes;
+        t.eventsByPath[path] += 1;
+        t.bytesByPath[path] += bytes;
+        t.times[{path, u64(e, "offset")}] += 1;
+        t.bytes += bytes;
+        ++t.events;
+    }
+    return t;
+}
+
+// A verified download (ScenarioTest::verifyTransfer).
+struct Transfer {
+    Json finished;
+    ChunkTally chunks;
+    std::map<std::string, uint64_t> sources; // download-finished.sources
+    std::map<std::string, uint64_t> sizes;   // the source's files
+    uint64_t total = 0;
+    Manifest copy; // the receiver's root, equal to the source's
+
+    // "sha256 <path>=<first 12 hex digits> ok", for evidence lines.
+    std::string sha(const std::string &path) const {
+        auto it = copy.find(path);
+        return "sha256 " + path + "=" +
+               (it == copy.end() ? std::string("?") : it->second.substr(0, 12)) + " ok";
+    }
+};
 
 // The scenario's one evidence line, on its own line of stdout.
 inline void evidence(const std::string &line) {
     std::printf("\n%s\n", line.c_str());
     std::fflush(stdout);
 }
+
+// The contract allows only JSON objects on a peer's stdout.
+inline void checkJsonOnly(const Lab &lab, const Peer &peer) {
+    const auto bad = peer.invalidLines();
+    lab.check(bad.empty(),
+              peer.label() + " wrote " + std::to_string(bad.size()) +
+                  " non-JSON stdout lines, first: " + (bad.empty() ? std::string() : bad.front()));
+}
+
+// ---- the fixture of a scenario suite ----
+
+// A suite's fixture derives from this: each test makes its lab with newLab() (gone in
+// tearDown()), and the checks every suite makes of downloads are here once.
+class ScenarioTest : public CppUnit::TestFixture {
+  public:
+    void tearDown() override { _lab.reset(); }
+
+  protected:
+    Lab &newLab(const std::string &scenario,
+                const std::string &catalog = lanspread::fixtures::catalogJson()) {
+        _lab = std::make_unique<Lab>(scenario);
+        _lab->writeCatalog(catalog);
+        return *_lab;
+    }
+
+    // Waits until peer's list-games remote shows game with peerCount sources.
+    void waitRemote(Peer &peer, const std::string &game, uint64_t peerCount) {
+        _lab->waitUntil([&] { return remotePeerCount(peer, game) == peerCount; }, 10s,
+                        peer.label() + " lists remote " + game + " with peer_count " +
+                            std::to_string(peerCount));
+    }
+
+    // The index of the download's terminal event (download-finished, -failed or -cancelled)
+    // at or after from; fails when none comes in time.
+    std::size_t waitDownloadEnd(Peer &peer, const std::string &game, std::size_t from,
+                                std::chrono::milliseconds timeout) {
+        return waitEnd(peer, "download", game, from, timeout,
+                       {"download-finished", "download-failed", "download-cancelled"});
+    }
+    // The index of the install's terminal event (install-finished or -failed) at or after
+    // from; fails when none comes in time.
+    std::size_t waitInstallEnd(Peer &peer, const std::string &game, std::size_t from,
+                               std::chrono::milliseconds timeout) {
+        return waitEnd(peer, "install", game, from, timeout,
+                       {"install-finished", "install-failed"});
+    }
+
+    // A finished download at end (from its command at from): it is download-finished, the
+    // receiver's root equals sourceRoot by SHA-256, bytes_total is the source's size, the
+    // chunk events are coherent (no chunk twice, their bytes are download-finished.bytes, and
+    // per source equal download-finished.sources), and the rates are consistent.
+    Transfer verifyTransfer(Peer &receiver, const std::string &game, const std::string &sourceRoot,
+                            std::size_t from, std::size_t end) {
+        Lab &lab = *_lab;
+        Transfer t;
+        lab.check(receiver.logAt(end).name == "download-finished",
+                  game + ": expected download-finished, got " + receiver.logAt(end).line);
+        t.finished = receiver.logAt(end).object;
+        t.sizes = fileSizes(sourceRoot);
+        t.total = totalSize(t.sizes);
+        const Manifest expected = manifest(sourceRoot);
+        t.copy = manifest(receiver.gameRoot(game));
+        lab.check(!expected.empty() && expected.count("version.ini"), "fixture: empty source");
+        lab.check(expected == t.copy,
+                  game + ": receiver differs from source:" + manifestDiff(expected, t.copy));
+        lab.check(u64(t.finished, "bytes_total") == t.total,
+                  game + ": bytes_total " + std::to_string(u64(t.finished, "bytes_total")) +
+                      " but the source holds " + std::to_string(t.total) + " B");
+        t.chunks = tallyChunks(receiver, game, from, end);
+        t.sources = sourcesOf(t.finished);
+        lab.check(t.chunks.duplicates() == 0,
+                  game + ": chunks verified twice:" + t.chunks.duplicated());
+        lab.check(t.chunks.bytes == u64(t.finished, "bytes"),
+                  game + ": chunk events sum to " + std::to_string(t.chunks.bytes) +
+                      " B, download-finished.bytes is " + std::to_string(u64(t.finished, "bytes")));
+        lab.check(t.sources == t.chunks.bytesByPeer, game + ": download-finished.sources " +
+                                                         toJson(t.finished) +
+                                                         " disagree with the chunk events");
+        const double mibps = f64(t.finished, "mib_per_s");
+        const double mbitps = f64(t.finished, "mbit_per_s");
+        lab.check(mibps > 0 && std::abs(mbitps / mibps - 8.388608) < 1e-6,
+                  game + ": rates " + toJson(t.finished));
+        return t;
+    }
+
+    // got-game-files lists exactly the source's files with their sizes.
+    void checkFileList(const Json &got, const std::string &sourceRoot) {
+        std::map<std::string, uint64_t> listed;
+        JsonArray files = got->getArray("files");
+        for (std::size_t i = 0; files && i < files->size(); ++i) {
+            Json f = files->getObject(static_cast<unsigned>(i));
+            listed[str(f, "path")] = u64(f, "size");
+        }
+        _lab->check(listed == fileSizes(sourceRoot),
+                    "got-game-files " + toJson(got) + " does not list the source's files");
+    }
+
+    std::unique_ptr<Lab> _lab;
+
+  private:
+    std::size_t waitEnd(Peer &peer, const std::string &operation, const std::string &game,
+                        std::size_t from, std::chrono::milliseconds timeout,
+                        const std::set<std::string> &terminalEvents) {
+        const std::size_t i = peer.findAnyEvent(terminalEvents, forGame(game), timeout, from);
+        _lab->check(i != Peer::npos, peer.label() + ": " + operation + " of " + game +
+                                         " did not end within " + std::to_string(timeout.count()) +
+                                         " ms");
+        return i;
+    }
+};
 
 } // namespace lanspread::test
