@@ -1,9 +1,8 @@
+#include <lanspread/kernel/contract/results.hpp>
 #include <lanspread/kernel/kernel.hpp>
 #include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/services/control.h>
-
-#include <Poco/JSON/Array.h>
 
 #include <unistd.h>
 
@@ -173,50 +172,29 @@ void Kernel::stop() {
 }
 
 void Kernel::registerCommands() {
-    _control.addCommand("status", {},
-                        [this](const Poco::JSON::Object &, host::ControlService::Reply reply) {
-                            Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-                            data.set("name", _settings.name);
-                            data.set("version", std::string(LANSPREAD_VERSION));
-                            data.set("pid", static_cast<int>(::getpid()));
-                            data.set("listen_addr", _settings.listenAddr);
-                            data.set("games_dir", _settings.gamesDir);
-                            data.set("state_dir", _settings.stateDir);
-                            Poco::JSON::Array plugins;
-                            for (const auto &p : _loader.plugins()) {
-                                Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-                                entry.set("id", p->id());
-                                entry.set("kind", std::string(host::kindName(p->kind())));
-                                entry.set("version", std::string(p->image.descriptor.version));
-                                entry.set("path", p->image.path);
-                                plugins.add(entry);
-                            }
-                            data.set("plugins", plugins);
-                            Poco::JSON::Array rejected;
-                            for (const auto &r : _loader.rejections()) {
-                                Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-                                entry.set("path", r.path);
-                                entry.set("failure", std::string(loadFailureName(r.failure)));
-                                entry.set("reason", r.reason);
-                                rejected.add(entry);
-                            }
-                            for (const auto &u : _unresolved) {
-                                Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-                                entry.set("path", std::string());
-                                entry.set("failure", std::string("not-found"));
-                                entry.set("reason", u);
-                                rejected.add(entry);
-                            }
-                            data.set("rejected_plugins", rejected);
-                            _runtime.addStatusFields(data);
-                            reply.ok(data);
-                        });
+    _control.addCommand(
+        "status", {}, [this](const Poco::JSON::Object &, host::ControlService::Reply reply) {
+            contract::StatusView status;
+            status.name = _settings.name;
+            status.version = LANSPREAD_VERSION;
+            status.pid = static_cast<int>(::getpid());
+            status.listenAddr = _settings.listenAddr;
+            status.gamesDir = _settings.gamesDir;
+            status.stateDir = _settings.stateDir;
+            for (const auto &p : _loader.plugins())
+                status.plugins.push_back({p->id(), host::kindName(p->kind()),
+                                          p->image.descriptor.version, p->image.path});
+            for (const auto &r : _loader.rejections())
+                status.rejectedPlugins.push_back({r.path, loadFailureName(r.failure), r.reason});
+            for (const auto &u : _unresolved)
+                status.rejectedPlugins.push_back({"", "not-found", u});
+            _runtime.addStatusFields(status);
+            reply.ok(contract::statusResult(status));
+        });
 
     _control.addCommand("shutdown", {},
                         [this](const Poco::JSON::Object &, host::ControlService::Reply reply) {
-                            Poco::JSON::Object data;
-                            data.set("shutting_down", true);
-                            reply.ok(data);
+                            reply.ok(contract::shutdownResult());
                             log::info(kSource, "shutdown requested by command");
                             if (_exitRequested)
                                 _exitRequested();

@@ -24,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+using lanspread::kernel::contract::ErrorCode;
 using lanspread::kernel::host::ControlService;
 using lanspread::kernel::host::EventBus;
 using lanspread::kernel::host::Reactor;
@@ -137,13 +138,13 @@ class ControlServiceTest : public CppUnit::TestFixture {
                                  Poco::JSON::Object data;
                                  data.set("first", true);
                                  reply.ok(data);
-                                 reply.fail("io-error", "second answer");
+                                 reply.fail(ErrorCode::IoError, "second answer");
                                  reply.ok(data);
                              });
         _control->addCommand("failtwice", {},
                              [this](const Poco::JSON::Object &, ControlService::Reply reply) {
                                  _calls.push_back("failtwice");
-                                 reply.fail("timeout", "first answer");
+                                 reply.fail(ErrorCode::Timeout, "first answer");
                                  reply.ok(Poco::JSON::Object());
                              });
         _control->addCommand(
@@ -325,7 +326,7 @@ class ControlServiceTest : public CppUnit::TestFixture {
             Poco::JSON::Object data;
             data.set("done", true);
             _pending[0]->ok(data);
-            _pending[0]->fail("io-error", "too late");
+            _pending[0]->fail(ErrorCode::IoError, "too late");
             _pending.clear(); // destroying an answered Reply adds nothing
         });
         const std::vector<std::string> late = _lastCollected;

@@ -1,3 +1,4 @@
+#include <lanspread/kernel/contract/results.hpp>
 #include <lanspread/kernel/peers/peer_db.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -47,18 +48,20 @@ Catalog catalog() {
     return c.value();
 }
 
-std::string json(const Poco::JSON::Array &array) {
+std::string json(const Poco::JSON::Object &object) {
     std::ostringstream out;
-    array.stringify(out);
+    object.stringify(out);
     return out.str();
 }
 
-// Rows are added by value (as everywhere in the kernel), so getObject() does not see them.
-Poco::JSON::Object::Ptr row(const Poco::JSON::Array &rows, unsigned i) {
-    CPPUNIT_ASSERT(i < rows.size());
-    const Poco::Dynamic::Var v = rows.get(i);
-    CPPUNIT_ASSERT(v.type() == typeid(Poco::JSON::Object));
-    return new Poco::JSON::Object(v.extract<Poco::JSON::Object>());
+// list-peers' data for the DB's peers.
+std::string listPeersJson(const PeerDb &db) {
+    return json(lanspread::kernel::contract::listPeersResult(db.peerViews()));
+}
+
+// list-games' data with no local games and the DB's remote rows.
+std::string listRemoteGamesJson(const PeerDb &db) {
+    return json(lanspread::kernel::contract::listGamesResult({}, db.remoteGames(catalog())));
 }
 
 } // namespace
@@ -72,7 +75,7 @@ class PeerDbTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(deltaForUnknownPeerIgnored);
     CPPUNIT_TEST(touchAndRemove);
     CPPUNIT_TEST(readySourcesNeedReadyAtCatalogVersion);
-    CPPUNIT_TEST(peersJsonListsPeersAndGamesSorted);
+    CPPUNIT_TEST(listPeersShowsPeersAndGamesSorted);
     CPPUNIT_TEST(S3_sharedGameCountsBothPeers);
     CPPUNIT_TEST(S15_S36_stalePeersHiddenCatalogVersionShown);
     CPPUNIT_TEST(staleOnlyGameNotListed);
@@ -116,13 +119,13 @@ class PeerDbTest : public CppUnit::TestFixture {
         // The library stays attached to the peer id: it is still a source, once.
         const auto sources = db.readySources(*catalog().find("ggoo"));
         CPPUNIT_ASSERT(sources == std::vector<std::string>{kBravo});
-        auto rows = db.remoteGamesJson(catalog());
+        auto rows = db.remoteGames(catalog());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
-        CPPUNIT_ASSERT_EQUAL(1, row(rows, 0)->getValue<int>("peer_count"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), rows[0].peerCount);
         // A later delta still applies to the moved peer.
         CPPUNIT_ASSERT(db.applyDelta(kBravo, LibraryDelta{5, {ready("cnctw", "20250301")}, {}}, 3));
         CPPUNIT_ASSERT_EQUAL(std::size_t(2), db.find(kBravo)->games.size());
-        CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.peersJson().size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.peerViews().size());
     }
 
     void helloSnapshotReplacesTheLibrary() {
@@ -192,19 +195,19 @@ class PeerDbTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(db.readySources(*catalog().find("cnctw")).empty());
     }
 
-    void peersJsonListsPeersAndGamesSorted() {
+    void listPeersShowsPeersAndGamesSorted() {
         PeerDb db;
         db.upsert(hello(kBravo, "bravo", {stale("ggoo", "2"), ready("cnctw", "20250301")}),
                   "10.0.0.2:4000", "mdns", 1);
         db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 1);
         const std::string expected =
-            R"([{"peer_id":")" + kAlpha +
+            R"({"peers":[{"peer_id":")" + kAlpha +
             R"(","name":"alpha","addr":"10.0.0.1:4000","via":"connect","games":[]},)" +
             R"({"peer_id":")" + kBravo +
             R"(","name":"bravo","addr":"10.0.0.2:4000","via":"mdns","games":[)" +
             R"({"id":"cnctw","version":"20250301","availability":"Ready"},)" +
-            R"({"id":"ggoo","version":"2","availability":"Stale"}]}])";
-        CPPUNIT_ASSERT_EQUAL(expected, json(db.peersJson()));
+            R"({"id":"ggoo","version":"2","availability":"Stale"}]}]})";
+        CPPUNIT_ASSERT_EQUAL(expected, listPeersJson(db));
     }
 
     void S3_sharedGameCountsBothPeers() {
@@ -214,10 +217,11 @@ class PeerDbTest : public CppUnit::TestFixture {
         db.upsert(hello(kBravo, "bravo", {ready("ggoo", "3", 300), ready("bfbc2", "1", 200)}),
                   "b:1", "connect", 1);
         const std::string expected =
-            R"([{"id":"alienswarm","name":"Alien Swarm","eti_game_version":"5","peer_count":1,"size":500},)"
+            R"({"local":[],"remote":[)"
+            R"({"id":"alienswarm","name":"Alien Swarm","eti_game_version":"5","peer_count":1,"size":500},)"
             R"({"id":"bfbc2","name":"Bad Company 2","eti_game_version":"1","peer_count":1,"size":200},)"
-            R"({"id":"ggoo","name":"Goo","eti_game_version":"3","peer_count":2,"size":300}])";
-        CPPUNIT_ASSERT_EQUAL(std::string(expected), json(db.remoteGamesJson(catalog())));
+            R"({"id":"ggoo","name":"Goo","eti_game_version":"3","peer_count":2,"size":300}]})";
+        CPPUNIT_ASSERT_EQUAL(std::string(expected), listRemoteGamesJson(db));
     }
 
     void S15_S36_stalePeersHiddenCatalogVersionShown() {
@@ -228,18 +232,17 @@ class PeerDbTest : public CppUnit::TestFixture {
                       std::string(1, c) + ":1", "connect", 1);
         db.upsert(hello(kCharlie, "charlie", {ready("cnctw", "20250301", 700)}), "c:1", "connect",
                   1);
-        auto rows = db.remoteGamesJson(catalog());
+        auto rows = db.remoteGames(catalog());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
-        auto r = row(rows, 0);
-        CPPUNIT_ASSERT_EQUAL(std::string("cnctw"), r->getValue<std::string>("id"));
-        CPPUNIT_ASSERT_EQUAL(std::string("20250301"), r->getValue<std::string>("eti_game_version"));
-        CPPUNIT_ASSERT_EQUAL(1, r->getValue<int>("peer_count"));
-        CPPUNIT_ASSERT_EQUAL(uint64_t(700), r->getValue<uint64_t>("size"));
+        CPPUNIT_ASSERT_EQUAL(std::string("cnctw"), rows[0].id);
+        CPPUNIT_ASSERT_EQUAL(std::string("20250301"), rows[0].catalogVersion);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), rows[0].peerCount);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(700), rows[0].sizeBytes);
         CPPUNIT_ASSERT(db.readySources(*catalog().find("cnctw")) ==
                        std::vector<std::string>{kCharlie});
         // A peer advertising "Ready" but at another version is stale too (S15).
         db.upsert(hello(kAlpha, "alpha", {ready("cnctw", "20240101")}), "a:1", "connect", 1);
-        CPPUNIT_ASSERT_EQUAL(1, row(db.remoteGamesJson(catalog()), 0)->getValue<int>("peer_count"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), db.remoteGames(catalog()).at(0).peerCount);
     }
 
     void staleOnlyGameNotListed() {
@@ -247,19 +250,19 @@ class PeerDbTest : public CppUnit::TestFixture {
         db.upsert(hello(kAlpha, "alpha", {stale("ggoo", "2"), ready("ggoo-x", "1")}), "a:1",
                   "connect", 1);
         db.upsert(hello(kBravo, "bravo", {ready("ggoo", "2")}), "b:1", "connect", 1);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGamesJson(catalog()).size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGames(catalog()).size());
     }
 
     void S35_nonCatalogGameNeverListed() {
         PeerDb db;
         db.upsert(hello(kAlpha, "alpha", {ready("unknowngame", "1"), ready("bfbc2", "1")}), "a:1",
                   "connect", 1);
-        auto rows = db.remoteGamesJson(catalog());
+        auto rows = db.remoteGames(catalog());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
-        CPPUNIT_ASSERT_EQUAL(std::string("bfbc2"), row(rows, 0)->getValue<std::string>("id"));
-        CPPUNIT_ASSERT(json(rows).find("unknowngame") == std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("bfbc2"), rows[0].id);
+        CPPUNIT_ASSERT(listRemoteGamesJson(db).find("unknowngame") == std::string::npos);
         // It is still part of the peer's advertised library (list-peers shows it).
-        CPPUNIT_ASSERT(json(db.peersJson()).find("unknowngame") != std::string::npos);
+        CPPUNIT_ASSERT(listPeersJson(db).find("unknowngame") != std::string::npos);
     }
 
     void sizeIsTheMostCommonThenLargest() {
@@ -267,11 +270,9 @@ class PeerDbTest : public CppUnit::TestFixture {
         db.upsert(hello(kAlpha, "a", {ready("ggoo", "3", 100)}), "a:1", "connect", 1);
         db.upsert(hello(kBravo, "b", {ready("ggoo", "3", 300)}), "b:1", "connect", 1);
         db.upsert(hello(kCharlie, "c", {ready("ggoo", "3", 100)}), "c:1", "connect", 1);
-        CPPUNIT_ASSERT_EQUAL(uint64_t(100),
-                             row(db.remoteGamesJson(catalog()), 0)->getValue<uint64_t>("size"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(100), db.remoteGames(catalog()).at(0).sizeBytes);
         db.remove(kCharlie); // 100 vs 300: a tie goes to the larger
-        CPPUNIT_ASSERT_EQUAL(uint64_t(300),
-                             row(db.remoteGamesJson(catalog()), 0)->getValue<uint64_t>("size"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(300), db.remoteGames(catalog()).at(0).sizeBytes);
     }
 
     void removedGameAndRemovedPeerDisappearFromRemoteGames() {
@@ -280,13 +281,13 @@ class PeerDbTest : public CppUnit::TestFixture {
                   1);
         db.upsert(hello(kBravo, "b", {ready("ggoo", "3")}), "b:1", "connect", 1);
         db.applyDelta(kAlpha, LibraryDelta{2, {}, {"bfbc2"}}, 2); // S22
-        auto rows = db.remoteGamesJson(catalog());
+        auto rows = db.remoteGames(catalog());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
-        CPPUNIT_ASSERT_EQUAL(2, row(rows, 0)->getValue<int>("peer_count"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(2), rows[0].peerCount);
         db.remove(kBravo); // S10
-        CPPUNIT_ASSERT_EQUAL(1, row(db.remoteGamesJson(catalog()), 0)->getValue<int>("peer_count"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), db.remoteGames(catalog()).at(0).peerCount);
         db.remove(kAlpha);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGamesJson(catalog()).size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGames(catalog()).size());
     }
 };
 

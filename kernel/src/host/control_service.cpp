@@ -1,3 +1,4 @@
+#include <lanspread/kernel/contract/results.hpp>
 #include <lanspread/kernel/host/control_service.hpp>
 
 #include <Poco/JSON/Parser.h>
@@ -13,13 +14,14 @@ ControlService::Reply::Reply(Poco::Dynamic::Var id,
 
 ControlService::Reply::~Reply() {
     if (_deliver)
-        fail("internal-error", "the command finished without an answer (a kernel bug)");
+        fail(contract::ErrorCode::InternalError,
+             "the command finished without an answer (a kernel bug)");
 }
 
 ControlService::Reply &ControlService::Reply::operator=(Reply &&other) noexcept {
     if (this != &other) {
         if (_deliver)
-            fail("internal-error",
+            fail(contract::ErrorCode::InternalError,
                  "the command's answer was replaced before it was sent (a kernel bug)");
         _id = std::move(other._id);
         _deliver = std::move(other._deliver);
@@ -29,26 +31,19 @@ ControlService::Reply &ControlService::Reply::operator=(Reply &&other) noexcept 
 }
 
 void ControlService::Reply::ok(const Poco::JSON::Object &data) {
-    send(true, "data", data);
+    send(contract::commandSucceeded(_id, data));
 }
 
-void ControlService::Reply::fail(const std::string &code, const std::string &message) {
-    Poco::JSON::Object error(Poco::JSON_PRESERVE_KEY_ORDER);
-    error.set("code", code);
-    error.set("message", message);
-    send(false, "error", error);
+void ControlService::Reply::fail(contract::ErrorCode code, const std::string &message) {
+    send(contract::commandFailed(_id, contract::Failure{code, message}));
 }
 
-void ControlService::Reply::send(bool ok, const char *key, const Poco::JSON::Object &value) {
+void ControlService::Reply::send(const contract::Event &result) {
     if (!_deliver)
         return; // answered already: the first answer stands
-    Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-    payload.set("id", _id);
-    payload.set("ok", ok);
-    payload.set(key, value);
     auto deliver = std::move(_deliver);
     _deliver = nullptr;
-    deliver(EventBus::formatLine("result", payload));
+    deliver(EventBus::formatLine(result.topic, result.payload));
 }
 
 ControlService::ControlService(Reactor &reactor, EventBus &events)
@@ -77,13 +72,14 @@ void ControlService::handleLine(const std::string &line,
     }
     if (!command) {
         Reply(Poco::Dynamic::Var(), std::move(onResult))
-            .fail("invalid-command", "not a JSON object: a command is {\"id\":...,\"cmd\":...}");
+            .fail(contract::ErrorCode::InvalidCommand,
+                  "not a JSON object: a command is {\"id\":...,\"cmd\":...}");
         return;
     }
     Reply reply(command->has("id") ? command->get("id") : Poco::Dynamic::Var(),
                 std::move(onResult));
     if (!command->has("cmd") || !command->get("cmd").isString()) {
-        reply.fail("invalid-command", "missing string field 'cmd'");
+        reply.fail(contract::ErrorCode::InvalidCommand, "missing string field 'cmd'");
         return;
     }
     const std::string name = command->getValue<std::string>("cmd");
@@ -92,12 +88,14 @@ void ControlService::handleLine(const std::string &line,
         std::string known;
         for (const auto &entry : _commands)
             known += (known.empty() ? "" : ", ") + entry.first;
-        reply.fail("invalid-command", "unknown command '" + name + "' (known: " + known + ")");
+        reply.fail(contract::ErrorCode::InvalidCommand,
+                   "unknown command '" + name + "' (known: " + known + ")");
         return;
     }
     for (const auto &field : it->second.requiredFields)
         if (!command->has(field) || command->get(field).isEmpty()) {
-            reply.fail("invalid-command", "command '" + name + "' needs field '" + field + "'");
+            reply.fail(contract::ErrorCode::InvalidCommand,
+                       "command '" + name + "' needs field '" + field + "'");
             return;
         }
     it->second.handler(*command, std::move(reply));

@@ -572,40 +572,45 @@ Status InstallEngine::uninstall(const std::string &gameId) {
     return Status::ok();
 }
 
-Status InstallEngine::remove(const std::string &gameId) {
+contract::Outcome<void> InstallEngine::remove(const std::string &gameId) {
+    using contract::ErrorCode;
+    const auto refused = [](ErrorCode code, std::string message) {
+        return contract::Failure{code, std::move(message)};
+    };
     if (Status s = checkGameId(gameId); !s)
-        return s;
+        return refused(ErrorCode::IoError, s.message());
     const GamePaths p(_gamesDir, gameId);
     if (!pathExists(p.root))
-        return Status(LANSPREAD_E_NOT_FOUND,
-                      "not-downloaded: " + gameId + " has no directory in " + _gamesDir);
+        return refused(ErrorCode::NotDownloaded,
+                       "not-downloaded: " + gameId + " has no directory in " + _gamesDir);
     if (!isRealDirectory(p.root))
-        return Status(LANSPREAD_E_FAILED, "cannot remove " + gameId + ": " + p.root +
-                                              " is not a directory (a symlink is not followed)");
+        return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + p.root +
+                                               " is not a directory (a symlink is not followed)");
     if (pathExists(p.local))
-        return Status(LANSPREAD_E_FAILED,
-                      "already-installed: " + gameId + " is installed; uninstall first");
+        return refused(ErrorCode::AlreadyInstalled,
+                       "already-installed: " + gameId + " is installed; uninstall first");
     for (const std::string &dir : {p.staging, p.backup})
         if (pathExists(dir))
-            return Status(LANSPREAD_E_FAILED, "cannot remove " + gameId + ": " + dir +
-                                                  " exists (an interrupted install); restart "
-                                                  "lanspread to recover it, or move it away");
+            return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + dir +
+                                                   " exists (an interrupted install); restart "
+                                                   "lanspread to recover it, or move it away");
     if (pathExists(intentPath(_stateDir, gameId)))
-        return Status(LANSPREAD_E_FAILED, "cannot remove " + gameId +
-                                              ": an install transaction is recorded for it; "
-                                              "restart lanspread to recover it");
+        return refused(ErrorCode::IoError, "cannot remove " + gameId +
+                                               ": an install transaction is recorded for it; "
+                                               "restart lanspread to recover it");
     if (!isRegularFile(p.versionIni))
-        return Status(LANSPREAD_E_NOT_FOUND, "not-downloaded: " + gameId + " has no version.ini");
+        return refused(ErrorCode::NotDownloaded,
+                       "not-downloaded: " + gameId + " has no version.ini");
 
     // The sentinel goes first: a root interrupted halfway never looks downloaded.
     if (Status s = removeFileIfPresent(p.versionIni); !s)
-        return Status(s.code(), "cannot remove " + gameId + ": " + s.message());
+        return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + s.message());
     if (Status s = fsyncDirectory(p.root); !s)
         log::warning(kLogSource, s.message());
     if (Status s = removeTree(p.root); !s)
-        return Status(s.code(), "cannot remove " + gameId + ": " + s.message());
+        return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + s.message());
     log::info(kLogSource, "removed the downloaded files of " + gameId);
-    return Status::ok();
+    return {};
 }
 
 std::vector<std::string> InstallEngine::recover() {

@@ -116,16 +116,9 @@ bool isReservedRootName(const std::string &name) {
            name.rfind(".version.ini", 0) == 0;
 }
 
-Poco::JSON::Object LocalGame::toJson() const {
-    Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
-    o.set("id", id);
-    o.set("name", name);
-    o.set("version", version);
-    o.set("downloaded", downloaded);
-    o.set("installed", installed);
-    o.set("availability", availability);
-    o.set("size", sizeBytes);
-    return o;
+contract::LocalGameView LocalGame::view() const {
+    return contract::LocalGameView{id,        name,         version,  downloaded,
+                                   installed, availability, sizeBytes};
 }
 
 // ---- index cache ----

@@ -1,8 +1,7 @@
 #include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/contract/events.hpp>
 #include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kernel/peers/network.hpp>
-
-#include <Poco/JSON/Array.h>
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -50,16 +49,8 @@ std::string reachableAddr(const std::string &advertised, const std::string &remo
     return joinHostPort(hostOf(remote), portOf(advertised));
 }
 
-Poco::JSON::Array gamesJson(const PeerRecord &record) {
-    Poco::JSON::Array games;
-    for (const auto &[id, g] : record.games) {
-        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
-        o.set("id", id);
-        o.set("version", g.version);
-        o.set("availability", g.availability);
-        games.add(o);
-    }
-    return games;
+contract::Failure connectFailed(std::string message) {
+    return contract::Failure{contract::ErrorCode::ConnectFailed, std::move(message)};
 }
 } // namespace
 
@@ -131,7 +122,7 @@ struct PeerNetwork::Session {
     bool goodbye = false;
     uint64_t handshakeTimer = 0;
     std::map<uint64_t, std::unique_ptr<Stream>> streams;
-    std::vector<std::function<void(Result<std::string>)>> waiters;
+    std::vector<ConnectDone> waiters;
 
     std::string label() const { return peerId.empty() ? remoteAddr : peerId.substr(0, 12); }
 };
@@ -283,11 +274,10 @@ bool PeerNetwork::dialing(const std::string &addr) const {
     return false;
 }
 
-void PeerNetwork::connect(const std::string &addr, const std::string &via,
-                          std::function<void(Result<std::string>)> done,
+void PeerNetwork::connect(const std::string &addr, const std::string &via, ConnectDone done,
                           const std::string &expectedPeerId) {
     if (_endpoint == nullptr) {
-        done(Status(LANSPREAD_E_FAILED, "connect-failed: no transport is running"));
+        done(connectFailed("connect-failed: no transport is running"));
         return;
     }
     lanspread_transport_config config{};
@@ -303,8 +293,8 @@ void PeerNetwork::connect(const std::string &addr, const std::string &via,
     lanspread_status st =
         _transport.vtable->connect(_transport.state, &config, addr.c_str(), &_callbacks, &conn);
     if (st != LANSPREAD_OK || conn == nullptr) {
-        done(Status(LANSPREAD_E_FAILED, "connect-failed: cannot connect to " + addr + " (" +
-                                            lanspread_status_name(st) + ")"));
+        done(connectFailed("connect-failed: cannot connect to " + addr + " (" +
+                           lanspread_status_name(st) + ")"));
         return;
     }
     auto s = std::make_unique<Session>();
@@ -550,9 +540,8 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
         _reactor.stopTimer(s->handshakeTimer);
     const std::string why = reason != nullptr && *reason ? reason : lanspread_status_name(status);
     for (auto &waiter : s->waiters)
-        waiter(Status(LANSPREAD_E_FAILED,
-                      "connect-failed: " + (s->dialAddr.empty() ? s->remoteAddr : s->dialAddr) +
-                          ": " + why));
+        waiter(connectFailed(
+            "connect-failed: " + (s->dialAddr.empty() ? s->remoteAddr : s->dialAddr) + ": " + why));
     s->waiters.clear();
     // Outgoing requests on this connection fail; incoming ones just stop.
     for (auto &[id, st] : s->streams) {
@@ -610,13 +599,10 @@ void PeerNetwork::publishLost(const std::string &peerId, const std::string &reas
     const PeerRecord *record = _peers.find(peerId);
     const std::string addr = record ? record->addr : std::string();
     const std::string via = record && record->via != "incoming" ? record->via : "connect";
-    Poco::JSON::Object lost(Poco::JSON_PRESERVE_KEY_ORDER);
-    lost.set("peer_id", peerId);
-    lost.set("addr", addr);
-    lost.set("reason", reason);
+    const contract::Event lost = contract::peerLost(peerId, addr, reason);
     _peers.remove(peerId);
     log::info(kSource, "peer " + peerId.substr(0, 12) + " lost: " + reason);
-    _events.publish("peer-lost", lost);
+    _events.publish(lost.topic, lost.payload);
     // A peer that vanished without a goodbye (crash, cable, partition) may come back at the
     // same address; discovery will not announce it again (its records stay cached), so we
     // try it again for a while.
@@ -646,7 +632,7 @@ void PeerNetwork::scheduleRedial() {
                 }
                 if (!dialing(lost.addr))
                     connect(
-                        lost.addr, lost.via, [](Result<std::string>) {}, peerId);
+                        lost.addr, lost.via, [](contract::Outcome<std::string>) {}, peerId);
                 ++it;
             }
             if (!_lost.empty())
@@ -663,12 +649,16 @@ void PeerNetwork::closeSession(Session &s, const std::string &code, const std::s
     if (!wasReady) {
         log::warning(kSource, "connection " + (s.dialAddr.empty() ? s.remoteAddr : s.dialAddr) +
                                   " refused: " + code + ": " + why);
-        const std::string prefix =
-            code == "self-connect" ? "self-connect: " : "connect-failed: " + code + ": ";
+        // Refused by either side: the connect command fails with self-connect when it reached
+        // this very peer, and with connect-failed naming the refusal otherwise.
+        const contract::Failure failure =
+            code == "self-connect"
+                ? contract::Failure{contract::ErrorCode::SelfConnect, "self-connect: " + why}
+                : connectFailed("connect-failed: " + code + ": " + why);
         auto waiters = std::move(s.waiters);
         s.waiters.clear();
         for (auto &waiter : waiters)
-            waiter(Status(LANSPREAD_E_FAILED, prefix + why));
+            waiter(failure);
     }
     s.state = Session::State::Closing;
     if (!wasReady)
@@ -762,11 +752,8 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
     if (auto *delta = std::get_if<protocol::LibraryDelta>(&message)) {
         _peers.applyDelta(s.peerId, *delta, host::EventBus::nowUnixMs());
         if (const PeerRecord *r = _peers.find(s.peerId)) {
-            Poco::JSON::Object updated(Poco::JSON_PRESERVE_KEY_ORDER);
-            updated.set("peer_id", s.peerId);
-            updated.set("addr", r->addr);
-            updated.set("games", gamesJson(*r));
-            _events.publish("peer-updated", updated);
+            const contract::Event updated = contract::peerUpdated(peerView(*r));
+            _events.publish(updated.topic, updated.payload);
         }
         _delegate.peerLibraryChanged(s.peerId);
     } else if (auto *ping = std::get_if<protocol::Ping>(&message)) {
@@ -821,24 +808,16 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
     const PeerRecord *record = _peers.find(s.peerId);
     if (change == PeerDb::Upsert::Added) {
         if (s.outgoing && s.via != "mdns") { // discovery announced it when it was found
-            Poco::JSON::Object found(Poco::JSON_PRESERVE_KEY_ORDER);
-            found.set("peer_id", s.peerId);
-            found.set("addr", s.addr);
-            found.set("via", s.via);
-            _events.publish("peer-discovered", found);
+            const contract::Event found = contract::peerDiscovered(s.peerId, s.addr, s.via);
+            _events.publish(found.topic, found.payload);
         }
-        Poco::JSON::Object connected(Poco::JSON_PRESERVE_KEY_ORDER);
-        connected.set("peer_id", s.peerId);
-        connected.set("addr", s.addr);
-        connected.set("name", hello.name);
-        connected.set("games", gamesJson(*record));
-        _events.publish("peer-connected", connected);
+        // The record was just written from this handshake: its addr is s.addr, its name
+        // hello.name.
+        const contract::Event connected = contract::peerConnected(peerView(*record));
+        _events.publish(connected.topic, connected.payload);
     } else {
-        Poco::JSON::Object updated(Poco::JSON_PRESERVE_KEY_ORDER);
-        updated.set("peer_id", s.peerId);
-        updated.set("addr", s.addr);
-        updated.set("games", gamesJson(*record));
-        _events.publish("peer-updated", updated);
+        const contract::Event updated = contract::peerUpdated(peerView(*record));
+        _events.publish(updated.topic, updated.payload);
     }
     if (loser != nullptr) {
         log::info(kSource, "peer " + s.label() + ": closing a duplicate connection");

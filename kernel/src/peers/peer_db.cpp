@@ -1,7 +1,5 @@
 #include <lanspread/kernel/peers/peer_db.hpp>
 
-#include <Poco/JSON/Object.h>
-
 #include <algorithm>
 
 namespace lanspread::kernel::peers {
@@ -84,29 +82,21 @@ std::vector<std::string> PeerDb::readySources(const catalog::CatalogGame &game) 
     return ids;
 }
 
-Poco::JSON::Array PeerDb::peersJson() const {
-    Poco::JSON::Array peers;
-    for (const auto &[id, peer] : _peers) {
-        Poco::JSON::Object entry(Poco::JSON_PRESERVE_KEY_ORDER);
-        entry.set("peer_id", id);
-        entry.set("name", peer.name);
-        entry.set("addr", peer.addr);
-        entry.set("via", peer.via);
-        Poco::JSON::Array games;
-        for (const auto &[gameId, summary] : peer.games) {
-            Poco::JSON::Object g(Poco::JSON_PRESERVE_KEY_ORDER);
-            g.set("id", gameId);
-            g.set("version", summary.version);
-            g.set("availability", summary.availability);
-            games.add(g);
-        }
-        entry.set("games", games);
-        peers.add(entry);
-    }
-    return peers;
+contract::PeerView peerView(const PeerRecord &record) {
+    contract::PeerView view{record.peerId, record.name, record.addr, record.via, {}};
+    for (const auto &[gameId, summary] : record.games)
+        view.games.push_back({gameId, summary.version, summary.availability});
+    return view;
 }
 
-Poco::JSON::Array PeerDb::remoteGamesJson(const catalog::Catalog &catalog) const {
+std::vector<contract::PeerView> PeerDb::peerViews() const {
+    std::vector<contract::PeerView> views;
+    for (const auto &[id, peer] : _peers)
+        views.push_back(peerView(peer));
+    return views;
+}
+
+std::vector<contract::RemoteGameView> PeerDb::remoteGames(const catalog::Catalog &catalog) const {
     std::vector<const catalog::CatalogGame *> games;
     for (const auto &g : catalog.games())
         games.push_back(&g);
@@ -114,7 +104,7 @@ Poco::JSON::Array PeerDb::remoteGamesJson(const catalog::Catalog &catalog) const
         games.begin(), games.end(),
         [](const catalog::CatalogGame *a, const catalog::CatalogGame *b) { return a->id < b->id; });
 
-    Poco::JSON::Array rows;
+    std::vector<contract::RemoteGameView> rows;
     for (const catalog::CatalogGame *game : games) {
         std::size_t peerCount = 0;
         std::map<uint64_t, std::size_t> sizeVotes; // sizeBytes -> how many ready sources
@@ -134,13 +124,7 @@ Poco::JSON::Array PeerDb::remoteGamesJson(const catalog::Catalog &catalog) const
                 best = votes;
                 size = bytes;
             }
-        Poco::JSON::Object row(Poco::JSON_PRESERVE_KEY_ORDER);
-        row.set("id", game->id);
-        row.set("name", game->name);
-        row.set("eti_game_version", game->version);
-        row.set("peer_count", static_cast<uint64_t>(peerCount));
-        row.set("size", size);
-        rows.add(row);
+        rows.push_back({game->id, game->name, game->version, peerCount, size});
     }
     return rows;
 }

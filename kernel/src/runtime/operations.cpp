@@ -39,11 +39,11 @@ std::optional<Operation> OperationsTable::current(const std::string &gameId) con
     return it->second;
 }
 
-Poco::JSON::Object OperationsTable::toJson() const {
-    Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+contract::OperationsView OperationsTable::view() const {
+    contract::OperationsView view;
     for (const auto &[game, op] : _operations)
-        o.set(game, std::string(operationName(op)));
-    return o;
+        view[game] = operationName(op);
+    return view;
 }
 
 void OperationsTable::changed() {

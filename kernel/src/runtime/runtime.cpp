@@ -1,24 +1,17 @@
+#include <lanspread/kernel/contract/events.hpp>
+#include <lanspread/kernel/contract/results.hpp>
 #include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kernel/runtime/runtime.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
 
 #include <Poco/File.h>
-#include <Poco/JSON/Array.h>
 
 namespace lanspread::kernel::runtime {
 
 namespace {
 constexpr const char *kSource = "peer";
-
-// The install engine's messages start with the CLI error code they correspond to
-// ("not-installed: ..."); anything else is an io-error.
-std::string errorCode(const std::string &message) {
-    for (const char *code : {"not-downloaded", "not-installed", "already-installed"})
-        if (message.rfind(std::string(code) + ":", 0) == 0)
-            return code;
-    return "io-error";
-}
+using contract::ErrorCode;
 
 std::string gameField(const Poco::JSON::Object &command) {
     return command.has("game") && command.get("game").isString()
@@ -33,9 +26,7 @@ PeerRuntime::PeerRuntime(const host::Settings &settings, host::Reactor &reactor,
     : _settings(settings), _reactor(reactor), _workers(workers), _events(events), _control(control),
       _cancels(cancels) {
     _operations.setListener([this](const OperationsTable &table) {
-        Poco::JSON::Object payload;
-        payload.set("operations", table.toJson());
-        _events.publish("active-operations", payload);
+        publish(contract::activeOperations(table.view()));
     });
     registerCommands();
     registerPeerCommands();
@@ -80,10 +71,7 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
         Status listening = _network->start(*transport, _settings.listenAddr);
         if (!listening) {
             log::error(kSource, listening.message() + "; other peers cannot reach this one");
-            Poco::JSON::Object failed(Poco::JSON_PRESERVE_KEY_ORDER);
-            failed.set("component", transport->id);
-            failed.set("error", listening.message());
-            _events.publish("runtime-failed", failed);
+            publish(contract::runtimeFailed(transport->id, listening.message()));
         }
     }
     if (!pinnedUnpackerId.empty()) {
@@ -114,11 +102,8 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
     _library->setListener(
         [this](const std::vector<std::string> &changed) { publishLibrary(changed); });
     _library->start([this] {
-        Poco::JSON::Object ready(Poco::JSON_PRESERVE_KEY_ORDER);
-        ready.set("peer_id", _identity.peerId);
-        ready.set("listen_addr",
-                  _network->running() ? _network->listenAddr() : _settings.listenAddr);
-        _events.publish("local-peer-ready", ready);
+        publish(contract::localPeerReady(
+            _identity.peerId, _network->running() ? _network->listenAddr() : _settings.listenAddr));
         auto deferred = std::move(_deferred);
         for (auto &task : deferred)
             task();
@@ -151,19 +136,14 @@ void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &add
     const peers::PeerRecord *known = _network->peers().find(peerId);
     if ((known && known->addr == addr) || _network->dialing(addr))
         return;
-    if (!known) {
-        Poco::JSON::Object found(Poco::JSON_PRESERVE_KEY_ORDER);
-        found.set("peer_id", peerId);
-        found.set("addr", addr);
-        found.set("via", std::string("mdns"));
-        _events.publish("peer-discovered", found);
-    }
+    if (!known)
+        publish(contract::peerDiscovered(peerId, addr, "mdns"));
     _network->connect(
         addr, "mdns",
-        [peerId, addr](Result<std::string> connected) {
+        [peerId, addr](contract::Outcome<std::string> connected) {
             if (!connected)
                 log::info(kSource, "discovered peer " + peerId.substr(0, 12) + " at " + addr +
-                                       " not connected: " + connected.status().message());
+                                       " not connected: " + connected.failure().message);
         },
         peerId);
 }
@@ -175,35 +155,33 @@ void PeerRuntime::whenLibraryReady(std::function<void()> task) {
         _deferred.push_back(std::move(task));
 }
 
-void PeerRuntime::addStatusFields(Poco::JSON::Object &data) const {
-    data.set("peer_id", _identity.peerId);
-    data.set("catalog", _catalog.origin());
-    data.set("active_operations", _operations.toJson());
+void PeerRuntime::addStatusFields(contract::StatusView &status) const {
+    status.peerId = _identity.peerId;
+    status.catalog = _catalog.origin();
+    status.activeOperations = _operations.view();
     if (_network && _network->running())
-        data.set("listen_addr", _network->listenAddr());
-    data.set("protocol_version", protocol::PROTOCOL_VERSION);
-    Poco::JSON::Object outbound;
+        status.listenAddr = _network->listenAddr();
+    status.protocolVersion = protocol::PROTOCOL_VERSION;
     if (_network)
-        for (const auto &[game, count] : _network->outboundTransfers())
-            outbound.set(game, count);
-    data.set("outbound_transfers", outbound);
-    data.set("peer_count", _network ? _network->peers().size() : std::size_t(0));
-    data.set("library_revision", _library ? _library->revision() : 0);
+        status.outboundTransfers = _network->outboundTransfers();
+    status.peerCount = _network ? _network->peers().size() : std::size_t(0);
+    status.libraryRevision = _library ? _library->revision() : 0;
 }
 
-Poco::JSON::Array PeerRuntime::localGamesJson() const {
-    Poco::JSON::Array games;
+std::vector<contract::LocalGameView> PeerRuntime::localGameViews() const {
+    std::vector<contract::LocalGameView> games;
     if (_library)
         for (const auto &[id, game] : _library->games())
-            games.add(game.toJson());
+            games.push_back(game.view());
     return games;
 }
 
+void PeerRuntime::publish(const contract::Event &event) {
+    _events.publish(event.topic, event.payload);
+}
+
 void PeerRuntime::publishLibrary(const std::vector<std::string> &changed) {
-    Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-    payload.set("revision", _library->revision());
-    payload.set("games", localGamesJson());
-    _events.publish("local-library-changed", payload);
+    publish(contract::localLibraryChanged(_library->revision(), localGameViews()));
     if (!_network)
         return;
     protocol::LibraryDelta delta;
@@ -236,7 +214,7 @@ const catalog::CatalogGame *PeerRuntime::catalogGame(const Poco::JSON::Object &c
     const std::string id = gameField(command);
     const catalog::CatalogGame *game = _catalog.find(id);
     if (!game)
-        reply.fail("unknown-game",
+        reply.fail(ErrorCode::UnknownGame,
                    "game '" + id + "' is not in the catalog (" + _catalog.origin() + ")");
     return game;
 }
@@ -247,11 +225,9 @@ void PeerRuntime::registerCommands() {
 
     _control.addCommand("list-games", {}, [this](const Object &, Reply reply) {
         whenLibraryReady([this, reply = std::make_shared<Reply>(std::move(reply))] {
-            Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-            data.set("local", localGamesJson());
-            data.set("remote",
-                     _network ? _network->peers().remoteGamesJson(_catalog) : Poco::JSON::Array());
-            reply->ok(data);
+            reply->ok(contract::listGamesResult(
+                localGameViews(), _network ? _network->peers().remoteGames(_catalog)
+                                           : std::vector<contract::RemoteGameView>{}));
         });
     });
 
@@ -264,28 +240,26 @@ void PeerRuntime::registerCommands() {
                               reply = std::make_shared<Reply>(std::move(reply))] {
                 const library::LocalGame *local = _library->find(id);
                 if (auto op = _operations.current(id)) {
-                    reply->fail("operation-in-progress",
+                    reply->fail(ErrorCode::OperationInProgress,
                                 id + " is busy: " + operationName(*op) + " is running");
                     return;
                 }
                 if (wantUninstall) {
                     if (!local || !local->installed) {
-                        reply->fail("not-installed", id + " is not installed");
+                        reply->fail(ErrorCode::NotInstalled, id + " is not installed");
                         return;
                     }
                     runUninstall(id);
                 } else {
                     if (!local || !local->downloaded) {
-                        reply->fail("not-downloaded", id + " is not downloaded (no " +
-                                                          _settings.gamesDir + "/" + id +
-                                                          "/version.ini)");
+                        reply->fail(ErrorCode::NotDownloaded, id + " is not downloaded (no " +
+                                                                  _settings.gamesDir + "/" + id +
+                                                                  "/version.ini)");
                         return;
                     }
                     runInstall(id, local->installed);
                 }
-                Object data;
-                data.set("accepted", true);
-                reply->ok(data);
+                reply->ok(contract::acceptedResult());
             });
         };
     };
@@ -299,33 +273,32 @@ void PeerRuntime::registerCommands() {
         whenLibraryReady([this, id = game->id, reply = std::make_shared<Reply>(std::move(reply))] {
             const library::LocalGame *local = _library->find(id);
             if (auto op = _operations.current(id)) {
-                reply->fail("operation-in-progress",
+                reply->fail(ErrorCode::OperationInProgress,
                             id + " is busy: " + operationName(*op) + " is running");
                 return;
             }
             if (local && local->installed) {
-                reply->fail("already-installed", id + " is installed; uninstall it first");
+                reply->fail(ErrorCode::AlreadyInstalled, id + " is installed; uninstall it first");
                 return;
             }
             if (!local) {
-                reply->fail("not-downloaded", id + " has no files in " + _settings.gamesDir);
+                reply->fail(ErrorCode::NotDownloaded,
+                            id + " has no files in " + _settings.gamesDir);
                 return;
             }
             _operations.begin(id, Operation::RemovingDownload);
             _library->setBusy(id, true);
             _workers.submit([this, id, reply] {
-                Status removed = _install->remove(id);
+                contract::Outcome<void> removed = _install->remove(id);
                 _reactor.post([this, id, reply, removed] {
                     _library->setBusy(id, false);
                     _library->rescanNow(id, [this, id, reply, removed] {
                         _operations.end(id);
                         if (!removed) {
-                            reply->fail(errorCode(removed.message()), removed.message());
+                            reply->fail(removed.failure());
                             return;
                         }
-                        Object data;
-                        data.set("removed", true);
-                        reply->ok(data);
+                        reply->ok(contract::removeResult());
                     });
                 });
             });
@@ -343,12 +316,12 @@ void PeerRuntime::registerCommands() {
                               reply = std::make_shared<Reply>(std::move(reply))] {
                 const library::LocalGame *local = _library->find(id);
                 if (auto op = _operations.current(id)) {
-                    reply->fail("operation-in-progress",
+                    reply->fail(ErrorCode::OperationInProgress,
                                 id + " is busy: " + operationName(*op) + " is running");
                     return;
                 }
                 if (!local || !local->installed) {
-                    reply->fail("not-installed", id + " is not installed");
+                    reply->fail(ErrorCode::NotInstalled, id + " is not installed");
                     return;
                 }
                 _workers.submit([this, id, username, language, reply] {
@@ -356,15 +329,13 @@ void PeerRuntime::registerCommands() {
                         _settings.gamesDir, _settings.stateDir, id, username, language);
                     _reactor.post([reply, result] {
                         if (!result) {
-                            reply->fail("io-error", result.status().message());
+                            reply->fail(ErrorCode::IoError, result.status().message());
                             return;
                         }
-                        Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-                        data.set("already_applied", result.value().alreadyApplied);
-                        data.set("account_name_written", result.value().accountNameWritten);
-                        data.set("language_written", result.value().languageWritten);
-                        data.set("persona_name_written", result.value().personaNameWritten);
-                        reply->ok(data);
+                        const install::LaunchSettingsResult &applied = result.value();
+                        reply->ok(contract::playResult(
+                            {applied.alreadyApplied, applied.accountNameWritten,
+                             applied.languageWritten, applied.personaNameWritten}));
                     });
                 });
             });
@@ -374,26 +345,23 @@ void PeerRuntime::registerCommands() {
         const std::string path =
             command.get("path").isString() ? command.getValue<std::string>("path") : "";
         if (!_operations.empty()) {
-            reply.fail("operation-in-progress",
+            reply.fail(ErrorCode::OperationInProgress,
                        "cannot change the games directory while operations run");
             return;
         }
         if (!_library) {
-            reply.fail("io-error", "the library is not running");
+            reply.fail(ErrorCode::IoError, "the library is not running");
             return;
         }
         Status changed = _library->setGamesDir(path);
         if (!changed) {
-            reply.fail("io-error", "games directory " + changed.message());
+            reply.fail(ErrorCode::IoError, "games directory " + changed.message());
             return;
         }
         _settings.gamesDir = path;
         _install = std::make_unique<install::InstallEngine>(path, _settings.stateDir, _unpackers,
                                                             _pinnedUnpackerId);
-        Object data;
-        data.set("accepted", true);
-        data.set("games_dir", path);
-        reply.ok(data);
+        reply.ok(contract::setGameDirResult(path));
     });
 }
 
@@ -402,10 +370,7 @@ void PeerRuntime::runInstall(const std::string &gameId, bool update) {
     if (!_operations.begin(gameId, op))
         _operations.transition(gameId, op); // a download hands over to its install
     _library->setBusy(gameId, true);
-    Poco::JSON::Object begin;
-    begin.set("game", gameId);
-    begin.set("update", update);
-    _events.publish("install-begin", begin);
+    publish(contract::installBegin(gameId, update));
     const lanspread_cancel_handle token = _cancels.create();
     _workers.submit([this, gameId, token] {
         auto outcome =
@@ -421,29 +386,21 @@ void PeerRuntime::runInstall(const std::string &gameId, bool update) {
 
 void PeerRuntime::finishInstall(const std::string &gameId,
                                 const Result<install::InstallOutcome> &outcome) {
-    {
-        _operations.end(gameId);
-        Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-        payload.set("game", gameId);
-        if (outcome) {
-            payload.set("files", outcome.value().stats.files);
-            payload.set("bytes", outcome.value().stats.bytes);
-            payload.set("updated", outcome.value().updated);
-            _events.publish("install-finished", payload);
-        } else {
-            payload.set("error", outcome.status().message());
-            log::error(kSource, "install of " + gameId + " failed: " + outcome.status().message());
-            _events.publish("install-failed", payload);
-        }
+    _operations.end(gameId);
+    if (outcome) {
+        const install::InstallOutcome &done = outcome.value();
+        publish(
+            contract::installFinished(gameId, done.stats.files, done.stats.bytes, done.updated));
+    } else {
+        log::error(kSource, "install of " + gameId + " failed: " + outcome.status().message());
+        publish(contract::installFailed(gameId, outcome.status().message()));
     }
 }
 
 void PeerRuntime::runUninstall(const std::string &gameId) {
     _operations.begin(gameId, Operation::Uninstalling);
     _library->setBusy(gameId, true);
-    Poco::JSON::Object begin;
-    begin.set("game", gameId);
-    _events.publish("uninstall-begin", begin);
+    publish(contract::uninstallBegin(gameId));
     _workers.submit([this, gameId] {
         Status done = _install->uninstall(gameId);
         _reactor.post([this, gameId, done] {
@@ -454,17 +411,12 @@ void PeerRuntime::runUninstall(const std::string &gameId) {
 }
 
 void PeerRuntime::finishUninstall(const std::string &gameId, const Status &done) {
-    {
-        _operations.end(gameId);
-        Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-        payload.set("game", gameId);
-        if (done) {
-            _events.publish("uninstall-finished", payload);
-        } else {
-            payload.set("error", done.message());
-            log::error(kSource, "uninstall of " + gameId + " failed: " + done.message());
-            _events.publish("uninstall-failed", payload);
-        }
+    _operations.end(gameId);
+    if (done) {
+        publish(contract::uninstallFinished(gameId));
+    } else {
+        log::error(kSource, "uninstall of " + gameId + " failed: " + done.message());
+        publish(contract::uninstallFailed(gameId, done.message()));
     }
 }
 

@@ -1,18 +1,18 @@
 // The peer runtime's network half: the commands that involve other peers (connect,
 // list-peers, wait-peers, download, cancel-download), the download lifecycle around the
 // transfer engine, and the answers this peer gives to other peers' requests (the serve gates).
+#include <lanspread/kernel/contract/results.hpp>
 #include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kernel/runtime/runtime.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
-
-#include <Poco/JSON/Array.h>
 
 namespace lanspread::kernel::runtime {
 
 namespace {
 constexpr const char *kSource = "peer";
 constexpr uint64_t kWaitPollNs = 50'000'000ull;
+using contract::ErrorCode;
 
 // "ip:port", "[v6]:port": the shape connect accepts (the transport resolves nothing).
 bool looksLikeAddress(const std::string &addr) {
@@ -24,14 +24,6 @@ bool looksLikeAddress(const std::string &addr) {
             return false;
     return std::stoul(addr.substr(colon + 1)) <= 65535;
 }
-
-// Messages from the network start with the CLI error code they map to.
-std::string codeOf(const std::string &message, const std::string &fallback) {
-    for (const char *code : {"self-connect", "connect-failed"})
-        if (message.rfind(std::string(code) + ":", 0) == 0)
-            return code;
-    return fallback;
-}
 } // namespace
 
 void PeerRuntime::registerPeerCommands() {
@@ -42,35 +34,31 @@ void PeerRuntime::registerPeerCommands() {
         const std::string addr =
             command.get("addr").isString() ? command.getValue<std::string>("addr") : "";
         if (!looksLikeAddress(addr)) {
-            reply.fail("invalid-command", "addr must be \"ip:port\", got '" + addr + "'");
+            reply.fail(ErrorCode::InvalidCommand, "addr must be \"ip:port\", got '" + addr + "'");
             return;
         }
         if (!_network || !_network->running()) {
-            reply.fail("connect-failed", "no transport is running on this peer");
+            reply.fail(ErrorCode::ConnectFailed, "no transport is running on this peer");
             return;
         }
         if (_network->isOwnAddress(addr)) {
-            reply.fail("self-connect", addr + " is this peer's own listener");
+            reply.fail(ErrorCode::SelfConnect, addr + " is this peer's own listener");
             return;
         }
-        _network->connect(
-            addr, "connect",
-            [reply = std::make_shared<Reply>(std::move(reply))](Result<std::string> peerId) {
-                if (!peerId) {
-                    const std::string &m = peerId.status().message();
-                    reply->fail(codeOf(m, "connect-failed"), m);
-                    return;
-                }
-                Object data;
-                data.set("peer_id", peerId.value());
-                reply->ok(data);
-            });
+        _network->connect(addr, "connect",
+                          [reply = std::make_shared<Reply>(std::move(reply))](
+                              contract::Outcome<std::string> peerId) {
+                              if (!peerId) {
+                                  reply->fail(peerId.failure());
+                                  return;
+                              }
+                              reply->ok(contract::connectResult(peerId.value()));
+                          });
     });
 
     _control.addCommand("list-peers", {}, [this](const Object &, Reply reply) {
-        Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-        data.set("peers", _network ? _network->peers().peersJson() : Poco::JSON::Array());
-        reply.ok(data);
+        reply.ok(contract::listPeersResult(_network ? _network->peers().peerViews()
+                                                    : std::vector<contract::PeerView>{}));
     });
 
     _control.addCommand("wait-peers", {"count"}, [this](const Object &command, Reply reply) {
@@ -79,7 +67,8 @@ void PeerRuntime::registerPeerCommands() {
             command.has("timeout_ms") ? command.get("timeout_ms") : Poco::Dynamic::Var(10000);
         if (!count.isInteger() || !timeout.isInteger() || count.convert<int64_t>() < 0 ||
             timeout.convert<int64_t>() < 0) {
-            reply.fail("invalid-command", "count and timeout_ms must be non-negative integers");
+            reply.fail(ErrorCode::InvalidCommand,
+                       "count and timeout_ms must be non-negative integers");
             return;
         }
         struct Wait {
@@ -95,15 +84,13 @@ void PeerRuntime::registerPeerCommands() {
         *check = [this, wait, weak = std::weak_ptr<std::function<void()>>(check)] {
             const std::size_t have = _network ? _network->peers().size() : 0;
             if (have >= wait->count) {
-                Object data;
-                data.set("peer_count", have);
-                wait->reply.ok(data);
+                wait->reply.ok(contract::waitPeersResult(have));
                 return;
             }
             if (_reactor.now() >= wait->deadline) {
-                wait->reply.fail("timeout", "only " + std::to_string(have) + " of " +
-                                                std::to_string(wait->count) +
-                                                " peers connected in time");
+                wait->reply.fail(ErrorCode::Timeout, "only " + std::to_string(have) + " of " +
+                                                         std::to_string(wait->count) +
+                                                         " peers connected in time");
                 return;
             }
             auto again = weak.lock();
@@ -123,7 +110,7 @@ void PeerRuntime::registerPeerCommands() {
         if (command.has("install")) {
             const auto flag = command.get("install");
             if (!flag.isBoolean()) {
-                reply.fail("invalid-command", "install must be true or false");
+                reply.fail(ErrorCode::InvalidCommand, "install must be true or false");
                 return;
             }
             install = flag.convert<bool>();
@@ -140,31 +127,27 @@ void PeerRuntime::registerPeerCommands() {
             return;
         auto it = _downloads.find(game->id);
         if (it == _downloads.end()) {
-            reply.fail("not-downloading", game->id + " is not being downloaded");
+            reply.fail(ErrorCode::NotDownloading, game->id + " is not being downloaded");
             return;
         }
         it->second->cancel();
-        Object data;
-        data.set("accepted", true);
-        reply.ok(data);
+        reply.ok(contract::acceptedResult());
     });
 }
 
 void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
                                 host::ControlService::Reply &reply) {
     if (auto op = _operations.current(game.id)) {
-        reply.fail("operation-in-progress",
+        reply.fail(ErrorCode::OperationInProgress,
                    game.id + " is busy: " + operationName(*op) + " is running");
         return;
     }
     std::vector<std::string> sources =
         _network ? _network->peers().readySources(game) : std::vector<std::string>{};
     if (sources.empty()) {
-        Poco::JSON::Object none(Poco::JSON_PRESERVE_KEY_ORDER);
-        none.set("game", game.id);
-        _events.publish("no-peers-have-game", none);
-        reply.fail("no-peers-have-game", "no connected peer has " + game.id + " at version " +
-                                             game.version + " ready to share");
+        publish(contract::noPeersHaveGame(game.id));
+        reply.fail(ErrorCode::NoPeersHaveGame, "no connected peer has " + game.id + " at version " +
+                                                   game.version + " ready to share");
         return;
     }
     _operations.begin(game.id, Operation::Downloading);
@@ -180,10 +163,7 @@ void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
     _downloads[id] = download;
     log::info(kSource, "downloading " + id + " from " + std::to_string(sources.size()) +
                            " peer(s)" + (install ? ", then installing" : ""));
-    Poco::JSON::Object data(Poco::JSON_PRESERVE_KEY_ORDER);
-    data.set("accepted", true);
-    data.set("sources", sources.size());
-    reply.ok(data);
+    reply.ok(contract::downloadAcceptedResult(sources.size()));
     download->start();
 }
 
@@ -196,25 +176,22 @@ void PeerRuntime::finishDownload(const std::string &gameId, bool install,
         runInstall(gameId, _library->find(gameId) && _library->find(gameId)->installed);
         return;
     }
-    Poco::JSON::Object payload(Poco::JSON_PRESERVE_KEY_ORDER);
-    payload.set("game", gameId);
-    std::string topic;
+    std::optional<contract::Event> ended;
     switch (outcome.kind) {
     case Kind::Finished: break;
-    case Kind::Cancelled: topic = "download-cancelled"; break;
+    case Kind::Cancelled: ended = contract::downloadCancelled(gameId); break;
     case Kind::Failed:
     case Kind::PeersGone:
-        topic = "download-failed";
-        payload.set("error", outcome.error);
+        ended = contract::downloadFailed(gameId, outcome.error);
         log::error(kSource, "download of " + gameId + " failed: " + outcome.error);
         break;
     }
     // The operation ends once the library shows the outcome (a finished root is Ready, a
     // failed one is not downloaded).
-    _library->rescanNow(gameId, [this, gameId, topic, payload] {
+    _library->rescanNow(gameId, [this, gameId, ended] {
         _operations.end(gameId);
-        if (!topic.empty())
-            _events.publish(topic, payload);
+        if (ended)
+            publish(*ended);
     });
 }
 

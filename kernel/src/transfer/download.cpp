@@ -1,11 +1,10 @@
 #include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/contract/events.hpp>
 #include <lanspread/kernel/library/library.hpp>
 #include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/manifest_vote.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
-
-#include <Poco/JSON/Array.h>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -277,24 +276,15 @@ void Download::vote() {
              "the file list of " + _game.id + " has no version.ini"});
         return;
     }
-    Poco::JSON::Object got(Poco::JSON_PRESERVE_KEY_ORDER);
-    got.set("game", _game.id);
-    Poco::JSON::Array files, peers;
-    for (const auto &f : _files.files) {
-        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
-        o.set("path", f.path);
-        o.set("size", f.size);
-        files.add(o);
-    }
+    std::vector<contract::FileView> fileViews;
+    for (const auto &f : _files.files)
+        fileViews.push_back({f.path, f.size});
+    std::vector<std::string> sourceAddrs;
     for (const auto &p : choice.value().sources)
-        peers.add(addrOf(p));
-    got.set("files", files);
-    got.set("peers", peers);
-    Poco::JSON::Array ids;
-    for (const auto &p : choice.value().sources)
-        ids.add(p);
-    got.set("peer_ids", ids);
-    _events.publish("got-game-files", got);
+        sourceAddrs.push_back(addrOf(p));
+    const contract::Event got =
+        contract::gotGameFiles(_game.id, fileViews, sourceAddrs, choice.value().sources);
+    _events.publish(got.topic, got.payload);
 
     _scheduler = nullptr;
     std::vector<std::string> sources = choice.value().sources;
@@ -393,15 +383,12 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
     _startNs = _reactor.now();
     _lastProgressNs = _startNs;
     _lastProgressBytes = _bytesReceived;
-    Poco::JSON::Object begin(Poco::JSON_PRESERVE_KEY_ORDER);
-    begin.set("game", _game.id);
-    begin.set("bytes_total", _scheduler->bytesTotal());
-    begin.set("bytes_resumed", _scheduler->bytesDone());
-    Poco::JSON::Array peers;
+    std::vector<std::string> sourceAddrs;
     for (const auto &p : _scheduler->sources())
-        peers.add(addrOf(p));
-    begin.set("peers", peers);
-    _events.publish("download-begin", begin);
+        sourceAddrs.push_back(addrOf(p));
+    const contract::Event begin = contract::downloadBegin(_game.id, _scheduler->bytesTotal(),
+                                                          _scheduler->bytesDone(), sourceAddrs);
+    _events.publish(begin.topic, begin.payload);
     if (_scheduler->bytesDone() > 0)
         log::info(kSource, _game.id + ": resuming, " + std::to_string(_scheduler->bytesDone()) +
                                " of " + std::to_string(_scheduler->bytesTotal()) +
@@ -433,17 +420,14 @@ void Download::publishProgress() {
     uint64_t done = _scheduler->bytesDone();
     for (const auto &[key, f] : _inFlight)
         done += f->written;
-    Poco::JSON::Object progress(Poco::JSON_PRESERVE_KEY_ORDER);
-    progress.set("game", _game.id);
-    progress.set("bytes_done", std::min(done, _scheduler->bytesTotal()));
-    progress.set("bytes_total", _scheduler->bytesTotal());
-    progress.set("mib_per_s",
-                 seconds > 0 ? std::round(double(bytes) / 1048576.0 / seconds * 10) / 10 : 0.0);
     std::set<std::string> active;
     for (const auto &[key, f] : _inFlight)
         active.insert(f->peer);
-    progress.set("active_peers", static_cast<int>(active.size()));
-    _events.publish("download-progress", progress);
+    const contract::Event progress = contract::downloadProgress(
+        {_game.id, std::min(done, _scheduler->bytesTotal()), _scheduler->bytesTotal(),
+         seconds > 0 ? std::round(double(bytes) / 1048576.0 / seconds * 10) / 10 : 0.0,
+         static_cast<int>(active.size())});
+    _events.publish(progress.topic, progress.payload);
     _lastProgressNs = now;
     _lastProgressBytes = _bytesReceived;
     // Stalled requests (nothing for kStallNs, and not waiting for our own disk) fail over.
@@ -685,15 +669,10 @@ void Download::maybeVerify(uint64_t key) {
     const std::size_t chunk = f.chunk;
     const std::string &path = _files.files[task.file].path;
     if (digest != task.hash) {
-        Poco::JSON::Object rejected(Poco::JSON_PRESERVE_KEY_ORDER);
-        rejected.set("game", _game.id);
-        rejected.set("path", path);
-        rejected.set("offset", task.offset);
-        rejected.set("bytes", task.length);
-        rejected.set("peer_id", peerId);
-        rejected.set("peer_addr", addrOf(peerId));
-        rejected.set("reason", "sha256 " + digest + " != advertised " + task.hash);
-        _events.publish("download-chunk-rejected", rejected);
+        const contract::Event rejected = contract::downloadChunkRejected(
+            {_game.id, path, task.offset, task.length, peerId, addrOf(peerId)},
+            "sha256 " + digest + " != advertised " + task.hash);
+        _events.publish(rejected.topic, rejected.payload);
         log::warning(kSource, _game.id + ": peer " + peerId.substr(0, 12) + " (" + addrOf(peerId) +
                                   ") sent a bad chunk of " + path + " at " +
                                   std::to_string(task.offset) +
@@ -712,14 +691,9 @@ void Download::maybeVerify(uint64_t key) {
     _failuresBySource[peerId] = 0;
     _network.forgetRequest(f.request);
     _inFlight.erase(it);
-    Poco::JSON::Object finished(Poco::JSON_PRESERVE_KEY_ORDER);
-    finished.set("game", _game.id);
-    finished.set("path", path);
-    finished.set("offset", task.offset);
-    finished.set("bytes", task.length);
-    finished.set("peer_id", peerId);
-    finished.set("peer_addr", addrOf(peerId));
-    _events.publish("download-chunk-finished", finished);
+    const contract::Event finished = contract::downloadChunkFinished(
+        {_game.id, path, task.offset, task.length, peerId, addrOf(peerId)});
+    _events.publish(finished.topic, finished.payload);
     if (_scheduler->finished())
         commit();
     else
@@ -774,9 +748,8 @@ void Download::checkSources() {
     if (_phase != Phase::Transferring || _ending || _scheduler->finished())
         return;
     if (_scheduler->sources().empty()) {
-        Poco::JSON::Object gone(Poco::JSON_PRESERVE_KEY_ORDER);
-        gone.set("game", _game.id);
-        _events.publish("download-peers-gone", gone);
+        const contract::Event gone = contract::downloadPeersGone(_game.id);
+        _events.publish(gone.topic, gone.payload);
         end({DownloadOutcome::Kind::PeersGone,
              "every source of " + _game.id + " is gone (" +
                  std::to_string(_scheduler->bytesDone()) + " of " +
@@ -831,18 +804,10 @@ void Download::commit() {
             const int64_t durationMs = std::max<int64_t>(1, int64_t(durationNs / 1'000'000));
             const double mib = double(self->_bytesFetched) / 1048576.0;
             const double mibPerS = mib / (double(durationMs) / 1000.0);
-            Poco::JSON::Object finished(Poco::JSON_PRESERVE_KEY_ORDER);
-            finished.set("game", self->_game.id);
-            finished.set("bytes", self->_bytesFetched);
-            finished.set("bytes_total", self->_scheduler->bytesTotal());
-            finished.set("duration_ms", durationMs);
-            finished.set("mib_per_s", mibPerS);
-            finished.set("mbit_per_s", mibPerS * 8.388608);
-            Poco::JSON::Object sources(Poco::JSON_PRESERVE_KEY_ORDER);
-            for (const auto &[peerId, bytes] : self->_bytesBySource)
-                sources.set(peerId, bytes);
-            finished.set("sources", sources);
-            self->_events.publish("download-finished", finished);
+            const contract::Event finished = contract::downloadFinished(
+                {self->_game.id, self->_bytesFetched, self->_scheduler->bytesTotal(), durationMs,
+                 mibPerS, self->_bytesBySource});
+            self->_events.publish(finished.topic, finished.payload);
             log::info(kSource, self->_game.id + ": downloaded " +
                                    std::to_string(self->_bytesFetched) + " bytes in " +
                                    std::to_string(durationMs) + " ms (" + std::to_string(mibPerS) +

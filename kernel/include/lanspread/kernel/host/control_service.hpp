@@ -4,6 +4,8 @@
 // validation of command lines live here only, so every frontend behaves the same.
 #pragma once
 
+#include <lanspread/kernel/contract/error_code.hpp>
+#include <lanspread/kernel/contract/events.hpp>
 #include <lanspread/kernel/host/event_bus.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/services/control.h>
@@ -32,10 +34,11 @@ class ControlService {
         Reply &operator=(Reply &&other) noexcept;
         ~Reply();
         void ok(const Poco::JSON::Object &data);
-        void fail(const std::string &code, const std::string &message);
+        void fail(contract::ErrorCode code, const std::string &message);
+        void fail(const contract::Failure &failure) { fail(failure.code, failure.message); }
 
       private:
-        void send(bool ok, const char *key, const Poco::JSON::Object &value);
+        void send(const contract::Event &result);
         Poco::Dynamic::Var _id;
         std::function<void(const std::string &)> _deliver; // empty once answered
     };

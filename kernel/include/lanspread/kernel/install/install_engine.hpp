@@ -13,6 +13,7 @@
 // handled by two calls at once (the kernel's operations table guarantees it).
 #pragma once
 
+#include <lanspread/kernel/contract/error_code.hpp>
 #include <lanspread/kernel/install/extraction_sink.hpp>
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/result.hpp>
@@ -89,12 +90,12 @@ class InstallEngine {
     // the launch-settings marker. E_NOT_FOUND "not-installed: ..." when there is no local/.
     Status uninstall(const std::string &gameId);
     // Deletes the downloaded files of a game that is not installed: the whole root. Refuses
-    // (E_FAILED "already-installed: ...") while local/ exists, (E_FAILED) while a reserved dir
-    // or an intent exists, and (E_NOT_FOUND "not-downloaded: ...") without a root or without
-    // a regular root version.ini (seed: the root is deleted only after finding the sentinel);
-    // a symlinked root is refused. version.ini is deleted first, so an interrupted remove
-    // never leaves a root that looks downloaded.
-    Status remove(const std::string &gameId);
+    // with AlreadyInstalled while local/ exists, with IoError while a reserved dir or an
+    // intent exists, and with NotDownloaded without a root or without a regular root
+    // version.ini (seed: the root is deleted only after finding the sentinel); a symlinked
+    // root or an unusable id is refused (IoError), as is any failure to delete. version.ini
+    // is deleted first, so an interrupted remove never leaves a root that looks downloaded.
+    contract::Outcome<void> remove(const std::string &gameId);
     // Finishes or rolls back every interrupted transaction under gamesDir; one log line per
     // game it touched (also returned; a foreign reserved dir is logged as a warning). An
     // intent whose recovery failed is kept so the next start retries. Call once at startup,

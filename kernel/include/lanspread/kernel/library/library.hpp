@@ -15,11 +15,10 @@
 #pragma once
 
 #include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/contract/views.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
 #include <lanspread/result.hpp>
-
-#include <Poco/JSON/Object.h>
 
 #include <cstdint>
 #include <functional>
@@ -52,8 +51,8 @@ struct LocalGame {
     uint64_t sizeBytes = 0;         // sum of files
 
     bool operator==(const LocalGame &) const = default;
-    // {"id","name","version","downloaded","installed","availability"} (list-games "local")
-    Poco::JSON::Object toJson() const;
+    // The game as list-games "local" and local-library-changed show it.
+    contract::LocalGameView view() const;
 };
 
 // Names at a game root's top level that are lanspread's own, never game files.

@@ -12,6 +12,7 @@
 // them. Thread: reactor, everything.
 #pragma once
 
+#include <lanspread/kernel/contract/error_code.hpp>
 #include <lanspread/kernel/host/event_bus.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
@@ -80,11 +81,13 @@ class PeerNetwork {
     // Whether addr names this peer's own listener (the self-connect check of `connect`).
     bool isOwnAddress(const std::string &addr) const;
 
-    // Connects and handshakes; done gets the remote peer_id, or a Status whose message starts
-    // with the CLI error code ("connect-failed: ...", "self-connect: ..."). expectedPeerId
-    // (from discovery) pins the identity: a different key is refused (identity-mismatch).
-    void connect(const std::string &addr, const std::string &via,
-                 std::function<void(Result<std::string>)> done,
+    // The remote peer_id, or why there is no connection: SelfConnect when addr is this peer,
+    // ConnectFailed for everything else (the message names the refusal, e.g.
+    // "connect-failed: identity-mismatch: ...").
+    using ConnectDone = std::function<void(contract::Outcome<std::string>)>;
+    // Connects and handshakes. expectedPeerId (from discovery) pins the identity: a different
+    // key is refused (identity-mismatch).
+    void connect(const std::string &addr, const std::string &via, ConnectDone done,
                  const std::string &expectedPeerId = {});
     // Whether a handshake to addr is under way (discovery does not dial twice).
     bool dialing(const std::string &addr) const;

@@ -6,9 +6,8 @@
 #pragma once
 
 #include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/contract/views.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
-
-#include <Poco/JSON/Array.h>
 
 #include <cstdint>
 #include <map>
@@ -26,6 +25,9 @@ struct PeerRecord {
     std::map<std::string, protocol::GameSummary> games; // by game id
     int64_t lastSeenMs = 0;
 };
+
+// The peer as list-peers and the peer events show it (games sorted by id).
+contract::PeerView peerView(const PeerRecord &record);
 
 class PeerDb {
   public:
@@ -48,12 +50,12 @@ class PeerDb {
     // (S15-S17, S36: stale versions are never sources and never vote). Sorted by peer_id.
     std::vector<std::string> readySources(const catalog::CatalogGame &game) const;
 
-    // list-peers: [{peer_id, name, addr, via, games:[{id, version, availability}]}]
-    Poco::JSON::Array peersJson() const;
-    // list-games "remote": one row per catalog game with at least one ready source:
-    // {id, name, eti_game_version (the catalog version), peer_count, size}. Games not in
-    // the catalog are never listed (S35). Sorted by id.
-    Poco::JSON::Array remoteGamesJson(const catalog::Catalog &catalog) const;
+    // list-peers: every peer, sorted by peer_id.
+    std::vector<contract::PeerView> peerViews() const;
+    // list-games "remote": one row per catalog game with at least one ready source, its
+    // size the one most of them advertise. Games not in the catalog are never listed (S35).
+    // Sorted by id.
+    std::vector<contract::RemoteGameView> remoteGames(const catalog::Catalog &catalog) const;
 
   private:
     std::map<std::string, PeerRecord> _peers;

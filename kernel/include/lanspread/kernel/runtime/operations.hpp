@@ -4,7 +4,7 @@
 // an event still converges (the seed's active-operations snapshot). Thread: reactor.
 #pragma once
 
-#include <Poco/JSON/Object.h>
+#include <lanspread/kernel/contract/views.hpp>
 
 #include <functional>
 #include <map>
@@ -37,8 +37,8 @@ class OperationsTable {
 
     std::optional<Operation> current(const std::string &gameId) const;
     bool empty() const { return _operations.empty(); }
-    // {game: "Installing", ...}
-    Poco::JSON::Object toJson() const;
+    // {game: "Installing", ...} (status active_operations, the active-operations event)
+    contract::OperationsView view() const;
     void setListener(Listener listener) { _listener = std::move(listener); }
 
   private:

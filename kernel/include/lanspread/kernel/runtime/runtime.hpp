@@ -4,6 +4,8 @@
 #pragma once
 
 #include <lanspread/kernel/catalog/catalog.hpp>
+#include <lanspread/kernel/contract/events.hpp>
+#include <lanspread/kernel/contract/views.hpp>
 #include <lanspread/kernel/host/cancellation.hpp>
 #include <lanspread/kernel/host/control_service.hpp>
 #include <lanspread/kernel/host/event_bus.hpp>
@@ -50,16 +52,18 @@ class PeerRuntime : private peers::NetworkDelegate {
     // downloads (their verified chunks stay on disk for a resume) and stops watching.
     void stop();
 
-    // Adds peer_id, catalog, active_operations, ... to the status command's data.
-    void addStatusFields(Poco::JSON::Object &data) const;
+    // Fills the peer's part of the status command: peer_id, catalog, active_operations, the
+    // listener's real address, ...
+    void addStatusFields(contract::StatusView &status) const;
 
     const peers::Identity &identity() const { return _identity; }
     const catalog::Catalog &catalog() const { return _catalog; }
 
   private:
     void registerCommands();
+    void publish(const contract::Event &event);
     void publishLibrary(const std::vector<std::string> &changed);
-    Poco::JSON::Array localGamesJson() const;
+    std::vector<contract::LocalGameView> localGameViews() const;
     // Resolves the command's "game" field to a catalog game, or answers unknown-game.
     const catalog::CatalogGame *catalogGame(const Poco::JSON::Object &command,
                                             host::ControlService::Reply &reply);
