@@ -5,16 +5,6 @@
 #   ./bootstrap.sh build  install what is missing and build only
 # Re-running is cheap: apt-get runs only when a package is missing, and the build is incremental.
 set -euo pipefail
-cd "$(dirname "$0")"
-
-mode=${1:-}
-case "$mode" in
-  peer|test|build) ;;
-  *) echo "usage: $0 peer|test|build" >&2; exit 2 ;;
-esac
-
-preset=${LANSPREAD_PRESET:-release}
-build_dir="build/$preset"
 
 install_packages() {
   local missing=() pkg
@@ -36,11 +26,35 @@ build() {
   cmake --build --preset "$preset"
 }
 
+# What to type into the peer: on a terminal frontend-cli is in human mode (typed commands),
+# otherwise it reads JSON lines.
+peer_hint() {
+  if [[ -t 0 ]]; then
+    echo "bootstrap: starting a peer (games in ./games, state in ./state); type help for the commands, shutdown to stop"
+  else
+    echo "bootstrap: starting a peer (games in ./games, state in ./state); it reads JSON commands on standard input, e.g. {\"cmd\":\"status\"} or {\"cmd\":\"shutdown\"}"
+  fi
+}
+
+# Sourced (tests/bootstrap/peer_hint_test.sh), only the functions above are defined.
+[[ "${BASH_SOURCE[0]}" == "$0" ]] || return 0
+
+cd "$(dirname "$0")"
+
+mode=${1:-}
+case "$mode" in
+  peer|test|build) ;;
+  *) echo "usage: $0 peer|test|build" >&2; exit 2 ;;
+esac
+
+preset=${LANSPREAD_PRESET:-release}
+build_dir="build/$preset"
+
 install_packages
 build
 case "$mode" in
   peer)
-    echo "bootstrap: starting a peer (games in ./games, state in ./state); type {\"cmd\":\"status\"} or {\"cmd\":\"shutdown\"}"
+    peer_hint
     exec "$build_dir/bin/lanspreadd"
     ;;
   test)

@@ -29,6 +29,8 @@ using Poco::Util::OptionSet;
 // Layer priorities (lower wins): flags are Application's own layer (PRIO_APPLICATION, -100).
 constexpr int kConfigFilePriority = 0;
 constexpr int kEmbeddedDefaultPriority = 200;
+// frontend-cli's output mode (auto, json or human), which --json sets.
+constexpr const char *kCliModeKey = "plugin.org.lanspread.frontend.cli.mode";
 
 class Daemon : public Poco::Util::ServerApplication {
   protected:
@@ -54,6 +56,10 @@ class Daemon : public Poco::Util::ServerApplication {
         addBound(options, "log-level",
                  "debug, info, warning, error, or auto (warning on a terminal, else info)", "LEVEL",
                  "lanspread.log_level");
+        options.addOption(
+            Option("json", "",
+                   "JSON lines in and out even on a terminal (frontend-cli's mode = json)")
+                .callback(Poco::Util::OptionCallback<Daemon>(this, &Daemon::onJson)));
     }
 
     int main(const ArgVec &args) override {
@@ -81,11 +87,13 @@ class Daemon : public Poco::Util::ServerApplication {
             return EXIT_CONFIG;
         }
         // auto: someone typing at the terminal (human mode of frontend-cli) sees warnings and
-        // errors only, so info lines do not tear through the progress bars; scripts and
-        // services get info.
+        // errors only, so info lines do not tear through the progress bars; scripts, services
+        // and JSON lines forced on a terminal (--json) get info.
         std::string level = settings.value().logLevel;
         if (level == "auto")
-            level = ::isatty(0) && ::isatty(2) ? "warning" : "info";
+            level = ::isatty(0) && ::isatty(2) && config().getString(kCliModeKey, "auto") != "json"
+                        ? "warning"
+                        : "info";
         if (!lanspread::kernel::log::setThreshold(level)) {
             std::cerr << "lanspreadd: lanspread.log_level must be debug, info, warning, error or "
                          "auto, got '"
@@ -111,7 +119,11 @@ class Daemon : public Poco::Util::ServerApplication {
             return EXIT_CONFIG;
         }
         kernel.setExitRequestHandler([] { terminate(); });
-        kernel.start();
+        if (Status started = kernel.start(); !started) {
+            std::cerr << "lanspreadd: " << started.message() << "\n";
+            kernel.stop();
+            return EXIT_CONFIG;
+        }
         waitForTerminationRequest();
         lanspread::kernel::log::info("lanspreadd", "stopping");
         kernel.stop();
@@ -127,6 +139,11 @@ class Daemon : public Poco::Util::ServerApplication {
     void onHelp(const std::string &, const std::string &) {
         _helpRequested = true;
         stopOptionsProcessing();
+    }
+
+    // In the flags' layer, so it wins over a config file's mode, like every flag.
+    void onJson(const std::string &, const std::string &) {
+        config().setString(kCliModeKey, "json");
     }
 
     void onConfig(const std::string &, const std::string &path) {

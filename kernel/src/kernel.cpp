@@ -96,16 +96,42 @@ void Kernel::startRuntime() {
                    std::move(discovery));
 }
 
-void Kernel::start() {
+Status Kernel::start() {
     if (_started)
-        return;
+        return Status();
     _started = true;
     _reactorThread = std::thread([this] { _reactor.run(); });
-    runOnReactor(_reactor, [this] {
+    Status configured;
+    runOnReactor(_reactor, [this, &configured] {
         loadPlugins();
+        configured = refuseUnknownPluginKeys();
+        if (!configured)
+            return;
         startRuntime();
         startFrontends();
     });
+    return configured;
+}
+
+Status Kernel::refuseUnknownPluginKeys() const {
+    std::vector<std::string> sections;
+    for (const auto &host : _hosts)
+        sections.push_back(host->configSection());
+    for (const auto &plugin : _loader.plugins())
+        for (const auto &host : _hosts)
+            if (host->api() == plugin->host)
+                if (Status known =
+                        host->refuseUnknownConfigKeys(plugin->image.descriptor, sections);
+                    !known)
+                    return known;
+    // Every plugin that got as far as a host table (loaded or rejected in init) has its
+    // section in `sections`. A section of none of them (a plugin not listed in
+    // lanspread.plugins, or not found) is not an error, as the peer runs without a plugin it
+    // cannot load; but nothing reads it, which is said.
+    for (const auto &key : host::keysBelow(*_config, "plugin", sections))
+        log::warning(kSource, "config key plugin." + key +
+                                  " is not read: no loaded plugin has that section");
+    return Status();
 }
 
 void Kernel::loadPlugins() {

@@ -202,6 +202,7 @@ class KernelTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStartLoadsGoodPluginAndReportsRejections);
     CPPUNIT_TEST(testStatusWithNoPlugins);
     CPPUNIT_TEST(testStartTwiceLoadsOnce);
+    CPPUNIT_TEST(testStartRefusesAnUnknownPluginKey);
     CPPUNIT_TEST(testPluginHostServesControlAndConfig);
     CPPUNIT_TEST(testShutdownCommandInvokesExitHandler);
     CPPUNIT_TEST(testShutdownWithoutExitHandler);
@@ -311,6 +312,27 @@ class KernelTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), data->getArray("plugins")->size());
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), data->getArray("rejected_plugins")->size());
         kernel.stop();
+    }
+
+    // A key in a loaded plugin's section that it neither declares nor read in init stops
+    // start() before the runtime and frontends run; stop() still takes the plugins down.
+    void testStartRefusesAnUnknownPluginKey() {
+        Poco::AutoPtr<Poco::Util::AbstractConfiguration> config = makeConfig();
+        config->setString("plugin." + kGoodId + ".greting", "hello");
+        Kernel kernel(makeSettings({kGoodPath}), config);
+        const lanspread::Status started = kernel.start();
+        CPPUNIT_ASSERT(!started);
+        CPPUNIT_ASSERT_EQUAL("unknown key greting in [plugin." + kGoodId +
+                                 "] (did you mean greeting?)",
+                             started.message());
+        onReactor(kernel,
+                  [&] { CPPUNIT_ASSERT_EQUAL(std::size_t(1), kernel.plugins().plugins().size()); });
+        kernel.stop();
+        // The declared key alone is fine.
+        Kernel good(makeSettings({kGoodPath}), makeConfig());
+        const lanspread::Status goodStart = good.start();
+        CPPUNIT_ASSERT_MESSAGE(goodStart.describe(), goodStart.succeeded());
+        good.stop();
     }
 
     // The host table a plugin got: get_service gives the control service, config_get reads

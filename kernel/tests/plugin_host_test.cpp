@@ -183,6 +183,7 @@ class PluginHostTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testConfigGetBufferTooSmall);
     CPPUNIT_TEST(testConfigGetEmptyValue);
     CPPUNIT_TEST(testConfigGetNullArguments);
+    CPPUNIT_TEST(testUnknownConfigKeysAreRefused);
     CPPUNIT_TEST(testEmitEventPublishesTopicAndPayload);
     CPPUNIT_TEST(testEmitEventFromWorkerThreadReachesSubscribersOnReactorThread);
     CPPUNIT_TEST(testEmitEventRejectsNonObjectPayload);
@@ -326,6 +327,53 @@ class PluginHostTest : public CppUnit::TestFixture {
                              _a->config_get(_a, "k", buffer, sizeof buffer, nullptr));
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT,
                              _a->config_get(_a, "k", nullptr, 8, &required));
+    }
+
+    // Known: what the descriptor declares and what the plugin asked for; anything else in its
+    // section is refused in one line with the nearest known key. Another plugin's section
+    // nested in this one's is not this plugin's.
+    void testUnknownConfigKeysAreRefused() {
+        const std::string section = std::string("plugin.") + kPluginA;
+        CPPUNIT_ASSERT_EQUAL(section, _hostA->configSection());
+        static const char *const declared[] = {"level: how hard (default 3)", " tls.cert : a path",
+                                               nullptr};
+        lanspread_plugin_descriptor descriptor{};
+        descriptor.config_keys = declared;
+        _config->setString(section + ".level", "9");
+        _config->setString(section + ".tls.cert", "/etc/cert.pem");
+        _config->setString(section + ".port", "1");
+        _config->setString(section + ".nested.key", "another plugin's");
+        const std::vector<std::string> others{section + ".nested"};
+
+        // port is neither declared nor asked for yet.
+        lanspread::Status refused = _hostA->refuseUnknownConfigKeys(descriptor, others);
+        CPPUNIT_ASSERT(!refused);
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown key port in [") + section +
+                                 "] (known keys: level tls.cert)",
+                             refused.message());
+
+        char buffer[8];
+        size_t required = 0;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                             _a->config_get(_a, "port", buffer, sizeof buffer, &required));
+        CPPUNIT_ASSERT(_hostA->refuseUnknownConfigKeys(descriptor, others));
+
+        // A typo of a declared key names it; without the declaration only asked keys count.
+        _config->setString(section + ".levl", "9");
+        refused = _hostA->refuseUnknownConfigKeys(descriptor, others);
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown key levl in [") + section +
+                                 "] (did you mean level?)",
+                             refused.message());
+        _config->remove(section + ".levl");
+        refused = _hostA->refuseUnknownConfigKeys(lanspread_plugin_descriptor{}, others);
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown key level in [") + section +
+                                 "] (known keys: port)",
+                             refused.message());
+        // The nested section counts once it is not left out.
+        refused = _hostA->refuseUnknownConfigKeys(descriptor, {});
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown key nested.key in [") + section +
+                                 "] (known keys: port level tls.cert)",
+                             refused.message());
     }
 
     // Emitted on the reactor thread (where plugin hooks run): the subscriber gets it at once.

@@ -76,6 +76,11 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEmptyStateNamesKey);
     CPPUNIT_TEST(testEmbeddedDefaultConfig);
     CPPUNIT_TEST(testDefaultPluginDir);
+    CPPUNIT_TEST(testMisspeltKeyNamesTheNearestKnownOne);
+    CPPUNIT_TEST(testUnknownKeyFarFromAnyListsTheKnownOnes);
+    CPPUNIT_TEST(testEveryKnownKeyIsAccepted);
+    CPPUNIT_TEST(testExampleConfigsLoad);
+    CPPUNIT_TEST(testNearestKey);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -221,7 +226,78 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(prefix + "/lib/lanspread/plugins", dir);
     }
 
+    void testMisspeltKeyNamesTheNearestKnownOne() {
+        Result<Settings> result = fromIni("[lanspread]\nupload_limt_mib_s = 10\n");
+        CPPUNIT_ASSERT(!result.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, result.status().code());
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown key upload_limt_mib_s in [lanspread] (did you "
+                                         "mean upload_limit_mib_s?)"),
+                             result.status().message());
+        result = fromIni("[lanspread]\ngames = /g\nPEER_TIMEOUT = 5000\n");
+        CPPUNIT_ASSERT_EQUAL(std::string("unknown key PEER_TIMEOUT in [lanspread] (did you mean "
+                                         "peer_timeout_ms?)"),
+                             result.status().message());
+    }
+
+    void testUnknownKeyFarFromAnyListsTheKnownOnes() {
+        Result<Settings> result = fromIni("[lanspread]\nfrobnicate = yes\n");
+        CPPUNIT_ASSERT(!result.ok());
+        std::string known;
+        for (const auto &key : lanspread::kernel::host::lanspreadKeys())
+            known += " " + key;
+        CPPUNIT_ASSERT_EQUAL("unknown key frobnicate in [lanspread] (known keys:" + known + ")",
+                             result.status().message());
+    }
+
+    // Every key the kernel reads, spelt in any case (INI keys ignore it); other sections
+    // (plugins') are not Settings' to judge.
+    void testEveryKnownKeyIsAccepted() {
+        std::string ini = "[lanspread]\nGames = /srv/g\nlisten = 127.0.0.1:1\n"
+                          "peer_timeout_ms = 2000\nupload_limit_mib_s = 1\n";
+        for (const char *key : {"state", "catalog", "name", "plugin_dir", "plugins", "log_level",
+                                "transport", "unpacker"})
+            ini += std::string(key) + " = x\n";
+        ini += "[plugin.org.example]\nanything = 1\n";
+        Result<Settings> result = fromIni(ini);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("/srv/g"), result.value().gamesDir);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(12), lanspread::kernel::host::lanspreadKeys().size());
+    }
+
+    // The config examples of README.md and docs/configuration.md.
+    void testExampleConfigsLoad() {
+        for (const char *text :
+             {"[lanspread]\ngames = /srv/games\nstate = /var/lib/lanspread\n"
+              "plugins = org.lanspread.frontend.cli, "
+              "/opt/myplugins/lanspread-unpacker-foo.so\n\n"
+              "[plugin.org.lanspread.frontend.cli]\noutput_fd = 1\n",
+              "[lanspread]\ngames = /srv/games\nstate = /var/lib/lanspread\nname = alice\n"
+              "listen = 0.0.0.0:4433\nupload_limit_mib_s = 50\n"
+              "plugins = org.lanspread.frontend.cli, org.lanspread.transport.quic\n\n"
+              "[plugin.org.lanspread.frontend.cli]\nmode = json\n\n"
+              "[plugin.org.lanspread.transport.quic]\ncc = bbr\n"}) {
+            Result<Settings> result = fromIni(text);
+            CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        }
+    }
+
+    void testNearestKey() {
+        using lanspread::kernel::host::nearestKey;
+        const std::vector<std::string> known{"games", "state", "listen", "log_level"};
+        CPPUNIT_ASSERT_EQUAL(std::string("games"), nearestKey("gmaes", known));
+        CPPUNIT_ASSERT_EQUAL(std::string("listen"), nearestKey("LISTN", known));
+        CPPUNIT_ASSERT_EQUAL(std::string("log_level"), nearestKey("loglevel", known));
+        CPPUNIT_ASSERT_EQUAL(std::string(), nearestKey("xyz", known));
+        CPPUNIT_ASSERT_EQUAL(std::string(), nearestKey("games", {}));
+    }
+
   private:
+    static Result<Settings> fromIni(const std::string &text) {
+        std::istringstream in(text);
+        AutoPtr<Poco::Util::IniFileConfiguration> ini(new Poco::Util::IniFileConfiguration(in));
+        return Settings::fromConfig(*ini);
+    }
+
     static void expectListenError(const std::string &listen) {
         Result<Settings> result = fromListen(listen);
         CPPUNIT_ASSERT_MESSAGE("accepted '" + listen + "'", !result.ok());

@@ -13,7 +13,8 @@ static const void *good_get_interface(void *state, const char *interface_id) {
 }
 
 static const char *const good_capabilities[] = {"archive:none", NULL};
-static const char *const good_config_keys[] = {"unused: read by nobody (default empty)", NULL};
+static const char *const good_config_keys[] = {
+    "greeting: read back by kernel_test through config_get (default empty)", NULL};
 
 static const lanspread_plugin_descriptor good_descriptor = {
     sizeof(lanspread_plugin_descriptor),

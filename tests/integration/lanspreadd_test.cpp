@@ -1,6 +1,7 @@
 // lanspreadd as a user runs it: a real process, commands on stdin, JSON lines on stdout,
 // logs on stderr. Each test gets its own working directory.
 #include "child_process.hpp"
+#include "human_command.hpp"
 
 #include <Poco/File.h>
 #include <Poco/JSON/Array.h>
@@ -35,6 +36,11 @@ class LanspreaddTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(unusableGamesDirExitsWithOneLine);
     CPPUNIT_TEST(missingConfigFileExitsWithOneLine);
     CPPUNIT_TEST(flagsOverrideConfigFile);
+    CPPUNIT_TEST(misspeltKeyExitsWithOneLineNamingTheNearest);
+    CPPUNIT_TEST(misspeltPluginKeyExitsWithOneLineNamingTheNearest);
+    CPPUNIT_TEST(documentedExampleConfigsStart);
+    CPPUNIT_TEST(everyHumanModeCommandIsKnownToTheKernel);
+    CPPUNIT_TEST(overlongLineIsRefusedAsTooLongWithoutBufferingIt);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -190,7 +196,129 @@ class LanspreaddTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
     }
 
+    void misspeltKeyExitsWithOneLineNamingTheNearest() {
+        writeFile(_dir + "/peer.ini", "[lanspread]\nupload_limt_mib_s = 10\n");
+        ChildProcess peer(LANSPREADD_PATH, {"--config", "peer.ini"}, _dir, _dir + "/stderr.log");
+        CPPUNIT_ASSERT_EQUAL(78, peer.waitExit(10s)); // EX_CONFIG
+        CPPUNIT_ASSERT_EQUAL(std::string("lanspreadd: unknown key upload_limt_mib_s in [lanspread] "
+                                         "(did you mean upload_limit_mib_s?)\n"),
+                             peer.stderrText());
+    }
+
+    // The plugin is loaded, its section checked against the keys it declares and read, and
+    // the peer stops before anything runs.
+    void misspeltPluginKeyExitsWithOneLineNamingTheNearest() {
+        writeFile(_dir + "/peer.ini", "[lanspread]\nplugins = org.lanspread.frontend.cli\n"
+                                      "[plugin.org.lanspread.frontend.cli]\nmoed = json\n");
+        ChildProcess peer(LANSPREADD_PATH, {"--config", "peer.ini", "--log-level", "warning"}, _dir,
+                          _dir + "/stderr.log");
+        CPPUNIT_ASSERT_EQUAL(78, peer.waitExit(10s));
+        CPPUNIT_ASSERT_EQUAL(std::string("lanspreadd: unknown key moed in "
+                                         "[plugin.org.lanspread.frontend.cli] (did you mean "
+                                         "mode?)\n"),
+                             peer.stderrText());
+        CPPUNIT_ASSERT(!peer.readLine(1s).has_value()); // the frontend never started
+    }
+
+    // README.md's and docs/configuration.md's config examples (with this test's directories
+    // and port as flags, which win) start, and the peer answers.
+    void documentedExampleConfigsStart() {
+        const std::vector<std::string> examples = {
+            "[lanspread]\ngames = /srv/games\nstate = /var/lib/lanspread\n"
+            "plugins = org.lanspread.frontend.cli, /opt/myplugins/lanspread-unpacker-foo.so\n\n"
+            "[plugin.org.lanspread.frontend.cli]\noutput_fd = 1\n",
+            "[lanspread]\ngames = /srv/games\nstate = /var/lib/lanspread\nname = alice\n"
+            "listen = 0.0.0.0:4433\nupload_limit_mib_s = 50\n"
+            "plugins = org.lanspread.frontend.cli, org.lanspread.transport.quic, "
+            "org.lanspread.discovery.dnssd, org.lanspread.unpacker.libarchive, "
+            "/opt/myplugins/lanspread-unpacker-foo.so\n\n"
+            "[plugin.org.lanspread.frontend.cli]\nmode = json\n\n"
+            "[plugin.org.lanspread.transport.quic]\ncc = bbr\n"};
+        for (const auto &example : examples) {
+            writeFile(_dir + "/peer.ini", example);
+            ChildProcess peer(LANSPREADD_PATH,
+                              {"--config", "peer.ini", "--games", "games", "--state", "state",
+                               "--listen", "127.0.0.1:0"},
+                              _dir, _dir + "/stderr.log");
+            peer.writeStdin("{\"id\":\"s\",\"cmd\":\"status\"}\n"
+                            "{\"id\":\"q\",\"cmd\":\"shutdown\"}\n");
+            auto status = peer.readUntil("\"id\":\"s\"", 10s);
+            CPPUNIT_ASSERT_MESSAGE(example + peer.stderrText(), status.has_value());
+            CPPUNIT_ASSERT(parse(*status)->getValue<bool>("ok"));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(peer.stderrText(), 0, peer.waitExit(10s));
+        }
+    }
+
+    // Human mode's help and parser offer exactly these commands; each must be one the kernel
+    // registers (a missing field is fine, "unknown command" is not).
+    void everyHumanModeCommandIsKnownToTheKernel() {
+        ChildProcess peer(LANSPREADD_PATH, {"--plugins", "org.lanspread.frontend.cli"}, _dir,
+                          _dir + "/stderr.log");
+        const std::vector<std::string> names = lanspread::plugins::cli::humanCommandNames();
+        CPPUNIT_ASSERT(names.size() >= 10);
+        std::string lines;
+        for (const auto &name : names)
+            if (name != "shutdown")
+                lines += "{\"id\":\"" + name + "\",\"cmd\":\"" + name + "\"}\n";
+        peer.writeStdin(lines + "{\"id\":\"shutdown\",\"cmd\":\"shutdown\"}\n");
+        std::set<std::string> answered;
+        while (auto line = peer.readLine(10s)) {
+            auto object = parse(*line);
+            if (object->getValue<std::string>("event") != "result")
+                continue;
+            const std::string id = object->getValue<std::string>("id");
+            answered.insert(id);
+            if (!object->getValue<bool>("ok")) {
+                const std::string message =
+                    object->getObject("error")->getValue<std::string>("message");
+                CPPUNIT_ASSERT_MESSAGE(id + ": " + message,
+                                       message.find("unknown command") == std::string::npos);
+            }
+        }
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+        CPPUNIT_ASSERT_EQUAL(names.size(), answered.size());
+    }
+
+    // 64 MiB without a newline, then a command: the answer says the line is too long and
+    // names the limit, the peer's peak memory stays far below the line's size, and the next
+    // command is answered.
+    void overlongLineIsRefusedAsTooLongWithoutBufferingIt() {
+        ChildProcess peer(LANSPREADD_PATH, {"--plugins", "org.lanspread.frontend.cli"}, _dir,
+                          _dir + "/stderr.log");
+        CPPUNIT_ASSERT(peer.readUntil("cli-started", 10s).has_value());
+        const std::string chunk(1 << 20, 'x');
+        for (int i = 0; i < 64; ++i)
+            peer.writeStdin(chunk);
+        peer.writeStdin("\n{\"id\":\"s\",\"cmd\":\"status\"}\n");
+        auto refused = peer.readUntil("\"event\":\"result\"", 10s);
+        CPPUNIT_ASSERT(refused.has_value());
+        auto result = parse(*refused);
+        CPPUNIT_ASSERT(!result->getValue<bool>("ok"));
+        CPPUNIT_ASSERT(result->get("id").isEmpty());
+        CPPUNIT_ASSERT_EQUAL(std::string("invalid-command"),
+                             result->getObject("error")->getValue<std::string>("code"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("the line is too long: a command is at most 1048576 bytes (1 MiB)"),
+            result->getObject("error")->getValue<std::string>("message"));
+        CPPUNIT_ASSERT(peer.readUntil("\"id\":\"s\"", 10s).has_value());
+        const long peakKiB = peakRssKiB(peer.pid());
+        CPPUNIT_ASSERT_MESSAGE(std::to_string(peakKiB) + " KiB",
+                               peakKiB > 0 && peakKiB < 40 * 1024);
+        peer.signal(SIGTERM);
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+    }
+
   private:
+    // VmHWM of a live process, in KiB (-1 when unreadable).
+    static long peakRssKiB(pid_t pid) {
+        std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+        std::string line;
+        while (std::getline(status, line))
+            if (line.rfind("VmHWM:", 0) == 0)
+                return std::stol(line.substr(6));
+        return -1;
+    }
+
     static void writeFile(const std::string &path, const std::string &text) {
         std::ofstream(path) << text;
     }

@@ -4,6 +4,7 @@
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 
+#include <cstring>
 #include <sstream>
 
 namespace lanspread::kernel::host {
@@ -62,6 +63,13 @@ void ControlService::addCommand(const std::string &cmd, std::vector<std::string>
 
 void ControlService::handleLine(const std::string &line,
                                 std::function<void(const std::string &)> onResult) {
+    if (line.size() > LANSPREAD_CONTROL_MAX_LINE_BYTES) {
+        Reply(Poco::Dynamic::Var(), std::move(onResult))
+            .fail(contract::ErrorCode::InvalidCommand,
+                  "the line is too long: a command is at most " +
+                      std::to_string(LANSPREAD_CONTROL_MAX_LINE_BYTES) + " bytes (1 MiB)");
+        return;
+    }
     Poco::JSON::Object::Ptr command;
     try {
         Poco::JSON::Parser parser;
@@ -109,7 +117,9 @@ lanspread_status ControlService::submitFn(const lanspread_control_v1 *control, c
     auto *self = static_cast<ControlService *>(control->control_data);
     if (self->_closed)
         return LANSPREAD_E_FAILED;
-    bool posted = self->_reactor.post([self, text = std::string(line), onResult, userData] {
+    // Past the limit, one more byte is all handleLine needs to refuse the line.
+    std::string text(line, ::strnlen(line, LANSPREAD_CONTROL_MAX_LINE_BYTES + 1));
+    bool posted = self->_reactor.post([self, text = std::move(text), onResult, userData] {
         self->handleLine(text, [onResult, userData](const std::string &result) {
             onResult(userData, result.c_str());
         });

@@ -1,7 +1,9 @@
 #include <lanspread/kernel/host/plugin_host.hpp>
+#include <lanspread/kernel/host/settings.hpp>
 #include <lanspread/kernel/log/log.hpp>
 
 #include <Poco/JSON/Parser.h>
+#include <Poco/String.h>
 
 #include <cstring>
 
@@ -94,6 +96,7 @@ lanspread_status PluginHost::configGetFn(const lanspread_host_api *api, const ch
         (buffer == nullptr && bufferSize > 0))
         return LANSPREAD_E_INVALID_ARGUMENT;
     PluginHost &host = self(api);
+    host._askedKeys.insert(key);
     const std::string fullKey = "plugin." + host._pluginId + "." + key;
     if (!host._config.hasProperty(fullKey)) {
         *outRequired = 0;
@@ -105,6 +108,18 @@ lanspread_status PluginHost::configGetFn(const lanspread_host_api *api, const ch
         return LANSPREAD_E_BUFFER_TOO_SMALL;
     std::memcpy(buffer, value.c_str(), *outRequired);
     return LANSPREAD_OK;
+}
+
+Status PluginHost::refuseUnknownConfigKeys(const lanspread_plugin_descriptor &descriptor,
+                                           const std::vector<std::string> &otherSections) const {
+    std::vector<std::string> known(_askedKeys.begin(), _askedKeys.end());
+    for (const char *const *line = descriptor.config_keys; line && *line; ++line) {
+        std::string key(*line, std::strcspn(*line, ":"));
+        Poco::trimInPlace(key);
+        if (!key.empty())
+            known.push_back(key);
+    }
+    return refuseUnknownKeys(_config, configSection(), known, otherSections);
 }
 
 lanspread_status PluginHost::watchFdFn(const lanspread_host_api *api, int fd, uint32_t events,

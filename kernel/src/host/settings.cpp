@@ -1,10 +1,13 @@
 #include <lanspread/kernel/host/settings.hpp>
 
+#include <Poco/Ascii.h>
 #include <Poco/Path.h>
+#include <Poco/String.h>
 #include <Poco/StringTokenizer.h>
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <climits>
 #include <stdexcept>
 
@@ -36,7 +39,107 @@ std::string defaultPluginDir() {
     return dir.toString();
 }
 
+const std::vector<std::string> &lanspreadKeys() {
+    // Settings::fromConfig reads all but the last two; the kernel reads transport and
+    // unpacker when the runtime starts (kernel.cpp).
+    static const std::vector<std::string> keys = {
+        "games",      "state",   "catalog",   "listen",          "name",
+        "plugin_dir", "plugins", "log_level", "peer_timeout_ms", "upload_limit_mib_s",
+        "transport",  "unpacker"};
+    return keys;
+}
+
+namespace {
+
+void collectKeys(const Poco::Util::AbstractConfiguration &config, const std::string &full,
+                 const std::string &relative, const std::vector<std::string> &skip,
+                 std::vector<std::string> &out) {
+    Poco::Util::AbstractConfiguration::Keys children;
+    config.keys(full, children);
+    for (const auto &child : children) {
+        const std::string childFull = full + "." + child;
+        const std::string childRelative = relative.empty() ? child : relative + "." + child;
+        bool skipped = false;
+        for (const auto &section : skip)
+            skipped = skipped || Poco::icompare(section, childFull) == 0;
+        if (skipped)
+            continue;
+        if (config.hasProperty(childFull))
+            out.push_back(childRelative);
+        collectKeys(config, childFull, childRelative, skip, out);
+    }
+}
+
+// Levenshtein distance, without case.
+std::size_t editDistance(const std::string &a, const std::string &b) {
+    std::vector<std::size_t> previous(b.size() + 1), current(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j)
+        previous[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        current[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const bool same = Poco::Ascii::toLower(a[i - 1]) == Poco::Ascii::toLower(b[j - 1]);
+            current[j] =
+                std::min({previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (same ? 0 : 1)});
+        }
+        std::swap(previous, current);
+    }
+    return previous[b.size()];
+}
+
+} // namespace
+
+std::vector<std::string> keysBelow(const Poco::Util::AbstractConfiguration &config,
+                                   const std::string &section,
+                                   const std::vector<std::string> &skip) {
+    std::vector<std::string> out;
+    collectKeys(config, section, "", skip, out);
+    return out;
+}
+
+std::string nearestKey(const std::string &key, const std::vector<std::string> &known) {
+    std::string best;
+    std::size_t bestDistance = 0;
+    for (const auto &candidate : known) {
+        const std::size_t distance = editDistance(key, candidate);
+        if (best.empty() || distance < bestDistance) {
+            best = candidate;
+            bestDistance = distance;
+        }
+    }
+    // A typo: two edits, or up to a third of the letters of a long key.
+    const std::size_t allowed = std::max<std::size_t>(2, std::max(key.size(), best.size()) / 3);
+    return !best.empty() && bestDistance <= allowed ? best : std::string();
+}
+
+Status refuseUnknownKeys(const Poco::Util::AbstractConfiguration &config,
+                         const std::string &section, const std::vector<std::string> &known,
+                         const std::vector<std::string> &skip) {
+    for (const auto &key : keysBelow(config, section, skip)) {
+        bool isKnown = false;
+        for (const auto &k : known)
+            isKnown = isKnown || Poco::icompare(k, key) == 0;
+        if (isKnown)
+            continue;
+        std::string hint;
+        if (const std::string nearest = nearestKey(key, known); !nearest.empty()) {
+            hint = "did you mean " + nearest + "?";
+        } else if (known.empty()) {
+            hint = "it reads no keys";
+        } else {
+            hint = "known keys:";
+            for (const auto &k : known)
+                hint += " " + k;
+        }
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "unknown key " + key + " in [" + section + "] (" + hint + ")");
+    }
+    return Status();
+}
+
 Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &config) {
+    if (Status known = refuseUnknownKeys(config, "lanspread", lanspreadKeys()); !known)
+        return known;
     Settings s;
     s.gamesDir = config.getString("lanspread.games", "./games");
     s.stateDir = config.getString("lanspread.state", "./state");

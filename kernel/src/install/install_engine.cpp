@@ -438,7 +438,9 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
         if (!clean)
             log::error(kLogSource,
                        "the failed install of " + gameId + " is left to startup recovery");
-        log::warning(kLogSource, "install of " + gameId + " failed: " + why.describe());
+        // info: the caller reports the failure (install-failed); a warning would show it twice
+        // at a terminal.
+        log::info(kLogSource, "install of " + gameId + " failed: " + why.describe());
         return why;
     };
     auto isCancelled = [&] { return cancelled && cancelled(); };

@@ -392,7 +392,9 @@ void PeerRuntime::finishInstall(const std::string &gameId,
         publish(
             contract::installFinished(gameId, done.stats.files, done.stats.bytes, done.updated));
     } else {
-        log::error(kSource, "install of " + gameId + " failed: " + outcome.status().message());
+        // info: the event is the report (human mode prints it), and a person at a terminal,
+        // who sees warnings and errors, would read the failure twice.
+        log::info(kSource, "install of " + gameId + " failed: " + outcome.status().message());
         publish(contract::installFailed(gameId, outcome.status().message()));
     }
 }
@@ -415,7 +417,7 @@ void PeerRuntime::finishUninstall(const std::string &gameId, const Status &done)
     if (done) {
         publish(contract::uninstallFinished(gameId));
     } else {
-        log::error(kSource, "uninstall of " + gameId + " failed: " + done.message());
+        log::info(kSource, "uninstall of " + gameId + " failed: " + done.message()); // as above
         publish(contract::uninstallFailed(gameId, done.message()));
     }
 }

@@ -183,7 +183,9 @@ void PeerRuntime::finishDownload(const std::string &gameId, bool install,
     case Kind::Failed:
     case Kind::PeersGone:
         ended = contract::downloadFailed(gameId, outcome.error);
-        log::error(kSource, "download of " + gameId + " failed: " + outcome.error);
+        // info: download-failed is the report; at a terminal (warnings and errors shown) the
+        // failure would otherwise be read twice.
+        log::info(kSource, "download of " + gameId + " failed: " + outcome.error);
         break;
     }
     // The operation ends once the library shows the outcome (a finished root is Ready, a

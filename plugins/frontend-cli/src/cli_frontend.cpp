@@ -3,6 +3,8 @@
 #include "human_command.hpp"
 #include "human_printer.hpp"
 
+#include <lanspread/services/control.h>
+
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
@@ -24,9 +26,12 @@ namespace lanspread::plugins::cli {
 
 namespace {
 
-// A command line longer than this is not a command: it is refused locally rather than
-// buffered without bound.
-constexpr std::size_t kMaxLineBytes = 1 << 20;
+// A command line longer than the control service reads is not buffered whole: its first
+// kKeptLineBytes are kept (one past the limit, + 1 for the CR of a CRLF line, which is
+// dropped) and submitted, and the service refuses them as too long, naming the limit (so the
+// answer is the same in every frontend, and memory stays bounded).
+constexpr std::size_t kMaxLineBytes = LANSPREAD_CONTROL_MAX_LINE_BYTES;
+constexpr std::size_t kKeptLineBytes = kMaxLineBytes + 2;
 
 int64_t nowUnixMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -142,6 +147,10 @@ struct HumanState : std::enable_shared_from_this<HumanState> {
         const std::size_t first = line.find_first_not_of(" \t");
         if (first == std::string::npos)
             return; // blank lines are not commands
+        if (line.size() > kMaxLineBytes) {
+            submit(line, "", ""); // refused by the service as too long, whatever it holds
+            return;
+        }
         if (line[first] == '{') {
             auto [cmd, subject] = describeJsonCommand(line);
             submit(line, cmd, subject);
@@ -276,8 +285,7 @@ void CliSession::deliverHuman(std::vector<std::string> lines, bool enterTyped) {
 
 // Thread: the reader thread. Only [any-thread] services are used here (submit, post, log).
 void CliSession::readLoop() {
-    std::string pending;
-    bool overlong = false;
+    std::string pending;            // at most kKeptLineBytes of the line being read
     std::vector<std::string> batch; // human mode: complete lines not yet posted
     char buffer[65536];
     for (;;) {
@@ -295,9 +303,9 @@ void CliSession::readLoop() {
         if (n <= 0) {
             if (_human) {
                 deliverHuman(std::move(batch), true);
-                if (!pending.empty() && !overlong)
+                if (!pending.empty())
                     deliverHuman({std::move(pending)}, false);
-            } else if (!pending.empty() && !overlong) {
+            } else if (!pending.empty()) {
                 deliver(std::move(pending));
             }
             _host.info("standard input closed; the peer keeps running (send the shutdown "
@@ -312,20 +320,15 @@ void CliSession::readLoop() {
         }
         for (ssize_t i = 0; i < n; ++i) {
             if (buffer[i] != '\n') {
-                if (pending.size() < kMaxLineBytes)
+                if (pending.size() < kKeptLineBytes)
                     pending.push_back(buffer[i]);
-                else
-                    overlong = true;
                 continue;
             }
-            std::string line = overlong ? std::string("{\"cmd\":\"<line longer than 1 MiB>\"}")
-                                        : std::move(pending); // answered invalid-command
             if (_human)
-                batch.push_back(std::move(line));
+                batch.push_back(std::move(pending));
             else
-                deliver(std::move(line));
+                deliver(std::move(pending));
             pending.clear();
-            overlong = false;
         }
         if (_human && !batch.empty()) {
             // A terminal hands out one line per read: gather what is already waiting (its

@@ -37,6 +37,9 @@ HumanLine parseHumanLine(std::string_view line, std::string_view id);
 // The commands and their usage, one per line, for `help` (no final newline).
 std::string humanHelp();
 
+// The commands a typed line may name, as in humanHelp() (besides help itself).
+std::vector<std::string> humanCommandNames();
+
 // The JSON text of a string (quotes included; ", \ and control characters escaped).
 std::string jsonQuote(std::string_view text);
 

@@ -334,8 +334,6 @@ std::string HumanPrinter::result(const std::string &cmd, const std::string &subj
                        " connected");
     if (cmd == "download")
         return message(game + ": download started");
-    if (cmd == "stream-install")
-        return message(game + ": stream install started");
     if (cmd == "cancel-download")
         return message(game + ": cancelling the download");
     if (cmd == "install")

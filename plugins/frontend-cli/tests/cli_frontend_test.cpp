@@ -109,6 +109,8 @@ class CliFrontendTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(humanModeStopEndsRunningBars);
     CPPUNIT_TEST(autoModeOnATerminalDrawsLiveBars);
     CPPUNIT_TEST(jsonModeOnATerminalStaysJsonl);
+    CPPUNIT_TEST(overlongLinesAreSubmittedCutJustPastTheLimit);
+    CPPUNIT_TEST(humanModeSendsOverlongLinesForTheServiceToRefuse);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -443,6 +445,51 @@ class CliFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(ssize_t(11), ::write(master, "list-games\n", 11));
         CPPUNIT_ASSERT(_control.waitFor(1));
         CPPUNIT_ASSERT_EQUAL(std::string("list-games"), _control.submitted[0].line); // unchanged
+    }
+
+    // Memory stays bounded (a line is kept only to the limit + 2 bytes), and what is kept is
+    // still longer than the limit after a CR is dropped, so the service refuses it as too
+    // long; a CRLF line of exactly the limit is a command.
+    void overlongLinesAreSubmittedCutJustPastTheLimit() {
+        constexpr std::size_t limit = LANSPREAD_CONTROL_MAX_LINE_BYTES;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _frontend->start(_state, &_session));
+        readAvailable(_out[0]);
+        writeInput(std::string(3 * limit, 'x') + "\n");
+        writeInput(std::string(limit + 1, 'a') + "\rzz\n");
+        writeInput(std::string(limit, 'b') + "\r\n");
+        writeInput("{\"id\":\"1\",\"cmd\":\"status\"}\n");
+        CPPUNIT_ASSERT(_control.waitFor(4));
+        std::lock_guard<std::mutex> lock(_control.mutex);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), _control.submitted.size());
+        CPPUNIT_ASSERT(_control.submitted[0].line == std::string(limit + 2, 'x'));
+        CPPUNIT_ASSERT(_control.submitted[1].line == std::string(limit + 1, 'a')); // CR dropped
+        CPPUNIT_ASSERT(_control.submitted[2].line == std::string(limit, 'b'));
+        CPPUNIT_ASSERT_EQUAL(std::string("{\"id\":\"1\",\"cmd\":\"status\"}"),
+                             _control.submitted[3].line);
+    }
+
+    // Not read as a typed command (which would echo a megabyte back as "unknown command"):
+    // sent as it is, and the service's answer is printed as any error.
+    void humanModeSendsOverlongLinesForTheServiceToRefuse() {
+        constexpr std::size_t limit = LANSPREAD_CONTROL_MAX_LINE_BYTES;
+        startHuman();
+        readAvailable(_out[0]);
+        writeInput("status " + std::string(2 * limit, 'x') + "\nstatus\n");
+        CPPUNIT_ASSERT(pumpUntilSubmitted(2));
+        {
+            std::lock_guard<std::mutex> lock(_control.mutex);
+            CPPUNIT_ASSERT_EQUAL(limit + 2, _control.submitted[0].line.size());
+            CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"cli-1","cmd":"status"})"),
+                                 _control.submitted[1].line);
+        }
+        CPPUNIT_ASSERT_EQUAL(std::string(), readAvailable(_out[0])); // nothing said locally
+        answer(
+            0,
+            R"json({"event":"result","id":null,"ok":false,"error":{"code":"invalid-command",)json"
+            R"json("message":"the line is too long: a command is at most 1048576 bytes (1 MiB)"}})json");
+        CPPUNIT_ASSERT_EQUAL(std::string("error: invalid-command: the line is too long: a command "
+                                         "is at most 1048576 bytes (1 MiB)\n"),
+                             readAvailable(_out[0]));
     }
 
   private:

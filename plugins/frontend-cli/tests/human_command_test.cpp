@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+using lanspread::plugins::cli::humanCommandNames;
 using lanspread::plugins::cli::humanHelp;
 using lanspread::plugins::cli::HumanLine;
 using lanspread::plugins::cli::jsonQuote;
@@ -72,8 +73,7 @@ class HumanCommandTest : public CppUnit::TestFixture {
             json("wait-peers 2 timeout_ms=500"));
         CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"7","cmd":"set-game-dir","path":"/srv/games"})"),
                              json("set-game-dir /srv/games"));
-        for (const std::string cmd :
-             {"stream-install", "cancel-download", "install", "uninstall", "remove"})
+        for (const std::string cmd : {"cancel-download", "install", "uninstall", "remove"})
             CPPUNIT_ASSERT_EQUAL(R"({"id":"7","cmd":")" + cmd + R"(","game":"ggoo"})",
                                  json(cmd + " ggoo"));
         // The positional may also come as its field; the subject is known either way.
@@ -149,14 +149,33 @@ class HumanCommandTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(parseHumanLine("help", "1").kind == HumanLine::Kind::Help);
         CPPUNIT_ASSERT(parseHumanLine("?", "1").kind == HumanLine::Kind::Help);
         const std::string help = humanHelp();
-        for (const char *cmd :
-             {"status", "list-games", "list-peers", "connect <ip:port>", "wait-peers <count>",
-              "download <game> [install=true|false]", "stream-install", "cancel-download",
-              "install <game>", "uninstall", "remove",
-              "play <game> username=", "set-game-dir <path>", "shutdown", "help"})
+        for (const char *cmd : {"status", "list-games", "list-peers", "connect <ip:port>",
+                                "wait-peers <count>", "download <game> [install=true|false]",
+                                "cancel-download", "install <game>", "uninstall", "remove",
+                                "play <game> username=", "set-game-dir <path>", "shutdown", "help"})
             CPPUNIT_ASSERT_MESSAGE(cmd, contains(help, std::string("\n  ") + cmd));
         for (const auto &line : lines(help))
             CPPUNIT_ASSERT_MESSAGE(line, line.size() < 80);
+        // help lists exactly the commands a line may name (lanspreadd_test checks that the
+        // kernel knows each of those): every usage line starts with one, in that order.
+        std::vector<std::string> listed;
+        for (const auto &line : lines(help))
+            if (line.rfind("  ", 0) == 0 && line.rfind("   ", 0) != 0)
+                listed.push_back(line.substr(2, line.find(' ', 2) - 2));
+        std::vector<std::string> expected = humanCommandNames();
+        expected.push_back("help");
+        CPPUNIT_ASSERT_EQUAL(expected.size(), listed.size());
+        for (std::size_t i = 0; i < expected.size(); ++i)
+            CPPUNIT_ASSERT_EQUAL(expected[i], listed[i]);
+        for (const auto &name : humanCommandNames())
+            CPPUNIT_ASSERT_MESSAGE(name,
+                                   parseHumanLine(name + " x", "1").error.find("unknown command") ==
+                                       std::string::npos);
+        // stream-install is in no kernel: neither listed nor sent.
+        CPPUNIT_ASSERT(!contains(help, "stream-install"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("unknown command 'stream-install' (type help for the list)"),
+            error("stream-install ggoo"));
     }
 
     void unknownCommandsAndMissingArgumentsAreRefused() {

@@ -4,8 +4,10 @@
 // 16 MiB/s upload cap, and the test types into the pane (send-keys) and reads the screen
 // (capture-pane): the list-games table is aligned, a live bar with MiB/s and ETA shows while
 // ggoo downloads (and a line typed under it does not break it), the bar becomes a final line
-// with MiB/s, and errors read `error: <code>: <message>`. The tmux server is killed in
-// teardown, always; the lab dir goes with the Lab.
+// with MiB/s, and errors read `error: <code>: <message>`. Also on a terminal: `--json` keeps
+// JSON lines, a failed install is printed once (log on the same screen), and bootstrap.sh's
+// peer hint names the commands people type. The tmux server is killed in teardown, always;
+// the lab dir goes with the Lab.
 #include "peer_harness.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
@@ -22,6 +24,7 @@
 #include <cstdio>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <regex>
 #include <string>
@@ -151,9 +154,12 @@ class TmuxSession {
         auto enter = tmux({"send-keys", "-t", "cli", "Enter"});
         CPPUNIT_ASSERT_MESSAGE("send-keys Enter: " + enter.out, enter.status == 0);
     }
-    // The screen as text: the visible 50 rows, or with the scrollback too.
-    std::string capture(bool withHistory = false) {
+    // The screen as text: the visible 50 rows, or with the scrollback too; joined: a line
+    // the terminal wrapped is one line again.
+    std::string capture(bool withHistory = false, bool joined = false) {
         std::vector<std::string> args{"capture-pane", "-p", "-t", "cli"};
+        if (joined)
+            args.push_back("-J");
         if (withHistory) {
             args.push_back("-S");
             args.push_back("-");
@@ -181,9 +187,17 @@ class TmuxSession {
 class HumanTmuxTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(HumanTmuxTest);
     CPPUNIT_TEST(humanSessionInTmux);
+    CPPUNIT_TEST(jsonFlagKeepsJsonLinesOnATerminal);
+    CPPUNIT_TEST(failedInstallIsPrintedOnce);
+    CPPUNIT_TEST(bootstrapPeerHintFitsTheMode);
     CPPUNIT_TEST_SUITE_END();
 
   public:
+    void tearDown() override {
+        _tmux = nullptr;
+        _session.reset(); // kills that tmux server and the peer in it
+    }
+
     void humanSessionInTmux() {
         Lab lab("cli-tmux");
         lab.writeCatalog(fx::catalogJson());
@@ -302,7 +316,111 @@ class HumanTmuxTest : public CppUnit::TestFixture {
         std::printf("--- the end (capture-pane) ---\n%s", trimBlankLines(_finalShot).c_str());
     }
 
+    // --json on a terminal: the JSONL contract, not human mode (no greeting, a typed word is
+    // not a command).
+    void jsonFlagKeepsJsonLinesOnATerminal() {
+        Lab lab("cli-json");
+        lab.writeCatalog(fx::catalogJson());
+        startInTmux(lab, {"--json"}, "org.lanspread.frontend.cli");
+        TmuxSession &tmux = *_tmux;
+        waitScreen(
+            [](const std::string &s) {
+                return contains(s, "{\"event\":\"cli-started\",\"ts_ms\":");
+            },
+            "cli-started as a JSON line");
+        tmux.type(R"({"id":"j1","cmd":"status"})");
+        tmux.type("status");
+        waitJoined([](const std::string &s) { return contains(s, R"("id":"j1","ok":true,)"); },
+                   "the JSON result of status");
+        waitJoined([](const std::string &s) { return contains(s, R"("code":"invalid-command")"); },
+                   "the typed word answered as a line that is not JSON");
+        const std::string screenText = tmux.capture(true, true);
+        CPPUNIT_ASSERT_MESSAGE(screenText, !contains(screenText, "type help"));
+        for (const auto &line : splitLines(screenText))
+            CPPUNIT_ASSERT_MESSAGE(line, line.empty() || line == "status" || line[0] == '{');
+    }
+
+    // A failed install in human mode, with the peer's log on the same terminal: one line
+    // says so (the event), not a log line as well.
+    void failedInstallIsPrintedOnce() {
+        Lab lab("cli-install-failed");
+        lab.writeCatalog(fx::catalogJson());
+        const std::string home = lab.dir() + "/human";
+        std::filesystem::create_directories(home + "/games/ggoo");
+        writeWholeFile(home + "/games/ggoo/version.ini", std::string(fx::kCatalogVersion) + "\n");
+        writeWholeFile(home + "/games/ggoo/ggoo.eti", fx::pseudoRandom(4096, 7)); // no archive
+        startInTmux(lab, {},
+                    "org.lanspread.frontend.cli,org.lanspread.transport.quic,"
+                    "org.lanspread.unpacker.libarchive",
+                    /*logsOnScreen=*/true);
+        waitScreen([](const std::string &s) { return contains(s, "ready: listening on"); },
+                   "local-peer-ready");
+        _tmux->type("install ggoo");
+        waitScreen([](const std::string &s) { return contains(s, "ggoo: install failed: "); },
+                   "the failed install");
+        std::this_thread::sleep_for(std::chrono::milliseconds(500)); // a late log line shows
+        const std::string screenText = _tmux->capture(true, true);
+        std::size_t failed = 0;
+        for (const auto &line : splitLines(screenText))
+            failed += contains(line, "failed") ? 1 : 0;
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(screenText, std::size_t(1), failed);
+    }
+
+    // What bootstrap.sh peer says to type: human-mode commands on a terminal, JSON otherwise.
+    void bootstrapPeerHintFitsTheMode() {
+        Lab lab("cli-bootstrap-hint");
+        const std::string script =
+            "source '" + std::string(LANSPREAD_SOURCE_DIR) + "/bootstrap.sh' && peer_hint";
+        // The shell stays (killed with the server): tmux may drop what a pane's process wrote
+        // just before it exited.
+        TmuxSession tmux(lab.dir(), "bash -c \"" + script + " && exec sleep 60\"");
+        _tmux = &tmux;
+        struct Forget {
+            HumanTmuxTest *t;
+            ~Forget() { t->_tmux = nullptr; }
+        } forget{this};
+        waitScreen([](const std::string &s) { return contains(s, "bootstrap: "); }, "the hint");
+        const std::string onTerminal = tmux.capture(true, true);
+        CPPUNIT_ASSERT_MESSAGE(onTerminal, contains(onTerminal, "type help for the commands"));
+        CPPUNIT_ASSERT_MESSAGE(onTerminal, !contains(onTerminal, "{\"cmd\""));
+
+        const ToolResult piped = run({"/bin/bash", "-c", script + " </dev/null"});
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(piped.out, 0, piped.status);
+        CPPUNIT_ASSERT_MESSAGE(piped.out, contains(piped.out, "{\"cmd\":\"status\"}"));
+        CPPUNIT_ASSERT_MESSAGE(piped.out, !contains(piped.out, "type help"));
+    }
+
   private:
+    // lanspreadd in a new tmux session (kept in _session, and in _tmux until the test ends)
+    // with its own games and state under <lab>/human, the lab's catalog, a loopback port and
+    // the given plugins; its log goes to <home>/stderr.log unless logsOnScreen. Returns home.
+    std::string startInTmux(Lab &lab, const std::vector<std::string> &flags,
+                            const std::string &plugins, bool logsOnScreen = false) {
+        const std::string home = lab.dir() + "/human";
+        std::filesystem::create_directories(home + "/games");
+        std::filesystem::create_directories(home + "/state");
+        _humanStderr = home + "/stderr.log";
+        std::string command = "exec '" + std::string(LANSPREADD_PATH) + "'";
+        for (const auto &flag : flags)
+            command += " " + flag;
+        command += " --games '" + home + "/games' --state '" + home + "/state' --catalog '" +
+                   lab.catalogPath() + "' --listen 127.0.0.1:0 --name human --plugins " + plugins;
+        if (!logsOnScreen)
+            command += " 2>'" + _humanStderr + "'";
+        _session = std::make_unique<TmuxSession>(lab.dir(), command);
+        _tmux = _session.get();
+        return home;
+    }
+
+    void waitJoined(const std::function<bool(const std::string &)> &ok, const std::string &what) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+        while (!ok(_tmux->capture(true, true))) {
+            if (std::chrono::steady_clock::now() > deadline)
+                fail("timed out waiting for " + what);
+            std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        }
+    }
+
     static void writeBigFile(const std::string &path, uint64_t seed) {
         std::filesystem::create_directories(std::filesystem::path(path).parent_path());
         std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -364,6 +482,7 @@ class HumanTmuxTest : public CppUnit::TestFixture {
     }
 
     TmuxSession *_tmux = nullptr;
+    std::unique_ptr<TmuxSession> _session; // startInTmux's, ended in tearDown
     std::string _humanStderr;
     std::string _tableShot, _barShot, _finalShot;
 };

@@ -1,7 +1,7 @@
 // The kernel: owns the reactor thread, the event bus, the worker pool, the control service
 // and the loaded plugins, and runs their lifecycle:
 //   start(): reactor thread up -> plugins loaded (each rejection logged, never fatal) ->
-//            frontends started;
+//            their config sections checked -> runtime and frontends started;
 //   stop():  frontends stopped -> control service closed -> plugins shut down in reverse
 //            load order -> reactor stopped and joined.
 // Apps (lanspreadd) create one Kernel; everything else reaches it through the host API.
@@ -41,8 +41,10 @@ class Kernel {
     // can make a peer refuse to start. The error is one line for the user. Call before start().
     Status prepare();
     // Brings the kernel up (see above) and returns once plugins are loaded and frontends
-    // started. Thread: the owner's (not the reactor).
-    void start();
+    // started. Fails, with the runtime and frontends not started, when a [plugin.<id>]
+    // section holds a key its plugin does not know (one line naming it; the owner then
+    // stops). Thread: the owner's (not the reactor).
+    Status start();
     // Takes the kernel down (see above). Idempotent. Thread: the owner's (not the reactor).
     void stop();
 
@@ -62,6 +64,7 @@ class Kernel {
 
   private:
     void loadPlugins();
+    Status refuseUnknownPluginKeys() const;
     void startFrontends();
     void startRuntime();
     void stopFrontends();

@@ -21,6 +21,12 @@ extern "C" {
 
 #define LANSPREAD_CONTROL_SERVICE_ID "lanspread.control/1"
 
+/* The longest command line the service reads, in bytes. A longer one is not parsed: its
+ * result is ok:false, code "invalid-command", with a message naming this limit. A frontend
+ * reading commands from a stream therefore never needs to hold more than this plus one byte
+ * of a line: it submits that much, and the answer says the line is too long. */
+#define LANSPREAD_CONTROL_MAX_LINE_BYTES (1024u * 1024u)
+
 /* Receives one JSON line (no trailing newline). Thread: [reactor-thread].
  * Ownership: json_line is borrowed for the call; copy what you keep. */
 typedef void (*lanspread_control_line_callback)(void *user_data, const char *json_line);

@@ -8,6 +8,8 @@
 #include <lanspread/kernel/host/cancellation.hpp>
 #include <lanspread/kernel/host/event_bus.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
+#include <lanspread/plugin.h>
+#include <lanspread/result.hpp>
 #include <lanspread/version.h>
 
 #include <Poco/Util/AbstractConfiguration.h>
@@ -18,6 +20,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace lanspread::kernel::host {
 
@@ -33,6 +36,19 @@ class PluginHost {
 
     const lanspread_host_api *api() const { return &_api; }
     const std::string &pluginId() const { return _pluginId; }
+
+    // The plugin's [plugin.<id>] keys must each be one it knows, else the peer refuses to
+    // start (a misspelt key would otherwise be silently ignored). Known: the keys its
+    // descriptor declares (config_keys, "key: meaning" lines: the plugin's documented
+    // contract, which also covers keys it reads only later, e.g. when a transport listens)
+    // and the keys it asked config_get for so far (so a plugin declaring none, like an ABI 1.0
+    // one, still has every key it reads in init accepted). Call right after init; fails in one
+    // line naming the key and the nearest known one. otherSections: the sections of the other
+    // loaded plugins, left out when one is nested in this one's (plugin.a.b inside plugin.a).
+    Status refuseUnknownConfigKeys(const lanspread_plugin_descriptor &descriptor,
+                                   const std::vector<std::string> &otherSections) const;
+    // The section this plugin's keys live in: "plugin.<id>".
+    std::string configSection() const { return "plugin." + _pluginId; }
 
     // Called after the plugin's shutdown(): removes what it left behind (logged as a plugin
     // bug) and makes its queued posts no-ops. Thread: reactor.
@@ -67,6 +83,7 @@ class PluginHost {
     lanspread_host_api _api{};
     std::set<uint64_t> _watches;
     std::set<uint64_t> _timers;
+    std::set<std::string> _askedKeys; // every key config_get was called with
     // Shared with every queued post: false once the plugin is retired.
     std::shared_ptr<std::atomic<bool>> _alive;
 };

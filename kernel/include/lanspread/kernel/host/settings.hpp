@@ -26,9 +26,31 @@ struct Settings {
     // keep-alives go out at a quarter of it, so a live idle peer never hits it.
     int64_t peerTimeoutMs = 10000;
 
-    // Reads the lanspread.* keys; fails naming the key when one is malformed.
+    // Reads the lanspread.* keys; fails naming the key when one is malformed or unknown
+    // (a misspelt key would otherwise be silently ignored).
     static Result<Settings> fromConfig(const Poco::Util::AbstractConfiguration &config);
 };
+
+// The [lanspread] keys the kernel reads: Settings' own, and lanspread.transport and
+// lanspread.unpacker (read when the runtime starts).
+const std::vector<std::string> &lanspreadKeys();
+
+// Every key set below section ("lanspread", "plugin.<id>"), named relative to it ("tls.cert"
+// for plugin.<id>.tls.cert). Keys below one of skip (full section names: another plugin's
+// section nested in this one, plugin.a.b inside plugin.a) are left out.
+std::vector<std::string> keysBelow(const Poco::Util::AbstractConfiguration &config,
+                                   const std::string &section,
+                                   const std::vector<std::string> &skip = {});
+
+// Fails on the first key below section (see keysBelow) that is not one of known, in one line
+// naming the key and the known key nearest to it. Keys compare without case, as INI keys do.
+Status refuseUnknownKeys(const Poco::Util::AbstractConfiguration &config,
+                         const std::string &section, const std::vector<std::string> &known,
+                         const std::vector<std::string> &skip = {});
+
+// The known key nearest to key by edit distance (without case), or "" when none is near
+// enough to be a typo of it (more than two edits and more than a third of the letters).
+std::string nearestKey(const std::string &key, const std::vector<std::string> &known);
 
 // The INI text used when no --config is given: every in-tree plugin, ./games, ./state,
 // an ephemeral port on all interfaces.
