@@ -64,6 +64,7 @@ class Download : public std::enable_shared_from_this<Download> {
 
     void onDescribed(const std::string &peerId, Result<protocol::GameFiles> files);
     void vote();
+    void prepare(std::vector<std::string> sources);
     void prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done);
     void pump();
     void request(const std::string &peerId, std::size_t chunkId);
