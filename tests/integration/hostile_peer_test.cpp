@@ -5,6 +5,8 @@
 // request streams. The daemon is driven and observed over its JSONL stdin/stdout; inotify
 // watches the files outside the game root (and local/) to prove none of them is ever opened.
 #include "child_process.hpp"
+#include "file_text.hpp"
+#include "json_lines.hpp"
 #include "raw_peer.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
@@ -47,21 +49,9 @@ constexpr const char *kVersion = "20250301";
 constexpr std::size_t kEtiSize = (3u << 20) + 777; // one chunk, not a multiple of anything
 constexpr std::size_t kPakSize = 100'000;
 
-Poco::JSON::Object::Ptr parse(const std::string &line) {
-    Poco::JSON::Parser parser;
-    return parser.parse(line).extract<Poco::JSON::Object::Ptr>();
-}
-
-std::string stringify(const Poco::JSON::Object::Ptr &object) {
-    std::ostringstream s;
-    object->stringify(s);
-    return s.str();
-}
-
-void writeFile(const std::string &path, const std::string &data) {
-    Poco::File(Poco::Path(path).parent()).createDirectories();
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
+using lanspread::test::parseJson;
+using lanspread::test::toJson;
+using lanspread::test::writeWholeFile;
 
 // A frame with any type byte and declared length, followed by payload (which may be shorter
 // or longer than declared).
@@ -195,22 +185,22 @@ class HostilePeerTest : public CppUnit::TestFixture {
         _root = _games + "/" + kGame;
         Poco::File(_games).createDirectories();
         Poco::File(_dir + "/state").createDirectories();
-        writeFile(_dir + "/catalog.json", lanspread::fixtures::catalogJson(kVersion));
+        writeWholeFile(_dir + "/catalog.json", lanspread::fixtures::catalogJson(kVersion));
         // The served game: two real files, version.ini last (it makes the game downloaded).
         _eti = lanspread::fixtures::pseudoRandom(kEtiSize, 50);
         _pak = lanspread::fixtures::pseudoRandom(kPakSize, 51);
-        writeFile(_root + "/ggoo.eti", _eti);
-        writeFile(_root + "/data/level1.pak", _pak);
+        writeWholeFile(_root + "/ggoo.eti", _eti);
+        writeWholeFile(_root + "/data/level1.pak", _pak);
         // What a hostile request would like to read: a secret outside the games dir, reached
         // through ../, an absolute path, a symlink in the root (file and directory), and the
         // installed tree under local/ (never served).
-        writeFile(_dir + "/outside/secret.txt", "secret: never served\n");
+        writeWholeFile(_dir + "/outside/secret.txt", "secret: never served\n");
         CPPUNIT_ASSERT_EQUAL(
             0, ::symlink((_dir + "/outside/secret.txt").c_str(), (_root + "/escape.txt").c_str()));
         CPPUNIT_ASSERT_EQUAL(0,
                              ::symlink((_dir + "/outside").c_str(), (_root + "/outlink").c_str()));
-        writeFile(_root + "/local/payload.bin", "installed bytes, never served\n");
-        writeFile(_root + "/version.ini", std::string(kVersion) + "\n");
+        writeWholeFile(_root + "/local/payload.bin", "installed bytes, never served\n");
+        writeWholeFile(_root + "/version.ini", std::string(kVersion) + "\n");
     }
     void tearDown() override {
         if (_peer && !_peer->wait(0ms)) {
@@ -514,11 +504,11 @@ class HostilePeerTest : public CppUnit::TestFixture {
 
         // The daemon is up and still has the first client.
         auto status = command("{\"cmd\":\"status\"}");
-        CPPUNIT_ASSERT_MESSAGE(stringify(status), status->getValue<bool>("ok"));
+        CPPUNIT_ASSERT_MESSAGE(toJson(status), status->getValue<bool>("ok"));
         CPPUNIT_ASSERT_EQUAL(_daemonId,
                              status->getObject("data")->getValue<std::string>("peer_id"));
         CPPUNIT_ASSERT_EQUAL_MESSAGE(
-            stringify(status), std::size_t(1),
+            toJson(status), std::size_t(1),
             status->getObject("data")->getValue<std::size_t>("peer_count"));
         CPPUNIT_ASSERT_EQUAL(std::string("client:"), peersSummary());
         CPPUNIT_ASSERT(!client.conn(s.conn).closed);
@@ -637,7 +627,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
     // "name:game,game name:..." for list-peers, sorted by the daemon's order.
     std::string peersSummary() {
         auto result = command("{\"cmd\":\"list-peers\"}");
-        CPPUNIT_ASSERT_MESSAGE(stringify(result), result->getValue<bool>("ok"));
+        CPPUNIT_ASSERT_MESSAGE(toJson(result), result->getValue<bool>("ok"));
         auto peers = result->getObject("data")->getArray("peers");
         std::string out;
         for (std::size_t i = 0; i < peers->size(); ++i) {
@@ -673,7 +663,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
             _dir, _dir + "/stderr.log");
         auto ready = _peer->readUntil("local-peer-ready", 20s);
         CPPUNIT_ASSERT_MESSAGE(_peer->stderrText(), ready.has_value());
-        auto event = parse(*ready);
+        auto event = parseJson(*ready);
         _daemonId = event->getValue<std::string>("peer_id");
         _listenAddr = event->getValue<std::string>("listen_addr");
         CPPUNIT_ASSERT_MESSAGE(_listenAddr, _listenAddr.rfind("127.0.0.1:", 0) == 0);
@@ -685,11 +675,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
     }
 
     Poco::JSON::Object::Ptr command(const std::string &json) {
-        const std::string id = "c" + std::to_string(++_nextId);
-        _peer->writeStdin("{\"id\":\"" + id + "\"," + json.substr(1) + "\n");
-        auto line = _peer->readUntil("\"id\":\"" + id + "\"", 30s);
-        CPPUNIT_ASSERT_MESSAGE(json + "\n" + _peer->stderrText(), line.has_value());
-        return parse(*line);
+        return lanspread::test::commandResult(*_peer, "c" + std::to_string(++_nextId), json, 30s);
     }
 
     std::string _dir, _games, _root;

@@ -5,6 +5,8 @@
 // local/ must be exactly the old or the new version (SHA-256 manifests), with no staging,
 // no backup and no intent left behind.
 #include "child_process.hpp"
+#include "file_text.hpp"
+#include "json_lines.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
 
@@ -31,22 +33,9 @@ namespace {
 
 using Manifest = std::map<std::string, std::string>;
 
-Poco::JSON::Object::Ptr parse(const std::string &line) {
-    Poco::JSON::Parser parser;
-    return parser.parse(line).extract<Poco::JSON::Object::Ptr>();
-}
-
-std::string readFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void writeFile(const std::string &path, const std::string &data) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
+using lanspread::test::parseJson;
+using lanspread::test::readWholeFile;
+using lanspread::test::writeWholeFile;
 
 // Relative path -> "file:<sha256>" / "dir" / "link:<target>" for everything under dir; an
 // absent dir is the empty manifest (not installed).
@@ -62,7 +51,7 @@ Manifest manifestOf(const std::string &dir) {
         else if (type == fs::file_type::directory)
             m[rel] = "dir";
         else
-            m[rel] = "file:" + lanspread::fixtures::sha256Hex(readFile(it->path().string()));
+            m[rel] = "file:" + lanspread::fixtures::sha256Hex(readWholeFile(it->path().string()));
     }
     return m;
 }
@@ -117,10 +106,11 @@ class InstallCrashTest : public CppUnit::TestFixture {
         _dir = templ;
         fs::create_directories(_dir + "/games");
         fs::create_directories(_dir + "/state");
-        writeFile(_dir + "/catalog.json", "{\"games\":[{\"id\":\"g1\",\"name\":\"G1\",\"version\":"
-                                          "\"1\",\"description\":\"d\"}]}");
-        writeFile(root() + "/version.ini", "1");
-        writeFile(root() + "/readme-root.txt", "a root file that is not an archive");
+        writeWholeFile(_dir + "/catalog.json",
+                       "{\"games\":[{\"id\":\"g1\",\"name\":\"G1\",\"version\":"
+                       "\"1\",\"description\":\"d\"}]}");
+        writeWholeFile(root() + "/version.ini", "1");
+        writeWholeFile(root() + "/readme-root.txt", "a root file that is not an archive");
     }
     void tearDown() override {
         _peer.reset();
@@ -202,7 +192,7 @@ class InstallCrashTest : public CppUnit::TestFixture {
         fs::remove_all(tmp);
         for (const auto *entries : {&v.first, &v.second})
             for (const auto &e : *entries)
-                writeFile(tmp + "/" + e.path, e.data);
+                writeWholeFile(tmp + "/" + e.path, e.data);
         Manifest m = manifestOf(tmp);
         fs::remove_all(tmp);
         return m;
@@ -259,20 +249,17 @@ class InstallCrashTest : public CppUnit::TestFixture {
         _peer.reset();
     }
     Poco::JSON::Object::Ptr command(const std::string &json, bool mustSucceed) {
-        const std::string id = "c" + std::to_string(++_nextId);
-        _peer->writeStdin("{\"id\":\"" + id + "\"," + json.substr(1) + "\n");
-        auto line = _peer->readUntil("\"id\":\"" + id + "\"", 60s);
-        CPPUNIT_ASSERT_MESSAGE(json + "\n" + _peer->stderrText(), line.has_value());
-        auto result = parse(*line);
+        auto result =
+            lanspread::test::commandResult(*_peer, "c" + std::to_string(++_nextId), json, 60s);
         if (mustSucceed)
-            CPPUNIT_ASSERT_MESSAGE(*line + "\n" + _peer->stderrText(),
+            CPPUNIT_ASSERT_MESSAGE(lanspread::test::toJson(result) + "\n" + _peer->stderrText(),
                                    result->getValue<bool>("ok"));
         return result;
     }
     void expectEvent(const std::string &event) {
         auto line = _peer->readUntil("\"event\":\"" + event + "\"", 60s);
         CPPUNIT_ASSERT_MESSAGE(event + "\n" + _peer->stderrText(), line.has_value());
-        CPPUNIT_ASSERT_EQUAL(std::string("g1"), parse(*line)->getValue<std::string>("game"));
+        CPPUNIT_ASSERT_EQUAL(std::string("g1"), parseJson(*line)->getValue<std::string>("game"));
     }
 
     std::string _dir;

@@ -4,6 +4,8 @@
 // the current bytes after the archive changed (S33), refuses a second operation on a busy
 // game, and fails every hostile archive cleanly with nothing written outside staging.
 #include "child_process.hpp"
+#include "file_text.hpp"
+#include "json_lines.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
 
@@ -29,22 +31,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Poco::JSON::Object::Ptr parse(const std::string &line) {
-    Poco::JSON::Parser parser;
-    return parser.parse(line).extract<Poco::JSON::Object::Ptr>();
-}
-
-std::string readFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-void writeFile(const std::string &path, const std::string &data) {
-    Poco::File(Poco::Path(path).parent()).createDirectories();
-    std::ofstream(path, std::ios::binary | std::ios::trunc) << data;
-}
+using lanspread::test::parseJson;
+using lanspread::test::readWholeFile;
+using lanspread::test::writeWholeFile;
 
 // path -> sha256 of every regular file below dir.
 std::map<std::string, std::string> manifest(const std::string &dir, const std::string &rel = "") {
@@ -59,7 +48,7 @@ std::map<std::string, std::string> manifest(const std::string &dir, const std::s
             for (auto &e : manifest(it->path(), name))
                 out.insert(e);
         else
-            out[name] = lanspread::fixtures::sha256Hex(readFile(it->path()));
+            out[name] = lanspread::fixtures::sha256Hex(readWholeFile(it->path()));
     }
     return out;
 }
@@ -114,7 +103,7 @@ class InstallFlowTest : public CppUnit::TestFixture {
     void installPlayUninstallReinstallUpdate() {
         writeCatalog({"css"});
         const auto v1 = cssEntries(1);
-        writeFile(_games + "/css/version.ini", "1\n");
+        writeWholeFile(_games + "/css/version.ini", "1\n");
         lanspread::fixtures::writeArchive(_games + "/css/css.eti", Format::Rar5Stored, v1);
         startPeer();
 
@@ -142,24 +131,24 @@ class InstallFlowTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(
             std::string(
                 "[SmartSteamEmu]\r\nAppId=240\r\nPersonaName=alice\r\nLanguage=english\r\n"),
-            readFile(local_ + "engine/bin/win64/steam_settings/SmartSteamEmu.ini"));
+            readWholeFile(local_ + "engine/bin/win64/steam_settings/SmartSteamEmu.ini"));
         CPPUNIT_ASSERT_EQUAL(std::string("alice"),
-                             readFile(local_ + "profiles/local/account_name.txt"));
+                             readWholeFile(local_ + "profiles/local/account_name.txt"));
         CPPUNIT_ASSERT_EQUAL(std::string("german"),
-                             readFile(local_ + "profiles/local/language.txt"));
+                             readWholeFile(local_ + "profiles/local/language.txt"));
         // Second play: already applied, and nothing is rewritten even after an external reset.
-        writeFile(local_ + "profiles/local/account_name.txt", "stub");
+        writeWholeFile(local_ + "profiles/local/account_name.txt", "stub");
         play = command(
             "{\"cmd\":\"play\",\"game\":\"css\",\"username\":\"bob\",\"language\":\"french\"}");
         CPPUNIT_ASSERT(play->getObject("data")->getValue<bool>("already_applied"));
         CPPUNIT_ASSERT_EQUAL(std::string("stub"),
-                             readFile(local_ + "profiles/local/account_name.txt"));
+                             readWholeFile(local_ + "profiles/local/account_name.txt"));
 
         // A second operation on a busy game is refused: install (update) then uninstall at once.
         _peer->writeStdin("{\"id\":\"busy1\",\"cmd\":\"install\",\"game\":\"css\"}\n"
                           "{\"id\":\"busy2\",\"cmd\":\"uninstall\",\"game\":\"css\"}\n");
-        expectOk(parse(*_peer->readUntil("\"id\":\"busy1\"", 20s)));
-        auto refused = parse(*_peer->readUntil("\"id\":\"busy2\"", 20s));
+        expectOk(parseJson(*_peer->readUntil("\"id\":\"busy1\"", 20s)));
+        auto refused = parseJson(*_peer->readUntil("\"id\":\"busy2\"", 20s));
         CPPUNIT_ASSERT_EQUAL(std::string("operation-in-progress"),
                              refused->getObject("error")->getValue<std::string>("code"));
         expectEvent("install-finished", "css");
@@ -213,9 +202,9 @@ class InstallFlowTest : public CppUnit::TestFixture {
             ids.push_back("h" + std::to_string(i));
         writeCatalog(ids);
         // A canary next to the games dir: an escape would land around here.
-        writeFile(_dir + "/canary.txt", "untouched");
+        writeWholeFile(_dir + "/canary.txt", "untouched");
         for (std::size_t i = 0; i < cases.size(); ++i) {
-            writeFile(_games + "/" + ids[i] + "/version.ini", "1");
+            writeWholeFile(_games + "/" + ids[i] + "/version.ini", "1");
             lanspread::fixtures::writeArchive(_games + "/" + ids[i] + "/game.eti", Format::Tar,
                                               cases[i].entries);
         }
@@ -225,7 +214,7 @@ class InstallFlowTest : public CppUnit::TestFixture {
             expectOk(command("{\"cmd\":\"install\",\"game\":\"" + ids[i] + "\"}"));
             auto failed = _peer->readUntil("\"install-f", 30s);
             CPPUNIT_ASSERT_MESSAGE(cases[i].name, failed.has_value());
-            auto event = parse(*failed);
+            auto event = parseJson(*failed);
             CPPUNIT_ASSERT_EQUAL_MESSAGE(cases[i].name, std::string("install-failed"),
                                          event->getValue<std::string>("event"));
             const std::string error = event->getValue<std::string>("error");
@@ -254,7 +243,7 @@ class InstallFlowTest : public CppUnit::TestFixture {
             for (auto it = m->begin(); it != m->end();)
                 it = ownFiles(it->first) ? m->erase(it) : std::next(it);
         CPPUNIT_ASSERT_EQUAL(describe(outside), describe(after));
-        CPPUNIT_ASSERT_EQUAL(std::string("untouched"), readFile(_dir + "/canary.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("untouched"), readWholeFile(_dir + "/canary.txt"));
     }
 
   private:
@@ -263,7 +252,7 @@ class InstallFlowTest : public CppUnit::TestFixture {
         for (std::size_t i = 0; i < ids.size(); ++i)
             json += (i ? "," : "") + std::string("{\"id\":\"") + ids[i] + "\",\"name\":\"" +
                     ids[i] + "\",\"version\":\"1\"}";
-        writeFile(_dir + "/catalog.json", json + "]}");
+        writeWholeFile(_dir + "/catalog.json", json + "]}");
     }
     void startPeer() {
         _peer = std::make_unique<ChildProcess>(
@@ -276,11 +265,7 @@ class InstallFlowTest : public CppUnit::TestFixture {
                                _peer->readUntil("local-peer-ready", 20s).has_value());
     }
     Poco::JSON::Object::Ptr command(const std::string &json) {
-        const std::string id = "c" + std::to_string(++_nextId);
-        _peer->writeStdin("{\"id\":\"" + id + "\"," + json.substr(1) + "\n");
-        auto line = _peer->readUntil("\"id\":\"" + id + "\"", 30s);
-        CPPUNIT_ASSERT_MESSAGE(json + "\n" + _peer->stderrText(), line.has_value());
-        return parse(*line);
+        return lanspread::test::commandResult(*_peer, "c" + std::to_string(++_nextId), json, 30s);
     }
     void expectOk(const Poco::JSON::Object::Ptr &result) {
         std::ostringstream s;
@@ -290,7 +275,7 @@ class InstallFlowTest : public CppUnit::TestFixture {
     void expectEvent(const std::string &event, const std::string &game) {
         auto line = _peer->readUntil("\"event\":\"" + event + "\"", 60s);
         CPPUNIT_ASSERT_MESSAGE(event + "\n" + _peer->stderrText(), line.has_value());
-        CPPUNIT_ASSERT_EQUAL(game, parse(*line)->getValue<std::string>("game"));
+        CPPUNIT_ASSERT_EQUAL(game, parseJson(*line)->getValue<std::string>("game"));
     }
 
     std::string _dir, _games;

@@ -11,25 +11,20 @@
 #pragma once
 
 #include "child_process.hpp"
+#include "file_text.hpp"
+#include "json_lines.hpp"
 
-#include <Poco/DigestEngine.h>
-#include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-#include <Poco/SHA2Engine.h>
 
 #include <cppunit/extensions/HelperMacros.h>
 
-#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -37,7 +32,6 @@
 #include <memory>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,81 +42,9 @@
 
 namespace lanspread::test {
 
-using Json = Poco::JSON::Object::Ptr;
-using JsonArray = Poco::JSON::Array::Ptr;
 using namespace std::chrono_literals;
 
-// ---- small helpers ----
-
-inline Json parseJson(const std::string &text) {
-    Poco::JSON::Parser parser;
-    return parser.parse(text).extract<Json>();
-}
-
-inline std::string toJson(const Json &object) {
-    if (object.isNull())
-        return "null";
-    std::ostringstream s;
-    object->stringify(s);
-    return s.str();
-}
-
-inline std::string jsonString(const std::string &text) {
-    std::string out = "\"";
-    for (char c : text) {
-        if (c == '"' || c == '\\')
-            out += '\\';
-        out += c;
-    }
-    return out + "\"";
-}
-
-inline std::string readWholeFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
-
-inline void writeWholeFile(const std::string &path, const std::string &data) {
-    std::filesystem::create_directories(std::filesystem::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    out.close();
-    if (!out)
-        throw std::runtime_error("cannot write " + path);
-}
-
-// The last maxLines lines of a text file ("" when it cannot be read).
-inline std::string fileTail(const std::string &path, std::size_t maxLines = 30) {
-    std::ifstream in(path, std::ios::binary);
-    std::deque<std::string> lines;
-    std::string line;
-    while (std::getline(in, line)) {
-        lines.push_back(line);
-        if (lines.size() > maxLines)
-            lines.pop_front();
-    }
-    std::string out;
-    for (const auto &l : lines)
-        out += "    " + l + "\n";
-    return out;
-}
-
-// Lowercase hex SHA-256 of a file, read in blocks (large files stay out of memory).
-inline std::string sha256File(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in)
-        return "unreadable";
-    Poco::SHA2Engine engine(Poco::SHA2Engine::SHA_256);
-    std::vector<char> buffer(4 << 20);
-    while (in) {
-        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        if (in.gcount() > 0)
-            engine.update(buffer.data(), static_cast<unsigned>(in.gcount()));
-    }
-    return Poco::DigestEngine::digestToHex(engine.digest());
-}
+// ---- game roots ----
 
 // Whether a game root's top-level name is lanspread's own (not game payload): local/ (the
 // installed tree) and the transaction/sentinel scratch names.
