@@ -3,7 +3,7 @@
 #include <lanspread/kernel/base/files.hpp>
 #include <lanspread/kernel/base/text.hpp>
 
-#include "test_files.hpp"
+#include "file_text.hpp"
 
 #include <cppunit/extensions/HelperMacros.h>
 
@@ -17,8 +17,8 @@
 namespace fs = std::filesystem;
 namespace base = lanspread::kernel::base;
 using lanspread::Status;
-using lanspread::test::readFile;
-using lanspread::test::writeFile;
+using lanspread::test::readWholeFile;
+using lanspread::test::writeWholeFile;
 
 namespace {
 
@@ -66,7 +66,7 @@ class BaseFilesTest : public CppUnit::TestFixture {
   public:
     void opensANestedFileBelowTheRoot() {
         ScratchDir dir;
-        writeFile(dir.path() + "/root/a/b/file.txt", "hello");
+        writeWholeFile(dir.path() + "/root/a/b/file.txt", "hello");
         auto root = base::openDirectoryNoFollow(dir.path() + "/root");
         CPPUNIT_ASSERT(root.ok());
         base::BelowRoot opened = base::openFileBelow(root.value().get(), "a/b/file.txt", O_RDONLY);
@@ -80,8 +80,8 @@ class BaseFilesTest : public CppUnit::TestFixture {
 
     void refusesASymlinkAtEveryStep() {
         ScratchDir dir;
-        writeFile(dir.path() + "/outside/secret.txt", "secret");
-        writeFile(dir.path() + "/root/real/file.txt", "ok");
+        writeWholeFile(dir.path() + "/outside/secret.txt", "secret");
+        writeWholeFile(dir.path() + "/root/real/file.txt", "ok");
         fs::create_symlink(dir.path() + "/outside", dir.path() + "/root/linkdir");
         fs::create_symlink(dir.path() + "/outside/secret.txt", dir.path() + "/root/real/link.txt");
         auto root = base::openDirectoryNoFollow(dir.path() + "/root");
@@ -115,7 +115,7 @@ class BaseFilesTest : public CppUnit::TestFixture {
 
     void reportsAFileWhereADirectoryIsNeeded() {
         ScratchDir dir;
-        writeFile(dir.path() + "/root/plain", "x");
+        writeWholeFile(dir.path() + "/root/plain", "x");
         auto root = base::openDirectoryNoFollow(dir.path() + "/root");
         base::BelowRoot opened = base::openDirectoryBelow(root.value().get(), "plain/sub");
         CPPUNIT_ASSERT(!opened.ok());
@@ -155,14 +155,14 @@ class BaseFilesTest : public CppUnit::TestFixture {
     void atomicWriteReplacesAndSetsTheExactMode() {
         ScratchDir dir;
         const std::string path = dir.path() + "/state.json";
-        writeFile(path, "old");
+        writeWholeFile(path, "old");
         const mode_t oldMask = ::umask(077);
         base::AtomicWrite how;
         how.mode = 0644;
         Status written = base::writeFileAtomically(path, "new content", how);
         ::umask(oldMask);
         CPPUNIT_ASSERT_MESSAGE(written.describe(), written.succeeded());
-        CPPUNIT_ASSERT_EQUAL(std::string("new content"), readFile(path));
+        CPPUNIT_ASSERT_EQUAL(std::string("new content"), readWholeFile(path));
         struct stat st {};
         CPPUNIT_ASSERT_EQUAL(0, ::stat(path.c_str(), &st));
         CPPUNIT_ASSERT_EQUAL(0644u, static_cast<unsigned>(st.st_mode & 0777));
@@ -172,13 +172,13 @@ class BaseFilesTest : public CppUnit::TestFixture {
     void atomicWriteWithoutReplaceKeepsTheExistingFile() {
         ScratchDir dir;
         const std::string path = dir.path() + "/key.pem";
-        writeFile(path, "existing");
+        writeWholeFile(path, "existing");
         base::AtomicWrite how;
         how.replace = false;
         how.tempPath = dir.path() + "/.key.pem.tmp";
         Status written = base::writeFileAtomically(path, "other", how);
         CPPUNIT_ASSERT(!written.succeeded());
-        CPPUNIT_ASSERT_EQUAL(std::string("existing"), readFile(path));
+        CPPUNIT_ASSERT_EQUAL(std::string("existing"), readWholeFile(path));
         CPPUNIT_ASSERT(!fs::exists(how.tempPath));
         CPPUNIT_ASSERT(written.message().find(path) != std::string::npos);
     }
@@ -186,9 +186,9 @@ class BaseFilesTest : public CppUnit::TestFixture {
     void atomicWriteRemovesAStaleTemp() {
         ScratchDir dir;
         const std::string path = dir.path() + "/intent.json";
-        writeFile(base::tempPathFor(path), "half-written by a crash");
+        writeWholeFile(base::tempPathFor(path), "half-written by a crash");
         CPPUNIT_ASSERT(base::writeFileAtomically(path, "{}").succeeded());
-        CPPUNIT_ASSERT_EQUAL(std::string("{}"), readFile(path));
+        CPPUNIT_ASSERT_EQUAL(std::string("{}"), readWholeFile(path));
         CPPUNIT_ASSERT(!fs::exists(base::tempPathFor(path)));
         // A directory that does not exist is an error naming the temp path, not a crash.
         Status failed = base::writeFileAtomically(dir.path() + "/none/x.json", "{}");
@@ -198,9 +198,9 @@ class BaseFilesTest : public CppUnit::TestFixture {
 
     void readRefusesASymlinkAndABigFile() {
         ScratchDir dir;
-        writeFile(dir.path() + "/small", "abc");
+        writeWholeFile(dir.path() + "/small", "abc");
         fs::create_symlink(dir.path() + "/small", dir.path() + "/link");
-        writeFile(dir.path() + "/big", std::string(1000, 'x'));
+        writeWholeFile(dir.path() + "/big", std::string(1000, 'x'));
         auto small = base::readFileNoFollow(dir.path() + "/small");
         CPPUNIT_ASSERT(small.ok());
         CPPUNIT_ASSERT_EQUAL(std::string("abc"), small.value());

@@ -36,15 +36,7 @@ namespace {
 // waits for it, rethrowing what it threw (the loop itself would swallow a failed assertion).
 using lanspread::test::LoopThread;
 
-bool waitUntil(const std::function<bool()> &condition, std::chrono::milliseconds limit = 5s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using lanspread::test::waitUntil;
 
 Poco::JSON::Object::Ptr parseObject(const std::string &line) {
     Poco::JSON::Parser parser;

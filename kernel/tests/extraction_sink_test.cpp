@@ -1,4 +1,4 @@
-// Tests of the kernel's extraction sink (ARCHITECTURE §4), the one audited place that turns
+// Tests of the kernel's extraction sink (docs/on-disk-layout.md), the one audited place that turns
 // archive entries into files: path normalisation, every hostile case of the fixtures fed
 // through the sink directly (each must fail with its expected message and leave nothing
 // outside the root), good entries extracted byte-exact, quotas, cancellation, lying sizes,

@@ -2,6 +2,7 @@
 // ustar reader (unpacker_minimal_objects) driven through its C entry with the SDK's FakeHost,
 // and archives written by lanspread::fixtures. Recovery is tested by building each crash
 // state on disk by hand (intent + reserved dirs) and checking the game ends old or new.
+#include "file_text.hpp"
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/plugin.h>
@@ -33,19 +34,8 @@ namespace {
 const std::string kMinimalId = "org.lanspread.example.unpacker-minimal";
 using Manifest = std::map<std::string, std::string>;
 
-void writeFile(const std::string &path, const std::string &content) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << content;
-    CPPUNIT_ASSERT_MESSAGE(path, out.good());
-}
-
-std::string readFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using lanspread::test::readWholeFile;
+using lanspread::test::writeWholeFile;
 
 bool exists(const std::string &path) {
     std::error_code ec;
@@ -77,7 +67,7 @@ Manifest manifestOf(const std::string &dirPath) {
         else if (type == fs::file_type::directory)
             m[rel] = "dir";
         else
-            m[rel] = "file:" + lanspread::fixtures::sha256Hex(readFile(it->path().string()));
+            m[rel] = "file:" + lanspread::fixtures::sha256Hex(readWholeFile(it->path().string()));
     }
     return m;
 }
@@ -202,7 +192,7 @@ class InstallTest : public CppUnit::TestFixture {
     }
     void makeGame(const std::string &id, const std::vector<Entry> &entries) {
         writeArchive(id, id + ".eti", entries);
-        writeFile(root(id) + "/version.ini", "20240101");
+        writeWholeFile(root(id) + "/version.ini", "20240101");
     }
     lanspread::Result<lanspread::kernel::install::InstallOutcome> install(const std::string &id) {
         return engine().install(id, 0, {});
@@ -224,8 +214,8 @@ class InstallTest : public CppUnit::TestFixture {
     }
     // A directory tree standing for one version of the game (for hand-built crash states).
     void writeVersionTree(const std::string &path, const std::string &version) {
-        writeFile(path + "/game.exe", "exe " + version);
-        writeFile(path + "/data/" + version + ".dat", "data of " + version);
+        writeWholeFile(path + "/game.exe", "exe " + version);
+        writeWholeFile(path + "/data/" + version + ".dat", "data of " + version);
     }
     Manifest versionManifest(const std::string &version) {
         std::string tmp = _dir + "/manifest-" + version;
@@ -235,19 +225,19 @@ class InstallTest : public CppUnit::TestFixture {
         return m;
     }
     void writeMarker(const std::string &dirPath) {
-        writeFile(dirPath + "/.lanspread_owned", "owned\n");
+        writeWholeFile(dirPath + "/.lanspread_owned", "owned\n");
     }
     void writeIntent(const std::string &id, const std::string &json) {
-        writeFile(intent(id), json);
+        writeWholeFile(intent(id), json);
     }
 
     // ---- tests ----
     void testRootArchivesSortedRegularEtiOnly() {
         fs::create_directories(root("g"));
         for (const char *name : {"b.eti", "a.eti", "B.eti", "x.txt", "a.eti.bak", ".eti"})
-            writeFile(root("g") + "/" + name, "x");
+            writeWholeFile(root("g") + "/" + name, "x");
         fs::create_directories(root("g") + "/dir.eti");
-        writeFile(root("g") + "/sub/nested.eti", "x");
+        writeWholeFile(root("g") + "/sub/nested.eti", "x");
         fs::create_symlink("a.eti", root("g") + "/link.eti");
         std::vector<std::string> expected{"B.eti", "a.eti", "b.eti"};
         CPPUNIT_ASSERT(expected == lanspread::kernel::install::rootArchives(root("g")));
@@ -256,7 +246,7 @@ class InstallTest : public CppUnit::TestFixture {
 
     void testChooseUnpacker() {
         using lanspread::kernel::install::chooseUnpacker;
-        writeFile(_dir + "/a.eti", "anything");
+        writeWholeFile(_dir + "/a.eti", "anything");
         lanspread_unpacker_v1 table = FixedBidder::table();
         uint32_t s10 = 10, s50 = 50, s50b = 50, s0 = 0;
         std::vector<UnpackerRef> list{
@@ -289,7 +279,7 @@ class InstallTest : public CppUnit::TestFixture {
             file("data/big.dat", lanspread::fixtures::pseudoRandom(300000, 7)),
             file("readme.txt", "hello\n")};
         makeGame("g", entries);
-        writeFile(root("g") + "/extra-root-file.txt", "kept");
+        writeWholeFile(root("g") + "/extra-root-file.txt", "kept");
         auto result = install("g");
         CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
         CPPUNIT_ASSERT(!result.value().updated);
@@ -300,14 +290,15 @@ class InstallTest : public CppUnit::TestFixture {
         assertLocal("g", manifestOfEntries(entries));
         assertNoReserved("g");
         CPPUNIT_ASSERT(exists(root("g") + "/g.eti"));
-        CPPUNIT_ASSERT_EQUAL(std::string("20240101"), readFile(root("g") + "/version.ini"));
-        CPPUNIT_ASSERT_EQUAL(std::string("kept"), readFile(root("g") + "/extra-root-file.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("20240101"), readWholeFile(root("g") + "/version.ini"));
+        CPPUNIT_ASSERT_EQUAL(std::string("kept"),
+                             readWholeFile(root("g") + "/extra-root-file.txt"));
     }
 
     void testUpdateReplacesContentExactly() {
         makeGame("g", {file("a.txt", "old a"), file("b/old-only.txt", "gone after update")});
         CPPUNIT_ASSERT(install("g").ok());
-        writeFile(local("g") + "/user-save.dat", "created by the game"); // not in any archive
+        writeWholeFile(local("g") + "/user-save.dat", "created by the game"); // not in any archive
         std::vector<Entry> v2{file("a.txt", "new a"), file("c/new.txt", "new file")};
         makeGame("g", v2);
         auto result = install("g");
@@ -321,12 +312,12 @@ class InstallTest : public CppUnit::TestFixture {
         writeArchive("g", "b.eti", {file("same.txt", "from b"), file("only-b.txt", "b")});
         writeArchive("g", "a.eti", {file("same.txt", "from a"), file("only-a.txt", "a")});
         writeArchive("g", "c.eti", {file("only-c.txt", "c")});
-        writeFile(root("g") + "/version.ini", "1");
+        writeWholeFile(root("g") + "/version.ini", "1");
         auto result = install("g");
         CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
         std::vector<std::string> order{"a.eti", "b.eti", "c.eti"};
         CPPUNIT_ASSERT(order == result.value().archives);
-        CPPUNIT_ASSERT_EQUAL(std::string("from b"), readFile(local("g") + "/same.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("from b"), readWholeFile(local("g") + "/same.txt"));
         assertLocal("g", manifestOfEntries({file("same.txt", "from b"), file("only-a.txt", "a"),
                                             file("only-b.txt", "b"), file("only-c.txt", "c")}));
         assertNoReserved("g");
@@ -422,8 +413,8 @@ class InstallTest : public CppUnit::TestFixture {
         assertContains(partial.status().message(), "not-downloaded: partial");
         CPPUNIT_ASSERT(!exists(local("partial")));
 
-        writeFile(root("noarch") + "/version.ini", "1");
-        writeFile(root("noarch") + "/file.txt", "not an archive");
+        writeWholeFile(root("noarch") + "/version.ini", "1");
+        writeWholeFile(root("noarch") + "/file.txt", "not an archive");
         auto noArchive = install("noarch");
         CPPUNIT_ASSERT(!noArchive.ok());
         CPPUNIT_ASSERT_EQUAL(
@@ -440,8 +431,8 @@ class InstallTest : public CppUnit::TestFixture {
 
     void testNoUnpackerBidsLeavesNothing() {
         fs::create_directories(root("g"));
-        writeFile(root("g") + "/g.eti", std::string(4096, 'z'));
-        writeFile(root("g") + "/version.ini", "1");
+        writeWholeFile(root("g") + "/g.eti", std::string(4096, 'z'));
+        writeWholeFile(root("g") + "/version.ini", "1");
         auto result = install("g");
         CPPUNIT_ASSERT(!result.ok());
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, result.status().code());
@@ -468,14 +459,14 @@ class InstallTest : public CppUnit::TestFixture {
 
     void testForeignStagingRefusedOwnedStagingReplaced() {
         makeGame("g", {file("a.txt", "a")});
-        writeFile(staging("g") + "/someone-elses.txt", "not ours");
+        writeWholeFile(staging("g") + "/someone-elses.txt", "not ours");
         auto refused = install("g");
         CPPUNIT_ASSERT(!refused.ok());
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FAILED, refused.status().code());
         assertContains(refused.status().message(), staging("g"));
         assertContains(refused.status().message(), "not lanspread's");
         CPPUNIT_ASSERT_EQUAL(std::string("not ours"),
-                             readFile(staging("g") + "/someone-elses.txt"));
+                             readWholeFile(staging("g") + "/someone-elses.txt"));
         CPPUNIT_ASSERT(!exists(local("g")));
         CPPUNIT_ASSERT(!exists(intent("g")));
 
@@ -486,16 +477,16 @@ class InstallTest : public CppUnit::TestFixture {
         assertNoReserved("g");
 
         // A foreign backup blocks an update and uninstall alike, and stays untouched.
-        writeFile(backup("g") + "/mine.txt", "user data");
+        writeWholeFile(backup("g") + "/mine.txt", "user data");
         CPPUNIT_ASSERT(!install("g").ok());
         CPPUNIT_ASSERT(!engine().uninstall("g"));
-        CPPUNIT_ASSERT_EQUAL(std::string("user data"), readFile(backup("g") + "/mine.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("user data"), readWholeFile(backup("g") + "/mine.txt"));
         assertLocal("g", manifestOfEntries({file("a.txt", "a")}));
     }
 
     void testUninstallKeepsRootFiles() {
         makeGame("g", {file("a.txt", "a")});
-        writeFile(root("g") + "/other-root-file.bin", "root data");
+        writeWholeFile(root("g") + "/other-root-file.bin", "root data");
         CPPUNIT_ASSERT(install("g").ok());
         Manifest rootBefore = manifestOf(root("g"));
         lanspread::Status s = engine().uninstall("g");
@@ -532,12 +523,12 @@ class InstallTest : public CppUnit::TestFixture {
         writeArchive("g", "g.eti", {file("fixture-payload.txt", "mutated bytes!")});
         CPPUNIT_ASSERT(install("g").ok());
         CPPUNIT_ASSERT_EQUAL(std::string("mutated bytes!"),
-                             readFile(local("g") + "/fixture-payload.txt"));
+                             readWholeFile(local("g") + "/fixture-payload.txt"));
         // And again before an update: the install reads the current root bytes.
         writeArchive("g", "g.eti", {file("fixture-payload.txt", "mutated again")});
         CPPUNIT_ASSERT(install("g").ok());
         CPPUNIT_ASSERT_EQUAL(std::string("mutated again"),
-                             readFile(local("g") + "/fixture-payload.txt"));
+                             readWholeFile(local("g") + "/fixture-payload.txt"));
     }
 
     void testRemoveRules() {
@@ -564,20 +555,20 @@ class InstallTest : public CppUnit::TestFixture {
         assertContains(gone.failure().message, "not-downloaded: g");
 
         // A root without its sentinel is not a downloaded game: nothing is deleted.
-        writeFile(root("partial") + "/partial.eti", "half");
+        writeWholeFile(root("partial") + "/partial.eti", "half");
         auto partial = engine().remove("partial");
         CPPUNIT_ASSERT_EQUAL(std::string("not-downloaded"), code(partial));
         assertContains(partial.failure().message, "not-downloaded: partial has no version.ini");
         CPPUNIT_ASSERT(exists(root("partial") + "/partial.eti"));
 
         // Reserved dirs (an interrupted transaction, or someone else's) block it.
-        writeFile(root("r") + "/version.ini", "1");
-        writeFile(staging("r") + "/x", "x");
+        writeWholeFile(root("r") + "/version.ini", "1");
+        writeWholeFile(staging("r") + "/x", "x");
         CPPUNIT_ASSERT_EQUAL(std::string("io-error"), code(engine().remove("r")));
         CPPUNIT_ASSERT(exists(staging("r") + "/x"));
 
         // A symlinked root is refused, and its target survives.
-        writeFile(_dir + "/elsewhere/version.ini", "1");
+        writeWholeFile(_dir + "/elsewhere/version.ini", "1");
         fs::create_symlink(_dir + "/elsewhere", root("link"));
         CPPUNIT_ASSERT_EQUAL(std::string("io-error"), code(engine().remove("link")));
         CPPUNIT_ASSERT(exists(_dir + "/elsewhere/version.ini"));
@@ -587,10 +578,10 @@ class InstallTest : public CppUnit::TestFixture {
     void testInstallClearsLaunchMarker() {
         makeGame("g", {file("a.txt", "a")});
         const std::string marker = _state + "/games/g/launch_settings_applied";
-        writeFile(marker, "applied\n");
+        writeWholeFile(marker, "applied\n");
         CPPUNIT_ASSERT(install("g").ok());
         CPPUNIT_ASSERT(!exists(marker));
-        writeFile(marker, "applied\n");
+        writeWholeFile(marker, "applied\n");
         CPPUNIT_ASSERT(install("g").ok()); // update
         CPPUNIT_ASSERT(!exists(marker));
     }
@@ -627,7 +618,7 @@ class InstallTest : public CppUnit::TestFixture {
     void testRecoverPromotingFreshInstall() {
         const std::string marker = _state + "/games/g/launch_settings_applied";
         writeIntent("g", R"({"op":"install","phase":"promoting","archives":["g.eti"]})");
-        writeFile(marker, "applied\n");
+        writeWholeFile(marker, "applied\n");
         writeVersionTree(staging("g"), "v1"); // marker already removed before the rename
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
         assertLocal("g", versionManifest("v1"));
@@ -661,7 +652,7 @@ class InstallTest : public CppUnit::TestFixture {
     void testRecoverPromotingAfterPromote() {
         const std::string marker = _state + "/games/g/launch_settings_applied";
         writeIntent("g", R"({"op":"update","phase":"promoting","archives":["g.eti"]})");
-        writeFile(marker, "applied\n");
+        writeWholeFile(marker, "applied\n");
         writeVersionTree(local("g"), "v2");
         writeVersionTree(backup("g"), "v1"); // crashed before the marker was written
         auto lines = engine().recover();
@@ -690,7 +681,7 @@ class InstallTest : public CppUnit::TestFixture {
     }
 
     void testRecoverUninstallAfterMove() {
-        writeFile(root("g") + "/version.ini", "1");
+        writeWholeFile(root("g") + "/version.ini", "1");
         writeIntent("g", R"({"op":"uninstall","phase":"moving"})");
         writeVersionTree(backup("g"), "v1"); // no marker yet: the intent covers it
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), engine().recover().size());
@@ -700,7 +691,7 @@ class InstallTest : public CppUnit::TestFixture {
     }
 
     void testRecoverUninstallAfterDelete() {
-        writeFile(root("g") + "/version.ini", "1");
+        writeWholeFile(root("g") + "/version.ini", "1");
         writeIntent("g", R"({"op":"uninstall","phase":"moving"})");
         auto lines = engine().recover();
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
@@ -731,37 +722,38 @@ class InstallTest : public CppUnit::TestFixture {
 
     void testRecoverLeavesForeignReservedDirs() {
         writeVersionTree(local("g"), "v1");
-        writeFile(staging("g") + "/theirs.txt", "not ours");
-        writeFile(backup("g") + "/theirs.txt", "not ours either");
+        writeWholeFile(staging("g") + "/theirs.txt", "not ours");
+        writeWholeFile(backup("g") + "/theirs.txt", "not ours either");
         auto lines = engine().recover();
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
         assertContains(lines[0], "alone");
-        CPPUNIT_ASSERT_EQUAL(std::string("not ours"), readFile(staging("g") + "/theirs.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("not ours either"), readFile(backup("g") + "/theirs.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("not ours"), readWholeFile(staging("g") + "/theirs.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("not ours either"),
+                             readWholeFile(backup("g") + "/theirs.txt"));
         assertLocal("g", versionManifest("v1"));
 
         // An uninstall intent does not cover a staging dir; an extracting intent does not
         // cover a backup: both stay, the intent is still finished.
         writeVersionTree(local("h"), "v1");
         writeIntent("h", R"({"op":"update","phase":"extracting","archives":["h.eti"]})");
-        writeFile(backup("h") + "/theirs.txt", "keep");
+        writeWholeFile(backup("h") + "/theirs.txt", "keep");
         engine().recover();
-        CPPUNIT_ASSERT_EQUAL(std::string("keep"), readFile(backup("h") + "/theirs.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("keep"), readWholeFile(backup("h") + "/theirs.txt"));
         CPPUNIT_ASSERT(!exists(intent("h")));
         assertLocal("h", versionManifest("v1"));
 
         writeIntent("u", R"({"op":"uninstall","phase":"moving"})");
         writeVersionTree(local("u"), "v1");
-        writeFile(staging("u") + "/theirs.txt", "keep");
+        writeWholeFile(staging("u") + "/theirs.txt", "keep");
         engine().recover();
-        CPPUNIT_ASSERT_EQUAL(std::string("keep"), readFile(staging("u") + "/theirs.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("keep"), readWholeFile(staging("u") + "/theirs.txt"));
         assertLocal("u", versionManifest("v1"));
     }
 
     void testRecoverCorruptIntent() {
         writeVersionTree(local("g"), "v1");
         writeIntent("g", "{not json");
-        writeFile(staging("g") + "/x", "unknown origin");
+        writeWholeFile(staging("g") + "/x", "unknown origin");
         auto lines = engine().recover();
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines.size());
         assertContains(lines[0], "unreadable intent");

@@ -105,15 +105,7 @@ void onLine(void *userData, const char *line) {
     log->threads.push_back(std::this_thread::get_id());
 }
 
-bool waitUntil(const std::function<bool()> &condition, std::chrono::milliseconds limit = 10s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using lanspread::test::waitUntil;
 
 // Sends fd 2 to a temporary file while alive; text() returns what was written.
 using lanspread::test::StderrCapture;

@@ -1,6 +1,7 @@
 // First-play launch settings (seed S38) on real files: byte-for-byte checks of the rewritten
 // SmartSteamEmu.ini (CRLF, LF, no newline at EOF), account_name.txt and language.txt, the
 // sorted-walk choice of "first" file, the marker and its once-only effect.
+#include "file_text.hpp"
 #include <lanspread/kernel/install/install_engine.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
@@ -18,19 +19,8 @@ using lanspread::kernel::install::applyLaunchSettings;
 
 namespace {
 
-void writeFile(const std::string &path, const std::string &content) {
-    fs::create_directories(fs::path(path).parent_path());
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << content;
-    CPPUNIT_ASSERT_MESSAGE(path, out.good());
-}
-
-std::string readFile(const std::string &path) {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-}
+using lanspread::test::readWholeFile;
+using lanspread::test::writeWholeFile;
 
 const std::string kIniDir = "engine/bin/win64/steam_settings";
 const std::string kProfileDir = "profiles/local";
@@ -80,9 +70,9 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
                                 "Language=english\r\n"
                                 "\r\n"
                                 "[Plugins]\r\n";
-        writeFile(local() + "/" + kIniDir + "/SmartSteamEmu.ini", ini);
-        writeFile(local() + "/" + kProfileDir + "/account_name.txt", "stub-account\n");
-        writeFile(local() + "/" + kProfileDir + "/language.txt", "english");
+        writeWholeFile(local() + "/" + kIniDir + "/SmartSteamEmu.ini", ini);
+        writeWholeFile(local() + "/" + kProfileDir + "/account_name.txt", "stub-account\n");
+        writeWholeFile(local() + "/" + kProfileDir + "/language.txt", "english");
         CPPUNIT_ASSERT(!fs::exists(marker()));
 
         auto r = play();
@@ -97,11 +87,11 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
                                          "Language=english\r\n"
                                          "\r\n"
                                          "[Plugins]\r\n"),
-                             readFile(local() + "/" + kIniDir + "/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/" + kIniDir + "/SmartSteamEmu.ini"));
         CPPUNIT_ASSERT_EQUAL(std::string("Gordon"),
-                             readFile(local() + "/" + kProfileDir + "/account_name.txt"));
+                             readWholeFile(local() + "/" + kProfileDir + "/account_name.txt"));
         CPPUNIT_ASSERT_EQUAL(std::string("german"),
-                             readFile(local() + "/" + kProfileDir + "/language.txt"));
+                             readWholeFile(local() + "/" + kProfileDir + "/language.txt"));
         CPPUNIT_ASSERT(fs::is_regular_file(marker()));
         // No temp files left next to the rewritten ones.
         for (const auto &e : fs::recursive_directory_iterator(local()))
@@ -110,18 +100,18 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
     }
 
     void testLfIni() {
-        writeFile(local() + "/SmartSteamEmu.ini", "A=1\nPersonaName=x\nB=2\n");
+        writeWholeFile(local() + "/SmartSteamEmu.ini", "A=1\nPersonaName=x\nB=2\n");
         CPPUNIT_ASSERT(play().ok());
         CPPUNIT_ASSERT_EQUAL(std::string("A=1\nPersonaName=Gordon\nB=2\n"),
-                             readFile(local() + "/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/SmartSteamEmu.ini"));
     }
 
     void testNoNewlineAtEof() {
-        writeFile(local() + "/SmartSteamEmu.ini", "A=1\r\nPersonaName=x");
+        writeWholeFile(local() + "/SmartSteamEmu.ini", "A=1\r\nPersonaName=x");
         auto r = play();
         CPPUNIT_ASSERT(r.ok() && r.value().personaNameWritten);
         CPPUNIT_ASSERT_EQUAL(std::string("A=1\r\nPersonaName=Gordon"),
-                             readFile(local() + "/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/SmartSteamEmu.ini"));
     }
 
     void testKeyMatchingRules() {
@@ -132,7 +122,7 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
                                 "PersonaName\n"
                                 "\t PersonaName \t= first\r\n"
                                 "PersonaName=second\n";
-        writeFile(local() + "/SmartSteamEmu.ini", ini);
+        writeWholeFile(local() + "/SmartSteamEmu.ini", ini);
         auto r = play();
         CPPUNIT_ASSERT(r.ok() && r.value().personaNameWritten);
         CPPUNIT_ASSERT_EQUAL(std::string("\xEF\xBB\xBFpersonaname=lower\n"
@@ -141,32 +131,32 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
                                          "PersonaName\n"
                                          "PersonaName=Gordon\r\n"
                                          "PersonaName=second\n"),
-                             readFile(local() + "/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/SmartSteamEmu.ini"));
 
         // A BOM right before the key on the first line is kept.
         fs::remove(marker());
-        writeFile(local() + "/SmartSteamEmu.ini", "\xEF\xBB\xBFPersonaName=a\r\nX=1\r\n");
+        writeWholeFile(local() + "/SmartSteamEmu.ini", "\xEF\xBB\xBFPersonaName=a\r\nX=1\r\n");
         CPPUNIT_ASSERT(play("Alyx").ok());
         CPPUNIT_ASSERT_EQUAL(std::string("\xEF\xBB\xBFPersonaName=Alyx\r\nX=1\r\n"),
-                             readFile(local() + "/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/SmartSteamEmu.ini"));
 
         // An ini without the key is untouched and reported as not written.
         fs::remove(marker());
-        writeFile(local() + "/SmartSteamEmu.ini", "A=1\r\n");
+        writeWholeFile(local() + "/SmartSteamEmu.ini", "A=1\r\n");
         auto none = play();
         CPPUNIT_ASSERT(none.ok() && !none.value().personaNameWritten);
-        CPPUNIT_ASSERT_EQUAL(std::string("A=1\r\n"), readFile(local() + "/SmartSteamEmu.ini"));
+        CPPUNIT_ASSERT_EQUAL(std::string("A=1\r\n"), readWholeFile(local() + "/SmartSteamEmu.ini"));
     }
 
     void testSecondPlayChangesNothing() {
-        writeFile(local() + "/SmartSteamEmu.ini", "PersonaName=stub\r\n");
-        writeFile(local() + "/account_name.txt", "stub");
-        writeFile(local() + "/language.txt", "english");
+        writeWholeFile(local() + "/SmartSteamEmu.ini", "PersonaName=stub\r\n");
+        writeWholeFile(local() + "/account_name.txt", "stub");
+        writeWholeFile(local() + "/language.txt", "english");
         CPPUNIT_ASSERT(play().ok());
         // Reset externally (the user edits them back); a second play leaves them alone.
-        writeFile(local() + "/SmartSteamEmu.ini", "PersonaName=stub\r\n");
-        writeFile(local() + "/account_name.txt", "stub");
-        writeFile(local() + "/language.txt", "english");
+        writeWholeFile(local() + "/SmartSteamEmu.ini", "PersonaName=stub\r\n");
+        writeWholeFile(local() + "/account_name.txt", "stub");
+        writeWholeFile(local() + "/language.txt", "english");
         auto mtime = fs::last_write_time(local() + "/account_name.txt");
         auto second = play("Someone", "french");
         CPPUNIT_ASSERT(second.ok());
@@ -175,36 +165,37 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!second.value().languageWritten);
         CPPUNIT_ASSERT(!second.value().personaNameWritten);
         CPPUNIT_ASSERT_EQUAL(std::string("PersonaName=stub\r\n"),
-                             readFile(local() + "/SmartSteamEmu.ini"));
-        CPPUNIT_ASSERT_EQUAL(std::string("stub"), readFile(local() + "/account_name.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("english"), readFile(local() + "/language.txt"));
+                             readWholeFile(local() + "/SmartSteamEmu.ini"));
+        CPPUNIT_ASSERT_EQUAL(std::string("stub"), readWholeFile(local() + "/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("english"), readWholeFile(local() + "/language.txt"));
         CPPUNIT_ASSERT(mtime == fs::last_write_time(local() + "/account_name.txt"));
     }
 
     void testFirstFileInSortedWalk() {
         // Depth-first with each directory sorted byte-wise: "B" < "a" < "a-b" < "b".
-        writeFile(local() + "/b/account_name.txt", "b");
-        writeFile(local() + "/a/z/account_name.txt", "a/z");
-        writeFile(local() + "/a-b/account_name.txt", "a-b");
-        writeFile(local() + "/B/language.txt", "B");
-        writeFile(local() + "/a/language.txt", "a");
-        writeFile(local() + "/b/SmartSteamEmu.ini", "PersonaName=b\n");
-        writeFile(local() + "/a/z/y/SmartSteamEmu.ini", "PersonaName=deep\n");
+        writeWholeFile(local() + "/b/account_name.txt", "b");
+        writeWholeFile(local() + "/a/z/account_name.txt", "a/z");
+        writeWholeFile(local() + "/a-b/account_name.txt", "a-b");
+        writeWholeFile(local() + "/B/language.txt", "B");
+        writeWholeFile(local() + "/a/language.txt", "a");
+        writeWholeFile(local() + "/b/SmartSteamEmu.ini", "PersonaName=b\n");
+        writeWholeFile(local() + "/a/z/y/SmartSteamEmu.ini", "PersonaName=deep\n");
         auto r = play();
         CPPUNIT_ASSERT(r.ok());
-        CPPUNIT_ASSERT_EQUAL(std::string("Gordon"), readFile(local() + "/a/z/account_name.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("a-b"), readFile(local() + "/a-b/account_name.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("b"), readFile(local() + "/b/account_name.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("german"), readFile(local() + "/B/language.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("a"), readFile(local() + "/a/language.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("Gordon"),
+                             readWholeFile(local() + "/a/z/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("a-b"), readWholeFile(local() + "/a-b/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("b"), readWholeFile(local() + "/b/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("german"), readWholeFile(local() + "/B/language.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("a"), readWholeFile(local() + "/a/language.txt"));
         CPPUNIT_ASSERT_EQUAL(std::string("PersonaName=Gordon\n"),
-                             readFile(local() + "/a/z/y/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/a/z/y/SmartSteamEmu.ini"));
         CPPUNIT_ASSERT_EQUAL(std::string("PersonaName=b\n"),
-                             readFile(local() + "/b/SmartSteamEmu.ini"));
+                             readWholeFile(local() + "/b/SmartSteamEmu.ini"));
     }
 
     void testNoFilesStillMarked() {
-        writeFile(local() + "/game.exe", "exe");
+        writeWholeFile(local() + "/game.exe", "exe");
         auto r = play();
         CPPUNIT_ASSERT(r.ok());
         CPPUNIT_ASSERT(!r.value().alreadyApplied);
@@ -225,35 +216,36 @@ class LaunchSettingsTest : public CppUnit::TestFixture {
     }
 
     void testModeKeptAndSymlinksIgnored() {
-        writeFile(_dir + "/outside/account_name.txt", "outside");
+        writeWholeFile(_dir + "/outside/account_name.txt", "outside");
         fs::create_symlink(_dir + "/outside", local() + "/0-linked-dir");
         fs::create_directories(local() + "/0");
         fs::create_symlink(_dir + "/outside/account_name.txt", local() + "/0/account_name.txt");
-        writeFile(local() + "/1/account_name.txt", "inside");
+        writeWholeFile(local() + "/1/account_name.txt", "inside");
         ::chmod((local() + "/1/account_name.txt").c_str(), 0600);
         auto r = play();
         CPPUNIT_ASSERT(r.ok() && r.value().accountNameWritten);
-        CPPUNIT_ASSERT_EQUAL(std::string("outside"), readFile(_dir + "/outside/account_name.txt"));
-        CPPUNIT_ASSERT_EQUAL(std::string("Gordon"), readFile(local() + "/1/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("outside"),
+                             readWholeFile(_dir + "/outside/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("Gordon"), readWholeFile(local() + "/1/account_name.txt"));
         struct stat st {};
         CPPUNIT_ASSERT_EQUAL(0, ::stat((local() + "/1/account_name.txt").c_str(), &st));
         CPPUNIT_ASSERT_EQUAL(0600u, static_cast<unsigned>(st.st_mode & 0777));
     }
 
     void testEmptyAndControlValues() {
-        writeFile(local() + "/account_name.txt", "stub");
-        writeFile(local() + "/language.txt", "english");
+        writeWholeFile(local() + "/account_name.txt", "stub");
+        writeWholeFile(local() + "/language.txt", "english");
         auto bad = play("evil\nPersonaName=x", "de");
         CPPUNIT_ASSERT(!bad.ok());
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, bad.status().code());
         CPPUNIT_ASSERT(!fs::exists(marker()));
-        CPPUNIT_ASSERT_EQUAL(std::string("stub"), readFile(local() + "/account_name.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("stub"), readWholeFile(local() + "/account_name.txt"));
 
         auto noLanguage = play("Gordon", "");
         CPPUNIT_ASSERT(noLanguage.ok());
         CPPUNIT_ASSERT(noLanguage.value().accountNameWritten);
         CPPUNIT_ASSERT(!noLanguage.value().languageWritten);
-        CPPUNIT_ASSERT_EQUAL(std::string("english"), readFile(local() + "/language.txt"));
+        CPPUNIT_ASSERT_EQUAL(std::string("english"), readWholeFile(local() + "/language.txt"));
     }
 
   private:

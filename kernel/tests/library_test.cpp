@@ -1,5 +1,6 @@
 // The library against real directories: scan semantics, per-chunk hashes, the index cache,
 // inotify-driven rescans, and the 1,000-root cached-scan bound of the library issue.
+#include <lanspread/kernel/base/sha256.hpp>
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
@@ -24,6 +25,7 @@ using namespace lanspread::kernel;
 using namespace lanspread::kernel::catalog;
 using namespace lanspread::kernel::library;
 using namespace lanspread::kernel::host;
+using lanspread::kernel::base::sha256Hex;
 
 namespace {
 

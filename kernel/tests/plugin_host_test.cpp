@@ -51,15 +51,7 @@ constexpr uint64_t kMs = 1000000;
 // waits for it, rethrowing what it threw (the loop itself would swallow a failed assertion).
 using lanspread::test::LoopThread;
 
-bool waitUntil(const std::function<bool()> &condition, std::chrono::milliseconds limit = 3s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!condition()) {
-        if (std::chrono::steady_clock::now() > deadline)
-            return false;
-        std::this_thread::sleep_for(1ms);
-    }
-    return true;
-}
+using lanspread::test::waitUntil;
 
 struct Pipe {
     int fds[2] = {-1, -1};

@@ -1,4 +1,6 @@
 #include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/base/sha256.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <Poco/JSON/Array.h>
@@ -21,7 +23,7 @@ using namespace lanspread::kernel::protocol;
 using lanspread::Status;
 using lanspread::kernel::catalog::chunkCount;
 using lanspread::kernel::catalog::kChunkSize;
-using lanspread::kernel::catalog::sha256Hex;
+using lanspread::kernel::base::sha256Hex;
 
 namespace {
 

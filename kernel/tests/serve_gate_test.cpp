@@ -15,8 +15,8 @@ using lanspread::kernel::protocol::GetChunk;
 using lanspread::kernel::transfer::gateGetChunk;
 using lanspread::kernel::transfer::gateGetGame;
 using lanspread::kernel::transfer::isNormalisedRelativePath;
-using lanspread::kernel::transfer::ServeRange;
-using lanspread::kernel::transfer::ServeRefusal;
+using lanspread::kernel::peers::ServeRange;
+using lanspread::kernel::peers::ServeRefusal;
 
 namespace {
 

@@ -26,6 +26,19 @@ namespace lanspread::test {
 using lanspread::kernel::host::Reactor;
 using namespace std::chrono_literals;
 
+// Polls condition every millisecond until it holds (true) or limit passes (false): for state
+// that another thread (a reactor or worker) changes.
+inline bool waitUntil(const std::function<bool()> &condition,
+                      std::chrono::milliseconds limit = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (!condition()) {
+        if (std::chrono::steady_clock::now() > deadline)
+            return false;
+        std::this_thread::sleep_for(1ms);
+    }
+    return true;
+}
+
 class LoopThread {
   public:
     LoopThread() : _thread([this] { reactor.run(); }) {}

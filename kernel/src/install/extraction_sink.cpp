@@ -1,4 +1,4 @@
-// The extraction sink (ARCHITECTURE §4): the one audited place that turns archive entries
+// The extraction sink (docs/on-disk-layout.md): the one audited place that turns archive entries
 // into files. Linux only: every path is walked component by component with openat/mkdirat
 // relative to directory fds opened with O_NOFOLLOW, starting from the root fd opened once in
 // the constructor, so nothing an archive plants (a symlink, a file in place of a directory)
@@ -25,6 +25,8 @@
 //     nothing is refused ("empty name").
 //   - After a failed call the current entry is abandoned (its partial file removed); the sink
 //     itself stays usable for the next beginEntry.
+#include <lanspread/kernel/base/files.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/install/extraction_sink.hpp>
 
 #include <cerrno>
@@ -46,29 +48,11 @@ constexpr int kDirFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
 constexpr std::size_t kMaxNameInMessage = 200;
 constexpr std::size_t kDataBufferBytes = std::size_t(1) << 20; // extractArchive's read size
 
-std::string errnoText(int err) {
-    return std::string(std::strerror(err));
-}
-
 // An entry name as it may appear in a message: control bytes escaped, long names cut.
 std::string printable(std::string_view raw) {
-    static const char hex[] = "0123456789abcdef";
-    std::string out;
-    for (std::size_t i = 0; i < raw.size() && out.size() < kMaxNameInMessage; ++i) {
-        auto c = static_cast<unsigned char>(raw[i]);
-        if (c == 0) {
-            out += "\\0";
-        } else if (c < 0x20 || c == 0x7f) {
-            out += "\\x";
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    if (out.size() >= kMaxNameInMessage)
-        out += "...";
-    return out;
+    bool cut = false;
+    std::string out = base::escapeForMessage(raw, kMaxNameInMessage, false, {}, &cut);
+    return cut ? out + "..." : out;
 }
 
 std::string quoted(std::string_view raw) {
@@ -104,33 +88,6 @@ std::vector<std::string_view> components(std::string_view path) {
     }
     return out;
 }
-
-// Closes an fd on scope exit unless released.
-class FdGuard {
-  public:
-    explicit FdGuard(int fd = -1) : _fd(fd) {}
-    ~FdGuard() { reset(); }
-    FdGuard(const FdGuard &) = delete;
-    FdGuard &operator=(const FdGuard &) = delete;
-    FdGuard(FdGuard &&other) noexcept : _fd(std::exchange(other._fd, -1)) {}
-    FdGuard &operator=(FdGuard &&other) noexcept {
-        if (this != &other) {
-            reset();
-            _fd = std::exchange(other._fd, -1);
-        }
-        return *this;
-    }
-    int get() const { return _fd; }
-    int release() { return std::exchange(_fd, -1); }
-    void reset(int fd = -1) {
-        if (_fd >= 0)
-            ::close(_fd);
-        _fd = fd;
-    }
-
-  private:
-    int _fd;
-};
 
 } // namespace
 
@@ -212,15 +169,7 @@ struct ExtractionSink::State::Ops {
     }
     Status ioError(const std::string &what, int err) const {
         return Status(LANSPREAD_E_IO,
-                      "entry " + quoted(s.rawName) + ": " + what + ": " + errnoText(err));
-    }
-
-    // Why openat(dirFd, name, O_DIRECTORY|O_NOFOLLOW) failed with ELOOP/ENOTDIR.
-    Status notADirectory(int dirFd, const std::string &name, const std::string &shown) const {
-        struct stat st {};
-        if (::fstatat(dirFd, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
-            return refuse("refusing to write through a symlink at " + quoted(shown));
-        return refuse(quoted(shown) + " exists and is not a directory");
+                      "entry " + quoted(s.rawName) + ": " + what + ": " + base::errnoText(err));
     }
 
     // Opens (creating when missing) the directory at the normalised relative path dir ("" =
@@ -238,37 +187,20 @@ struct ExtractionSink::State::Ops {
                 return ioError("cannot duplicate a directory fd", errno);
             return fd;
         }
-        FdGuard current(::fcntl(s.rootFd, F_DUPFD_CLOEXEC, 0));
-        if (current.get() < 0)
-            return ioError("cannot duplicate the root fd", errno);
-        std::string walked;
-        for (std::string_view partView : components(dir)) {
-            std::string part(partView);
-            walked += walked.empty() ? part : "/" + part;
-            int fd = ::openat(current.get(), part.c_str(), kDirFlags);
-            if (fd < 0 && errno == ENOENT) {
-                if (::mkdirat(current.get(), part.c_str(), 0700) == 0) {
-                    ++stats.directories;
-                    fd = ::openat(current.get(), part.c_str(), kDirFlags);
-                    if (fd >= 0 && ::fchmod(fd, 0755) != 0) {
-                        int err = errno;
-                        ::close(fd);
-                        return ioError("cannot set the mode of " + quoted(walked), err);
-                    }
-                } else if (errno != EEXIST) {
-                    return ioError("cannot create directory " + quoted(walked), errno);
-                } else {
-                    fd = ::openat(current.get(), part.c_str(), kDirFlags);
-                }
-            }
-            if (fd < 0) {
-                int err = errno;
-                if (err == ELOOP || err == ENOTDIR)
-                    return notADirectory(current.get(), part, walked);
-                return ioError("cannot open directory " + quoted(walked), err);
-            }
-            current.reset(fd);
+        base::DirectoryCreation creation;
+        creation.onCreated = [this] { ++stats.directories; };
+        base::BelowRoot opened = base::openDirectoryBelow(s.rootFd, dir, &creation);
+        if (!opened.ok()) {
+            if (opened.symlink)
+                return refuse("refusing to write through a symlink at " + quoted(opened.failedAt));
+            if (opened.notDirectory)
+                return refuse(quoted(opened.failedAt) + " exists and is not a directory");
+            const std::string what = opened.step == "open"
+                                         ? "cannot open directory "
+                                         : "cannot " + opened.step + " directory ";
+            return ioError(what + quoted(opened.failedAt), opened.error);
         }
+        base::UniqueFd current(opened.fd.release());
         if (s.cachedDirFd >= 0)
             ::close(s.cachedDirFd);
         s.cachedDirFd = ::fcntl(current.get(), F_DUPFD_CLOEXEC, 0);
@@ -323,7 +255,7 @@ struct ExtractionSink::State::Ops {
         auto fd = openDirectory(path);
         if (!fd)
             return fd.status();
-        FdGuard dir(fd.value());
+        base::UniqueFd dir(fd.value());
         if (::fchmod(dir.get(), 0755) != 0)
             return ioError("cannot set the mode of " + quoted(path), errno);
         if (mtime > 0) {
@@ -396,7 +328,7 @@ struct ExtractionSink::State::Ops {
         auto fd = openDirectory(dir);
         if (!fd)
             return fd.status();
-        FdGuard parent(fd.value());
+        base::UniqueFd parent(fd.value());
         if (Status st = clearLeaf(parent.get(), leaf, path, true); !st)
             return st;
         if (::symlinkat(target.value().c_str(), parent.get(), leaf.c_str()) != 0)
@@ -425,7 +357,7 @@ struct ExtractionSink::State::Ops {
         auto tfd = openDirectory(targetDir);
         if (!tfd)
             return tfd.status();
-        FdGuard targetParent(tfd.value());
+        base::UniqueFd targetParent(tfd.value());
         struct stat st {};
         if (::fstatat(targetParent.get(), targetLeaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
             !S_ISREG(st.st_mode))
@@ -435,7 +367,7 @@ struct ExtractionSink::State::Ops {
         auto fd = openDirectory(dir);
         if (!fd)
             return fd.status();
-        FdGuard parent(fd.value());
+        base::UniqueFd parent(fd.value());
         if (Status cleared = clearLeaf(parent.get(), leaf, path, false); !cleared)
             return cleared;
         if (::linkat(targetParent.get(), targetLeaf.c_str(), parent.get(), leaf.c_str(), 0) != 0)
@@ -454,7 +386,7 @@ struct ExtractionSink::State::Ops {
         auto fd = openDirectory(dir);
         if (!fd)
             return fd.status();
-        FdGuard parent(fd.value());
+        base::UniqueFd parent(fd.value());
         constexpr int kFileFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
         int fileFd = ::openat(parent.get(), leaf.c_str(), kFileFlags, 0600);
         if (fileFd < 0 && errno == EEXIST) {
@@ -501,7 +433,8 @@ ExtractionSink::ExtractionSink(std::string root, ExtractionLimits limits,
     : _root(std::move(root)), _limits(limits), _cancelled(std::move(cancelled)), _state(new State) {
     _state->rootFd = ::open(_root.c_str(), kDirFlags);
     if (_state->rootFd < 0)
-        _state->rootError = "cannot open the install root '" + _root + "': " + errnoText(errno);
+        _state->rootError =
+            "cannot open the install root '" + _root + "': " + base::errnoText(errno);
 }
 
 ExtractionSink::~ExtractionSink() {
@@ -697,14 +630,15 @@ Status FileByteSource::open() {
         return Status::ok();
     _fd = ::open(_path.c_str(), O_RDONLY | O_CLOEXEC);
     if (_fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot open archive '" + _path + "': " + errnoText(errno));
+        return Status(LANSPREAD_E_IO,
+                      "cannot open archive '" + _path + "': " + base::errnoText(errno));
     struct stat st {};
     if (::fstat(_fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         int err = errno;
         ::close(_fd);
         _fd = -1;
         return Status(LANSPREAD_E_IO, "archive '" + _path + "' is not a regular file" +
-                                          (err ? ": " + errnoText(err) : std::string()));
+                                          (err ? ": " + base::errnoText(err) : std::string()));
     }
     _size = static_cast<uint64_t>(st.st_size);
     _position = 0;

@@ -64,18 +64,18 @@ Status checkGameId(const std::string &gameId) {
 }
 
 bool hasMarker(const std::string &dir) {
-    return isRealDirectory(dir) && isRegularFile(markerOf(dir));
+    return base::isRealDirectory(dir) && base::isRegularFile(markerOf(dir));
 }
 
 Status writeMarker(const std::string &dir) {
-    return writeFileAtomically(markerOf(dir), kMarkerContent);
+    return base::writeFileAtomically(markerOf(dir), kMarkerContent);
 }
 
 // The staging marker still holds what install wrote (an archive entry may have replaced it).
 bool markerIntact(const std::string &dir) {
-    if (!isRegularFile(markerOf(dir)))
+    if (!base::isRegularFile(markerOf(dir)))
         return false;
-    auto text = readWholeFile(markerOf(dir));
+    auto text = base::readFileNoFollow(markerOf(dir));
     return text && text.value() == kMarkerContent;
 }
 
@@ -90,7 +90,7 @@ Status removeTree(const std::string &path) {
 Status renamePath(const std::string &from, const std::string &to) {
     if (::rename(from.c_str(), to.c_str()) != 0)
         return Status(LANSPREAD_E_IO,
-                      "cannot rename " + from + " to " + to + ": " + errnoText(errno));
+                      "cannot rename " + from + " to " + to + ": " + base::errnoText(errno));
     return Status::ok();
 }
 
@@ -99,27 +99,27 @@ Status renamePath(const std::string &from, const std::string &to) {
 Status syncFilesystemOf(const std::string &dir) {
     int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot open " + dir + ": " + errnoText(errno));
+        return Status(LANSPREAD_E_IO, "cannot open " + dir + ": " + base::errnoText(errno));
     int rc = ::syncfs(fd);
     int error = errno;
     ::close(fd);
     if (rc != 0)
         return Status(LANSPREAD_E_IO,
-                      "cannot sync the filesystem of " + dir + ": " + errnoText(error));
+                      "cannot sync the filesystem of " + dir + ": " + base::errnoText(error));
     return Status::ok();
 }
 
 // Puts an owned backup back as local/ (marker removed first, so it never lands in local/).
 Status restoreBackup(const GamePaths &p) {
-    if (Status s = removeFileIfPresent(markerOf(p.backup)); !s)
+    if (Status s = base::removeFileIfPresent(markerOf(p.backup)); !s)
         return s;
     if (Status s = renamePath(p.backup, p.local); !s)
         return s;
-    return fsyncDirectory(p.root);
+    return base::fsyncDirectory(p.root);
 }
 
 Status clearLaunchMarker(const std::string &stateDir, const std::string &gameId) {
-    return removeFileIfPresent(launchMarkerPath(stateDir, gameId));
+    return base::removeFileIfPresent(launchMarkerPath(stateDir, gameId));
 }
 
 std::string join(const std::vector<std::string> &parts, const char *separator) {
@@ -143,8 +143,8 @@ std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std
                                           const std::string &gameId) {
     const GamePaths p(gamesDir, gameId);
     const std::string intentFile = intentPath(stateDir, gameId);
-    const bool intentFilePresent = pathExists(intentFile) || pathExists(tempPathFor(intentFile));
-    if (!intentFilePresent && !pathExists(p.staging) && !pathExists(p.backup))
+    const bool intentFilePresent = base::pathExists(intentFile) || base::pathExists(base::tempPathFor(intentFile));
+    if (!intentFilePresent && !base::pathExists(p.staging) && !base::pathExists(p.backup))
         return std::nullopt;
 
     RecoveryReport report;
@@ -172,37 +172,37 @@ std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std
             notes.push_back("the game directory is gone");
         } else if (installOp && intent->phase == "extracting") {
             // Extraction had not finished: roll back.
-            if (pathExists(p.staging) && step(removeTree(p.staging)))
+            if (base::pathExists(p.staging) && step(removeTree(p.staging)))
                 notes.push_back("deleted the unfinished " + std::string(kStagingDirName));
-            notes.push_back(isRealDirectory(p.local) ? "local/ left at the old version"
+            notes.push_back(base::isRealDirectory(p.local) ? "local/ left at the old version"
                                                      : "the game stays not installed");
         } else if (installOp) { // promoting: extraction had finished
-            if (isRealDirectory(p.staging)) {
+            if (base::isRealDirectory(p.staging)) {
                 bool ok = true;
-                if (isRealDirectory(p.local)) {
-                    if (pathExists(p.backup))
+                if (base::isRealDirectory(p.local)) {
+                    if (base::pathExists(p.backup))
                         ok = step(removeTree(p.backup));
                     ok = ok && step(renamePath(p.local, p.backup));
                     if (ok)
                         (void)writeMarker(p.backup); // the intent covers it anyway
                 }
-                ok = ok && step(removeFileIfPresent(markerOf(p.staging)));
+                ok = ok && step(base::removeFileIfPresent(markerOf(p.staging)));
                 ok = ok && step(renamePath(p.staging, p.local));
                 if (ok) {
                     notes.push_back("promoted the extracted new version (rolled forward)");
                     step(clearLaunchMarker(stateDir, gameId));
-                    if (pathExists(p.backup) && step(removeTree(p.backup)))
+                    if (base::pathExists(p.backup) && step(removeTree(p.backup)))
                         notes.push_back("deleted the backup of the old version");
-                } else if (!isRealDirectory(p.local) && isRealDirectory(p.backup) &&
+                } else if (!base::isRealDirectory(p.local) && base::isRealDirectory(p.backup) &&
                            step(restoreBackup(p))) {
                     notes.push_back("restored the old version from the backup");
                 }
-            } else if (isRealDirectory(p.local)) {
+            } else if (base::isRealDirectory(p.local)) {
                 notes.push_back("the promotion had completed");
                 step(clearLaunchMarker(stateDir, gameId));
-                if (pathExists(p.backup) && step(removeTree(p.backup)))
+                if (base::pathExists(p.backup) && step(removeTree(p.backup)))
                     notes.push_back("deleted the backup of the old version");
-            } else if (isRealDirectory(p.backup)) {
+            } else if (base::isRealDirectory(p.backup)) {
                 if (step(restoreBackup(p)))
                     notes.push_back("the new version is gone; restored the old version from "
                                     "the backup");
@@ -210,10 +210,10 @@ std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std
                 notes.push_back("nothing on disk to recover");
             }
         } else { // uninstall
-            if (isRealDirectory(p.local)) {
+            if (base::isRealDirectory(p.local)) {
                 notes.push_back("local/ had not been moved; the game stays installed");
             } else {
-                if (pathExists(p.backup) && step(removeTree(p.backup)))
+                if (base::pathExists(p.backup) && step(removeTree(p.backup)))
                     notes.push_back("finished deleting the old local/");
                 else if (!report.failed)
                     notes.push_back("the uninstall had completed");
@@ -224,7 +224,7 @@ std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std
 
     // What no intent covers: only a marker proves ownership.
     if (!report.failed) {
-        if (pathExists(p.staging)) {
+        if (base::pathExists(p.staging)) {
             if (hasMarker(p.staging)) {
                 if (step(removeTree(p.staging)))
                     notes.push_back("deleted a leftover " + std::string(kStagingDirName));
@@ -234,12 +234,12 @@ std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std
                                 kOwnedMarkerName + " marker prove it is lanspread's");
             }
         }
-        if (pathExists(p.backup)) {
+        if (base::pathExists(p.backup)) {
             if (hasMarker(p.backup)) {
-                if (isRealDirectory(p.local)) {
+                if (base::isRealDirectory(p.local)) {
                     if (step(removeTree(p.backup)))
                         notes.push_back("deleted a leftover " + std::string(kBackupDirName));
-                } else if (!pathExists(p.local) && step(restoreBackup(p))) {
+                } else if (!base::pathExists(p.local) && step(restoreBackup(p))) {
                     notes.push_back("restored local/ from a leftover " +
                                     std::string(kBackupDirName));
                 }
@@ -277,12 +277,12 @@ Status settle(const std::string &gamesDir, const std::string &stateDir, const st
     if (auto report = recoverGame(gamesDir, stateDir, gameId))
         logReport(*report);
     for (const std::string &dir : {p.staging, p.backup})
-        if (pathExists(dir))
+        if (base::pathExists(dir))
             return Status(LANSPREAD_E_FAILED,
                           std::string("cannot ") + operation + " " + gameId + ": " + dir +
                               " exists and is not lanspread's (no " + kOwnedMarkerName +
                               " marker); move it out of the way and try again");
-    if (pathExists(intentPath(stateDir, gameId)))
+    if (base::pathExists(intentPath(stateDir, gameId)))
         return Status(LANSPREAD_E_FAILED, std::string("cannot ") + operation + " " + gameId +
                                               ": an interrupted transaction could not be "
                                               "recovered (see the log)");
@@ -292,7 +292,7 @@ Status settle(const std::string &gamesDir, const std::string &stateDir, const st
 Result<std::vector<uint8_t>> readHead(const std::string &path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot open archive " + path + ": " + errnoText(errno));
+        return Status(LANSPREAD_E_IO, "cannot open archive " + path + ": " + base::errnoText(errno));
     std::vector<uint8_t> head(kProbeHeadBytes);
     std::size_t done = 0;
     while (done < head.size()) {
@@ -302,7 +302,7 @@ Result<std::vector<uint8_t>> readHead(const std::string &path) {
         if (n < 0) {
             int error = errno;
             ::close(fd);
-            return Status(LANSPREAD_E_IO, "cannot read archive " + path + ": " + errnoText(error));
+            return Status(LANSPREAD_E_IO, "cannot read archive " + path + ": " + base::errnoText(error));
         }
         if (n == 0)
             break;
@@ -387,14 +387,14 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
     if (Status s = checkGameId(gameId); !s)
         return s;
     const GamePaths p(_gamesDir, gameId);
-    if (!isRegularFile(p.versionIni))
+    if (!base::isRegularFile(p.versionIni))
         return Status(LANSPREAD_E_NOT_FOUND, "not-downloaded: " + gameId + " has no version.ini");
     std::vector<std::string> archives = rootArchives(p.root);
     if (archives.empty())
         return Status(LANSPREAD_E_NOT_FOUND, "nothing to install: no .eti archive in " + p.root);
     if (Status s = settle(_gamesDir, _stateDir, gameId, "install"); !s)
         return s;
-    if (pathExists(p.local) && !isRealDirectory(p.local))
+    if (base::pathExists(p.local) && !base::isRealDirectory(p.local))
         return Status(LANSPREAD_E_FAILED, "cannot install " + gameId + ": " + p.local +
                                               " exists but is not a directory; move it away");
 
@@ -408,7 +408,7 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
     }
 
     InstallOutcome outcome;
-    outcome.updated = isRealDirectory(p.local);
+    outcome.updated = base::isRealDirectory(p.local);
     InstallIntent intent{outcome.updated ? "update" : "install", "extracting", archives};
     if (Status s = writeIntent(_stateDir, gameId, intent); !s)
         return s;
@@ -420,13 +420,13 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
     // so the next start's recovery finishes it.
     auto fail = [&](Status why) -> Status {
         bool clean = true;
-        if (stagingCreated && pathExists(p.staging)) {
+        if (stagingCreated && base::pathExists(p.staging)) {
             if (Status s = removeTree(p.staging); !s) {
                 log::error(kLogSource, s.message());
                 clean = false;
             }
         }
-        if (backupTaken && !pathExists(p.local)) {
+        if (backupTaken && !base::pathExists(p.local)) {
             if (Status s = restoreBackup(p); !s) {
                 log::error(kLogSource,
                            "cannot restore the old local/ of " + gameId + ": " + s.message());
@@ -446,7 +446,7 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
     auto isCancelled = [&] { return cancelled && cancelled(); };
 
     if (::mkdir(p.staging.c_str(), 0755) != 0)
-        return fail(Status(LANSPREAD_E_IO, "cannot create " + p.staging + ": " + errnoText(errno)));
+        return fail(Status(LANSPREAD_E_IO, "cannot create " + p.staging + ": " + base::errnoText(errno)));
     stagingCreated = true;
     if (Status s = writeMarker(p.staging); !s)
         return fail(s);
@@ -492,12 +492,12 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
             log::warning(kLogSource, s.message());
         crashPoint("install:after-backup");
     }
-    if (Status s = removeFileIfPresent(markerOf(p.staging)); !s)
+    if (Status s = base::removeFileIfPresent(markerOf(p.staging)); !s)
         return fail(s);
     if (Status s = renamePath(p.staging, p.local); !s)
         return fail(s);
     stagingCreated = false;
-    if (Status s = fsyncDirectory(p.root); !s)
+    if (Status s = base::fsyncDirectory(p.root); !s)
         log::warning(kLogSource, s.message());
     crashPoint("install:after-promote");
 
@@ -531,12 +531,12 @@ Status InstallEngine::uninstall(const std::string &gameId) {
     if (Status s = checkGameId(gameId); !s)
         return s;
     const GamePaths p(_gamesDir, gameId);
-    if (!isRealDirectory(p.local))
+    if (!base::isRealDirectory(p.local))
         return Status(LANSPREAD_E_NOT_FOUND,
                       "not-installed: " + gameId + " has no local/ directory to uninstall");
     if (Status s = settle(_gamesDir, _stateDir, gameId, "uninstall"); !s)
         return s;
-    if (!isRealDirectory(p.local)) // recovery may have finished an earlier uninstall
+    if (!base::isRealDirectory(p.local)) // recovery may have finished an earlier uninstall
         return Status(LANSPREAD_E_NOT_FOUND,
                       "not-installed: " + gameId + " has no local/ directory to uninstall");
 
@@ -548,7 +548,7 @@ Status InstallEngine::uninstall(const std::string &gameId) {
     }
     if (Status s = writeMarker(p.backup); !s) // the intent covers the backup anyway
         log::warning(kLogSource, s.message());
-    if (Status s = fsyncDirectory(p.root); !s)
+    if (Status s = base::fsyncDirectory(p.root); !s)
         log::warning(kLogSource, s.message());
     crashPoint("uninstall:after-move");
 
@@ -582,32 +582,32 @@ contract::Outcome<void> InstallEngine::remove(const std::string &gameId) {
     if (Status s = checkGameId(gameId); !s)
         return refused(ErrorCode::IoError, s.message());
     const GamePaths p(_gamesDir, gameId);
-    if (!pathExists(p.root))
+    if (!base::pathExists(p.root))
         return refused(ErrorCode::NotDownloaded,
                        "not-downloaded: " + gameId + " has no directory in " + _gamesDir);
-    if (!isRealDirectory(p.root))
+    if (!base::isRealDirectory(p.root))
         return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + p.root +
                                                " is not a directory (a symlink is not followed)");
-    if (pathExists(p.local))
+    if (base::pathExists(p.local))
         return refused(ErrorCode::AlreadyInstalled,
                        "already-installed: " + gameId + " is installed; uninstall first");
     for (const std::string &dir : {p.staging, p.backup})
-        if (pathExists(dir))
+        if (base::pathExists(dir))
             return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + dir +
                                                    " exists (an interrupted install); restart "
                                                    "lanspread to recover it, or move it away");
-    if (pathExists(intentPath(_stateDir, gameId)))
+    if (base::pathExists(intentPath(_stateDir, gameId)))
         return refused(ErrorCode::IoError, "cannot remove " + gameId +
                                                ": an install transaction is recorded for it; "
                                                "restart lanspread to recover it");
-    if (!isRegularFile(p.versionIni))
+    if (!base::isRegularFile(p.versionIni))
         return refused(ErrorCode::NotDownloaded,
                        "not-downloaded: " + gameId + " has no version.ini");
 
     // The sentinel goes first: a root interrupted halfway never looks downloaded.
-    if (Status s = removeFileIfPresent(p.versionIni); !s)
+    if (Status s = base::removeFileIfPresent(p.versionIni); !s)
         return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + s.message());
-    if (Status s = fsyncDirectory(p.root); !s)
+    if (Status s = base::fsyncDirectory(p.root); !s)
         log::warning(kLogSource, s.message());
     if (Status s = removeTree(p.root); !s)
         return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + s.message());
@@ -620,18 +620,18 @@ std::vector<std::string> InstallEngine::recover() {
     std::vector<std::string> ids;
     std::error_code ec;
     const std::string stateGames = _stateDir + "/games";
-    if (isRealDirectory(stateGames)) {
+    if (base::isRealDirectory(stateGames)) {
         for (const auto &entry : fs::directory_iterator(stateGames, ec)) {
             std::string id = entry.path().filename().string();
             const std::string intent = intentPath(_stateDir, id);
-            if (pathExists(intent) || pathExists(tempPathFor(intent)))
+            if (base::pathExists(intent) || base::pathExists(base::tempPathFor(intent)))
                 ids.push_back(id);
         }
     }
     for (const auto &entry : fs::directory_iterator(_gamesDir, ec)) {
         std::string id = entry.path().filename().string();
         const GamePaths p(_gamesDir, id);
-        if (pathExists(p.staging) || pathExists(p.backup))
+        if (base::pathExists(p.staging) || base::pathExists(p.backup))
             ids.push_back(id);
     }
     std::sort(ids.begin(), ids.end());

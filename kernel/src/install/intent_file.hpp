@@ -1,6 +1,6 @@
-// Internal to the install engine (kernel/src/peer/install.cpp, launch_settings.cpp): the
+// Internal to the install engine (kernel/src/install/install_engine.cpp, launch_settings.cpp): the
 // install intent file <state>/games/<id>/install_intent.json, small atomic file writes, and
-// the filesystem helpers both use. Nothing outside kernel/src/peer includes this.
+// the filesystem helpers both use. Nothing outside kernel/src/install includes this. The file-system helpers are base/files.hpp.
 //
 // Intent file format (one JSON object, written by writeIntent only):
 //   {"op": "install" | "update" | "uninstall",
@@ -9,6 +9,8 @@
 //    "archives": ["a.eti", ...]             (install, update: root archive names, in order)}
 #pragma once
 
+#include <lanspread/kernel/base/files.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/result.hpp>
 
 #include <optional>
@@ -42,25 +44,5 @@ Result<std::optional<InstallIntent>> readIntent(const std::string &stateDir,
 // fine. The directory is fsynced so the removal is durable.
 Status removeIntent(const std::string &stateDir, const std::string &gameId);
 
-// The temp file writeFileAtomically uses for path: <path>.lanspread-tmp (a name no game ships,
-// so removing a leftover never deletes a game file).
-std::string tempPathFor(const std::string &path);
-// Writes content to path atomically: tempPathFor(path) (O_NOFOLLOW, mode), fsync, rename,
-// fsync of the parent directory. The parent must exist.
-Status writeFileAtomically(const std::string &path, const std::string &content,
-                           unsigned mode = 0644);
-// fsync of a directory (makes renames and unlinks inside it durable).
-Status fsyncDirectory(const std::string &path);
-// unlink(path); a missing file counts as success.
-Status removeFileIfPresent(const std::string &path);
-// Reads a whole regular file without following a final symlink.
-Result<std::string> readWholeFile(const std::string &path);
-
-// lstat-based predicates: a symlink is never a directory or a regular file here.
-bool pathExists(const std::string &path); // anything, including a dangling symlink
-bool isRealDirectory(const std::string &path);
-bool isRegularFile(const std::string &path);
-
-std::string errnoText(int error);
 
 } // namespace lanspread::kernel::install::detail

@@ -98,10 +98,10 @@ std::optional<std::string> rewritePersonaName(const std::string &text, const std
 
 Status replaceFile(const std::string &path, const std::string &content) {
     struct stat st {};
-    unsigned mode = 0644;
+    base::AtomicWrite how;
     if (::lstat(path.c_str(), &st) == 0)
-        mode = st.st_mode & 0777;
-    return writeFileAtomically(path, content, mode);
+        how.mode = st.st_mode & 0777;
+    return base::writeFileAtomically(path, content, how);
 }
 
 Status checkValue(const char *what, const std::string &value) {
@@ -125,7 +125,7 @@ Result<LaunchSettingsResult> applyLaunchSettings(const std::string &gamesDir,
         gameId.find_first_of(std::string("/\0", 2)) != std::string::npos)
         return Status(LANSPREAD_E_INVALID_ARGUMENT, "invalid game id '" + gameId + "'");
     const std::string local = gamesDir + "/" + gameId + "/local";
-    if (!isRealDirectory(local))
+    if (!base::isRealDirectory(local))
         return Status(LANSPREAD_E_NOT_FOUND,
                       "not-installed: " + gameId + " has no local/ directory to launch");
     if (Status s = checkValue("username", username); !s)
@@ -135,7 +135,7 @@ Result<LaunchSettingsResult> applyLaunchSettings(const std::string &gamesDir,
 
     LaunchSettingsResult result;
     const std::string marker = launchMarkerPath(stateDir, gameId);
-    if (pathExists(marker)) {
+    if (base::pathExists(marker)) {
         result.alreadyApplied = true;
         return result;
     }
@@ -153,7 +153,7 @@ Result<LaunchSettingsResult> applyLaunchSettings(const std::string &gamesDir,
         result.languageWritten = true;
     }
     if (!username.empty() && found.emuIni) {
-        auto text = readWholeFile(*found.emuIni);
+        auto text = base::readFileNoFollow(*found.emuIni);
         if (!text)
             return text.status();
         if (auto rewritten = rewritePersonaName(text.value(), username)) {
@@ -170,7 +170,7 @@ Result<LaunchSettingsResult> applyLaunchSettings(const std::string &gamesDir,
     if (ec)
         return Status(LANSPREAD_E_IO,
                       "cannot create " + gameStateDir(stateDir, gameId) + ": " + ec.message());
-    if (Status s = writeFileAtomically(marker, "applied\n"); !s)
+    if (Status s = base::writeFileAtomically(marker, "applied\n"); !s)
         return s;
     log::info(kLogSource, "applied launch settings to " + gameId + ": account_name " +
                               (result.accountNameWritten ? "written" : "not written") +

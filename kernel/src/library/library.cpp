@@ -1,5 +1,8 @@
 #include <lanspread/host.h>
 #include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/base/files.hpp>
+#include <lanspread/kernel/base/sha256.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/library/library.hpp>
 #include <lanspread/kernel/log/log.hpp>
 
@@ -75,7 +78,7 @@ Status walk(const std::string &root, const std::string &rel,
     const std::string dirPath = rel.empty() ? root : root + "/" + rel;
     DIR *dir = ::opendir(dirPath.c_str());
     if (!dir)
-        return Status(LANSPREAD_E_IO, "cannot list " + dirPath + ": " + std::strerror(errno));
+        return Status(LANSPREAD_E_IO, "cannot list " + dirPath + ": " + base::errnoText(errno));
     std::vector<std::string> names;
     while (dirent *e = ::readdir(dir)) {
         std::string name = e->d_name;
@@ -183,15 +186,10 @@ Status LibraryIndex::saveIfDirty() {
         games.set(gameId, g);
     }
     root.set("games", games);
-    const std::string tmp = _path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        root.stringify(out);
-        if (!out)
-            return Status(LANSPREAD_E_IO, "cannot write " + tmp);
-    }
-    if (::rename(tmp.c_str(), _path.c_str()) != 0)
-        return Status(LANSPREAD_E_IO, "cannot replace " + _path + ": " + std::strerror(errno));
+    std::ostringstream text;
+    root.stringify(text);
+    if (Status written = base::writeFileAtomically(_path, text.str()); !written)
+        return written;
     _dirty = false;
     return Status::ok();
 }
@@ -240,12 +238,12 @@ Result<std::vector<std::string>> hashFileChunks(const std::string &path, uint64_
                                                 const std::function<bool()> &cancelled) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot open " + path + ": " + std::strerror(errno));
+        return Status(LANSPREAD_E_IO, "cannot open " + path + ": " + base::errnoText(errno));
     ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
     std::vector<std::string> hashes;
     std::vector<uint8_t> buffer(kHashBlock);
     uint64_t done = 0;
-    catalog::Sha256 chunk;
+    base::Sha256 chunk;
     uint64_t inChunk = 0;
     for (;;) {
         if (cancelled && cancelled()) {
@@ -257,7 +255,7 @@ Result<std::vector<std::string>> hashFileChunks(const std::string &path, uint64_
             continue;
         if (n < 0) {
             ::close(fd);
-            return Status(LANSPREAD_E_IO, "cannot read " + path + ": " + std::strerror(errno));
+            return Status(LANSPREAD_E_IO, "cannot read " + path + ": " + base::errnoText(errno));
         }
         if (n == 0)
             break;
@@ -563,7 +561,7 @@ void Library::applyResults(std::map<std::string, LocalGame> results, std::set<st
 void Library::setupWatches() {
     _inotifyFd = ::inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
     if (_inotifyFd < 0) {
-        log::warning(kSource, std::string("inotify unavailable (") + std::strerror(errno) +
+        log::warning(kSource, std::string("inotify unavailable (") + base::errnoText(errno) +
                                   "); relying on the periodic rescan");
         return;
     }
@@ -571,7 +569,7 @@ void Library::setupWatches() {
         ::inotify_add_watch(_inotifyFd, _gamesDir.c_str(),
                             IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_ONLYDIR);
     if (_dirWatch < 0)
-        log::warning(kSource, "cannot watch " + _gamesDir + ": " + std::strerror(errno));
+        log::warning(kSource, "cannot watch " + _gamesDir + ": " + base::errnoText(errno));
     _reactor.watchFd(
         _inotifyFd, LANSPREAD_FD_READ, [this](int, uint32_t) { onInotify(); }, _inotifyWatch);
     for (const auto &game : _catalog.games())

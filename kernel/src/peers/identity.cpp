@@ -13,6 +13,8 @@
 //             dir cannot both create one).
 // Each file is written to a temporary name, fsync()ed and renamed into place without
 // replacing an existing file (RENAME_NOREPLACE).
+#include <lanspread/kernel/base/files.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/peers/identity.hpp>
 
 // wolfSSL's headers must see the options the library was built with before anything else:
@@ -66,10 +68,6 @@ std::string wolfError(int code) {
     return std::string(wc_GetErrorString(code)) + " (" + std::to_string(code) + ")";
 }
 
-std::string sysError(int err) {
-    return std::string(std::strerror(err));
-}
-
 void initWolfCrypt() {
     static std::once_flag once;
     std::call_once(once, [] { wolfCrypt_Init(); });
@@ -79,17 +77,6 @@ void initWolfCrypt() {
 void wipe(void *data, size_t size) {
     if (size != 0)
         ::explicit_bzero(data, size);
-}
-
-std::string toHex(const uint8_t *data, size_t size) {
-    static const char digits[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(size * 2);
-    for (size_t i = 0; i < size; ++i) {
-        out.push_back(digits[data[i] >> 4]);
-        out.push_back(digits[data[i] & 0x0f]);
-    }
-    return out;
 }
 
 class Rng {
@@ -190,100 +177,27 @@ Result<std::string> derToPem(const Bytes &der, int type) {
 
 // --- files -------------------------------------------------------------------------------
 
+// Identity files are small: anything bigger is not ours, and is refused before it is parsed.
+// Buffers that held key material are wiped.
 Result<std::string> readSmallFile(const std::string &path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0)
-        return Result<std::string>(LANSPREAD_E_IO, "cannot open " + path + ": " + sysError(errno));
-    std::string content;
-    char buffer[4096];
-    for (;;) {
-        ssize_t n = ::read(fd, buffer, sizeof buffer);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
-            ::close(fd);
-            return Result<std::string>(LANSPREAD_E_IO,
-                                       "cannot read " + path + ": " + sysError(err));
-        }
-        if (n == 0)
-            break;
-        content.append(buffer, static_cast<size_t>(n));
-        if (content.size() > kMaxPemBytes) {
-            ::close(fd);
-            wipe(buffer, sizeof buffer);
-            wipe(content.data(), content.size());
-            return Result<std::string>(LANSPREAD_E_FAILED,
-                                       path + " is larger than " + std::to_string(kMaxPemBytes) +
-                                           " bytes: it is not a lanspread identity file");
-        }
-    }
-    wipe(buffer, sizeof buffer);
-    ::close(fd);
-    return content;
-}
-
-Status fsyncDirectory(const std::string &dir) {
-    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot open " + dir + ": " + sysError(errno));
-    int rc = ::fsync(fd);
-    int err = errno;
-    ::close(fd);
-    if (rc != 0)
-        return Status(LANSPREAD_E_IO, "cannot fsync " + dir + ": " + sysError(err));
-    return Status::ok();
+    auto text = base::readFileNoFollow(path, kMaxPemBytes, /*wipe=*/true);
+    if (!text && text.status().code() == LANSPREAD_E_FAILED)
+        return Result<std::string>(LANSPREAD_E_FAILED, text.status().message() +
+                                                           ": it is not a lanspread identity file");
+    return text;
 }
 
 // Writes content to dir/name with the given mode: a temporary file created with O_EXCL,
 // fsync()ed, then renamed into place. An existing dir/name is never replaced unless
 // replace is true. Callers hold the identity lock, so a leftover temporary file is stale.
-Status writeFileAtomically(const std::string &dir, const std::string &name,
-                           const std::string &content, mode_t mode, bool replace) {
-    const std::string path = dir + "/" + name;
-    const std::string temp = dir + "/." + name + ".tmp";
-    if (::unlink(temp.c_str()) != 0 && errno != ENOENT)
-        return Status(LANSPREAD_E_IO, "cannot remove stale " + temp + ": " + sysError(errno));
-    int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-    if (fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot create " + temp + ": " + sysError(errno));
-    size_t written = 0;
-    while (written < content.size()) {
-        ssize_t n = ::write(fd, content.data() + written, content.size() - written);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            int err = errno;
-            ::close(fd);
-            ::unlink(temp.c_str());
-            return Status(LANSPREAD_E_IO, "cannot write " + temp + ": " + sysError(err));
-        }
-        written += static_cast<size_t>(n);
-    }
-    if (::fsync(fd) != 0) {
-        int err = errno;
-        ::close(fd);
-        ::unlink(temp.c_str());
-        return Status(LANSPREAD_E_IO, "cannot fsync " + temp + ": " + sysError(err));
-    }
-    if (::close(fd) != 0) {
-        int err = errno;
-        ::unlink(temp.c_str());
-        return Status(LANSPREAD_E_IO, "cannot close " + temp + ": " + sysError(err));
-    }
-    int rc = replace
-                 ? ::rename(temp.c_str(), path.c_str())
-                 : ::renameat2(AT_FDCWD, temp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
-    if (rc != 0) {
-        int err = errno;
-        ::unlink(temp.c_str());
-        if (err == EEXIST)
-            return Status(LANSPREAD_E_FAILED, path + " appeared while the identity was being "
-                                                     "created; it was left untouched");
-        return Status(LANSPREAD_E_IO,
-                      "cannot rename " + temp + " to " + path + ": " + sysError(err));
-    }
-    return Status::ok();
+Status writeIdentityFile(const std::string &dir, const std::string &name,
+                         const std::string &content, mode_t mode, bool replace) {
+    base::AtomicWrite how;
+    how.mode = mode;
+    how.replace = replace;
+    how.syncDirectory = false; // the caller syncs the directory once, after every file
+    how.tempPath = dir + "/." + name + ".tmp";
+    return base::writeFileAtomically(dir + "/" + name, content, how);
 }
 
 // An exclusive flock() on <identity>/.lock, released on destruction.
@@ -293,10 +207,10 @@ class DirectoryLock {
         const std::string path = dir + "/" + kLockFile;
         _fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
         if (_fd < 0)
-            return Status(LANSPREAD_E_IO, "cannot open " + path + ": " + sysError(errno));
+            return Status(LANSPREAD_E_IO, "cannot open " + path + ": " + base::errnoText(errno));
         while (::flock(_fd, LOCK_EX) != 0) {
             if (errno != EINTR)
-                return Status(LANSPREAD_E_IO, "cannot lock " + path + ": " + sysError(errno));
+                return Status(LANSPREAD_E_IO, "cannot lock " + path + ": " + base::errnoText(errno));
         }
         return Status::ok();
     }
@@ -319,7 +233,7 @@ Result<Presence> presence(const std::string &path) {
     if (::lstat(path.c_str(), &st) != 0) {
         if (errno == ENOENT)
             return Presence::Missing;
-        return Result<Presence>(LANSPREAD_E_IO, "cannot stat " + path + ": " + sysError(errno));
+        return Result<Presence>(LANSPREAD_E_IO, "cannot stat " + path + ": " + base::errnoText(errno));
     }
     if (!S_ISREG(st.st_mode))
         return Result<Presence>(LANSPREAD_E_FAILED, path + " is not a regular file");
@@ -656,11 +570,11 @@ Status createNew(const Paths &paths, const std::string &peerName, WC_RNG *rng) {
 
     // The key first: a crash between the two renames leaves key.pem alone, which the next
     // start reports instead of replacing.
-    Status written = writeFileAtomically(paths.dir, kKeyFile, keyPem.value(), 0600, false);
+    Status written = writeIdentityFile(paths.dir, kKeyFile, keyPem.value(), 0600, false);
     wipe(keyPem.value().data(), keyPem.value().size());
     if (!written)
         return written;
-    written = writeFileAtomically(paths.dir, kCertFile, certPem.value(), 0644, false);
+    written = writeIdentityFile(paths.dir, kCertFile, certPem.value(), 0644, false);
     if (!written) {
         // The key was created by this call, under the lock, and nobody has used it yet:
         // take it back so that the next start can try again instead of finding half an
@@ -668,7 +582,7 @@ Status createNew(const Paths &paths, const std::string &peerName, WC_RNG *rng) {
         ::unlink(paths.key.c_str());
         return written;
     }
-    return fsyncDirectory(paths.dir);
+    return base::fsyncDirectory(paths.dir);
 }
 
 // Keeps <identity>/peer_id in step with the identity; failures only cost the convenience.
@@ -676,7 +590,7 @@ void writePeerIdFile(const Paths &paths, const std::string &peerId) {
     auto existing = readSmallFile(paths.peerId);
     if (existing && existing.value() == peerId + "\n")
         return;
-    (void)writeFileAtomically(paths.dir, kPeerIdFile, peerId + "\n", 0644, true);
+    (void)writeIdentityFile(paths.dir, kPeerIdFile, peerId + "\n", 0644, true);
 }
 
 Status makeIdentityDirectory(const std::string &stateDir, const std::string &dir) {
@@ -686,10 +600,10 @@ Status makeIdentityDirectory(const std::string &stateDir, const std::string &dir
         return Status(LANSPREAD_E_IO,
                       "cannot create the state directory " + stateDir + ": " + ec.message());
     if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-        return Status(LANSPREAD_E_IO, "cannot create " + dir + ": " + sysError(errno));
+        return Status(LANSPREAD_E_IO, "cannot create " + dir + ": " + base::errnoText(errno));
     struct stat st {};
     if (::stat(dir.c_str(), &st) != 0)
-        return Status(LANSPREAD_E_IO, "cannot stat " + dir + ": " + sysError(errno));
+        return Status(LANSPREAD_E_IO, "cannot stat " + dir + ": " + base::errnoText(errno));
     if (!S_ISDIR(st.st_mode))
         return Status(LANSPREAD_E_FAILED, dir + " exists but is not a directory");
     return Status::ok();
@@ -703,7 +617,7 @@ std::string fingerprintPublicKey(const std::vector<uint8_t> &subjectPublicKeyInf
                            static_cast<word32>(subjectPublicKeyInfoDer.size()), digest);
     if (rc != 0) // only on a broken wolfCrypt; an empty id never matches a real peer
         return std::string();
-    return toHex(digest, sizeof digest);
+    return base::toHex(digest, sizeof digest);
 }
 
 Result<std::vector<uint8_t>> certificatePublicKey(const std::vector<uint8_t> &certDer) {

@@ -1,5 +1,6 @@
 // The peer protocol's wire format: frame headers, JSON control payloads (encode and a
 // validating decode) and the incremental FrameReader. See messages.hpp for the contract.
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/catalog/catalog.hpp>
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
@@ -159,23 +160,9 @@ struct Invalid {
 // A value quoted for an error message: printable ASCII kept, the rest escaped, long ones cut.
 std::string quoted(const std::string &value) {
     constexpr std::size_t kShown = 80;
-    std::string out = "\"";
-    for (std::size_t i = 0; i < value.size() && i < kShown; ++i) {
-        const auto c = static_cast<unsigned char>(value[i]);
-        if (c == '"' || c == '\\') {
-            out += '\\';
-            out += static_cast<char>(c);
-        } else if (c >= 0x20 && c < 0x7f) {
-            out += static_cast<char>(c);
-        } else {
-            static const char digits[] = "0123456789abcdef";
-            out += "\\x";
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    out += value.size() > kShown ? "\"..." : "\"";
-    return out;
+    bool cut = false;
+    const std::string shown = base::escapeForMessage(value, kShown, true, "\"\\", &cut);
+    return "\"" + shown + (cut ? "\"..." : "\"");
 }
 
 std::string describe(const Var &value) {

@@ -207,13 +207,13 @@ void PeerRuntime::librarySnapshot(uint64_t &revision, std::vector<protocol::Game
             games.push_back(summaryOf(game));
 }
 
-std::variant<protocol::GameFiles, transfer::ServeRefusal>
+std::variant<protocol::GameFiles, peers::ServeRefusal>
 PeerRuntime::serveGetGame(const std::string &game) {
     const library::LocalGame *local = _library ? _library->find(game) : nullptr;
     return transfer::gateGetGame(_catalog, local, _operations.current(game).has_value(), game);
 }
 
-std::variant<transfer::ServeRange, transfer::ServeRefusal>
+std::variant<peers::ServeRange, peers::ServeRefusal>
 PeerRuntime::serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) {
     const library::LocalGame *local = _library ? _library->find(request.game) : nullptr;
     gameRoot = _library ? _library->gamesDir() + "/" + request.game : std::string();

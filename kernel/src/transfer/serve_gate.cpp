@@ -5,12 +5,12 @@ namespace lanspread::kernel::transfer {
 
 namespace {
 
-ServeRefusal refuse(const char *code, std::string message) {
-    return ServeRefusal{code, std::move(message)};
+peers::ServeRefusal refuse(const char *code, std::string message) {
+    return peers::ServeRefusal{code, std::move(message)};
 }
 
 // The game-level gates shared by GetGame and GetChunk; nullopt when the game may be served.
-std::optional<ServeRefusal> gateGame(const catalog::Catalog &catalog,
+std::optional<peers::ServeRefusal> gateGame(const catalog::Catalog &catalog,
                                      const library::LocalGame *local, bool busy,
                                      const std::string &game) {
     const catalog::CatalogGame *entry = catalog.find(game);
@@ -52,7 +52,7 @@ bool isNormalisedRelativePath(const std::string &path) {
     return true;
 }
 
-std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
+std::variant<protocol::GameFiles, peers::ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
                                                             const library::LocalGame *local,
                                                             bool busy, const std::string &game) {
     if (auto refusal = gateGame(catalog, local, busy, game))
@@ -66,7 +66,7 @@ std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const catalog::Catal
     return answer;
 }
 
-std::variant<ServeRange, ServeRefusal> gateGetChunk(const catalog::Catalog &catalog,
+std::variant<peers::ServeRange, peers::ServeRefusal> gateGetChunk(const catalog::Catalog &catalog,
                                                     const library::LocalGame *local, bool busy,
                                                     const protocol::GetChunk &request) {
     if (auto refusal = gateGame(catalog, local, busy, request.game))
@@ -94,7 +94,7 @@ std::variant<ServeRange, ServeRefusal> gateGetChunk(const catalog::Catalog &cata
         return refuse("out-of-range", "range past the end: " + range);
     if (request.length == 0 && file->size != 0)
         return refuse("out-of-range", "empty range of a non-empty file: " + range);
-    return ServeRange{file->path, request.offset, request.length};
+    return peers::ServeRange{file->path, request.offset, request.length};
 }
 
 } // namespace lanspread::kernel::transfer

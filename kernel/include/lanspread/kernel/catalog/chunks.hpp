@@ -3,10 +3,8 @@
 // the protocol carries their hashes; all use the one constant here.
 #pragma once
 
-#include <array>
 #include <cstddef>
 #include <cstdint>
-#include <string>
 
 namespace lanspread::kernel::catalog {
 
@@ -21,20 +19,5 @@ constexpr uint64_t chunkLength(uint64_t fileSize, uint64_t index) {
     const uint64_t start = index * kChunkSize;
     return start >= fileSize ? 0 : (fileSize - start < kChunkSize ? fileSize - start : kChunkSize);
 }
-
-// Incremental SHA-256 (Nettle: it uses the CPU's SHA extensions, ~10x wolfCrypt or Poco here).
-class Sha256 {
-  public:
-    Sha256();
-    void update(const void *data, std::size_t length);
-    std::array<uint8_t, 32> digest(); // resets the state
-    std::string hexDigest();          // lowercase hex; resets the state
-
-  private:
-    alignas(16) unsigned char _ctx[128]; // struct sha256_ctx, kept opaque to avoid the header
-};
-
-std::string sha256Hex(const void *data, std::size_t length);
-std::string toHex(const uint8_t *data, std::size_t length);
 
 } // namespace lanspread::kernel::catalog

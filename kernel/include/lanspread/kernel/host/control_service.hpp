@@ -1,4 +1,4 @@
-// The kernel's command and event API, lanspread.control/1 (spec/CLI.md). Frontends submit
+// The kernel's command and event API, lanspread.control/1 (docs/cli-contract.md). Frontends submit
 // JSON command lines and subscribe to event lines through the C table this class serves;
 // kernel components register the commands they own with addCommand(). Parsing and
 // validation of command lines live here only, so every frontend behaves the same.

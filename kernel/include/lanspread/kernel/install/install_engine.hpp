@@ -1,4 +1,4 @@
-// Install transactions (ARCHITECTURE §4 "install", §5): turning a downloaded game root's
+// Install transactions (docs/on-disk-layout.md): turning a downloaded game root's
 // archives into <games>/<id>/local/, updating it, uninstalling it, removing the downloaded
 // files, and recovering from a crash at any point. Every step that matters is recorded in
 // an intent file, <state>/games/<id>/install_intent.json (written atomically: temp + fsync +

@@ -1,4 +1,4 @@
-// The local library (ARCHITECTURE §4 "library", §5): which catalog games are on disk.
+// The local library (docs/on-disk-layout.md): which catalog games are on disk.
 //   downloaded  <games>/<id>/version.ini exists (root level only); its content is the version
 //   installed   <games>/<id>/local/ is a directory
 //   availability

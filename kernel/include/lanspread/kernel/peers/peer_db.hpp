@@ -1,4 +1,4 @@
-// The peer DB (ARCHITECTURE §4 "peers"): every remote peer this process has completed a
+// The peer DB (docs/protocol.md): every remote peer this process has completed a
 // handshake with, keyed by peer_id — never by the transport's source address, which is an
 // ephemeral port for outgoing connections. A peer keeps its advertised listener address and
 // its library as last announced (Hello snapshot, then LibraryDeltas). The same peer_id seen

@@ -1,5 +1,5 @@
 // The operations table: the single source of truth for "is something running on this game"
-// (ARCHITECTURE §4). At most one operation per game id; a second is refused
+// (docs/cli-contract.md). At most one operation per game id; a second is refused
 // (operation-in-progress). Every change publishes the whole table, so a frontend that missed
 // an event still converges (the seed's active-operations snapshot). Thread: reactor.
 #pragma once
@@ -22,7 +22,7 @@ enum class Operation {
     RemovingDownload
 };
 
-// "Downloading", "Installing", ... as in spec/CLI.md.
+// "Downloading", "Installing", ... as in docs/cli-contract.md.
 const char *operationName(Operation operation);
 
 class OperationsTable {

@@ -1,6 +1,6 @@
 // The peer runtime: what makes a lanspread process a peer — its catalog, identity, local
 // library, operations table and install engine — and the control-service commands that
-// drive them (spec/CLI.md). The kernel owns one and calls prepare(), start() and stop().
+// drive them (docs/cli-contract.md). The kernel owns one and calls prepare(), start() and stop().
 #pragma once
 
 #include <lanspread/kernel/catalog/catalog.hpp>
@@ -81,9 +81,9 @@ class PeerRuntime : private peers::NetworkDelegate {
 
     // NetworkDelegate
     void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override;
-    std::variant<protocol::GameFiles, transfer::ServeRefusal>
+    std::variant<protocol::GameFiles, peers::ServeRefusal>
     serveGetGame(const std::string &game) override;
-    std::variant<transfer::ServeRange, transfer::ServeRefusal>
+    std::variant<peers::ServeRange, peers::ServeRefusal>
     serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override;
     void peerLost(const std::string &peerId) override;
     void peerLibraryChanged(const std::string &peerId) override;

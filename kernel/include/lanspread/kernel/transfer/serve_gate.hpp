@@ -5,13 +5,14 @@
 //   - no operation (download, install, ...) runs on it,
 //   - the path is a normalised relative path (no "", ".", "..", leading '/', '\\', NUL or
 //     "//"), not under local/, and is one of the files the library indexed for the game,
-//   - offset + length lies within that file and length <= peer::kChunkSize (length 0 only
+//   - offset + length lies within that file and length <= catalog::kChunkSize (length 0 only
 //     for an empty file).
 // Refusals carry the protocol error code to answer and a message for the log.
 #pragma once
 
 #include <lanspread/kernel/catalog/catalog.hpp>
 #include <lanspread/kernel/library/library.hpp>
+#include <lanspread/kernel/peers/serve_decision.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <optional>
@@ -20,27 +21,18 @@
 
 namespace lanspread::kernel::transfer {
 
-struct ServeRefusal {
-    std::string code; // a protocol::ErrorReply code
-    std::string message;
-};
-
 // True for "a/b.eti"-style paths: see the file comment.
 bool isNormalisedRelativePath(const std::string &path);
 
 // local: the library's current record of the game (nullptr if none); busy: an operation
 // runs on it. On success the GameFiles to answer (built from the library index).
-std::variant<protocol::GameFiles, ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
-                                                            const library::LocalGame *local,
-                                                            bool busy, const std::string &game);
+std::variant<protocol::GameFiles, peers::ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
+                                                                   const library::LocalGame *local,
+                                                                   bool busy,
+                                                                   const std::string &game);
 
-struct ServeRange {
-    std::string relativePath; // as indexed; open it below the game root without following links
-    uint64_t offset = 0;
-    uint64_t length = 0;
-};
-std::variant<ServeRange, ServeRefusal> gateGetChunk(const catalog::Catalog &catalog,
-                                                    const library::LocalGame *local, bool busy,
-                                                    const protocol::GetChunk &request);
+std::variant<peers::ServeRange, peers::ServeRefusal>
+gateGetChunk(const catalog::Catalog &catalog, const library::LocalGame *local, bool busy,
+             const protocol::GetChunk &request);
 
 } // namespace lanspread::kernel::transfer
