@@ -1,3 +1,5 @@
+#include <lanspread/kernel/base/files.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/contract/events.hpp>
 #include <lanspread/kernel/log/log.hpp>
@@ -347,7 +349,7 @@ void PeerNetwork::onConnected(lanspread_transport_conn *conn,
         if (remote->remote_addr != nullptr)
             s->remoteAddr = remote->remote_addr;
         if (remote->key_fingerprint != nullptr)
-            s->fingerprint = catalog::toHex(remote->key_fingerprint, remote->key_fingerprint_len);
+            s->fingerprint = base::toHex(remote->key_fingerprint, remote->key_fingerprint_len);
     }
     s->state = Session::State::Handshaking;
     if (s->fingerprint.size() != 64) {
@@ -1006,7 +1008,7 @@ void PeerNetwork::onRequestStreamMessage(Session &s, Stream &st, protocol::Messa
     st.requestSeen = true;
     if (auto *get = std::get_if<protocol::GetGame>(&message)) {
         auto answer = _delegate.serveGetGame(get->game);
-        if (auto *refusal = std::get_if<transfer::ServeRefusal>(&answer)) {
+        if (auto *refusal = std::get_if<ServeRefusal>(&answer)) {
             log::info(kSource, "peer " + s.label() + ": GetGame " + get->game +
                                    " refused: " + refusal->code + ": " + refusal->message);
             queueSend(s, st,
@@ -1031,7 +1033,7 @@ void PeerNetwork::onRequestStreamMessage(Session &s, Stream &st, protocol::Messa
 void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChunk &request) {
     std::string gameRoot;
     auto decision = _delegate.serveGetChunk(request, gameRoot);
-    if (auto *refusal = std::get_if<transfer::ServeRefusal>(&decision)) {
+    if (auto *refusal = std::get_if<ServeRefusal>(&decision)) {
         log::info(kSource, "peer " + s.label() + ": GetChunk " + request.game + "/" + request.path +
                                "@" + std::to_string(request.offset) + "+" +
                                std::to_string(request.length) + " refused: " + refusal->code +
@@ -1040,7 +1042,7 @@ void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChu
                   true);
         return;
     }
-    const auto range = std::get<transfer::ServeRange>(decision);
+    const auto range = std::get<ServeRange>(decision);
     st.serving = true;
     st.serveGame = request.game;
     ++_outbound[request.game];
@@ -1052,33 +1054,17 @@ void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChu
     // Open below the game root without following any link (the gate already checked that
     // the path is one the library indexed).
     _workers.submit([this, alive = _alive, conn, serial, streamId, gameRoot, range] {
-        int dirFd = ::open(gameRoot.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
         int fd = -1;
         std::string error;
-        if (dirFd < 0) {
+        auto root = base::openDirectoryNoFollow(gameRoot);
+        if (!root) {
             error = "cannot open the game root";
         } else {
-            std::string rel = range.relativePath;
-            int cur = dirFd;
-            std::size_t pos = 0;
-            while (cur >= 0) {
-                auto slash = rel.find('/', pos);
-                const std::string part =
-                    rel.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
-                const bool last = slash == std::string::npos;
-                int next = ::openat(cur, part.c_str(),
-                                    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | (last ? 0 : O_DIRECTORY));
-                if (cur != dirFd)
-                    ::close(cur);
-                cur = next;
-                if (last)
-                    break;
-                pos = slash + 1;
-            }
-            fd = cur;
-            ::close(dirFd);
+            base::BelowRoot opened =
+                base::openFileBelow(root.value().get(), range.relativePath, O_RDONLY);
+            fd = opened.fd.release();
             if (fd < 0)
-                error = "cannot open " + rel;
+                error = "cannot open " + range.relativePath;
         }
         _reactor.post([this, alive, conn, serial, streamId, fd, error] {
             auto holder = std::shared_ptr<int>(new int(fd), [](int *p) {

@@ -1,7 +1,7 @@
 // The peer network: connections to other peers over a lanspread.transport/1 plugin, the
 // handshake that pins each connection to a peer_id, and the streams that carry requests
 // (wire format: protocol/messages.hpp). It owns the peer DB and publishes the peer events of
-// spec/CLI.md (peer-discovered, peer-connected, peer-updated, peer-lost).
+// docs/cli-contract.md (peer-discovered, peer-connected, peer-updated, peer-lost).
 //
 // One connection per peer: when a second connection to a known peer_id completes its
 // handshake, both sides keep the same one (the one initiated by the smaller peer_id; among
@@ -18,8 +18,8 @@
 #include <lanspread/kernel/host/worker_pool.hpp>
 #include <lanspread/kernel/peers/identity.hpp>
 #include <lanspread/kernel/peers/peer_db.hpp>
+#include <lanspread/kernel/peers/serve_decision.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
-#include <lanspread/kernel/transfer/serve_gate.hpp>
 #include <lanspread/kinds/transport.h>
 
 #include <functional>
@@ -45,11 +45,11 @@ class NetworkDelegate {
     virtual ~NetworkDelegate() = default;
     // The local library as advertised in Hello.
     virtual void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) = 0;
-    virtual std::variant<protocol::GameFiles, transfer::ServeRefusal>
+    virtual std::variant<protocol::GameFiles, ServeRefusal>
     serveGetGame(const std::string &game) = 0;
     // On success: the absolute path of the game root the range's file lives in.
-    virtual std::variant<transfer::ServeRange, transfer::ServeRefusal>
-    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) = 0;
+    virtual std::variant<ServeRange, ServeRefusal> serveGetChunk(const protocol::GetChunk &request,
+                                                                 std::string &gameRoot) = 0;
     // A peer is gone (closed, goodbye, refused): downloads drop it as a source.
     virtual void peerLost(const std::string &peerId) = 0;
     // A peer's library changed (snapshot or delta).
