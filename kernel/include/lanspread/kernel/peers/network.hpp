@@ -19,6 +19,7 @@
 #include <lanspread/kernel/peers/identity.hpp>
 #include <lanspread/kernel/peers/peer_db.hpp>
 #include <lanspread/kernel/peers/serve_decision.hpp>
+#include <lanspread/kernel/peers/token_bucket.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 #include <lanspread/kinds/transport.h>
 
@@ -72,7 +73,7 @@ class PeerNetwork {
     bool running() const { return _endpoint != nullptr; }
     // Caps the bytes per second served to all peers together (0 = no cap): a host whose
     // own game must not lag can share at a polite rate. A token bucket with a 1 MiB burst.
-    void setUploadLimit(double bytesPerSecond) { _uploadRate = bytesPerSecond; }
+    void setUploadLimit(double bytesPerSecond) { _uploadBucket.setRate(bytesPerSecond); }
     // How long a silent peer lasts before its connection closes (transport idle timeout).
     void setPeerTimeout(uint64_t ns) { _peerTimeoutNs = ns; }
 
@@ -190,7 +191,8 @@ class PeerNetwork {
     uint64_t _nextSerial = 1;
     std::map<std::string, int> _outbound;
     std::vector<std::unique_ptr<Stream>> _retired; // freed from the reactor queue
-    double _uploadRate = 0;
+    // The upload limit; its burst is one serve block.
+    TokenBucket _uploadBucket;
     uint64_t _peerTimeoutNs = 10'000'000'000ull;
     uint64_t _livenessTimer = 0;
     struct LostPeer {
@@ -201,8 +203,6 @@ class PeerNetwork {
     std::map<std::string, LostPeer> _lost; // peers to re-dial, by peer_id
     uint64_t _redialTimer = 0;
     uint64_t _pingNonce = 0;
-    double _uploadTokens = 0;
-    uint64_t _uploadRefillNs = 0;
     uint64_t _uploadTimer = 0;
     std::vector<std::tuple<lanspread_transport_conn *, uint64_t, uint64_t>> _uploadWaiters;
     std::shared_ptr<bool> _alive;

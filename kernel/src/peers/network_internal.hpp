@@ -1,0 +1,108 @@
+// PeerNetwork's private parts, shared by the files that implement it (network.cpp and
+// network_*.cpp, one job each): the constants of the session protocol and the state of a
+// session and of a stream. Nothing outside kernel/src/peers/ includes this.
+#pragma once
+
+#include <lanspread/kernel/log/log.hpp>
+#include <lanspread/kernel/peers/network.hpp>
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace lanspread::kernel::peers {
+
+namespace network_detail {
+inline constexpr const char *kSource = "peer";
+inline constexpr uint64_t kNoStream = UINT64_MAX;
+inline constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000ull;
+inline constexpr std::size_t kServeBlock = 1u << 20; // bytes read from disk per worker job
+// Bytes queued for the transport per stream.
+inline constexpr std::size_t kServeReadAhead = 2u << 20;
+inline constexpr uint64_t kAppErrorProtocol = 1;
+inline constexpr uint64_t kAppErrorGoodbye = 2;
+inline constexpr uint64_t kAppErrorDuplicate = 3; // "I keep our other connection"
+inline constexpr uint64_t kRedialIntervalNs = 5'000'000'000ull;
+inline constexpr uint64_t kRedialForNs = 600'000'000'000ull; // keep trying a lost peer for 10 min
+inline constexpr uint64_t kCloseLingerNs = 250'000'000ull;   // lets a refusal reach the peer
+} // namespace network_detail
+
+// Bytes accepted by us for a stream but not yet by the transport.
+struct PeerNetwork::OutBuffer {
+    std::deque<std::vector<uint8_t>> pieces;
+    std::size_t offset = 0; // into pieces.front()
+    std::size_t queued = 0; // bytes not yet sent
+    bool fin = false;       // send FIN after the last byte
+    bool finSent = false;
+};
+
+struct PeerNetwork::Stream {
+    enum class Role { Control, Incoming, OutgoingFiles, OutgoingChunk };
+    uint64_t id = network_detail::kNoStream;
+    Role role = Role::Incoming;
+    std::unique_ptr<protocol::FrameReader> reader;
+    OutBuffer out;
+    bool recvEnded = false; // FIN or reset received
+    // Outgoing requests.
+    RequestId request = 0;
+    std::function<void(Result<protocol::GameFiles>)> filesDone;
+    ChunkHandler chunk;
+    uint64_t expected = 0;
+    uint64_t received = 0;
+    bool dataBegun = false;
+    bool responded = false; // the response (or its failure) was reported
+    std::size_t dataInFeed = 0;
+    // Incoming requests.
+    bool requestSeen = false;
+    // An incoming stream that failed: further bytes are consumed and ignored (our error
+    // answer still goes out; resetting would drop it).
+    bool discard = false;
+    // An incoming stream reset (by either side) while a disk job runs: it finishes when the
+    // job reports back.
+    bool aborted = false;
+    bool finishQueued = false; // finishSoon() posted
+    // Serving a chunk.
+    bool serving = false;
+    std::string serveGame;
+    std::shared_ptr<int> fd; // closed by its deleter
+    uint64_t serveOffset = 0;
+    uint64_t serveRemaining = 0;
+    bool reading = false;
+};
+
+struct PeerNetwork::Session {
+    enum class State { Connecting, Handshaking, Ready, Closing };
+    lanspread_transport_conn *conn = nullptr;
+    uint64_t serial = 0;
+    bool outgoing = false;
+    std::string via;
+    std::string dialAddr;   // what connect() was given
+    std::string remoteAddr; // transport-level source address
+    std::string fingerprint;
+    State state = State::Connecting;
+    uint64_t control = network_detail::kNoStream;
+    std::string peerId;
+    std::string addr;           // reachable listener address
+    std::string expectedPeerId; // pinned by discovery ("" = any)
+    uint64_t lastActivityNs = 0;
+    uint64_t lastPingNs = 0;
+    bool timedOut = false; // closed by the liveness check
+    // The library our Hello/HelloAck carried: if it changed before the session was Ready,
+    // no broadcast reached this peer, so it gets the difference then.
+    uint64_t sentRevision = 0;
+    std::set<std::string> sentGames;
+    bool silent = false; // closing without peer-lost
+    bool goodbye = false;
+    uint64_t handshakeTimer = 0;
+    std::map<uint64_t, std::unique_ptr<Stream>> streams;
+    std::vector<ConnectDone> waiters;
+
+    std::string label() const { return peerId.empty() ? remoteAddr : peerId.substr(0, 12); }
+};
+
+} // namespace lanspread::kernel::peers
