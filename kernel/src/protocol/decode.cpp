@@ -1,5 +1,8 @@
-// The peer protocol's wire format: frame headers, JSON control payloads (encode and a
-// validating decode) and the incremental FrameReader. See messages.hpp for the contract.
+// The peer protocol's validating decode: a control payload to a Message, every field checked
+// (types, lengths, game and peer ids, paths, chunk hashes); decode() never throws. See
+// messages.hpp for the contract.
+#include "framing.hpp"
+
 #include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/catalog/catalog.hpp>
 #include <lanspread/kernel/catalog/chunks.hpp>
@@ -9,145 +12,23 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 
 #include <algorithm>
-#include <cstring>
 #include <exception>
 #include <limits>
 #include <set>
-#include <sstream>
-#include <stdexcept>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 
 namespace lanspread::kernel::protocol {
 
 namespace {
 
+using detail::knownType;
+using detail::protocolError;
 using Poco::Dynamic::Var;
 using Poco::JSON::Array;
 using Poco::JSON::Object;
-
-// ---------------------------------------------------------------------------------------------
-// Encoding
-
-void putHeader(std::vector<uint8_t> &out, FrameType type, uint32_t length) {
-    out.push_back(static_cast<uint8_t>(type));
-    out.push_back(static_cast<uint8_t>(length >> 24));
-    out.push_back(static_cast<uint8_t>(length >> 16));
-    out.push_back(static_cast<uint8_t>(length >> 8));
-    out.push_back(static_cast<uint8_t>(length));
-}
-
-Array::Ptr stringArray(const std::vector<std::string> &values) {
-    Array::Ptr array = new Array;
-    for (const auto &value : values)
-        array->add(value);
-    return array;
-}
-
-Object::Ptr gameJson(const GameSummary &game) {
-    Object::Ptr o = new Object;
-    o->set("id", game.id);
-    o->set("version", game.version);
-    o->set("availability", game.availability);
-    o->set("downloaded", game.downloaded);
-    o->set("installed", game.installed);
-    o->set("size", Poco::UInt64(game.sizeBytes));
-    return o;
-}
-
-Array::Ptr gamesJson(const std::vector<GameSummary> &games) {
-    Array::Ptr array = new Array;
-    for (const auto &game : games)
-        array->add(gameJson(game));
-    return array;
-}
-
-Object::Ptr helloJson(const Hello &m) {
-    Object::Ptr o = new Object;
-    o->set("protocol_version", Poco::UInt64(m.protocolVersion));
-    o->set("peer_id", m.peerId);
-    o->set("name", m.name);
-    o->set("listen_addr", m.listenAddr);
-    o->set("features", stringArray(m.features));
-    o->set("library_revision", Poco::UInt64(m.libraryRevision));
-    o->set("games", gamesJson(m.games));
-    return o;
-}
-
-Object::Ptr toJson(const Hello &m) {
-    return helloJson(m);
-}
-Object::Ptr toJson(const HelloAck &m) {
-    return helloJson(m.hello);
-}
-
-Object::Ptr toJson(const LibraryDelta &m) {
-    Object::Ptr o = new Object;
-    o->set("revision", Poco::UInt64(m.revision));
-    o->set("upserts", gamesJson(m.upserts));
-    o->set("removed", stringArray(m.removed));
-    return o;
-}
-
-Object::Ptr toJson(const GetGame &m) {
-    Object::Ptr o = new Object;
-    o->set("game", m.game);
-    return o;
-}
-
-Object::Ptr toJson(const GameFiles &m) {
-    Object::Ptr o = new Object;
-    o->set("game", m.game);
-    o->set("version", m.version);
-    Array::Ptr files = new Array;
-    for (const auto &file : m.files) {
-        Object::Ptr f = new Object;
-        f->set("path", file.path);
-        f->set("size", Poco::UInt64(file.size));
-        f->set("chunks", stringArray(file.chunkHashes));
-        files->add(f);
-    }
-    o->set("files", files);
-    return o;
-}
-
-Object::Ptr toJson(const GetChunk &m) {
-    Object::Ptr o = new Object;
-    o->set("game", m.game);
-    o->set("path", m.path);
-    o->set("offset", Poco::UInt64(m.offset));
-    o->set("length", Poco::UInt64(m.length));
-    return o;
-}
-
-Object::Ptr toJson(const ErrorReply &m) {
-    Object::Ptr o = new Object;
-    o->set("code", m.code);
-    o->set("message", m.message);
-    return o;
-}
-
-Object::Ptr toJson(const Ping &m) {
-    Object::Ptr o = new Object;
-    o->set("nonce", Poco::UInt64(m.nonce));
-    return o;
-}
-
-Object::Ptr toJson(const Pong &m) {
-    Object::Ptr o = new Object;
-    o->set("nonce", Poco::UInt64(m.nonce));
-    return o;
-}
-
-Object::Ptr toJson(const Goodbye &m) {
-    Object::Ptr o = new Object;
-    o->set("reason", m.reason);
-    return o;
-}
 
 // ---------------------------------------------------------------------------------------------
 // Decoding. Helpers throw Invalid (never out of this file); decode() turns it into a Status.
@@ -516,84 +397,7 @@ Message messageFrom(FrameType type, const Fields &in) {
     throw Invalid{{}, "not a control message"}; // unreachable: decode() checks the type first
 }
 
-bool knownType(uint8_t type) {
-    return type >= static_cast<uint8_t>(FrameType::Hello) &&
-           type <= static_cast<uint8_t>(FrameType::Goodbye);
-}
-
-Status protocolError(std::string message) {
-    return Status(LANSPREAD_E_INVALID_ARGUMENT, std::move(message));
-}
-
 } // namespace
-
-const char *frameTypeName(FrameType type) {
-    switch (type) {
-    case FrameType::Hello: return "Hello";
-    case FrameType::HelloAck: return "HelloAck";
-    case FrameType::LibraryDelta: return "LibraryDelta";
-    case FrameType::GetGame: return "GetGame";
-    case FrameType::GameFiles: return "GameFiles";
-    case FrameType::GetChunk: return "GetChunk";
-    case FrameType::ChunkData: return "ChunkData";
-    case FrameType::Error: return "Error";
-    case FrameType::Ping: return "Ping";
-    case FrameType::Pong: return "Pong";
-    case FrameType::Goodbye: return "Goodbye";
-    }
-    return "unknown";
-}
-
-FrameType frameTypeOf(const Message &message) {
-    return std::visit(
-        [](const auto &m) {
-            using T = std::decay_t<decltype(m)>;
-            if constexpr (std::is_same_v<T, Hello>)
-                return FrameType::Hello;
-            else if constexpr (std::is_same_v<T, HelloAck>)
-                return FrameType::HelloAck;
-            else if constexpr (std::is_same_v<T, LibraryDelta>)
-                return FrameType::LibraryDelta;
-            else if constexpr (std::is_same_v<T, GetGame>)
-                return FrameType::GetGame;
-            else if constexpr (std::is_same_v<T, GameFiles>)
-                return FrameType::GameFiles;
-            else if constexpr (std::is_same_v<T, GetChunk>)
-                return FrameType::GetChunk;
-            else if constexpr (std::is_same_v<T, ErrorReply>)
-                return FrameType::Error;
-            else if constexpr (std::is_same_v<T, Ping>)
-                return FrameType::Ping;
-            else if constexpr (std::is_same_v<T, Pong>)
-                return FrameType::Pong;
-            else {
-                static_assert(std::is_same_v<T, Goodbye>, "a Message alternative has no type");
-                return FrameType::Goodbye;
-            }
-        },
-        message);
-}
-
-std::vector<uint8_t> encode(const Message &message) {
-    const Object::Ptr json = std::visit([](const auto &m) { return toJson(m); }, message);
-    std::ostringstream text;
-    Poco::JSON::Stringifier::condense(json, text);
-    const std::string payload = text.str();
-    if (payload.size() > std::numeric_limits<uint32_t>::max())
-        throw std::length_error("protocol: control payload too large to frame");
-    std::vector<uint8_t> frame;
-    frame.reserve(kFrameHeaderSize + payload.size());
-    putHeader(frame, frameTypeOf(message), static_cast<uint32_t>(payload.size()));
-    frame.insert(frame.end(), payload.begin(), payload.end());
-    return frame;
-}
-
-std::vector<uint8_t> encodeChunkDataHeader(uint32_t length) {
-    std::vector<uint8_t> header;
-    header.reserve(kFrameHeaderSize);
-    putHeader(header, FrameType::ChunkData, length);
-    return header;
-}
 
 Result<Message> decode(FrameType type, std::span<const uint8_t> payload) {
     const auto raw = static_cast<uint8_t>(type);
@@ -634,95 +438,6 @@ Result<Message> decode(FrameType type, std::span<const uint8_t> payload) {
     } catch (...) {
         return protocolError(frame + ": unexpected failure while decoding");
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// FrameReader
-
-Status FrameReader::feed(std::span<const uint8_t> bytes) {
-    if (_failed)
-        return protocolError("stream already failed a protocol check; input ignored");
-    auto fail = [this](std::string message) {
-        _failed = true;
-        return protocolError(std::move(message));
-    };
-    try {
-        const uint8_t *data = bytes.data();
-        std::size_t left = bytes.size();
-        while (left > 0) {
-            if (!_inPayload) {
-                const std::size_t take = std::min(kFrameHeaderSize - _headerFill, left);
-                std::memcpy(_header + _headerFill, data, take);
-                _headerFill += take;
-                data += take;
-                left -= take;
-                if (!knownType(_header[0]))
-                    return fail("unknown frame type " + std::to_string(_header[0]));
-                if (_headerFill < kFrameHeaderSize)
-                    continue; // left is 0 now
-                _headerFill = 0;
-                _type = static_cast<FrameType>(_header[0]);
-                _length = (uint32_t(_header[1]) << 24) | (uint32_t(_header[2]) << 16) |
-                          (uint32_t(_header[3]) << 8) | uint32_t(_header[4]);
-                _remaining = _length;
-                if (_type == FrameType::ChunkData) {
-                    if (_length > kMaxDataPayload)
-                        return fail("ChunkData: length " + std::to_string(_length) +
-                                    " exceeds the " + std::to_string(kMaxDataPayload) +
-                                    "-byte limit");
-                    _inPayload = _length > 0;
-                    if (_handler.onDataBegin)
-                        _handler.onDataBegin(_length);
-                    continue;
-                }
-                if (_length > _maxControl)
-                    return fail(std::string(frameTypeName(_type)) + ": length " +
-                                std::to_string(_length) + " exceeds the " +
-                                std::to_string(_maxControl) + "-byte control limit");
-                _payload.clear();
-                _payload.reserve(std::min<std::size_t>(_length, 64 * 1024));
-                _inPayload = true;
-                if (_length > 0)
-                    continue;
-                // An empty control payload: decode it now (it fails: not JSON).
-            }
-
-            const std::size_t take = std::min<std::size_t>(_remaining, left);
-            _remaining -= static_cast<uint32_t>(take);
-            if (_type == FrameType::ChunkData) {
-                if (_remaining == 0)
-                    _inPayload = false;
-                if (_handler.onData)
-                    _handler.onData(std::span<const uint8_t>(data, take), _remaining);
-                data += take;
-                left -= take;
-                continue;
-            }
-            _payload.insert(_payload.end(), data, data + take);
-            data += take;
-            left -= take;
-            if (_remaining > 0)
-                continue;
-            _inPayload = false;
-            Result<Message> message = decode(_type, _payload);
-            _payload.clear();
-            if (_payload.capacity() > 64 * 1024)
-                std::vector<uint8_t>().swap(_payload); // don't keep a big snapshot's buffer
-            if (!message.ok())
-                return fail(message.status().message());
-            if (_handler.onMessage)
-                _handler.onMessage(std::move(message.value()));
-        }
-        return Status::ok();
-    } catch (const std::exception &e) {
-        return fail(std::string("frame reader: ") + e.what());
-    } catch (...) {
-        return fail("frame reader: unexpected failure");
-    }
-}
-
-bool FrameReader::atFrameBoundary() const {
-    return !_failed && !_inPayload && _headerFill == 0;
 }
 
 } // namespace lanspread::kernel::protocol
