@@ -1,4 +1,4 @@
-// Install transactions: install/update, uninstall, remove, startup recovery, fault injection.
+// Install transactions: install/update, uninstall, remove, fault injection.
 // The layout and ownership rules are documented in install.hpp; the intent file format in
 // intent_file.hpp. Every transition is ordered so that a crash at any point leaves a state
 // recover() maps to the old or the new game, never a mix:
@@ -9,9 +9,12 @@
 //     -> delete .local.backup -> remove intent
 //   uninstall: intent(moving) -> local -> .local.backup + marker -> delete .local.backup
 //     -> clear launch marker -> remove intent
+//
+// Start-up recovery is in recovery.cpp, the choice of unpackers in unpacker_choice.cpp.
 #include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/kernel/log/log.hpp>
 
+#include "install_engine_internal.hpp"
 #include "intent_file.hpp"
 
 #include <cerrno>
@@ -22,9 +25,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <filesystem>
-#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -35,19 +36,13 @@ using namespace detail;
 
 namespace {
 
-constexpr const char *kLogSource = "install";
-constexpr std::size_t kProbeHeadBytes = 8192;
 constexpr const char *kMarkerContent =
     "This directory belongs to lanspread (an install transaction). lanspread deletes or "
     "promotes it; do not put anything here.\n";
 
-struct GamePaths {
-    GamePaths(const std::string &gamesDir, const std::string &gameId)
-        : root(gamesDir + "/" + gameId), local(root + "/local"),
-          staging(root + "/" + kStagingDirName), backup(root + "/" + kBackupDirName),
-          versionIni(root + "/version.ini") {}
-    std::string root, local, staging, backup, versionIni;
-};
+} // namespace
+
+namespace detail {
 
 std::string markerOf(const std::string &dir) {
     return dir + "/" + kOwnedMarkerName;
@@ -132,247 +127,7 @@ std::string join(const std::vector<std::string> &parts, const char *separator) {
     return out;
 }
 
-struct RecoveryReport {
-    std::string line;
-    bool foreign = false; // a reserved dir was left alone (log as a warning)
-    bool failed = false;  // a step failed; the intent is kept
-};
-
-// Recovers one game (see install.hpp for the outcomes). nullopt: nothing to do.
-std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std::string &stateDir,
-                                          const std::string &gameId) {
-    const GamePaths p(gamesDir, gameId);
-    const std::string intentFile = intentPath(stateDir, gameId);
-    const bool intentFilePresent = base::pathExists(intentFile) || base::pathExists(base::tempPathFor(intentFile));
-    if (!intentFilePresent && !base::pathExists(p.staging) && !base::pathExists(p.backup))
-        return std::nullopt;
-
-    RecoveryReport report;
-    std::vector<std::string> notes;
-    auto step = [&](const Status &s) {
-        if (!s) {
-            report.failed = true;
-            notes.push_back("FAILED: " + s.message());
-        }
-        return s.succeeded();
-    };
-
-    std::optional<InstallIntent> intent;
-    if (auto read = readIntent(stateDir, gameId); !read)
-        notes.push_back("ignored an unreadable intent (" + read.status().message() + ")");
-    else
-        intent = read.value();
-
-    std::string what = "leftover reserved directories";
-    if (intent) {
-        const bool installOp = intent->op != "uninstall";
-        what = "interrupted " + intent->op + " (" + intent->phase + ")";
-        std::error_code rootError;
-        if (!fs::is_directory(p.root, rootError)) { // a symlinked root is fine
-            notes.push_back("the game directory is gone");
-        } else if (installOp && intent->phase == "extracting") {
-            // Extraction had not finished: roll back.
-            if (base::pathExists(p.staging) && step(removeTree(p.staging)))
-                notes.push_back("deleted the unfinished " + std::string(kStagingDirName));
-            notes.push_back(base::isRealDirectory(p.local) ? "local/ left at the old version"
-                                                     : "the game stays not installed");
-        } else if (installOp) { // promoting: extraction had finished
-            if (base::isRealDirectory(p.staging)) {
-                bool ok = true;
-                if (base::isRealDirectory(p.local)) {
-                    if (base::pathExists(p.backup))
-                        ok = step(removeTree(p.backup));
-                    ok = ok && step(renamePath(p.local, p.backup));
-                    if (ok)
-                        (void)writeMarker(p.backup); // the intent covers it anyway
-                }
-                ok = ok && step(base::removeFileIfPresent(markerOf(p.staging)));
-                ok = ok && step(renamePath(p.staging, p.local));
-                if (ok) {
-                    notes.push_back("promoted the extracted new version (rolled forward)");
-                    step(clearLaunchMarker(stateDir, gameId));
-                    if (base::pathExists(p.backup) && step(removeTree(p.backup)))
-                        notes.push_back("deleted the backup of the old version");
-                } else if (!base::isRealDirectory(p.local) && base::isRealDirectory(p.backup) &&
-                           step(restoreBackup(p))) {
-                    notes.push_back("restored the old version from the backup");
-                }
-            } else if (base::isRealDirectory(p.local)) {
-                notes.push_back("the promotion had completed");
-                step(clearLaunchMarker(stateDir, gameId));
-                if (base::pathExists(p.backup) && step(removeTree(p.backup)))
-                    notes.push_back("deleted the backup of the old version");
-            } else if (base::isRealDirectory(p.backup)) {
-                if (step(restoreBackup(p)))
-                    notes.push_back("the new version is gone; restored the old version from "
-                                    "the backup");
-            } else {
-                notes.push_back("nothing on disk to recover");
-            }
-        } else { // uninstall
-            if (base::isRealDirectory(p.local)) {
-                notes.push_back("local/ had not been moved; the game stays installed");
-            } else {
-                if (base::pathExists(p.backup) && step(removeTree(p.backup)))
-                    notes.push_back("finished deleting the old local/");
-                else if (!report.failed)
-                    notes.push_back("the uninstall had completed");
-                step(clearLaunchMarker(stateDir, gameId));
-            }
-        }
-    }
-
-    // What no intent covers: only a marker proves ownership.
-    if (!report.failed) {
-        if (base::pathExists(p.staging)) {
-            if (hasMarker(p.staging)) {
-                if (step(removeTree(p.staging)))
-                    notes.push_back("deleted a leftover " + std::string(kStagingDirName));
-            } else {
-                report.foreign = true;
-                notes.push_back("left " + p.staging + " alone: no intent and no " +
-                                kOwnedMarkerName + " marker prove it is lanspread's");
-            }
-        }
-        if (base::pathExists(p.backup)) {
-            if (hasMarker(p.backup)) {
-                if (base::isRealDirectory(p.local)) {
-                    if (step(removeTree(p.backup)))
-                        notes.push_back("deleted a leftover " + std::string(kBackupDirName));
-                } else if (!base::pathExists(p.local) && step(restoreBackup(p))) {
-                    notes.push_back("restored local/ from a leftover " +
-                                    std::string(kBackupDirName));
-                }
-            } else {
-                report.foreign = true;
-                notes.push_back("left " + p.backup + " alone: no intent and no " +
-                                kOwnedMarkerName + " marker prove it is lanspread's");
-            }
-        }
-    }
-
-    if (!report.failed) {
-        if (intentFilePresent)
-            step(removeIntent(stateDir, gameId));
-    } else {
-        notes.push_back("kept the intent for the next start");
-    }
-    report.line = "recovery of " + gameId + ": " + what + ": " + join(notes, "; ");
-    return report;
-}
-
-void logReport(const RecoveryReport &report) {
-    if (report.failed)
-        log::error(kLogSource, report.line);
-    else if (report.foreign)
-        log::warning(kLogSource, report.line);
-    else
-        log::info(kLogSource, report.line);
-}
-
-// Before a transaction: recovers leftovers of an earlier one, then refuses foreign dirs.
-Status settle(const std::string &gamesDir, const std::string &stateDir, const std::string &gameId,
-              const char *operation) {
-    const GamePaths p(gamesDir, gameId);
-    if (auto report = recoverGame(gamesDir, stateDir, gameId))
-        logReport(*report);
-    for (const std::string &dir : {p.staging, p.backup})
-        if (base::pathExists(dir))
-            return Status(LANSPREAD_E_FAILED,
-                          std::string("cannot ") + operation + " " + gameId + ": " + dir +
-                              " exists and is not lanspread's (no " + kOwnedMarkerName +
-                              " marker); move it out of the way and try again");
-    if (base::pathExists(intentPath(stateDir, gameId)))
-        return Status(LANSPREAD_E_FAILED, std::string("cannot ") + operation + " " + gameId +
-                                              ": an interrupted transaction could not be "
-                                              "recovered (see the log)");
-    return Status::ok();
-}
-
-Result<std::vector<uint8_t>> readHead(const std::string &path) {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return Status(LANSPREAD_E_IO, "cannot open archive " + path + ": " + base::errnoText(errno));
-    std::vector<uint8_t> head(kProbeHeadBytes);
-    std::size_t done = 0;
-    while (done < head.size()) {
-        ssize_t n = ::read(fd, head.data() + done, head.size() - done);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            int error = errno;
-            ::close(fd);
-            return Status(LANSPREAD_E_IO, "cannot read archive " + path + ": " + base::errnoText(error));
-        }
-        if (n == 0)
-            break;
-        done += static_cast<std::size_t>(n);
-    }
-    ::close(fd);
-    head.resize(done);
-    return head;
-}
-
-} // namespace
-
-std::vector<std::string> rootArchives(const std::string &rootDir) {
-    std::vector<std::string> names;
-    std::error_code ec;
-    fs::directory_iterator it(rootDir, ec);
-    if (ec)
-        return names;
-    for (const auto &entry : it) {
-        std::string name = entry.path().filename().string();
-        if (name.size() > 4 && name.ends_with(".eti") && entry.is_regular_file(ec) &&
-            !entry.is_symlink(ec))
-            names.push_back(std::move(name));
-    }
-    std::sort(names.begin(), names.end()); // std::string compares byte-wise
-    return names;
-}
-
-Result<UnpackerRef> chooseUnpacker(const std::vector<UnpackerRef> &unpackers,
-                                   const std::string &archivePath, const std::string &pinnedId) {
-    if (!pinnedId.empty()) {
-        for (const auto &u : unpackers)
-            if (u.id == pinnedId)
-                return u;
-        return Status(LANSPREAD_E_NOT_FOUND, "the pinned unpacker " + pinnedId +
-                                                 " is not loaded (cannot extract " + archivePath +
-                                                 ")");
-    }
-    auto head = readHead(archivePath);
-    if (!head)
-        return head.status();
-    const std::string nameHint = fs::path(archivePath).filename().string();
-    std::optional<std::size_t> best;
-    uint32_t bestScore = 0;
-    std::vector<std::string> ids;
-    for (std::size_t i = 0; i < unpackers.size(); ++i) {
-        const UnpackerRef &u = unpackers[i];
-        ids.push_back(u.id);
-        if (u.vtable == nullptr || u.vtable->probe == nullptr)
-            continue;
-        uint32_t score = 0;
-        lanspread_status rc = u.vtable->probe(u.state, head.value().data(), head.value().size(),
-                                              nameHint.c_str(), &score);
-        if (rc != LANSPREAD_OK) {
-            log::warning(kLogSource, "unpacker " + u.id + " failed to probe " + archivePath + " (" +
-                                         lanspread_status_name(rc) + ")");
-            continue;
-        }
-        score = std::min<uint32_t>(score, 100);
-        if (score > bestScore) {
-            bestScore = score;
-            best = i;
-        }
-    }
-    if (!best)
-        return Status(LANSPREAD_E_UNSUPPORTED,
-                      "no unpacker can read " + archivePath + " (loaded unpackers: " +
-                          (ids.empty() ? std::string("none") : join(ids, ", ")) + ")");
-    return unpackers[*best];
-}
+} // namespace detail
 
 InstallEngine::InstallEngine(std::string gamesDir, std::string stateDir,
                              std::vector<UnpackerRef> unpackers, std::string pinnedUnpackerId,
@@ -446,7 +201,8 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
     auto isCancelled = [&] { return cancelled && cancelled(); };
 
     if (::mkdir(p.staging.c_str(), 0755) != 0)
-        return fail(Status(LANSPREAD_E_IO, "cannot create " + p.staging + ": " + base::errnoText(errno)));
+        return fail(
+            Status(LANSPREAD_E_IO, "cannot create " + p.staging + ": " + base::errnoText(errno)));
     stagingCreated = true;
     if (Status s = writeMarker(p.staging); !s)
         return fail(s);
@@ -613,40 +369,6 @@ contract::Outcome<void> InstallEngine::remove(const std::string &gameId) {
         return refused(ErrorCode::IoError, "cannot remove " + gameId + ": " + s.message());
     log::info(kLogSource, "removed the downloaded files of " + gameId);
     return {};
-}
-
-std::vector<std::string> InstallEngine::recover() {
-    // Every game with an intent (or a leftover intent temp) or a reserved dir.
-    std::vector<std::string> ids;
-    std::error_code ec;
-    const std::string stateGames = _stateDir + "/games";
-    if (base::isRealDirectory(stateGames)) {
-        for (const auto &entry : fs::directory_iterator(stateGames, ec)) {
-            std::string id = entry.path().filename().string();
-            const std::string intent = intentPath(_stateDir, id);
-            if (base::pathExists(intent) || base::pathExists(base::tempPathFor(intent)))
-                ids.push_back(id);
-        }
-    }
-    for (const auto &entry : fs::directory_iterator(_gamesDir, ec)) {
-        std::string id = entry.path().filename().string();
-        const GamePaths p(_gamesDir, id);
-        if (base::pathExists(p.staging) || base::pathExists(p.backup))
-            ids.push_back(id);
-    }
-    std::sort(ids.begin(), ids.end());
-    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-
-    std::vector<std::string> lines;
-    for (const auto &id : ids) {
-        if (!checkGameId(id))
-            continue;
-        if (auto report = recoverGame(_gamesDir, _stateDir, id)) {
-            logReport(*report);
-            lines.push_back(report->line);
-        }
-    }
-    return lines;
 }
 
 void crashPoint(const char *point) {

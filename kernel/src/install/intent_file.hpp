@@ -1,6 +1,7 @@
-// Internal to the install engine (kernel/src/install/install_engine.cpp, launch_settings.cpp): the
-// install intent file <state>/games/<id>/install_intent.json, small atomic file writes, and
-// the filesystem helpers both use. Nothing outside kernel/src/install includes this. The file-system helpers are base/files.hpp.
+// Internal to the install engine (kernel/src/install/install_engine.cpp, recovery.cpp,
+// launch_settings.cpp): the install intent file <state>/games/<id>/install_intent.json, small
+// atomic file writes, and the filesystem helpers both use. Nothing outside kernel/src/install
+// includes this. The file-system helpers are base/files.hpp.
 //
 // Intent file format (one JSON object, written by writeIntent only):
 //   {"op": "install" | "update" | "uninstall",
@@ -43,6 +44,5 @@ Result<std::optional<InstallIntent>> readIntent(const std::string &stateDir,
 // Removes the intent (and a leftover temp file of an interrupted write); a missing file is
 // fine. The directory is fsynced so the removal is durable.
 Status removeIntent(const std::string &stateDir, const std::string &gameId);
-
 
 } // namespace lanspread::kernel::install::detail
