@@ -25,7 +25,12 @@ std::string printable(std::string_view raw) {
 } // namespace
 
 std::string quoted(std::string_view raw) {
-    return "'" + printable(raw) + "'";
+    // Appended piece by piece: GCC 12 at -O3 reports a false -Wrestrict overlap for
+    // "literal" + a temporary std::string.
+    std::string out = "'";
+    out += printable(raw);
+    out += '\'';
+    return out;
 }
 
 bool isDriveLetterPrefix(std::string_view path) {
