@@ -91,15 +91,10 @@ void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChu
             if (!*alive)
                 return;
             Session *t = nullptr;
-            Stream *found = liveStream(conn, serial, streamId, t);
+            Stream *found = servedStreamAfterRead(conn, serial, streamId, t);
             if (found == nullptr)
                 return;
             Stream &cur = *found;
-            cur.reading = false;
-            if (cur.aborted) {
-                finishStream(*t, streamId);
-                return;
-            }
             if (fd < 0) {
                 log::warning(kSource, "serving " + cur.serveGame + ": " + error);
                 queueSend(*t, cur, protocol::encode(protocol::ErrorReply{"io-error", error}), true);
@@ -141,15 +136,10 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
                 if (!*alive)
                     return;
                 Session *t = nullptr;
-                Stream *found = liveStream(conn, serial, streamId, t);
+                Stream *found = servedStreamAfterRead(conn, serial, streamId, t);
                 if (found == nullptr)
                     return;
                 Stream &cur = *found;
-                cur.reading = false;
-                if (cur.aborted) {
-                    finishStream(*t, streamId);
-                    return;
-                }
                 if (!ok) {
                     // The file shrank under us: the requester sees a short chunk and retries
                     // elsewhere.
@@ -166,6 +156,20 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
                 queueSend(*t, cur, std::move(block), last);
             });
     });
+}
+
+PeerNetwork::Stream *PeerNetwork::servedStreamAfterRead(lanspread_transport_conn *conn,
+                                                        uint64_t serial, uint64_t streamId,
+                                                        Session *&session_) {
+    Stream *found = liveStream(conn, serial, streamId, session_);
+    if (found == nullptr)
+        return nullptr;
+    found->reading = false;
+    if (found->aborted) {
+        finishStream(*session_, streamId);
+        return nullptr;
+    }
+    return found;
 }
 
 } // namespace lanspread::kernel::peers

@@ -164,6 +164,10 @@ class PeerNetwork {
     // stream still exist; session_ receives the session.
     Stream *liveStream(lanspread_transport_conn *conn, uint64_t serial, uint64_t streamId,
                        Session *&session_);
+    // After a serving disk read: the stream still waiting for its result, or nullptr when the
+    // connection or stream is gone, or the stream was aborted meanwhile (then it is freed).
+    Stream *servedStreamAfterRead(lanspread_transport_conn *conn, uint64_t serial,
+                                  uint64_t streamId, Session *&session_);
     // An incoming stream is dead (reset either way): drop its answer and free it as soon as
     // no disk job holds it.
     void abortIncoming(Session &s, Stream &st, bool sendReset);
