@@ -1,0 +1,621 @@
+#include <lanspread/kernel/catalog/chunks.hpp>
+#include <lanspread/kernel/transfer/block_picker.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <sstream>
+
+using lanspread::kernel::catalog::kChunkSize;
+using lanspread::kernel::protocol::FileDescription;
+using lanspread::kernel::transfer::BlockArrival;
+using lanspread::kernel::transfer::BlockPicker;
+using lanspread::kernel::transfer::BlockPickerSettings;
+
+namespace {
+
+constexpr uint64_t kMiB = uint64_t(1) << 20;
+
+FileDescription fileOf(const std::string &path, uint64_t size) {
+    FileDescription f;
+    f.path = path;
+    f.size = size;
+    const uint64_t count = lanspread::kernel::catalog::chunkCount(size);
+    for (uint64_t c = 0; c < count; ++c)
+        f.chunkHashes.push_back(path + "#" + std::to_string(c));
+    return f;
+}
+
+std::vector<FileDescription> chunks(std::size_t n) {
+    return {fileOf("big.eti", n * kChunkSize)};
+}
+
+BlockPickerSettings settings(uint64_t blockSize, unsigned depth, uint64_t seed = 1) {
+    BlockPickerSettings s;
+    s.blockSize = blockSize;
+    s.depth = depth;
+    s.seed = seed;
+    return s;
+}
+
+// Takes blocks for peer until next() says no.
+std::vector<std::size_t> drain(BlockPicker &p, const std::string &peer, uint64_t now = 0) {
+    std::vector<std::size_t> ids;
+    while (auto id = p.next(peer, now))
+        ids.push_back(*id);
+    return ids;
+}
+
+// The next block for peer, which must exist.
+std::size_t take(BlockPicker &p, const std::string &peer, uint64_t now) {
+    const auto id = p.next(peer, now);
+    CPPUNIT_ASSERT_MESSAGE("no block for " + peer, id.has_value());
+    return *id;
+}
+
+// Every block of the chunk arrives from peer (taken first where not yet in flight there).
+void receiveChunk(BlockPicker &p, std::size_t chunk, const std::string &peer) {
+    const auto &c = p.chunk(chunk);
+    for (std::size_t b = c.firstBlock; b < c.firstBlock + c.blockCount; ++b)
+        p.blockReceived(b, peer);
+}
+
+struct SimResult {
+    std::map<std::string, uint64_t> bytesBy; // accepted bytes per source
+    double finishSeconds = 0;
+    bool finished = false;
+};
+
+// A tiny discrete-event download: each source serves its requests one after another at its
+// rate (its upload link is the bottleneck); the receiver pulls new blocks from every source
+// whenever a block arrives. A cancelled request leaves the source's queue at once (a request
+// being served is abandoned, and the source moves on to its next one).
+SimResult simulate(const std::map<std::string, double> &rates, std::size_t chunkTotal,
+                   BlockPickerSettings config) {
+    BlockPicker picker(chunks(chunkTotal), {}, config);
+    struct Link {
+        double rate = 0;
+        std::deque<std::size_t> queue;
+        double headStart = 0;
+    };
+    std::map<std::string, Link> links;
+    for (const auto &[id, rate] : rates) {
+        picker.addSource(id);
+        links[id].rate = rate;
+    }
+    SimResult result;
+    double now = 0;
+    const uint64_t nowNs = 0;
+    auto pullAll = [&] {
+        bool issued = true;
+        while (issued) {
+            issued = false;
+            for (auto &[id, link] : links)
+                if (auto b = picker.next(id, nowNs + static_cast<uint64_t>(now * 1e9))) {
+                    if (link.queue.empty())
+                        link.headStart = now;
+                    link.queue.push_back(*b);
+                    issued = true;
+                }
+        }
+    };
+    pullAll();
+    for (;;) {
+        std::string who;
+        double finish = 0;
+        for (const auto &[id, link] : links) {
+            if (link.queue.empty())
+                continue;
+            const double t =
+                link.headStart + double(picker.block(link.queue.front()).length) / link.rate;
+            if (who.empty() || t < finish) {
+                who = id;
+                finish = t;
+            }
+        }
+        if (who.empty())
+            break;
+        now = finish;
+        Link &link = links[who];
+        const std::size_t block = link.queue.front();
+        link.queue.pop_front();
+        link.headStart = now;
+        const BlockArrival arrival = picker.blockReceived(block, who);
+        if (arrival.accepted)
+            result.bytesBy[who] += picker.block(block).length;
+        for (const auto &loser : arrival.cancel) {
+            Link &other = links[loser];
+            auto it = std::find(other.queue.begin(), other.queue.end(), block);
+            if (it == other.queue.begin())
+                other.headStart = now;
+            if (it != other.queue.end())
+                other.queue.erase(it);
+        }
+        if (arrival.chunkReady)
+            picker.chunkVerified(picker.block(block).chunk);
+        pullAll();
+    }
+    result.finished = picker.finished();
+    result.finishSeconds = now;
+    return result;
+}
+
+} // namespace
+
+class BlockPickerTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(BlockPickerTest);
+    CPPUNIT_TEST(planCutsChunksIntoBlocks);
+    CPPUNIT_TEST(emptyFileIsOneChunkOfOneEmptyBlock);
+    CPPUNIT_TEST(blocksOfOneChunkSpreadOverTwoSources);
+    CPPUNIT_TEST(rarestFirstChoosesTheChunkFewerSourcesHave);
+    CPPUNIT_TEST(tiesFollowTheSeededOrder);
+    CPPUNIT_TEST(partialSourceOnlyGetsBlocksOfItsChunks);
+    CPPUNIT_TEST(startedChunksAreFinishedFirst);
+    CPPUNIT_TEST(depthIsRespected);
+    CPPUNIT_TEST(endgameDuplicatesTheLastInFlightBlockOnceAndNamesTheLoser);
+    CPPUNIT_TEST(noEndgameWhileABlockIsPending);
+    CPPUNIT_TEST(S55_simulatedFastSourceServesMostAndFinishesNearIdeal);
+    CPPUNIT_TEST(chunkVerifiedOnlyOnceAllBlocksArrived);
+    CPPUNIT_TEST(chunkFailureRequeuesItsBlocksAndRejectedSourceGetsNothing);
+    CPPUNIT_TEST(chunkFailureWithSeveralSendersRetriesFromOneSource);
+    CPPUNIT_TEST(failedBlockGoesToAnotherSource);
+    CPPUNIT_TEST(sourceLossRequeuesItsBlocks);
+    CPPUNIT_TEST(chunkNobodyHasIsStuck);
+    CPPUNIT_TEST(resumeSkipsVerifiedChunks);
+    CPPUNIT_TEST(unknownSourceGetsNothing);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void planCutsChunksIntoBlocks() {
+        // 8 MiB blocks: a full chunk is 4 blocks; the last chunk of a.eti (5 MiB + 5) is 1
+        // full block and no more; b.txt (7 bytes) is one chunk of one block.
+        BlockPicker p({fileOf("a.eti", 2 * kChunkSize + 5 * kMiB + 5), fileOf("b.txt", 7)}, {},
+                      settings(8 * kMiB, 4));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.chunkCount());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4 + 4 + 1 + 1), p.blockCount());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.chunk(1).firstBlock);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.chunk(1).blockCount);
+        CPPUNIT_ASSERT_EQUAL(std::string("a.eti#2"), p.chunk(2).hash);
+        CPPUNIT_ASSERT_EQUAL(2 * kChunkSize, p.chunk(2).offset);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.chunk(2).blockCount);
+        CPPUNIT_ASSERT_EQUAL(5 * kMiB + 5, p.block(8).length);
+        CPPUNIT_ASSERT_EQUAL(kChunkSize + 8 * kMiB, p.block(5).offset);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.block(5).chunk);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.block(9).file);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), p.block(9).offset);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(7), p.block(9).length);
+        CPPUNIT_ASSERT_EQUAL(2 * kChunkSize + 5 * kMiB + 12, p.bytesTotal());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(10), p.pendingCount());
+        // A block size that does not divide the chunk: the chunk's last block is shorter.
+        BlockPicker odd(chunks(1), {}, settings(10 * kMiB, 4));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), odd.blockCount());
+        CPPUNIT_ASSERT_EQUAL(2 * kMiB, odd.block(3).length);
+    }
+
+    void emptyFileIsOneChunkOfOneEmptyBlock() {
+        BlockPicker p({fileOf("empty.cfg", 0)}, {}, settings(kMiB, 4));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.chunkCount());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.blockCount());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), p.block(0).length);
+        p.addSource("a");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "a", 0));
+        const BlockArrival arrival = p.blockReceived(0, "a");
+        CPPUNIT_ASSERT(arrival.accepted && arrival.chunkReady);
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        CPPUNIT_ASSERT(p.finished());
+    }
+
+    void blocksOfOneChunkSpreadOverTwoSources() {
+        // 3 chunks of 32 blocks; both sources fill their 4 slots from the same chunk.
+        BlockPicker p(chunks(3), {}, settings(kMiB, 4));
+        p.addSource("A");
+        p.addSource("B");
+        const auto a = drain(p, "A");
+        const auto b = drain(p, "B");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), a.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), b.size());
+        const std::size_t chunk = p.block(a[0]).chunk;
+        const std::size_t first = p.chunk(chunk).firstBlock;
+        for (std::size_t i = 0; i < 4; ++i) {
+            CPPUNIT_ASSERT_EQUAL(first + i, a[i]);
+            CPPUNIT_ASSERT_EQUAL(first + 4 + i, b[i]);
+        }
+        // The chunk becomes ready only when both sources' blocks arrived.
+        for (std::size_t id : a)
+            CPPUNIT_ASSERT(!p.blockReceived(id, "A").chunkReady);
+        CPPUNIT_ASSERT_EQUAL(first + 8, take(p, "A", 0)); // still the same chunk
+    }
+
+    void rarestFirstChoosesTheChunkFewerSourcesHave() {
+        // One block per chunk. Availability: chunk 0 by A and B (2), chunk 1 by A, B and C
+        // (3), chunk 2 by A alone (1).
+        BlockPicker p(chunks(3), {}, settings(kChunkSize, 4));
+        p.addSource("A");
+        p.setAvailability("B", {true, true, false});
+        p.setAvailability("C", {false, true, false});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.availability(0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), p.availability(1));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.availability(2));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), take(p, "A", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "A", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "A", 0));
+        // Partial sources pick by the same order among the chunks they have.
+        BlockPicker q(chunks(3), {}, settings(kChunkSize, 4));
+        q.addSource("A");
+        q.setAvailability("B", {true, true, false});
+        q.setAvailability("C", {false, true, false});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "B", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(q, "B", 0));
+        CPPUNIT_ASSERT(!q.next("C", 0)); // its only chunk is taken; nothing else is pending for it
+    }
+
+    void tiesFollowTheSeededOrder() {
+        // Equally rare chunks: the order is the seed's, the same every time for one seed,
+        // and different seeds start on different chunks (so receivers diverge).
+        std::set<std::size_t> firstChunks;
+        for (uint64_t seed = 0; seed < 16; ++seed) {
+            std::vector<std::size_t> orders[2];
+            for (auto &order : orders) {
+                BlockPicker p(chunks(8), {}, settings(kChunkSize, 8, seed));
+                p.addSource("A");
+                order = drain(p, "A");
+            }
+            CPPUNIT_ASSERT(orders[0] == orders[1]);
+            std::vector<std::size_t> sorted = orders[0];
+            std::sort(sorted.begin(), sorted.end());
+            CPPUNIT_ASSERT(sorted == std::vector<std::size_t>({0, 1, 2, 3, 4, 5, 6, 7}));
+            firstChunks.insert(orders[0][0]);
+        }
+        CPPUNIT_ASSERT(firstChunks.size() >= 4);
+    }
+
+    void partialSourceOnlyGetsBlocksOfItsChunks() {
+        BlockPicker p(chunks(3), {}, settings(8 * kMiB, 8));
+        p.setAvailability("P", {false, true, false});
+        CPPUNIT_ASSERT(p.hasSource("P"));
+        CPPUNIT_ASSERT(p.sourceHas("P", 1));
+        CPPUNIT_ASSERT(!p.sourceHas("P", 0));
+        const auto got = drain(p, "P");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), got.size());
+        for (std::size_t id : got)
+            CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.block(id).chunk);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(8), p.pendingCount()); // chunks 0 and 2 wait
+        p.addHave("P", 2);                                      // it verified chunk 2 meanwhile
+        const auto more = drain(p, "P");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), more.size());
+        for (std::size_t id : more)
+            CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.block(id).chunk);
+        // An unknown peer announcing a chunk becomes a partial source of just that chunk.
+        p.addHave("Q", 0);
+        const auto q = drain(p, "Q");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), q.size());
+        for (std::size_t id : q)
+            CPPUNIT_ASSERT_EQUAL(std::size_t(0), p.block(id).chunk);
+        // setAvailability replaces what a source has.
+        BlockPicker r(chunks(2), {}, settings(kChunkSize, 8));
+        r.setAvailability("P", {true, false});
+        r.setAvailability("P", {false, true});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), r.availability(0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(r, "P", 0));
+        CPPUNIT_ASSERT(!r.next("P", 0));
+    }
+
+    void startedChunksAreFinishedFirst() {
+        // B has chunks 0 and 1 (2 sources each), chunk 2 only A has (rarest). Once B started
+        // a chunk, A helps finish it before touching the rarer chunk 2.
+        BlockPicker p(chunks(3), {}, settings(8 * kMiB, 1));
+        p.addSource("A");
+        p.setAvailability("B", {true, true, false});
+        const std::size_t started = p.block(take(p, "B", 0)).chunk;
+        CPPUNIT_ASSERT(started != 2);
+        CPPUNIT_ASSERT_EQUAL(p.chunk(started).firstBlock + 1, take(p, "A", 0));
+        p.blockReceived(p.chunk(started).firstBlock + 1, "A");
+        CPPUNIT_ASSERT_EQUAL(p.chunk(started).firstBlock + 2, take(p, "A", 0));
+        p.blockReceived(p.chunk(started).firstBlock + 2, "A");
+        CPPUNIT_ASSERT_EQUAL(p.chunk(started).firstBlock + 3, take(p, "A", 0));
+        p.blockReceived(p.chunk(started).firstBlock + 3, "A");
+        // Nothing of the started chunk is pending any more: now the rarest.
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.block(take(p, "A", 0)).chunk);
+    }
+
+    void depthIsRespected() {
+        BlockPicker p(chunks(2), {}, settings(kMiB, 3));
+        p.addSource("A");
+        const auto first = drain(p, "A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), first.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), p.inFlight("A"));
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        CPPUNIT_ASSERT(p.blockReceived(first[1], "A").accepted);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.inFlight("A"));
+        CPPUNIT_ASSERT(p.next("A", 0));
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        p.blockFailed(first[0], "A"); // a failed request frees its slot too
+        CPPUNIT_ASSERT(p.next("A", 0));
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        // Depth 0 means 1.
+        BlockPicker q(chunks(1), {}, settings(kMiB, 0));
+        q.addSource("A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), drain(q, "A").size());
+    }
+
+    void endgameDuplicatesTheLastInFlightBlockOnceAndNamesTheLoser() {
+        // One chunk of 4 blocks; "slow" asked for blocks 2 and 3 at t=10 and t=20.
+        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 2));
+        p.addSource("fast");
+        p.addSource("slow");
+        p.addSource("third");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "fast", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "fast", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), take(p, "slow", 10));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), take(p, "slow", 20));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), p.pendingCount());
+        p.blockReceived(0, "fast");
+        p.blockReceived(1, "fast");
+        // Nothing pending: fast duplicates slow's blocks, the one asked longest ago first.
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), take(p, "fast", 30));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), take(p, "fast", 30));
+        // Never a third copy.
+        CPPUNIT_ASSERT(!p.next("third", 40));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), p.inFlight("third"));
+        // fast's copy of 2 arrives first: slow's request for it is to be cancelled.
+        BlockArrival won = p.blockReceived(2, "fast");
+        CPPUNIT_ASSERT(won.accepted);
+        CPPUNIT_ASSERT(won.cancel == std::vector<std::string>{"slow"});
+        CPPUNIT_ASSERT(!won.chunkReady);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.inFlight("slow"));
+        // A late copy from the loser is not accepted.
+        CPPUNIT_ASSERT(!p.blockReceived(2, "slow").accepted);
+        // slow wins block 3: fast's copy is the one to cancel, and the chunk is ready.
+        BlockArrival last = p.blockReceived(3, "slow");
+        CPPUNIT_ASSERT(last.accepted && last.chunkReady);
+        CPPUNIT_ASSERT(last.cancel == std::vector<std::string>{"fast"});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), p.inFlight("fast"));
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        CPPUNIT_ASSERT(p.finished());
+        CPPUNIT_ASSERT(!p.next("fast", 50));
+    }
+
+    void noEndgameWhileABlockIsPending() {
+        // Block 3 is still pending (slow's depth is full, but fast can take it): fast gets
+        // it, not a copy of one of slow's blocks; then, nothing pending, a copy.
+        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 3));
+        p.addSource("slow");
+        p.setAvailability("fast", {true});
+        drain(p, "slow"); // 0, 1, 2
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), take(p, "fast", 5));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "fast", 5));
+        // A pending block that nobody has (chunk 1 below) does not hold endgame off.
+        BlockPicker q(chunks(2), {}, settings(kChunkSize, 1));
+        q.setAvailability("slow", {true, false});
+        q.setAvailability("fast", {true, false});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "slow", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "fast", 0));
+    }
+
+    // S55 at the picker level: two sources 4x apart (400 and 100 Mbit/s), 8 chunks of 32 MiB
+    // in 1 MiB blocks. The fast source serves >= 70 % and the download ends within 1.1x the
+    // ideal time of the summed rate: the slow source's last blocks are duplicated on the
+    // fast one instead of holding the tail.
+    void S55_simulatedFastSourceServesMostAndFinishesNearIdeal() {
+        const double fast = 400e6 / 8, slow = 100e6 / 8;
+        for (unsigned depth : {4u, 8u}) {
+            SimResult r = simulate({{"fast", fast}, {"slow", slow}}, 8, settings(kMiB, depth, 7));
+            const double total = 8.0 * double(kChunkSize);
+            const double ideal = total / (fast + slow);
+            std::ostringstream evidence;
+            evidence << "depth " << depth << ": fast " << r.bytesBy["fast"] << " slow "
+                     << r.bytesBy["slow"] << " bytes, finished " << r.finishSeconds << " s, ideal "
+                     << ideal << " s";
+            CPPUNIT_ASSERT_MESSAGE(evidence.str(), r.finished);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(evidence.str(), uint64_t(total),
+                                         r.bytesBy["fast"] + r.bytesBy["slow"]);
+            CPPUNIT_ASSERT_MESSAGE(evidence.str(), double(r.bytesBy["fast"]) >= 0.7 * total);
+            CPPUNIT_ASSERT_MESSAGE(evidence.str(), r.finishSeconds <= 1.1 * ideal);
+            // Sharper: the tail past the ideal is shorter than one slow block (84 ms), which
+            // only endgame gives; without it the slow source's queued blocks trail behind.
+            const double slowBlock = double(kMiB) / slow;
+            CPPUNIT_ASSERT_MESSAGE(evidence.str(), r.finishSeconds - ideal < slowBlock);
+        }
+    }
+
+    void chunkVerifiedOnlyOnceAllBlocksArrived() {
+        BlockPicker p(chunks(1), {}, settings(16 * kMiB, 2));
+        p.addSource("A");
+        drain(p, "A");
+        CPPUNIT_ASSERT(p.blockReceived(0, "A").accepted);
+        CPPUNIT_ASSERT(!p.chunkVerified(0));
+        CPPUNIT_ASSERT(p.blockReceived(1, "A").chunkReady);
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        CPPUNIT_ASSERT(!p.chunkVerified(0)); // once
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.verifiedCount());
+        CPPUNIT_ASSERT_EQUAL(kChunkSize, p.bytesVerified());
+        CPPUNIT_ASSERT(p.verifiedChunks() == std::vector<bool>{true});
+    }
+
+    void chunkFailureRequeuesItsBlocksAndRejectedSourceGetsNothing() {
+        BlockPicker p(chunks(2), {}, settings(8 * kMiB, 4));
+        p.addSource("A");
+        p.addSource("B");
+        const auto got = drain(p, "A");
+        const std::size_t chunk = p.block(got[0]).chunk;
+        for (std::size_t id : got)
+            p.blockReceived(id, "A");
+        const std::size_t pendingBefore = p.pendingCount();
+        CPPUNIT_ASSERT(p.chunkFailed(chunk) == std::vector<std::string>{"A"});
+        CPPUNIT_ASSERT_EQUAL(pendingBefore + 4, p.pendingCount());
+        CPPUNIT_ASSERT(!p.chunkVerified(chunk));
+        // One sender: the caller rejects it; its in-flight blocks come back and it gets
+        // nothing more, also when it reconnects or announces chunks.
+        drain(p, "A");
+        const auto moved = p.rejectSource("A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), moved.size());
+        CPPUNIT_ASSERT(!p.hasSource("A"));
+        CPPUNIT_ASSERT(p.sources() == std::vector<std::string>{"B"});
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        p.addSource("A");
+        p.addHave("A", 0);
+        p.setAvailability("A", {true, true});
+        CPPUNIT_ASSERT(!p.hasSource("A"));
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.availability(chunk));
+        CPPUNIT_ASSERT(p.removeSource("A").empty());
+        p.addSource("A");
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        // B fetches everything.
+        for (int round = 0; round < 10 && !p.finished(); ++round)
+            for (std::size_t id : drain(p, "B"))
+                if (p.blockReceived(id, "B").chunkReady)
+                    CPPUNIT_ASSERT(p.chunkVerified(p.block(id).chunk));
+        CPPUNIT_ASSERT(p.finished());
+    }
+
+    void chunkFailureWithSeveralSendersRetriesFromOneSource() {
+        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 2));
+        p.addSource("A");
+        p.addSource("B");
+        drain(p, "A"); // 0, 1
+        drain(p, "B"); // 2, 3
+        for (std::size_t b : {0, 1})
+            p.blockReceived(b, "A");
+        for (std::size_t b : {2, 3})
+            p.blockReceived(b, "B");
+        CPPUNIT_ASSERT(p.chunkFailed(0) == std::vector<std::string>({"A", "B"}));
+        // The retry goes to one source: B takes the first block, A gets none.
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "B", 0));
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "B", 0));
+        p.blockReceived(0, "B");
+        p.blockReceived(1, "B");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), take(p, "B", 0));
+        CPPUNIT_ASSERT(!p.next("A", 0)); // not even as an endgame copy
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), take(p, "B", 0));
+        p.blockReceived(2, "B");
+        CPPUNIT_ASSERT(p.blockReceived(3, "B").chunkReady);
+        // A second failure names the one culprit.
+        CPPUNIT_ASSERT(p.chunkFailed(0) == std::vector<std::string>{"B"});
+        p.rejectSource("B");
+        receiveChunkFrom(p, 0, "A");
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        // A pinned source that leaves frees the chunk for the next taker.
+        BlockPicker q(chunks(1), {}, settings(8 * kMiB, 2));
+        q.addSource("A");
+        q.addSource("B");
+        drain(q, "A");
+        drain(q, "B");
+        for (std::size_t b : {0, 1})
+            q.blockReceived(b, "A");
+        for (std::size_t b : {2, 3})
+            q.blockReceived(b, "B");
+        q.chunkFailed(0);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "A", 0));
+        CPPUNIT_ASSERT(!q.next("B", 0));
+        q.removeSource("A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "B", 0));
+    }
+
+    void failedBlockGoesToAnotherSource() {
+        BlockPicker p(chunks(1), {}, settings(16 * kMiB, 1));
+        p.addSource("A");
+        p.addSource("B");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "A", 0));
+        p.blockFailed(0, "A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), p.inFlight("A"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "A", 0)); // not block 0 again
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "B", 0));
+        // The only source may retry its failed block.
+        BlockPicker q(chunks(1), {}, settings(kChunkSize, 1));
+        q.addSource("A");
+        q.next("A", 0);
+        q.blockFailed(0, "A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "A", 0));
+        // A failure reported by a source that did not have the block in flight changes nothing.
+        q.blockFailed(0, "B");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), q.inFlight("A"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), q.pendingCount());
+    }
+
+    void sourceLossRequeuesItsBlocks() {
+        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 3));
+        p.addSource("A");
+        p.addSource("B");
+        drain(p, "A"); // 0, 1, 2
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.pendingCount());
+        const auto moved = p.removeSource("A");
+        CPPUNIT_ASSERT(moved == std::vector<std::size_t>({0, 1, 2}));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.pendingCount());
+        CPPUNIT_ASSERT(!p.hasSource("A"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.availability(0));
+        // A late block from the gone source does not count.
+        CPPUNIT_ASSERT(!p.blockReceived(0, "A").accepted);
+        CPPUNIT_ASSERT(drain(p, "B") == std::vector<std::size_t>({0, 1, 2}));
+        // It may come back (not rejected).
+        p.addSource("A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), take(p, "A", 0));
+        // B leaves too: its three blocks are pending again, A keeps block 3.
+        p.removeSource("B");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), p.pendingCount());
+    }
+
+    void chunkNobodyHasIsStuck() {
+        BlockPicker p(chunks(2), {}, settings(kChunkSize, 2));
+        p.setAvailability("P", {true, false});
+        CPPUNIT_ASSERT(p.stuckChunks() == std::vector<std::size_t>{1});
+        CPPUNIT_ASSERT(!p.finishedPossible());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "P", 0));
+        CPPUNIT_ASSERT(!p.next("P", 0));
+        CPPUNIT_ASSERT(p.blockReceived(0, "P").chunkReady);
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        CPPUNIT_ASSERT(!p.finished());
+        p.addHave("Q", 1);
+        CPPUNIT_ASSERT(p.finishedPossible());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "Q", 0));
+        // The only source of a chunk leaves: stuck again, its block pending.
+        p.removeSource("Q");
+        CPPUNIT_ASSERT(p.stuckChunks() == std::vector<std::size_t>{1});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.pendingCount());
+        // A complete source that leaves leaves every unverified chunk stuck.
+        BlockPicker q(chunks(3), {{0, 1}}, settings(kChunkSize, 2));
+        q.addSource("A");
+        CPPUNIT_ASSERT(q.finishedPossible());
+        q.removeSource("A");
+        CPPUNIT_ASSERT(q.stuckChunks() == std::vector<std::size_t>({0, 2}));
+    }
+
+    void resumeSkipsVerifiedChunks() {
+        BlockPicker p(chunks(3), {{0, 0}, {0, 2}}, settings(8 * kMiB, 8));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.verifiedCount());
+        CPPUNIT_ASSERT_EQUAL(2 * kChunkSize, p.bytesVerified());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.pendingCount());
+        CPPUNIT_ASSERT(p.verifiedChunks() == std::vector<bool>({true, false, true}));
+        p.addSource("A");
+        const auto got = drain(p, "A");
+        CPPUNIT_ASSERT(got == std::vector<std::size_t>({4, 5, 6, 7}));
+        receiveChunk(p, 1, "A");
+        CPPUNIT_ASSERT(p.chunkVerified(1));
+        CPPUNIT_ASSERT(p.finished());
+        CPPUNIT_ASSERT_EQUAL(3 * kChunkSize, p.bytesVerified());
+    }
+
+    void unknownSourceGetsNothing() {
+        BlockPicker p(chunks(1), {}, settings(kMiB, 2));
+        CPPUNIT_ASSERT(!p.next("nobody", 0));
+        CPPUNIT_ASSERT(!p.blockReceived(0, "nobody").accepted);
+        CPPUNIT_ASSERT(!p.hasSource("nobody"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(32), p.pendingCount());
+    }
+
+  private:
+    // Takes and receives every block of the chunk from peer, in order.
+    static void receiveChunkFrom(BlockPicker &p, std::size_t chunk, const std::string &peer) {
+        const auto &c = p.chunk(chunk);
+        for (std::size_t b = c.firstBlock; b < c.firstBlock + c.blockCount; ++b) {
+            auto id = p.next(peer, 0);
+            CPPUNIT_ASSERT(id && *id == b);
+            CPPUNIT_ASSERT(p.blockReceived(*id, peer).accepted);
+        }
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(BlockPickerTest);
