@@ -1,6 +1,6 @@
-#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/base/sha256.hpp>
 #include <lanspread/kernel/base/text.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <Poco/JSON/Array.h>
@@ -21,9 +21,9 @@
 
 using namespace lanspread::kernel::protocol;
 using lanspread::Status;
+using lanspread::kernel::base::sha256Hex;
 using lanspread::kernel::catalog::chunkCount;
 using lanspread::kernel::catalog::kChunkSize;
-using lanspread::kernel::base::sha256Hex;
 
 namespace {
 

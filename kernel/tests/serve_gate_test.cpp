@@ -10,13 +10,13 @@ using lanspread::kernel::catalog::Catalog;
 using lanspread::kernel::catalog::kChunkSize;
 using lanspread::kernel::library::IndexedFile;
 using lanspread::kernel::library::LocalGame;
+using lanspread::kernel::peers::ServeRange;
+using lanspread::kernel::peers::ServeRefusal;
 using lanspread::kernel::protocol::GameFiles;
 using lanspread::kernel::protocol::GetChunk;
 using lanspread::kernel::transfer::gateGetChunk;
 using lanspread::kernel::transfer::gateGetGame;
 using lanspread::kernel::transfer::isNormalisedRelativePath;
-using lanspread::kernel::peers::ServeRange;
-using lanspread::kernel::peers::ServeRefusal;
 
 namespace {
 

@@ -11,8 +11,8 @@ peers::ServeRefusal refuse(const char *code, std::string message) {
 
 // The game-level gates shared by GetGame and GetChunk; nullopt when the game may be served.
 std::optional<peers::ServeRefusal> gateGame(const catalog::Catalog &catalog,
-                                     const library::LocalGame *local, bool busy,
-                                     const std::string &game) {
+                                            const library::LocalGame *local, bool busy,
+                                            const std::string &game) {
     const catalog::CatalogGame *entry = catalog.find(game);
     if (!entry)
         return refuse("unknown-game", "game " + game + " is not in the catalog");
@@ -53,8 +53,9 @@ bool isNormalisedRelativePath(const std::string &path) {
 }
 
 std::variant<protocol::GameFiles, peers::ServeRefusal> gateGetGame(const catalog::Catalog &catalog,
-                                                            const library::LocalGame *local,
-                                                            bool busy, const std::string &game) {
+                                                                   const library::LocalGame *local,
+                                                                   bool busy,
+                                                                   const std::string &game) {
     if (auto refusal = gateGame(catalog, local, busy, game))
         return *refusal;
     protocol::GameFiles answer;
@@ -66,9 +67,9 @@ std::variant<protocol::GameFiles, peers::ServeRefusal> gateGetGame(const catalog
     return answer;
 }
 
-std::variant<peers::ServeRange, peers::ServeRefusal> gateGetChunk(const catalog::Catalog &catalog,
-                                                    const library::LocalGame *local, bool busy,
-                                                    const protocol::GetChunk &request) {
+std::variant<peers::ServeRange, peers::ServeRefusal>
+gateGetChunk(const catalog::Catalog &catalog, const library::LocalGame *local, bool busy,
+             const protocol::GetChunk &request) {
     if (auto refusal = gateGame(catalog, local, busy, request.game))
         return *refusal;
     if (!isNormalisedRelativePath(request.path))
