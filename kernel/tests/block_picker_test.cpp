@@ -1,6 +1,8 @@
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/block_picker.hpp>
 
+#include "chunk_test_files.hpp"
+
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
@@ -13,24 +15,12 @@ using lanspread::kernel::protocol::FileDescription;
 using lanspread::kernel::transfer::BlockArrival;
 using lanspread::kernel::transfer::BlockPicker;
 using lanspread::kernel::transfer::BlockPickerSettings;
+using lanspread::test::chunks;
+using lanspread::test::fileOf;
 
 namespace {
 
 constexpr uint64_t kMiB = uint64_t(1) << 20;
-
-FileDescription fileOf(const std::string &path, uint64_t size) {
-    FileDescription f;
-    f.path = path;
-    f.size = size;
-    const uint64_t count = lanspread::kernel::catalog::chunkCount(size);
-    for (uint64_t c = 0; c < count; ++c)
-        f.chunkHashes.push_back(path + "#" + std::to_string(c));
-    return f;
-}
-
-std::vector<FileDescription> chunks(std::size_t n) {
-    return {fileOf("big.eti", n * kChunkSize)};
-}
 
 BlockPickerSettings settings(uint64_t blockSize, unsigned depth, uint64_t seed = 1) {
     BlockPickerSettings s;

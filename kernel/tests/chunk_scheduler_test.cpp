@@ -1,6 +1,8 @@
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/chunk_scheduler.hpp>
 
+#include "chunk_test_files.hpp"
+
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <map>
@@ -10,22 +12,10 @@
 using lanspread::kernel::catalog::kChunkSize;
 using lanspread::kernel::protocol::FileDescription;
 using lanspread::kernel::transfer::ChunkScheduler;
+using lanspread::test::chunks;
+using lanspread::test::fileOf;
 
 namespace {
-
-FileDescription fileOf(const std::string &path, uint64_t size) {
-    FileDescription f;
-    f.path = path;
-    f.size = size;
-    const uint64_t count = lanspread::kernel::catalog::chunkCount(size);
-    for (uint64_t c = 0; c < count; ++c)
-        f.chunkHashes.push_back(path + "#" + std::to_string(c));
-    return f;
-}
-
-std::vector<FileDescription> chunks(std::size_t n) {
-    return {fileOf("big.eti", n * kChunkSize)};
-}
 
 constexpr uint64_t kSecond = 1000000000ull;
 

@@ -22,44 +22,37 @@ BlockPicker::BlockPicker(const std::vector<protocol::FileDescription> &files,
     : _depth(settings.depth == 0 ? 1 : settings.depth) {
     const uint64_t blockSize =
         settings.blockSize == 0 ? BlockPickerSettings{}.blockSize : settings.blockSize;
-    for (std::size_t f = 0; f < files.size(); ++f) {
-        const auto &file = files[f];
-        const uint64_t count = catalog::chunkCount(file.size);
-        for (uint64_t c = 0; c < count; ++c) {
-            PlannedChunk chunk;
-            chunk.file = f;
-            chunk.index = c;
-            chunk.offset = c * catalog::kChunkSize;
-            chunk.length = catalog::chunkLength(file.size, c);
-            if (c < file.chunkHashes.size())
-                chunk.hash = file.chunkHashes[c];
-            chunk.firstBlock = _blocks.size();
-            chunk.blockCount =
-                chunk.length == 0
-                    ? 1
-                    : static_cast<std::size_t>((chunk.length + blockSize - 1) / blockSize);
-            const std::size_t chunkId = _chunks.size();
-            for (std::size_t b = 0; b < chunk.blockCount; ++b) {
-                PlannedBlock block;
-                block.chunk = chunkId;
-                block.file = f;
-                block.offset = chunk.offset + b * blockSize;
-                block.length = std::min(blockSize, chunk.length - b * blockSize);
-                _blocks.push_back(block);
-            }
-            ChunkState state;
-            _bytesTotal += chunk.length;
-            if (done.count({f, c})) {
-                state.verified = true;
-                state.received = chunk.blockCount;
-                ++_verifiedCount;
-                _bytesVerified += chunk.length;
-            } else {
-                state.pending = chunk.blockCount;
-            }
-            _chunkState.push_back(state);
-            _chunks.push_back(std::move(chunk));
+    for (ChunkTask &task : planChunks(files)) {
+        const std::size_t f = task.file;
+        const uint64_t c = task.index;
+        PlannedChunk chunk;
+        static_cast<ChunkTask &>(chunk) = std::move(task);
+        chunk.firstBlock = _blocks.size();
+        chunk.blockCount =
+            chunk.length == 0
+                ? 1
+                : static_cast<std::size_t>((chunk.length + blockSize - 1) / blockSize);
+        const std::size_t chunkId = _chunks.size();
+        for (std::size_t b = 0; b < chunk.blockCount; ++b) {
+            PlannedBlock block;
+            block.chunk = chunkId;
+            block.file = f;
+            block.offset = chunk.offset + b * blockSize;
+            block.length = std::min(blockSize, chunk.length - b * blockSize);
+            _blocks.push_back(block);
         }
+        ChunkState state;
+        _bytesTotal += chunk.length;
+        if (done.count({f, c})) {
+            state.verified = true;
+            state.received = chunk.blockCount;
+            ++_verifiedCount;
+            _bytesVerified += chunk.length;
+        } else {
+            state.pending = chunk.blockCount;
+        }
+        _chunkState.push_back(state);
+        _chunks.push_back(std::move(chunk));
     }
     _blockState.resize(_blocks.size());
     for (std::size_t c = 0; c < _chunks.size(); ++c)

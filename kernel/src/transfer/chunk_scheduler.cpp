@@ -14,10 +14,8 @@ constexpr double kTailSpeedRatio = 2.0;
 
 } // namespace
 
-ChunkScheduler::ChunkScheduler(const std::vector<protocol::FileDescription> &files,
-                               const std::set<std::pair<std::size_t, uint64_t>> &done,
-                               unsigned depth)
-    : _depth(depth == 0 ? 1 : depth) {
+std::vector<ChunkTask> planChunks(const std::vector<protocol::FileDescription> &files) {
+    std::vector<ChunkTask> tasks;
     for (std::size_t f = 0; f < files.size(); ++f) {
         const auto &file = files[f];
         const uint64_t count = catalog::chunkCount(file.size);
@@ -29,16 +27,26 @@ ChunkScheduler::ChunkScheduler(const std::vector<protocol::FileDescription> &fil
             t.length = catalog::chunkLength(file.size, c);
             if (c < file.chunkHashes.size())
                 t.hash = file.chunkHashes[c];
-            _bytesTotal += t.length;
-            if (done.count({f, c})) {
-                _state.push_back(State::Done);
-                ++_doneCount;
-                _bytesDone += t.length;
-            } else {
-                _state.push_back(State::Pending);
-            }
-            _tasks.push_back(std::move(t));
+            tasks.push_back(std::move(t));
         }
+    }
+    return tasks;
+}
+
+ChunkScheduler::ChunkScheduler(const std::vector<protocol::FileDescription> &files,
+                               const std::set<std::pair<std::size_t, uint64_t>> &done,
+                               unsigned depth)
+    : _depth(depth == 0 ? 1 : depth) {
+    for (ChunkTask &t : planChunks(files)) {
+        _bytesTotal += t.length;
+        if (done.count({t.file, t.index})) {
+            _state.push_back(State::Done);
+            ++_doneCount;
+            _bytesDone += t.length;
+        } else {
+            _state.push_back(State::Pending);
+        }
+        _tasks.push_back(std::move(t));
     }
     _failedOn.resize(_tasks.size());
 }

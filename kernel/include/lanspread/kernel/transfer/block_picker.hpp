@@ -46,6 +46,7 @@
 #pragma once
 
 #include <lanspread/kernel/protocol/messages.hpp>
+#include <lanspread/kernel/transfer/chunk_scheduler.hpp>
 
 #include <cstdint>
 #include <map>
@@ -67,12 +68,8 @@ struct BlockPickerSettings {
     uint64_t seed = 0;
 };
 
-struct PlannedChunk {
-    std::size_t file = 0;       // index into the file list
-    uint64_t index = 0;         // chunk index within the file
-    uint64_t offset = 0;        // byte offset within the file
-    uint64_t length = 0;        // bytes
-    std::string hash;           // expected lowercase hex SHA-256
+// A chunk task (file, index, offset, length, hash) and the blocks it is cut into.
+struct PlannedChunk : ChunkTask {
     std::size_t firstBlock = 0; // id of its first block
     std::size_t blockCount = 0; // at least 1
 };

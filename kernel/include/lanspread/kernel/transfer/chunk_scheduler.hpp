@@ -31,6 +31,10 @@ struct ChunkTask {
     std::string hash;     // expected lowercase hex SHA-256
 };
 
+// Every chunk of every file, in file order: the unit of work both planners (ChunkScheduler and
+// BlockPicker) start from. An empty file is one chunk of length 0.
+std::vector<ChunkTask> planChunks(const std::vector<protocol::FileDescription> &files);
+
 class ChunkScheduler {
   public:
     static constexpr unsigned kDefaultDepth = 2;
