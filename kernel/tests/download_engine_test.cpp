@@ -273,7 +273,8 @@ struct Source : peers::NetworkDelegate {
         }
     }
 
-    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override {
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games,
+                         std::vector<protocol::PartialGame> &) override {
         revision = 1;
         protocol::GameSummary summary;
         summary.id = local.id;
@@ -296,6 +297,7 @@ struct Source : peers::NetworkDelegate {
     }
     void peerLost(const std::string &) override {}
     void peerLibraryChanged(const std::string &) override {}
+    void peerHave(const std::string &, const protocol::Have &) override {}
 };
 
 // The downloading peer: an empty library, and, as PeerRuntime does, a lost peer handed to
@@ -323,7 +325,8 @@ struct Receiver : peers::NetworkDelegate {
 
     fs::path root() const { return gamesDir / kGameId; }
 
-    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override {
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games,
+                         std::vector<protocol::PartialGame> &) override {
         revision = 1;
         games.clear();
     }
@@ -341,6 +344,7 @@ struct Receiver : peers::NetworkDelegate {
             download->peerLost(peerId);
     }
     void peerLibraryChanged(const std::string &) override {}
+    void peerHave(const std::string &, const protocol::Have &) override {}
 };
 
 // One receiver and its sources on one simulated network and one virtual-time reactor.

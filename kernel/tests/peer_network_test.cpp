@@ -89,10 +89,11 @@ struct TestDelegate : peers::NetworkDelegate {
     std::vector<std::string> lost;
     std::vector<std::string> libraryChanged;
 
-    void librarySnapshot(uint64_t &outRevision,
-                         std::vector<protocol::GameSummary> &outGames) override {
+    void librarySnapshot(uint64_t &outRevision, std::vector<protocol::GameSummary> &outGames,
+                         std::vector<protocol::PartialGame> &outPartials) override {
         outRevision = revision;
         outGames = games;
+        outPartials.clear();
         if (afterSnapshot)
             afterSnapshot();
     }
@@ -116,6 +117,7 @@ struct TestDelegate : peers::NetworkDelegate {
     void peerLibraryChanged(const std::string &peerId) override {
         libraryChanged.push_back(peerId);
     }
+    void peerHave(const std::string &, const protocol::Have &) override {}
 };
 
 struct ConnectResult {

@@ -177,7 +177,7 @@ protocol::Hello PeerNetwork::ownHello(Session &s) {
     hello.name = _name;
     hello.listenAddr = _listenAddr;
     hello.features = {"chunks-v1"};
-    _delegate.librarySnapshot(hello.libraryRevision, hello.games);
+    _delegate.librarySnapshot(hello.libraryRevision, hello.games, hello.partials);
     s.sentRevision = hello.libraryRevision;
     s.sentGames.clear();
     for (const auto &g : hello.games)
@@ -554,7 +554,8 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
     if (loser != &s) {
         protocol::LibraryDelta catchUp;
         std::vector<protocol::GameSummary> games;
-        _delegate.librarySnapshot(catchUp.revision, games);
+        std::vector<protocol::PartialGame> partials;
+        _delegate.librarySnapshot(catchUp.revision, games, partials);
         if (catchUp.revision != s.sentRevision) {
             std::set<std::string> now;
             for (auto &g : games)

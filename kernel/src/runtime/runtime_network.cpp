@@ -199,9 +199,11 @@ void PeerRuntime::finishDownload(const std::string &gameId, bool install,
 
 // --- NetworkDelegate ---
 
-void PeerRuntime::librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) {
+void PeerRuntime::librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games,
+                                  std::vector<protocol::PartialGame> &partials) {
     revision = _library ? _library->revision() : 0;
     games.clear();
+    partials.clear();
     if (_library)
         for (const auto &[id, game] : _library->games())
             games.push_back(summaryOf(game));
@@ -228,5 +230,7 @@ void PeerRuntime::peerLost(const std::string &peerId) {
 }
 
 void PeerRuntime::peerLibraryChanged(const std::string &) {}
+
+void PeerRuntime::peerHave(const std::string &, const protocol::Have &) {}
 
 } // namespace lanspread::kernel::runtime

@@ -28,13 +28,22 @@ struct PeerGameView {
     std::string availability;
 };
 
+// A game a remote peer is downloading: how many of its chunks it has verified and serves.
+struct PeerPartialView {
+    std::string id;
+    std::string version;
+    uint64_t chunksHave = 0;
+    uint64_t chunkCount = 0;
+};
+
 // A connected peer (list-peers, peer-connected, peer-updated).
 struct PeerView {
     std::string peerId;
     std::string name;
-    std::string addr;                // its listener "ip:port"
-    std::string via;                 // "connect", "mdns" or "incoming"
-    std::vector<PeerGameView> games; // sorted by id
+    std::string addr;                      // its listener "ip:port"
+    std::string via;                       // "connect", "mdns" or "incoming"
+    std::vector<PeerGameView> games;       // sorted by id
+    std::vector<PeerPartialView> partials; // sorted by id
 };
 
 // A catalog game connected peers offer (list-games "remote").
@@ -42,7 +51,8 @@ struct RemoteGameView {
     std::string id;
     std::string name;
     std::string catalogVersion; // shown as eti_game_version
-    uint64_t peerCount = 0;
+    uint64_t peerCount = 0;        // complete (ready) sources
+    uint64_t partialPeerCount = 0; // peers downloading it at the catalog version
     uint64_t sizeBytes = 0;
 };
 

@@ -44,8 +44,9 @@ struct TransportRef {
 class NetworkDelegate {
   public:
     virtual ~NetworkDelegate() = default;
-    // The local library as advertised in Hello.
-    virtual void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) = 0;
+    // The local library as advertised in Hello, and the games being downloaded.
+    virtual void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games,
+                                 std::vector<protocol::PartialGame> &partials) = 0;
     virtual std::variant<protocol::GameFiles, ServeRefusal>
     serveGetGame(const std::string &game) = 0;
     // On success: the absolute path of the game root the range's file lives in.
@@ -53,8 +54,10 @@ class NetworkDelegate {
                                                                  std::string &gameRoot) = 0;
     // A peer is gone (closed, goodbye, refused): downloads drop it as a source.
     virtual void peerLost(const std::string &peerId) = 0;
-    // A peer's library changed (snapshot or delta).
+    // A peer's library changed (snapshot or delta, partial games included).
     virtual void peerLibraryChanged(const std::string &peerId) = 0;
+    // A peer verified more chunks of a partial game (already applied to the peer DB).
+    virtual void peerHave(const std::string &peerId, const protocol::Have &have) = 0;
 };
 
 class PeerNetwork {
@@ -95,6 +98,8 @@ class PeerNetwork {
 
     // Sends a LibraryDelta to every connected peer.
     void broadcastDelta(const protocol::LibraryDelta &delta);
+    // Sends a Have to every connected peer.
+    void broadcastHave(const protocol::Have &have);
 
     const PeerDb &peers() const { return _peers; }
 

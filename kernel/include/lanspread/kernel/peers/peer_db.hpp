@@ -23,6 +23,7 @@ struct PeerRecord {
     std::string via;  // how it was found: "connect" or "mdns"
     uint64_t libraryRevision = 0;
     std::map<std::string, protocol::GameSummary> games; // by game id
+    std::map<std::string, protocol::PartialGame> partials; // games it downloads, by id
     int64_t lastSeenMs = 0;
 };
 
@@ -39,6 +40,10 @@ class PeerDb {
                   int64_t nowMs);
     // Applies a LibraryDelta; false when the peer is unknown (the delta is ignored).
     bool applyDelta(const std::string &peerId, const protocol::LibraryDelta &delta, int64_t nowMs);
+    // Marks the chunks of a Have in the peer's partial game; false (nothing changes) when the
+    // peer is unknown, has no partial of that game with that digest, or a chunk is out of
+    // range.
+    bool applyHave(const std::string &peerId, const protocol::Have &have, int64_t nowMs);
     void touch(const std::string &peerId, int64_t nowMs);
     bool remove(const std::string &peerId);
 
@@ -49,11 +54,16 @@ class PeerDb {
     // Peers that may serve game: they advertise it Ready at exactly the catalog's version
     // (S15-S17, S36: stale versions are never sources and never vote). Sorted by peer_id.
     std::vector<std::string> readySources(const catalog::CatalogGame &game) const;
+    // Peers downloading game at the catalog's version (any file list). Sorted by peer_id.
+    std::vector<std::string> partialSources(const catalog::CatalogGame &game) const;
+    // The peer's partial game, or nullptr.
+    const protocol::PartialGame *partial(const std::string &peerId,
+                                         const std::string &gameId) const;
 
     // list-peers: every peer, sorted by peer_id.
     std::vector<contract::PeerView> peerViews() const;
-    // list-games "remote": one row per catalog game with at least one ready source, its
-    // size the one most of them advertise. Games not in the catalog are never listed (S35).
+    // list-games "remote": one row per catalog game with at least one ready or partial
+    // source (counted apart), its size the one most ready sources advertise. Games not in the catalog are never listed (S35).
     // Sorted by id.
     std::vector<contract::RemoteGameView> remoteGames(const catalog::Catalog &catalog) const;
 

@@ -3,7 +3,8 @@
 //
 // Streams (all bidirectional, over any lanspread.transport/1):
 //   control stream  opened by the connecting side right after the transport handshake:
-//                   Hello -> HelloAck, then LibraryDelta / Ping / Pong / Goodbye either way;
+//                   Hello -> HelloAck, then LibraryDelta / Have / Ping / Pong / Goodbye
+//                   either way;
 //   request stream  one per request, opened by the requester:
 //                   GetGame  -> GameFiles | Error, then FIN
 //                   GetChunk -> ChunkData (exactly the requested length) | Error, then FIN
@@ -27,7 +28,9 @@
 
 namespace lanspread::kernel::protocol {
 
-constexpr uint32_t PROTOCOL_VERSION = 1;
+// 2: 1 MiB chunks, partial games (Hello.partials, LibraryDelta.partial_*), Have,
+// GameSummary.files_digest.
+constexpr uint32_t PROTOCOL_VERSION = 2;
 
 enum class FrameType : uint8_t {
     Hello = 1,
@@ -41,16 +44,18 @@ enum class FrameType : uint8_t {
     Ping = 9,
     Pong = 10,
     Goodbye = 11,
+    Have = 12,
 };
 const char *frameTypeName(FrameType type); // "Hello", ...; "unknown" for others
 
 constexpr std::size_t kFrameHeaderSize = 5;
 constexpr uint32_t kMaxControlPayload = 16u << 20; // a library snapshot or file list
-constexpr uint32_t kMaxDataPayload = 32u << 20;    // one chunk (catalog::kChunkSize)
+constexpr uint32_t kMaxDataPayload = 1u << 20;     // one chunk (catalog::kChunkSize)
 constexpr std::size_t kMaxIdLength = 64;           // game ids, peer ids (64 hex)
 constexpr std::size_t kMaxTextLength = 256;        // names, versions, codes, addresses
 constexpr std::size_t kMaxPathLength = 4096;       // relative file paths
 constexpr std::size_t kMaxMessageText = 1024;      // error messages, goodbye reasons
+constexpr uint64_t kMaxChunksPerGame = 1u << 24;   // 16 TiB of 1 MiB chunks
 
 // One game as a peer advertises it (the library snapshot's unit).
 struct GameSummary {
@@ -60,7 +65,23 @@ struct GameSummary {
     bool downloaded = false;
     bool installed = false;
     uint64_t sizeBytes = 0;
+    // A downloaded game: filesDigest() of the file list it serves; "" otherwise. A download
+    // mixes sources only when their digests are the one of its voted list.
+    std::string filesDigest;
     bool operator==(const GameSummary &) const = default;
+};
+
+// A game the sender is downloading, and which of its chunks it has verified (and so
+// serves). Chunks are numbered in file-list order: every file's chunks, files sorted by path.
+// On the wire "have" is lowercase hex of ceil(chunkCount / 8) bytes, chunk i being bit
+// (0x80 >> i % 8) of byte i / 8, the unused bits of the last byte zero.
+struct PartialGame {
+    std::string id;
+    std::string version;     // the (catalog) version being downloaded
+    std::string filesDigest; // filesDigest() of the voted file list
+    uint64_t chunkCount = 0; // 1 .. kMaxChunksPerGame
+    std::vector<bool> have;  // chunkCount entries
+    bool operator==(const PartialGame &) const = default;
 };
 
 // Hello (connecting side) and HelloAck (accepting side) carry the same fields.
@@ -71,7 +92,8 @@ struct Hello {
     std::string listenAddr; // the sender's listener "ip:port" (never an ephemeral source port)
     std::vector<std::string> features;
     uint64_t libraryRevision = 0;
-    std::vector<GameSummary> games; // the full library snapshot
+    std::vector<GameSummary> games;    // the full library snapshot
+    std::vector<PartialGame> partials; // every game being downloaded, by id
     bool operator==(const Hello &) const = default;
 };
 struct HelloAck {
@@ -84,7 +106,20 @@ struct LibraryDelta {
     uint64_t revision = 0;
     std::vector<GameSummary> upserts;
     std::vector<std::string> removed; // game ids
+    // Partial games that began (or restarted with another list) and ended.
+    std::vector<PartialGame> partialUpserts;
+    std::vector<std::string> partialRemoved; // game ids
     bool operator==(const LibraryDelta &) const = default;
+};
+
+// Chunks of a partial game the sender verified since its last Have or PartialGame for it
+// (coalesced: one message per game every few hundred ms, not one per chunk). Ascending,
+// without repeats; each below the partial's chunkCount.
+struct Have {
+    std::string game;
+    std::string filesDigest;
+    std::vector<uint64_t> chunks;
+    bool operator==(const Have &) const = default;
 };
 
 struct GetGame {
@@ -104,6 +139,10 @@ struct GameFiles {
     std::vector<FileDescription> files; // sorted by path
     bool operator==(const GameFiles &) const = default;
 };
+
+// The identity of a file list: lowercase hex SHA-256 over its game id, version, and every
+// file's path, size and chunk hashes, in order (docs/protocol.md gives the exact bytes).
+std::string filesDigest(const GameFiles &files);
 
 struct GetChunk {
     std::string game;
@@ -137,7 +176,7 @@ struct Goodbye {
 
 // Every control message (everything but ChunkData, whose payload is raw bytes).
 using Message = std::variant<Hello, HelloAck, LibraryDelta, GetGame, GameFiles, GetChunk,
-                             ErrorReply, Ping, Pong, Goodbye>;
+                             ErrorReply, Ping, Pong, Goodbye, Have>;
 FrameType frameTypeOf(const Message &message);
 
 // The whole frame (header + JSON payload) of a control message.

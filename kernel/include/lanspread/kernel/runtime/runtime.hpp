@@ -80,13 +80,15 @@ class PeerRuntime : private peers::NetworkDelegate {
     static protocol::GameSummary summaryOf(const library::LocalGame &game);
 
     // NetworkDelegate
-    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games) override;
+    void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games,
+                         std::vector<protocol::PartialGame> &partials) override;
     std::variant<protocol::GameFiles, peers::ServeRefusal>
     serveGetGame(const std::string &game) override;
     std::variant<peers::ServeRange, peers::ServeRefusal>
     serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override;
     void peerLost(const std::string &peerId) override;
     void peerLibraryChanged(const std::string &peerId) override;
+    void peerHave(const std::string &peerId, const protocol::Have &have) override;
 
     host::Settings _settings;
     host::Reactor &_reactor;
