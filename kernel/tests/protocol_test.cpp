@@ -15,6 +15,7 @@
 #include <functional>
 #include <limits>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -36,6 +37,17 @@ std::string hexHash(int seed) {
 
 const std::string kPeerId = hexHash(-1);
 
+// 10 chunks, chunks 0, 7, 8 and 9 verified: on the wire "81c0".
+PartialGame samplePartial() {
+    PartialGame p;
+    p.id = "cod5";
+    p.version = "1.7";
+    p.filesDigest = hexHash(-3);
+    p.chunkCount = 10;
+    p.have = {true, false, false, false, false, false, false, true, true, true};
+    return p;
+}
+
 Hello sampleHello() {
     Hello h;
     h.peerId = kPeerId;
@@ -43,10 +55,11 @@ Hello sampleHello() {
     h.listenAddr = "192.168.1.20:41234";
     h.features = {"quic", "resume"};
     h.libraryRevision = 42;
-    h.games = {{"bf1942", "1.6", "Ready", true, true, 1234567890123ull},
-               {"cnctw", "", "None", false, false, 0},
-               {"a.b_c-d", "2.0", "LocalOnly", true, false, 5},
-               {"css", "v34", "Stale", true, true, std::numeric_limits<uint64_t>::max()}};
+    h.games = {{"bf1942", "1.6", "Ready", true, true, 1234567890123ull, hexHash(-2)},
+               {"cnctw", "", "None", false, false, 0, ""},
+               {"a.b_c-d", "2.0", "LocalOnly", true, false, 5, ""},
+               {"css", "v34", "Stale", true, true, std::numeric_limits<uint64_t>::max(), ""}};
+    h.partials = {samplePartial()};
     return h;
 }
 
@@ -63,8 +76,11 @@ GameFiles sampleGameFiles() {
 std::vector<Message> everyMessage() {
     LibraryDelta delta;
     delta.revision = 43;
-    delta.upserts = {{"cod5", "1.7", "Ready", true, false, 77}};
+    delta.upserts = {{"cod5", "1.7", "Ready", true, false, 77, hexHash(-4)}};
     delta.removed = {"cnc4", "ggoo"};
+    PartialGame oneChunk{"ut2004", "3369", hexHash(-5), 1, {false}};
+    delta.partialUpserts = {samplePartial(), oneChunk};
+    delta.partialRemoved = {"bf1942"};
     return {sampleHello(),
             HelloAck{sampleHello()},
             delta,
@@ -77,7 +93,9 @@ std::vector<Message> everyMessage() {
             Ping{std::numeric_limits<uint64_t>::max()},
             Pong{0},
             Goodbye{"shutting down"},
-            Goodbye{""}};
+            Goodbye{""},
+            Have{"cod5", hexHash(-3), {0, 5, kMaxChunksPerGame - 1}},
+            Have{"cod5", hexHash(-3), {}}};
 }
 
 std::span<const uint8_t> payloadOf(const Bytes &frame) {
@@ -113,6 +131,18 @@ std::string edited(const Message &message,
     edit(*root);
     std::ostringstream out;
     Poco::JSON::Stringifier::condense(root, out);
+    return out.str();
+}
+
+// The JSON of one PartialGame, as a Hello carries it.
+std::string partialText(const PartialGame &partial) {
+    Hello hello;
+    hello.peerId = kPeerId;
+    hello.partials = {partial};
+    Poco::JSON::Parser parser;
+    auto root = parser.parse(payloadText(encode(hello))).extract<Poco::JSON::Object::Ptr>();
+    std::ostringstream out;
+    Poco::JSON::Stringifier::condense(root->getArray("partials")->getObject(0), out);
     return out.str();
 }
 
@@ -172,6 +202,10 @@ class ProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(decodeRejectsBadPeerIds);
     CPPUNIT_TEST(decodeRejectsBadChunkHashes);
     CPPUNIT_TEST(decodeRejectsBadAvailabilityPathsAndRanges);
+    CPPUNIT_TEST(decodeRejectsBadFilesDigests);
+    CPPUNIT_TEST(decodeRejectsBadPartials);
+    CPPUNIT_TEST(decodeRejectsBadHaves);
+    CPPUNIT_TEST(filesDigestIsFixedAndCoversEveryField);
     CPPUNIT_TEST(decodeRejectsChunkDataAndUnknownTypes);
     CPPUNIT_TEST(readerRejectsUnknownTypeAtOnce);
     CPPUNIT_TEST(readerRejectsOversizedLengthsBeforeBuffering);
@@ -183,8 +217,8 @@ class ProtocolTest : public CppUnit::TestFixture {
     void frameTypeNamesAndMessageTypes() {
         const char *names[] = {"Hello",     "HelloAck", "LibraryDelta", "GetGame",
                                "GameFiles", "GetChunk", "ChunkData",    "Error",
-                               "Ping",      "Pong",     "Goodbye"};
-        for (int i = 1; i <= 11; ++i)
+                               "Ping",      "Pong",     "Goodbye",      "Have"};
+        for (int i = 1; i <= 12; ++i)
             CPPUNIT_ASSERT_EQUAL(std::string(names[i - 1]),
                                  std::string(frameTypeName(static_cast<FrameType>(i))));
         CPPUNIT_ASSERT_EQUAL(std::string("unknown"),
@@ -202,6 +236,8 @@ class ProtocolTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(frameTypeOf(Ping{}) == FrameType::Ping);
         CPPUNIT_ASSERT(frameTypeOf(Pong{}) == FrameType::Pong);
         CPPUNIT_ASSERT(frameTypeOf(Goodbye{}) == FrameType::Goodbye);
+        CPPUNIT_ASSERT(frameTypeOf(Have{}) == FrameType::Have);
+        CPPUNIT_ASSERT_EQUAL(uint8_t(12), uint8_t(FrameType::Have));
     }
 
     void wireFormatIsHeaderPlusCompactSnakeCaseJson() {
@@ -217,18 +253,31 @@ class ProtocolTest : public CppUnit::TestFixture {
 
         const std::string hello = payloadText(encode(sampleHello()));
         for (const char *member :
-             {"\"protocol_version\":1", "\"peer_id\":", "\"name\":", "\"listen_addr\":",
+             {"\"protocol_version\":2", "\"peer_id\":", "\"name\":", "\"listen_addr\":",
               "\"features\":[\"quic\",\"resume\"]", "\"library_revision\":42", "\"games\":[",
               "\"id\":\"bf1942\"", "\"availability\":\"Ready\"", "\"downloaded\":true",
-              "\"installed\":false", "\"size\":18446744073709551615", "\"version\":\"1.6\""})
+              "\"installed\":false", "\"size\":18446744073709551615", "\"version\":\"1.6\"",
+              "\"files_digest\":\"\"", "\"partials\":[{\"chunk_count\":10,\"files_digest\":\""})
             CPPUNIT_ASSERT_MESSAGE(member, hello.find(member) != std::string::npos);
         CPPUNIT_ASSERT(hello.find('\n') == std::string::npos);
 
         const std::string files = payloadText(encode(sampleGameFiles()));
         CPPUNIT_ASSERT(files.find("\"chunks\":[\"" + sha256Hex("", 0) + "\"]") !=
                        std::string::npos);
-        CPPUNIT_ASSERT(payloadText(encode(LibraryDelta{9, {}, {"x"}})) ==
-                       R"({"removed":["x"],"revision":9,"upserts":[]})");
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"partial_removed":["y"],"partial_upserts":[],)"
+                                         R"("removed":["x"],"revision":9,"upserts":[]})"),
+                             payloadText(encode(LibraryDelta{9, {}, {"x"}, {}, {"y"}})));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(R"({"chunks":[0,3],"files_digest":")" + hexHash(1) + R"(","game":"g"})"),
+            payloadText(encode(Have{"g", hexHash(1), {0, 3}})));
+        // The have bitmap: chunk i is bit 0x80 >> i % 8 of byte i / 8.
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"chunk_count":10,"files_digest":")" + hexHash(-3) +
+                                         R"(","have":"81c0","id":"cod5","version":"1.7"})"),
+                             partialText(samplePartial()));
+        PartialGame eight = samplePartial();
+        eight.chunkCount = 8;
+        eight.have = {false, true, false, false, false, false, false, true};
+        CPPUNIT_ASSERT(partialText(eight).find(R"("have":"41")") != std::string::npos);
 
         // The header's length is the payload's.
         const Bytes frame = encode(sampleGameFiles());
@@ -261,6 +310,12 @@ class ProtocolTest : public CppUnit::TestFixture {
         h.protocolVersion = std::numeric_limits<uint32_t>::max();
         expectRoundTrip(h);
         expectRoundTrip(Goodbye{std::string(kMaxMessageText, 'r')});
+        h = sampleHello();
+        h.partials[0].chunkCount = kMaxChunksPerGame;
+        h.partials[0].have.assign(kMaxChunksPerGame, false);
+        h.partials[0].have.back() = true;
+        h.partials.push_back(PartialGame{"c9", "", hexHash(7), 9, std::vector<bool>(9, true)});
+        expectRoundTrip(h);
         expectRoundTrip(GetChunk{std::string(kMaxIdLength, 'g'), std::string(kMaxPathLength, 'p'),
                                  std::numeric_limits<uint64_t>::max() - kMaxDataPayload,
                                  kMaxDataPayload});
@@ -548,12 +603,13 @@ class ProtocolTest : public CppUnit::TestFixture {
         h.games[2].id = "../x";
         expectError(FrameType::Hello, payloadText(encode(h)),
                     "Hello: games[2].id: \"../x\" is not a valid game id");
-        expectError(FrameType::LibraryDelta, payloadText(encode(LibraryDelta{1, {}, {"ok", "B"}})),
+        expectError(FrameType::LibraryDelta,
+                    payloadText(encode(LibraryDelta{1, {}, {"ok", "B"}, {}, {}})),
                     "LibraryDelta: removed[1]: \"B\" is not a valid game id");
-        expectError(
-            FrameType::LibraryDelta,
-            payloadText(encode(LibraryDelta{1, {{"x/y", "", "None", false, false, 0}}, {}})),
-            "LibraryDelta: upserts[0].id:");
+        expectError(FrameType::LibraryDelta,
+                    payloadText(encode(
+                        LibraryDelta{1, {{"x/y", "", "None", false, false, 0, ""}}, {}, {}, {}})),
+                    "LibraryDelta: upserts[0].id:");
         expectError(FrameType::GameFiles, payloadText(encode(GameFiles{"..", "1", {}})),
                     "GameFiles: game: \"..\" is not a valid game id");
         expectError(FrameType::GetChunk, payloadText(encode(GetChunk{"/etc", "a", 0, 1})),
@@ -563,7 +619,8 @@ class ProtocolTest : public CppUnit::TestFixture {
         h.games[3].id = h.games[0].id;
         expectError(FrameType::Hello, payloadText(encode(h)),
                     "Hello: games[3].id: game \"bf1942\" appears twice");
-        expectError(FrameType::LibraryDelta, payloadText(encode(LibraryDelta{1, {}, {"a", "a"}})),
+        expectError(FrameType::LibraryDelta,
+                    payloadText(encode(LibraryDelta{1, {}, {"a", "a"}, {}, {}})),
                     "LibraryDelta: removed[1]: game \"a\" appears twice");
     }
 
@@ -586,18 +643,19 @@ class ProtocolTest : public CppUnit::TestFixture {
     void decodeRejectsBadChunkHashes() {
         // Too few and too many hashes for the size; an empty file needs exactly one.
         GameFiles g = sampleGameFiles();
-        g.files[1].size = 3 * kChunkSize + 1; // 100663297: 4 chunks
+        g.files[1].size = 3 * kChunkSize + 1; // 3145729: 4 chunks of 1 MiB
         expectError(FrameType::GameFiles, payloadText(encode(g)),
-                    "GameFiles: files[1].chunks: expected 4 hashes for size 100663297, got 3");
+                    "GameFiles: files[1].chunks: expected 4 hashes for size 3145729, got 3");
         g = sampleGameFiles();
         g.files[2].chunkHashes.push_back(hexHash(9));
         expectError(FrameType::GameFiles, payloadText(encode(g)),
-                    "GameFiles: files[2].chunks: expected 1 hashes for size 33554432, got 2");
+                    "GameFiles: files[2].chunks: expected 1 hashes for size 1048576, got 2");
         g = sampleGameFiles();
         g.files[0].chunkHashes.clear();
         expectError(FrameType::GameFiles, payloadText(encode(g)),
                     "GameFiles: files[0].chunks: expected 1 hashes for size 0, got 0");
-        CPPUNIT_ASSERT_EQUAL(uint64_t(4), chunkCount(100663297));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(4), chunkCount(3145729));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(3), chunkCount(3145728));
 
         // Uppercase, short, non-hex, wrongly typed.
         g = sampleGameFiles();
@@ -650,18 +708,181 @@ class ProtocolTest : public CppUnit::TestFixture {
 
         expectError(FrameType::GetChunk,
                     payloadText(encode(GetChunk{"g", "a", 0, uint64_t(kMaxDataPayload) + 1})),
-                    "GetChunk: length: 33554433 exceeds the 33554432-byte ChunkData limit");
+                    "GetChunk: length: 1048577 exceeds the 1048576-byte ChunkData limit");
         expectError(
             FrameType::GetChunk,
             payloadText(encode(GetChunk{"g", "a", std::numeric_limits<uint64_t>::max(), 1})),
             "GetChunk: offset: offset + length overflows");
     }
 
+    void decodeRejectsBadFilesDigests() {
+        // A summary's digest is "" (not downloaded) or a SHA-256; a partial's and a Have's
+        // always a SHA-256.
+        const std::string upper = "ABCDEF" + hexHash(5).substr(6);
+        for (const std::string &bad : {upper, hexHash(5).substr(1), hexHash(5) + "0",
+                                       std::string(64, 'g'), std::string(" ")}) {
+            Hello h = sampleHello();
+            h.games[2].filesDigest = bad;
+            expectError(FrameType::Hello, payloadText(encode(h)), "Hello: games[2].files_digest:");
+            h = sampleHello();
+            h.partials[0].filesDigest = bad;
+            expectError(FrameType::Hello, payloadText(encode(h)),
+                        "Hello: partials[0].files_digest:");
+            expectError(FrameType::Have, payloadText(encode(Have{"g", bad, {1}})),
+                        "Have: files_digest:");
+        }
+        Hello h = sampleHello();
+        h.games[0].filesDigest = upper;
+        expectError(FrameType::Hello, payloadText(encode(h)),
+                    "Hello: games[0].files_digest: \"" + upper +
+                        "\" is neither \"\" nor 64 lowercase hex digits");
+        h = sampleHello();
+        h.partials[0].filesDigest = "";
+        expectError(FrameType::Hello, payloadText(encode(h)),
+                    "Hello: partials[0].files_digest: \"\" is not a files digest");
+        expectError(FrameType::Have, payloadText(encode(Have{"g", "", {1}})),
+                    "Have: files_digest: \"\" is not a files digest");
+        expectError(
+            FrameType::Hello,
+            edited(sampleHello(), [](auto &o) { objectIn(o, "games", 1).remove("files_digest"); }),
+            "Hello: games[1].files_digest: missing");
+        expectError(FrameType::LibraryDelta,
+                    edited(everyMessage()[2],
+                           [](auto &o) { objectIn(o, "upserts", 0).set("files_digest", 7); }),
+                    "LibraryDelta: upserts[0].files_digest: expected a string");
+    }
+
+    void decodeRejectsBadPartials() {
+        auto withPartial = [](const std::function<void(Poco::JSON::Object &)> &edit) {
+            return edited(sampleHello(), [&](auto &o) { edit(objectIn(o, "partials", 0)); });
+        };
+        expectError(FrameType::Hello, edited(sampleHello(), [](auto &o) { o.remove("partials"); }),
+                    "Hello: partials: missing");
+        for (const char *member : {"id", "version", "files_digest", "chunk_count", "have"})
+            expectError(FrameType::Hello, withPartial([&](auto &p) { p.remove(member); }),
+                        "Hello: partials[0]." + std::string(member) + ": missing");
+        expectError(FrameType::Hello,
+                    withPartial([](auto &p) { p.set("chunk_count", Poco::UInt64(0)); }),
+                    "Hello: partials[0].chunk_count: 0 is not in 1..16777216");
+        expectError(FrameType::Hello, withPartial([](auto &p) {
+                        p.set("chunk_count", Poco::UInt64(kMaxChunksPerGame + 1));
+                    }),
+                    "Hello: partials[0].chunk_count: 16777217 is not in 1..16777216");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("chunk_count", -1); }),
+                    "Hello: partials[0].chunk_count: expected a non-negative integer");
+        // The bitmap: exactly ceil(chunk_count / 8) bytes of lowercase hex, no bit past the end.
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", "81"); }),
+                    "Hello: partials[0].have: expected 4 hex digits for 10 chunks, got 2");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", "81c000"); }),
+                    "Hello: partials[0].have: longer than 4 bytes (6)");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", "81C0"); }),
+                    "Hello: partials[0].have: not lowercase hex (at digit 2)");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", "8-c0"); }),
+                    "Hello: partials[0].have: not lowercase hex (at digit 0)");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", "81c1"); }),
+                    "Hello: partials[0].have: bit set for chunk 15 beyond chunk_count 10");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", "81e0"); }),
+                    "Hello: partials[0].have: bit set for chunk 10 beyond chunk_count 10");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("have", 8); }),
+                    "Hello: partials[0].have: expected a string");
+        expectError(FrameType::Hello, withPartial([](auto &p) { p.set("id", "../x"); }),
+                    "Hello: partials[0].id: \"../x\" is not a valid game id");
+        expectError(FrameType::Hello,
+                    withPartial([](auto &p) { p.set("version", std::string(257, 'v')); }),
+                    "Hello: partials[0].version: longer than 256");
+        // Each game at most once per list; partial_removed holds game ids.
+        Hello h = sampleHello();
+        h.partials.push_back(h.partials[0]);
+        expectError(FrameType::Hello, payloadText(encode(h)),
+                    "Hello: partials[1].id: game \"cod5\" appears twice");
+        LibraryDelta delta = std::get<LibraryDelta>(everyMessage()[2]);
+        delta.partialUpserts[1].id = delta.partialUpserts[0].id;
+        expectError(FrameType::LibraryDelta, payloadText(encode(delta)),
+                    "LibraryDelta: partial_upserts[1].id: game \"cod5\" appears twice");
+        delta = std::get<LibraryDelta>(everyMessage()[2]);
+        delta.partialRemoved = {"a", "A"};
+        expectError(FrameType::LibraryDelta, payloadText(encode(delta)),
+                    "LibraryDelta: partial_removed[1]: \"A\" is not a valid game id");
+        delta.partialRemoved = {"a", "a"};
+        expectError(FrameType::LibraryDelta, payloadText(encode(delta)),
+                    "LibraryDelta: partial_removed[1]: game \"a\" appears twice");
+        expectError(FrameType::LibraryDelta,
+                    edited(everyMessage()[2], [](auto &o) { o.remove("partial_upserts"); }),
+                    "LibraryDelta: partial_upserts: missing");
+        expectError(FrameType::LibraryDelta,
+                    edited(everyMessage()[2], [](auto &o) { o.remove("partial_removed"); }),
+                    "LibraryDelta: partial_removed: missing");
+    }
+
+    void decodeRejectsBadHaves() {
+        const std::string digest = hexHash(1);
+        expectError(FrameType::Have, payloadText(encode(Have{"g", digest, {3, 3}})),
+                    "Have: chunks[1]: 3 does not ascend (chunks are sorted, unique)");
+        expectError(FrameType::Have, payloadText(encode(Have{"g", digest, {0, 4, 2}})),
+                    "Have: chunks[2]: 2 does not ascend");
+        expectError(FrameType::Have, payloadText(encode(Have{"g", digest, {1, kMaxChunksPerGame}})),
+                    "Have: chunks[1]: 16777216 is not below 16777216");
+        expectError(FrameType::Have, payloadText(encode(Have{"G", digest, {1}})),
+                    "Have: game: \"G\" is not a valid game id");
+        expectError(FrameType::Have,
+                    R"({"game":"g","files_digest":")" + digest + R"(","chunks":[-1]})",
+                    "Have: chunks[0]: expected a non-negative integer");
+        expectError(FrameType::Have,
+                    R"({"game":"g","files_digest":")" + digest + R"(","chunks":["1"]})",
+                    "Have: chunks[0]: expected a non-negative integer, got a string");
+        expectError(FrameType::Have, R"({"game":"g","files_digest":")" + digest + R"("})",
+                    "Have: chunks: missing");
+        // At most 2^20 chunks in one Have (the limit is checked before any element).
+        Have many{"g", digest, {}};
+        many.chunks.resize((std::size_t(1) << 20) + 1);
+        for (std::size_t i = 0; i < many.chunks.size(); ++i)
+            many.chunks[i] = i;
+        expectError(FrameType::Have, payloadText(encode(many)),
+                    "Have: chunks: 1048577 chunks exceed the limit of 1048576");
+        many.chunks.pop_back();
+        expectRoundTrip(many);
+    }
+
+    void filesDigestIsFixedAndCoversEveryField() {
+        // The exact bytes (docs/protocol.md): "lanspread-files/1\n" game "\n" version "\n",
+        // then per file: path "\n" size "\n" and each chunk hash followed by "\n".
+        const GameFiles files = sampleGameFiles();
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("306fc58ca8022c280469e2d75ea030d1fd32553043a90649d1564bac81ab8a5d"),
+            filesDigest(files));
+        std::string text = "lanspread-files/1\nbf1942\n1.6\n";
+        for (const auto &file : files.files) {
+            text += file.path + "\n" + std::to_string(file.size) + "\n";
+            for (const auto &hash : file.chunkHashes)
+                text += hash + "\n";
+        }
+        CPPUNIT_ASSERT_EQUAL(sha256Hex(text.data(), text.size()), filesDigest(files));
+
+        std::vector<GameFiles> changed(9, files);
+        changed[0].game = "bf1943";
+        changed[1].version = "1.61";
+        changed[2].files[1].path = "maps/big.rfb";
+        changed[3].files[1].size += 1;
+        changed[4].files[1].chunkHashes[2] = hexHash(5);
+        std::swap(changed[5].files[0], changed[5].files[2]);
+        changed[6].files.pop_back();
+        changed[7].files.push_back({"z", 0, {sha256Hex("", 0)}});
+        // Moving text between fields changes the digest too (fields end with "\n").
+        changed[8].game = "bf1942\n1.6";
+        changed[8].version = "";
+        std::set<std::string> digests{filesDigest(files)};
+        for (const auto &g : changed)
+            CPPUNIT_ASSERT_MESSAGE(g.game + " " + g.version, digests.insert(filesDigest(g)).second);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(10), digests.size());
+        for (const auto &digest : digests)
+            CPPUNIT_ASSERT_EQUAL(std::size_t(64), digest.size());
+    }
+
     void decodeRejectsChunkDataAndUnknownTypes() {
         expectError(FrameType::ChunkData, "{}", "ChunkData: raw data, not a control message");
         expectError(static_cast<FrameType>(0), R"({"nonce":1})", "unknown frame type 0");
         expectError(static_cast<FrameType>(200), R"({"nonce":1})", "unknown frame type 200");
-        expectError(static_cast<FrameType>(12), R"({"nonce":1})", "unknown frame type 12");
+        expectError(static_cast<FrameType>(13), R"({"nonce":1})", "unknown frame type 13");
         // The control limit holds for decode() itself.
         std::string huge = R"({"reason":"x","pad":")";
         huge += std::string(kMaxControlPayload, 'p') + "\"}";
@@ -669,7 +890,7 @@ class ProtocolTest : public CppUnit::TestFixture {
     }
 
     void readerRejectsUnknownTypeAtOnce() {
-        for (uint8_t type : {uint8_t(0), uint8_t(12), uint8_t(200), uint8_t(255)}) {
+        for (uint8_t type : {uint8_t(0), uint8_t(13), uint8_t(200), uint8_t(255)}) {
             Recorder recorder;
             FrameReader reader(recorder.handler());
             const Status status = reader.feed(Bytes{type});
@@ -717,7 +938,7 @@ class ProtocolTest : public CppUnit::TestFixture {
             Bytes header = encodeChunkDataHeader(kMaxDataPayload + 1);
             const Status status = reader.feed(header);
             CPPUNIT_ASSERT(!status.succeeded());
-            CPPUNIT_ASSERT_EQUAL(std::string("ChunkData: length 33554433 exceeds the 33554432-byte "
+            CPPUNIT_ASSERT_EQUAL(std::string("ChunkData: length 1048577 exceeds the 1048576-byte "
                                              "limit"),
                                  status.message());
             CPPUNIT_ASSERT(!begun);
@@ -771,7 +992,7 @@ class ProtocolTest : public CppUnit::TestFixture {
                     b = static_cast<uint8_t>(random());
                 break;
             case 1: { // a plausible header, then noise
-                input = {static_cast<uint8_t>(random() % 13), 0, 0, uint8_t(random() % 2),
+                input = {static_cast<uint8_t>(random() % 14), 0, 0, uint8_t(random() % 2),
                          uint8_t(random())};
                 const std::size_t n = random() % 300;
                 for (std::size_t i = 0; i < n; ++i)
@@ -863,7 +1084,7 @@ class ProtocolTest : public CppUnit::TestFixture {
                                decoded.status().message().find(needle) != std::string::npos);
 
         // The reader reports the same error and delivers nothing.
-        if (static_cast<uint8_t>(type) < 1 || static_cast<uint8_t>(type) > 11 ||
+        if (static_cast<uint8_t>(type) < 1 || static_cast<uint8_t>(type) > 12 ||
             type == FrameType::ChunkData || payload.size() > kMaxControlPayload)
             return;
         int delivered = 0;

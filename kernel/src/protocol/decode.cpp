@@ -22,6 +22,12 @@
 
 namespace lanspread::kernel::protocol {
 
+// A GetChunk asks for at most one chunk, which a ChunkData frame carries whole.
+static_assert(kMaxDataPayload == catalog::kChunkSize, "one ChunkData frame is one chunk");
+
+// Bounds a Have's list (and so its decode work) well below the control payload limit.
+constexpr std::size_t kMaxHaveChunks = std::size_t(1) << 20;
+
 namespace {
 
 using detail::knownType;
@@ -267,6 +273,10 @@ GameSummary gameSummary(const Fields &in) {
     game.downloaded = in.boolean("downloaded");
     game.installed = in.boolean("installed");
     game.sizeBytes = in.number("size");
+    game.filesDigest = in.text("files_digest", kMaxIdLength);
+    if (!game.filesDigest.empty() && !isLowerHex64(game.filesDigest))
+        throw Invalid{in.name("files_digest"),
+                      quoted(game.filesDigest) + " is neither \"\" nor 64 lowercase hex digits"};
     return game;
 }
 
@@ -278,6 +288,73 @@ std::vector<GameSummary> gameSummaries(const Fields &in, const std::string &memb
     out.reserve(array->size());
     for (std::size_t i = 0; i < array->size(); ++i) {
         GameSummary game = gameSummary(objectAt(array, i, field));
+        if (!seen.insert(game.id).second)
+            throw Invalid{element(field, i) + ".id", "game " + quoted(game.id) + " appears twice"};
+        out.push_back(std::move(game));
+    }
+    return out;
+}
+
+std::string filesDigestOf(const Fields &in, const std::string &member) {
+    std::string digest = in.text(member, kMaxIdLength);
+    if (!isLowerHex64(digest))
+        throw Invalid{in.name(member),
+                      quoted(digest) + " is not a files digest (64 lowercase hex digits)"};
+    return digest;
+}
+
+int hexValue(char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+PartialGame partialGame(const Fields &in) {
+    PartialGame game;
+    game.id = in.gameId("id");
+    game.version = in.text("version", kMaxTextLength);
+    game.filesDigest = filesDigestOf(in, "files_digest");
+    game.chunkCount = in.number("chunk_count");
+    if (game.chunkCount == 0 || game.chunkCount > kMaxChunksPerGame)
+        throw Invalid{in.name("chunk_count"), std::to_string(game.chunkCount) + " is not in 1.." +
+                                                  std::to_string(kMaxChunksPerGame)};
+    const std::size_t bytes = static_cast<std::size_t>((game.chunkCount + 7) / 8);
+    const std::string hex = in.text("have", 2 * bytes);
+    const std::string field = in.name("have");
+    if (hex.size() != 2 * bytes)
+        throw Invalid{field, "expected " + std::to_string(2 * bytes) + " hex digits for " +
+                                 std::to_string(game.chunkCount) + " chunks, got " +
+                                 std::to_string(hex.size())};
+    game.have.assign(static_cast<std::size_t>(game.chunkCount), false);
+    for (std::size_t b = 0; b < bytes; ++b) {
+        const int high = hexValue(hex[2 * b]);
+        const int low = hexValue(hex[2 * b + 1]);
+        if (high < 0 || low < 0)
+            throw Invalid{field, "not lowercase hex (at digit " + std::to_string(2 * b) + ")"};
+        const unsigned byte = unsigned(high) << 4 | unsigned(low);
+        for (unsigned bit = 0; bit < 8; ++bit) {
+            if (!(byte & (0x80u >> bit)))
+                continue;
+            const uint64_t chunk = uint64_t(b) * 8 + bit;
+            if (chunk >= game.chunkCount)
+                throw Invalid{field, "bit set for chunk " + std::to_string(chunk) +
+                                         " beyond chunk_count " + std::to_string(game.chunkCount)};
+            game.have[static_cast<std::size_t>(chunk)] = true;
+        }
+    }
+    return game;
+}
+
+std::vector<PartialGame> partialGames(const Fields &in, const std::string &member) {
+    const Array::Ptr array = in.array(member);
+    const std::string field = in.name(member);
+    std::vector<PartialGame> out;
+    std::set<std::string> seen;
+    out.reserve(array->size());
+    for (std::size_t i = 0; i < array->size(); ++i) {
+        PartialGame game = partialGame(objectAt(array, i, field));
         if (!seen.insert(game.id).second)
             throw Invalid{element(field, i) + ".id", "game " + quoted(game.id) + " appears twice"};
         out.push_back(std::move(game));
@@ -297,6 +374,7 @@ Hello helloFrom(const Fields &in) {
     m.features = texts(in, "features", kMaxTextLength);
     m.libraryRevision = in.number("library_revision");
     m.games = gameSummaries(in, "games");
+    m.partials = partialGames(in, "partials");
     return m;
 }
 
@@ -305,6 +383,32 @@ LibraryDelta libraryDeltaFrom(const Fields &in) {
     m.revision = in.number("revision");
     m.upserts = gameSummaries(in, "upserts");
     m.removed = gameIds(in, "removed");
+    m.partialUpserts = partialGames(in, "partial_upserts");
+    m.partialRemoved = gameIds(in, "partial_removed");
+    return m;
+}
+
+Have haveFrom(const Fields &in) {
+    Have m;
+    m.game = in.gameId("game");
+    m.filesDigest = filesDigestOf(in, "files_digest");
+    const Array::Ptr chunks = in.array("chunks");
+    const std::string field = in.name("chunks");
+    if (chunks->size() > kMaxHaveChunks)
+        throw Invalid{field, std::to_string(chunks->size()) + " chunks exceed the limit of " +
+                                 std::to_string(kMaxHaveChunks)};
+    m.chunks.reserve(chunks->size());
+    for (std::size_t i = 0; i < chunks->size(); ++i) {
+        const uint64_t chunk =
+            Fields::checkedNumber(chunks->get(static_cast<unsigned>(i)), element(field, i));
+        if (chunk >= kMaxChunksPerGame)
+            throw Invalid{element(field, i), std::to_string(chunk) + " is not below " +
+                                                 std::to_string(kMaxChunksPerGame)};
+        if (!m.chunks.empty() && chunk <= m.chunks.back())
+            throw Invalid{element(field, i),
+                          std::to_string(chunk) + " does not ascend (chunks are sorted, unique)"};
+        m.chunks.push_back(chunk);
+    }
     return m;
 }
 
@@ -392,6 +496,7 @@ Message messageFrom(FrameType type, const Fields &in) {
     case FrameType::Ping: return Ping{in.number("nonce")};
     case FrameType::Pong: return Pong{in.number("nonce")};
     case FrameType::Goodbye: return goodbyeFrom(in);
+    case FrameType::Have: return haveFrom(in);
     case FrameType::ChunkData: break;
     }
     throw Invalid{{}, "not a control message"}; // unreachable: decode() checks the type first

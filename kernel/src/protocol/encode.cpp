@@ -1,6 +1,8 @@
 // The peer protocol's control messages as JSON payloads, framed (see messages.hpp).
 #include "framing.hpp"
 
+#include <lanspread/kernel/base/sha256.hpp>
+#include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/protocol/messages.hpp>
 
 #include <Poco/JSON/Array.h>
@@ -37,6 +39,7 @@ Object::Ptr gameJson(const GameSummary &game) {
     o->set("downloaded", game.downloaded);
     o->set("installed", game.installed);
     o->set("size", Poco::UInt64(game.sizeBytes));
+    o->set("files_digest", game.filesDigest);
     return o;
 }
 
@@ -44,6 +47,29 @@ Array::Ptr gamesJson(const std::vector<GameSummary> &games) {
     Array::Ptr array = new Array;
     for (const auto &game : games)
         array->add(gameJson(game));
+    return array;
+}
+
+// Chunk i is bit (0x80 >> i % 8) of byte i / 8; the last byte's unused bits stay zero.
+std::string haveHex(const std::vector<bool> &have) {
+    std::vector<uint8_t> bytes((have.size() + 7) / 8, 0);
+    for (std::size_t i = 0; i < have.size(); ++i)
+        if (have[i])
+            bytes[i / 8] |= static_cast<uint8_t>(0x80u >> (i % 8));
+    return base::toHex(bytes.data(), bytes.size());
+}
+
+Array::Ptr partialsJson(const std::vector<PartialGame> &partials) {
+    Array::Ptr array = new Array;
+    for (const auto &partial : partials) {
+        Object::Ptr o = new Object;
+        o->set("id", partial.id);
+        o->set("version", partial.version);
+        o->set("files_digest", partial.filesDigest);
+        o->set("chunk_count", Poco::UInt64(partial.chunkCount));
+        o->set("have", haveHex(partial.have));
+        array->add(o);
+    }
     return array;
 }
 
@@ -56,6 +82,7 @@ Object::Ptr helloJson(const Hello &m) {
     o->set("features", stringArray(m.features));
     o->set("library_revision", Poco::UInt64(m.libraryRevision));
     o->set("games", gamesJson(m.games));
+    o->set("partials", partialsJson(m.partials));
     return o;
 }
 
@@ -71,6 +98,19 @@ Object::Ptr toJson(const LibraryDelta &m) {
     o->set("revision", Poco::UInt64(m.revision));
     o->set("upserts", gamesJson(m.upserts));
     o->set("removed", stringArray(m.removed));
+    o->set("partial_upserts", partialsJson(m.partialUpserts));
+    o->set("partial_removed", stringArray(m.partialRemoved));
+    return o;
+}
+
+Object::Ptr toJson(const Have &m) {
+    Object::Ptr o = new Object;
+    o->set("game", m.game);
+    o->set("files_digest", m.filesDigest);
+    Array::Ptr chunks = new Array;
+    for (const uint64_t chunk : m.chunks)
+        chunks->add(Poco::UInt64(chunk));
+    o->set("chunks", chunks);
     return o;
 }
 
@@ -131,6 +171,24 @@ Object::Ptr toJson(const Goodbye &m) {
 }
 
 } // namespace
+
+std::string filesDigest(const GameFiles &files) {
+    base::Sha256 sha;
+    auto line = [&sha](const std::string &text) {
+        sha.update(text.data(), text.size());
+        sha.update("\n", 1);
+    };
+    line("lanspread-files/1");
+    line(files.game);
+    line(files.version);
+    for (const auto &file : files.files) {
+        line(file.path);
+        line(std::to_string(file.size));
+        for (const auto &hash : file.chunkHashes)
+            line(hash);
+    }
+    return sha.hexDigest();
+}
 
 std::vector<uint8_t> encode(const Message &message) {
     const Object::Ptr json = std::visit([](const auto &m) { return toJson(m); }, message);

@@ -25,7 +25,7 @@ void putHeader(std::vector<uint8_t> &out, FrameType type, uint32_t length) {
 
 bool knownType(uint8_t type) {
     return type >= static_cast<uint8_t>(FrameType::Hello) &&
-           type <= static_cast<uint8_t>(FrameType::Goodbye);
+           type <= static_cast<uint8_t>(FrameType::Have);
 }
 
 Status protocolError(std::string message) {
@@ -51,6 +51,7 @@ const char *frameTypeName(FrameType type) {
     case FrameType::Ping: return "Ping";
     case FrameType::Pong: return "Pong";
     case FrameType::Goodbye: return "Goodbye";
+    case FrameType::Have: return "Have";
     }
     return "unknown";
 }
@@ -77,9 +78,11 @@ FrameType frameTypeOf(const Message &message) {
                 return FrameType::Ping;
             else if constexpr (std::is_same_v<T, Pong>)
                 return FrameType::Pong;
-            else {
-                static_assert(std::is_same_v<T, Goodbye>, "a Message alternative has no type");
+            else if constexpr (std::is_same_v<T, Goodbye>)
                 return FrameType::Goodbye;
+            else {
+                static_assert(std::is_same_v<T, Have>, "a Message alternative has no type");
+                return FrameType::Have;
             }
         },
         message);
