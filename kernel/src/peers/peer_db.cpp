@@ -14,6 +14,19 @@ gamesById(const std::vector<protocol::GameSummary> &games) {
     return byId;
 }
 
+std::map<std::string, protocol::PartialGame>
+partialsById(const std::vector<protocol::PartialGame> &partials) {
+    std::map<std::string, protocol::PartialGame> byId;
+    for (const auto &p : partials)
+        byId[p.id] = p; // a repeated id: the last one wins, like a delta upsert
+    return byId;
+}
+
+bool downloadsCatalogVersion(const PeerRecord &peer, const catalog::CatalogGame &game) {
+    auto it = peer.partials.find(game.id);
+    return it != peer.partials.end() && it->second.version == game.version;
+}
+
 bool servesCatalogVersion(const PeerRecord &peer, const catalog::CatalogGame &game) {
     auto it = peer.games.find(game.id);
     if (it == peer.games.end())
@@ -40,6 +53,7 @@ PeerDb::Upsert PeerDb::upsert(const protocol::Hello &hello, const std::string &a
     record.via = via;
     record.libraryRevision = hello.libraryRevision;
     record.games = gamesById(hello.games);
+    record.partials = partialsById(hello.partials);
     record.lastSeenMs = nowMs;
     return outcome;
 }
@@ -54,8 +68,30 @@ bool PeerDb::applyDelta(const std::string &peerId, const protocol::LibraryDelta 
         record.games[g.id] = g;
     for (const auto &id : delta.removed)
         record.games.erase(id);
+    for (const auto &p : delta.partialUpserts)
+        record.partials[p.id] = p;
+    for (const auto &id : delta.partialRemoved)
+        record.partials.erase(id);
     record.libraryRevision = delta.revision;
     record.lastSeenMs = nowMs;
+    return true;
+}
+
+bool PeerDb::applyHave(const std::string &peerId, const protocol::Have &have, int64_t nowMs) {
+    auto it = _peers.find(peerId);
+    if (it == _peers.end())
+        return false;
+    auto partial = it->second.partials.find(have.game);
+    if (partial == it->second.partials.end() || partial->second.filesDigest != have.filesDigest)
+        return false;
+    std::vector<bool> &bits = partial->second.have;
+    // Checked whole before any bit is set: a Have is applied entirely or not at all.
+    for (const uint64_t chunk : have.chunks)
+        if (chunk >= bits.size())
+            return false;
+    for (const uint64_t chunk : have.chunks)
+        bits[static_cast<std::size_t>(chunk)] = true;
+    it->second.lastSeenMs = nowMs;
     return true;
 }
 
@@ -82,10 +118,32 @@ std::vector<std::string> PeerDb::readySources(const catalog::CatalogGame &game) 
     return ids;
 }
 
+std::vector<std::string> PeerDb::partialSources(const catalog::CatalogGame &game) const {
+    std::vector<std::string> ids;
+    for (const auto &[id, peer] : _peers) // std::map: already sorted by peer_id
+        if (downloadsCatalogVersion(peer, game))
+            ids.push_back(id);
+    return ids;
+}
+
+const protocol::PartialGame *PeerDb::partial(const std::string &peerId,
+                                             const std::string &gameId) const {
+    const PeerRecord *peer = find(peerId);
+    if (!peer)
+        return nullptr;
+    auto it = peer->partials.find(gameId);
+    return it == peer->partials.end() ? nullptr : &it->second;
+}
+
 contract::PeerView peerView(const PeerRecord &record) {
-    contract::PeerView view{record.peerId, record.name, record.addr, record.via, {}};
+    contract::PeerView view{record.peerId, record.name, record.addr, record.via, {}, {}};
     for (const auto &[gameId, summary] : record.games)
         view.games.push_back({gameId, summary.version, summary.availability});
+    for (const auto &[gameId, partial] : record.partials) {
+        const auto have =
+            static_cast<uint64_t>(std::count(partial.have.begin(), partial.have.end(), true));
+        view.partials.push_back({gameId, partial.version, have, partial.chunkCount});
+    }
     return view;
 }
 
@@ -107,16 +165,20 @@ std::vector<contract::RemoteGameView> PeerDb::remoteGames(const catalog::Catalog
     std::vector<contract::RemoteGameView> rows;
     for (const catalog::CatalogGame *game : games) {
         std::size_t peerCount = 0;
+        std::size_t partialPeerCount = 0;
         std::map<uint64_t, std::size_t> sizeVotes; // sizeBytes -> how many ready sources
         for (const auto &[id, peer] : _peers) {
+            if (downloadsCatalogVersion(peer, *game))
+                ++partialPeerCount;
             if (!servesCatalogVersion(peer, *game))
                 continue;
             ++peerCount;
             ++sizeVotes[peer.games.at(game->id).sizeBytes];
         }
-        if (peerCount == 0)
+        if (peerCount == 0 && partialPeerCount == 0)
             continue;
-        // The most common size; a tie goes to the largest (the map is ascending, so >=).
+        // The most common size (0 while only partial sources know the game); a tie goes to the
+        // largest (the map is ascending, so >=).
         uint64_t size = 0;
         std::size_t best = 0;
         for (const auto &[bytes, votes] : sizeVotes)
@@ -124,7 +186,7 @@ std::vector<contract::RemoteGameView> PeerDb::remoteGames(const catalog::Catalog
                 best = votes;
                 size = bytes;
             }
-        rows.push_back({game->id, game->name, game->version, peerCount, size});
+        rows.push_back({game->id, game->name, game->version, peerCount, partialPeerCount, size});
     }
     return rows;
 }
