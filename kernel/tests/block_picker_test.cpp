@@ -20,7 +20,9 @@ using lanspread::test::fileOf;
 
 namespace {
 
-constexpr uint64_t kMiB = uint64_t(1) << 20;
+// The tests cut each chunk into 32 blocks (the engine requests whole chunks; the picker's
+// block level is tested at a finer grain, as a chunk of 32 blocks).
+constexpr uint64_t kBlock = kChunkSize / 32;
 
 BlockPickerSettings settings(uint64_t blockSize, unsigned depth, uint64_t seed = 1) {
     BlockPickerSettings s;
@@ -165,7 +167,7 @@ PartyResult party(std::size_t receivers, std::size_t chunkTotal, double rate, bo
     links["seed"];
     for (std::size_t r = 0; r < receivers; ++r) {
         auto &picker =
-            pickers.emplace(names[r], BlockPicker(chunks(chunkTotal), {}, settings(kMiB, 8, r)))
+            pickers.emplace(names[r], BlockPicker(chunks(chunkTotal), {}, settings(kBlock, 8, r)))
                 .first->second;
         picker.addSource("seed");
         links[names[r]];
@@ -272,10 +274,10 @@ class BlockPickerTest : public CppUnit::TestFixture {
 
   public:
     void planCutsChunksIntoBlocks() {
-        // 8 MiB blocks: a full chunk is 4 blocks; the last chunk of a.eti (5 MiB + 5) is 1
-        // full block and no more; b.txt (7 bytes) is one chunk of one block.
-        BlockPicker p({fileOf("a.eti", 2 * kChunkSize + 5 * kMiB + 5), fileOf("b.txt", 7)}, {},
-                      settings(8 * kMiB, 4));
+        // 8-unit blocks (a unit is 1/32 chunk): a full chunk is 4 blocks; the last chunk of a.eti
+        // (5 units + 5) is 1 full block and no more; b.txt (7 bytes) is one chunk of one block.
+        BlockPicker p({fileOf("a.eti", 2 * kChunkSize + 5 * kBlock + 5), fileOf("b.txt", 7)}, {},
+                      settings(8 * kBlock, 4));
         CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.chunkCount());
         CPPUNIT_ASSERT_EQUAL(std::size_t(4 + 4 + 1 + 1), p.blockCount());
         CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.chunk(1).firstBlock);
@@ -283,22 +285,22 @@ class BlockPickerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("a.eti#2"), p.chunk(2).hash);
         CPPUNIT_ASSERT_EQUAL(2 * kChunkSize, p.chunk(2).offset);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.chunk(2).blockCount);
-        CPPUNIT_ASSERT_EQUAL(5 * kMiB + 5, p.block(8).length);
-        CPPUNIT_ASSERT_EQUAL(kChunkSize + 8 * kMiB, p.block(5).offset);
+        CPPUNIT_ASSERT_EQUAL(5 * kBlock + 5, p.block(8).length);
+        CPPUNIT_ASSERT_EQUAL(kChunkSize + 8 * kBlock, p.block(5).offset);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.block(5).chunk);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.block(9).file);
         CPPUNIT_ASSERT_EQUAL(uint64_t(0), p.block(9).offset);
         CPPUNIT_ASSERT_EQUAL(uint64_t(7), p.block(9).length);
-        CPPUNIT_ASSERT_EQUAL(2 * kChunkSize + 5 * kMiB + 12, p.bytesTotal());
+        CPPUNIT_ASSERT_EQUAL(2 * kChunkSize + 5 * kBlock + 12, p.bytesTotal());
         CPPUNIT_ASSERT_EQUAL(std::size_t(10), p.pendingCount());
         // A block size that does not divide the chunk: the chunk's last block is shorter.
-        BlockPicker odd(chunks(1), {}, settings(10 * kMiB, 4));
+        BlockPicker odd(chunks(1), {}, settings(10 * kBlock, 4));
         CPPUNIT_ASSERT_EQUAL(std::size_t(4), odd.blockCount());
-        CPPUNIT_ASSERT_EQUAL(2 * kMiB, odd.block(3).length);
+        CPPUNIT_ASSERT_EQUAL(2 * kBlock, odd.block(3).length);
     }
 
     void emptyFileIsOneChunkOfOneEmptyBlock() {
-        BlockPicker p({fileOf("empty.cfg", 0)}, {}, settings(kMiB, 4));
+        BlockPicker p({fileOf("empty.cfg", 0)}, {}, settings(kBlock, 4));
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.chunkCount());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.blockCount());
         CPPUNIT_ASSERT_EQUAL(uint64_t(0), p.block(0).length);
@@ -312,7 +314,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
 
     void blocksOfOneChunkSpreadOverTwoSources() {
         // 3 chunks of 32 blocks; both sources fill their 4 slots from the same chunk.
-        BlockPicker p(chunks(3), {}, settings(kMiB, 4));
+        BlockPicker p(chunks(3), {}, settings(kBlock, 4));
         p.addSource("A");
         p.addSource("B");
         const auto a = drain(p, "A");
@@ -375,7 +377,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void partialSourceOnlyGetsBlocksOfItsChunks() {
-        BlockPicker p(chunks(3), {}, settings(8 * kMiB, 8));
+        BlockPicker p(chunks(3), {}, settings(8 * kBlock, 8));
         p.setAvailability("P", {false, true, false});
         CPPUNIT_ASSERT(p.hasSource("P"));
         CPPUNIT_ASSERT(p.sourceHas("P", 1));
@@ -408,7 +410,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     void startedChunksAreFinishedFirst() {
         // B has chunks 0 and 1 (2 sources each), chunk 2 only A has (rarest). Once B started
         // a chunk, A helps finish it before touching the rarer chunk 2.
-        BlockPicker p(chunks(3), {}, settings(8 * kMiB, 1));
+        BlockPicker p(chunks(3), {}, settings(8 * kBlock, 1));
         p.addSource("A");
         p.setAvailability("B", {true, true, false});
         const std::size_t started = p.block(take(p, "B", 0)).chunk;
@@ -424,7 +426,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void depthIsRespected() {
-        BlockPicker p(chunks(2), {}, settings(kMiB, 3));
+        BlockPicker p(chunks(2), {}, settings(kBlock, 3));
         p.addSource("A");
         const auto first = drain(p, "A");
         CPPUNIT_ASSERT_EQUAL(std::size_t(3), first.size());
@@ -438,14 +440,14 @@ class BlockPickerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(p.next("A", 0));
         CPPUNIT_ASSERT(!p.next("A", 0));
         // Depth 0 means 1.
-        BlockPicker q(chunks(1), {}, settings(kMiB, 0));
+        BlockPicker q(chunks(1), {}, settings(kBlock, 0));
         q.addSource("A");
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), drain(q, "A").size());
     }
 
     void endgameDuplicatesTheLastInFlightBlockOnceAndNamesTheLoser() {
         // One chunk of 4 blocks; "slow" asked for blocks 2 and 3 at t=10 and t=20.
-        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 2));
+        BlockPicker p(chunks(1), {}, settings(8 * kBlock, 2));
         p.addSource("fast");
         p.addSource("slow");
         p.addSource("third");
@@ -483,7 +485,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     void noEndgameWhileABlockIsPending() {
         // Block 3 is still pending (slow's depth is full, but fast can take it): fast gets
         // it, not a copy of one of slow's blocks; then, nothing pending, a copy.
-        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 3));
+        BlockPicker p(chunks(1), {}, settings(8 * kBlock, 3));
         p.addSource("slow");
         p.setAvailability("fast", {true});
         drain(p, "slow"); // 0, 1, 2
@@ -497,14 +499,14 @@ class BlockPickerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(q, "fast", 0));
     }
 
-    // S55 at the picker level: two sources 4x apart (400 and 100 Mbit/s), 8 chunks of 32 MiB
-    // in 1 MiB blocks. The fast source serves >= 70 % and the download ends within 1.1x the
+    // S55 at the picker level: two sources 4x apart (400 and 100 Mbit/s), 8 chunks
+    // of 32 blocks each. The fast source serves >= 70 % and the download ends within 1.1x the
     // ideal time of the summed rate: the slow source's last blocks are duplicated on the
     // fast one instead of holding the tail.
     void S55_simulatedFastSourceServesMostAndFinishesNearIdeal() {
         const double fast = 400e6 / 8, slow = 100e6 / 8;
         for (unsigned depth : {4u, 8u}) {
-            SimResult r = simulate({{"fast", fast}, {"slow", slow}}, 8, settings(kMiB, depth, 7));
+            SimResult r = simulate({{"fast", fast}, {"slow", slow}}, 8, settings(kBlock, depth, 7));
             const double total = 8.0 * double(kChunkSize);
             const double ideal = total / (fast + slow);
             std::ostringstream evidence;
@@ -518,7 +520,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_MESSAGE(evidence.str(), r.finishSeconds <= 1.1 * ideal);
             // Sharper: the tail past the ideal is shorter than one slow block (84 ms), which
             // only endgame gives; without it the slow source's queued blocks trail behind.
-            const double slowBlock = double(kMiB) / slow;
+            const double slowBlock = double(kBlock) / slow;
             CPPUNIT_ASSERT_MESSAGE(evidence.str(), r.finishSeconds - ideal < slowBlock);
         }
     }
@@ -556,7 +558,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void chunkVerifiedOnlyOnceAllBlocksArrived() {
-        BlockPicker p(chunks(1), {}, settings(16 * kMiB, 2));
+        BlockPicker p(chunks(1), {}, settings(16 * kBlock, 2));
         p.addSource("A");
         drain(p, "A");
         CPPUNIT_ASSERT(p.blockReceived(0, "A").accepted);
@@ -570,7 +572,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void chunkFailureRequeuesItsBlocksAndRejectedSourceGetsNothing() {
-        BlockPicker p(chunks(2), {}, settings(8 * kMiB, 4));
+        BlockPicker p(chunks(2), {}, settings(8 * kBlock, 4));
         p.addSource("A");
         p.addSource("B");
         const auto got = drain(p, "A");
@@ -607,7 +609,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void chunkFailureWithSeveralSendersRetriesFromOneSource() {
-        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 2));
+        BlockPicker p(chunks(1), {}, settings(8 * kBlock, 2));
         p.addSource("A");
         p.addSource("B");
         drain(p, "A"); // 0, 1
@@ -634,7 +636,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
         receiveChunkFrom(p, 0, "A");
         CPPUNIT_ASSERT(p.chunkVerified(0));
         // A pinned source that leaves frees the chunk for the next taker.
-        BlockPicker q(chunks(1), {}, settings(8 * kMiB, 2));
+        BlockPicker q(chunks(1), {}, settings(8 * kBlock, 2));
         q.addSource("A");
         q.addSource("B");
         drain(q, "A");
@@ -651,7 +653,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void failedBlockGoesToAnotherSource() {
-        BlockPicker p(chunks(1), {}, settings(16 * kMiB, 1));
+        BlockPicker p(chunks(1), {}, settings(16 * kBlock, 1));
         p.addSource("A");
         p.addSource("B");
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "A", 0));
@@ -672,7 +674,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void sourceLossRequeuesItsBlocks() {
-        BlockPicker p(chunks(1), {}, settings(8 * kMiB, 3));
+        BlockPicker p(chunks(1), {}, settings(8 * kBlock, 3));
         p.addSource("A");
         p.addSource("B");
         drain(p, "A"); // 0, 1, 2
@@ -719,7 +721,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void resumeSkipsVerifiedChunks() {
-        BlockPicker p(chunks(3), {{0, 0}, {0, 2}}, settings(8 * kMiB, 8));
+        BlockPicker p(chunks(3), {{0, 0}, {0, 2}}, settings(8 * kBlock, 8));
         CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.verifiedCount());
         CPPUNIT_ASSERT_EQUAL(2 * kChunkSize, p.bytesVerified());
         CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.pendingCount());
@@ -734,7 +736,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     }
 
     void unknownSourceGetsNothing() {
-        BlockPicker p(chunks(1), {}, settings(kMiB, 2));
+        BlockPicker p(chunks(1), {}, settings(kBlock, 2));
         CPPUNIT_ASSERT(!p.next("nobody", 0));
         CPPUNIT_ASSERT(!p.blockReceived(0, "nobody").accepted);
         CPPUNIT_ASSERT(!p.hasSource("nobody"));

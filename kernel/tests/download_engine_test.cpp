@@ -290,7 +290,8 @@ struct Source : peers::NetworkDelegate {
         return transfer::gateGetGame(catalog, game == local.id ? &local : nullptr, false, game);
     }
     std::variant<peers::ServeRange, peers::ServeRefusal>
-    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override {
+    serveGetChunk(const std::string &, const protocol::GetChunk &request,
+                  std::string &gameRoot) override {
         gameRoot = (gamesDir / request.game).string();
         return transfer::gateGetChunk(catalog, request.game == local.id ? &local : nullptr, false,
                                       request);
@@ -335,7 +336,7 @@ struct Receiver : peers::NetworkDelegate {
         return peers::ServeRefusal{"not-servable", game + " is not downloaded here"};
     }
     std::variant<peers::ServeRange, peers::ServeRefusal>
-    serveGetChunk(const protocol::GetChunk &request, std::string &) override {
+    serveGetChunk(const std::string &, const protocol::GetChunk &request, std::string &) override {
         return peers::ServeRefusal{"not-servable", request.game + " is not downloaded here"};
     }
     void peerLost(const std::string &peerId) override {
@@ -511,12 +512,16 @@ class DownloadEngineTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(fast.bytes(), sum(bySource));
         CPPUNIT_ASSERT_EQUAL(fast.bytes(), finished->getValue<uint64_t>("bytes"));
         CPPUNIT_ASSERT(log.chunkBytesBySource() == bySource);
-        // No chunk was fetched twice: each source sent (framing aside) what it is credited.
+        // Each source sent at least what it is credited; beyond that only the endgame's
+        // second copies, at most one per request slot of the fast source (8 chunks of
+        // 256 KiB), plus framing.
+        uint64_t sentTotal = 0;
         for (const Source *s : {&fast, &slow}) {
             const uint64_t sent = swarm.sim.traffic(s->ip, kReceiverIp).streamBytes;
             CPPUNIT_ASSERT(sent >= bySource.at(s->peerId()));
-            CPPUNIT_ASSERT(sent < bySource.at(s->peerId()) + 64 * kKiB);
+            sentTotal += sent;
         }
+        CPPUNIT_ASSERT(sentTotal < fast.bytes() + 8 * 256 * kKiB + 64 * kKiB);
     }
 
     // One source's bytes differ from the hashes it advertises: each chunk it completes is
@@ -556,9 +561,10 @@ class DownloadEngineTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(honest.bytes(), bySource.at(honest.peerId()));
     }
 
-    // A source falls silent (kill -9) after delivering a chunk: once the peer is lost its
-    // chunks in flight go to the other source, and the download finishes exact, each source
-    // credited with what it delivered.
+    // A source falls silent (kill -9) after delivering a chunk: its chunks in flight go to the
+    // other source (endgame copies, or once the peer is lost), and the download finishes
+    // exact, each source credited with what it delivered, without waiting for the peer
+    // timeout (10 s) to notice the dead one.
     void lostSourceLeavesTheRestToTheOther() {
         Swarm swarm;
         const Files files = partsGame(16, 256 * kKiB);
@@ -572,12 +578,15 @@ class DownloadEngineTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(runUntil(swarm.reactor,
                                 [&] { return log.chunkBytesBySource().count(dies.peerId()) > 0; }));
         swarm.sim.crash(dies.ip);
+        const uint64_t crashedAt = swarm.reactor.now();
         const uint64_t deliveredBeforeCrash = log.chunkBytesBySource().at(dies.peerId());
 
         const transfer::DownloadOutcome outcome = swarm.finish();
         CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
         swarm.assertExact(stays);
-        CPPUNIT_ASSERT(swarm.receiver->lost == std::vector<std::string>{dies.peerId()});
+        CPPUNIT_ASSERT(swarm.reactor.now() - crashedAt < 10'000'000'000ull);
+        CPPUNIT_ASSERT(swarm.receiver->lost.empty() ||
+                       swarm.receiver->lost == std::vector<std::string>{dies.peerId()});
         const std::map<std::string, uint64_t> bySource =
             Swarm::sourcesOf(log.last("download-finished"));
         CPPUNIT_ASSERT_EQUAL(deliveredBeforeCrash, bySource.at(dies.peerId()));

@@ -107,7 +107,8 @@ struct TestDelegate : peers::NetworkDelegate {
         return files;
     }
     std::variant<peers::ServeRange, peers::ServeRefusal>
-    serveGetChunk(const protocol::GetChunk &request, std::string &root) override {
+    serveGetChunk(const std::string &, const protocol::GetChunk &request,
+                  std::string &root) override {
         if (refusal)
             return *refusal;
         root = gameRoot;

@@ -42,10 +42,19 @@ std::string defaultPluginDir() {
 const std::vector<std::string> &lanspreadKeys() {
     // Settings::fromConfig reads all but the last two; the kernel reads transport and
     // unpacker when the runtime starts (kernel.cpp).
-    static const std::vector<std::string> keys = {
-        "games",      "state",   "catalog",   "listen",          "name",
-        "plugin_dir", "plugins", "log_level", "peer_timeout_ms", "upload_limit_mib_s",
-        "transport",  "unpacker"};
+    static const std::vector<std::string> keys = {"games",
+                                                  "state",
+                                                  "catalog",
+                                                  "listen",
+                                                  "name",
+                                                  "plugin_dir",
+                                                  "plugins",
+                                                  "log_level",
+                                                  "peer_timeout_ms",
+                                                  "upload_limit_mib_s",
+                                                  "transport",
+                                                  "unpacker",
+                                                  "serve_while_downloading"};
     return keys;
 }
 
@@ -171,6 +180,15 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
                       "got '" +
                           limit + "'");
     }
+    const std::string serve = config.getString("lanspread.serve_while_downloading", "true");
+    if (serve == "true" || serve == "on" || serve == "1")
+        s.serveWhileDownloading = true;
+    else if (serve == "false" || serve == "off" || serve == "0")
+        s.serveWhileDownloading = false;
+    else
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.serve_while_downloading must be true or false, got '" + serve +
+                          "'");
     Poco::StringTokenizer list(config.getString("lanspread.plugins", ""), ",",
                                Poco::StringTokenizer::TOK_TRIM |
                                    Poco::StringTokenizer::TOK_IGNORE_EMPTY);

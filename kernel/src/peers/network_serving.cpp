@@ -48,7 +48,7 @@ void PeerNetwork::onRequestStreamMessage(Session &s, Stream &st, protocol::Messa
 
 void PeerNetwork::startServeChunk(Session &s, Stream &st, const protocol::GetChunk &request) {
     std::string gameRoot;
-    auto decision = _delegate.serveGetChunk(request, gameRoot);
+    auto decision = _delegate.serveGetChunk(s.peerId, request, gameRoot);
     if (auto *refusal = std::get_if<ServeRefusal>(&decision)) {
         log::info(kSource, "peer " + s.label() + ": GetChunk " + request.game + "/" + request.path +
                                "@" + std::to_string(request.offset) + "+" +

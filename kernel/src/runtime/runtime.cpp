@@ -4,6 +4,7 @@
 #include <lanspread/kernel/runtime/runtime.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
+#include <lanspread/kernel/transfer/serve_spreader.hpp>
 
 #include <Poco/File.h>
 
@@ -116,6 +117,10 @@ void PeerRuntime::stop() {
     _stopped = true;
     // Downloads first (their requests are cancelled, not failed by the closing connections),
     // then goodbye to every peer.
+    if (_announceTimer != 0)
+        _reactor.stopTimer(_announceTimer);
+    _announceTimer = 0;
+    _finishing.clear();
     auto downloads = std::move(_downloads);
     _downloads.clear();
     for (auto &[id, download] : downloads)
@@ -206,6 +211,8 @@ protocol::GameSummary PeerRuntime::summaryOf(const library::LocalGame &game) {
     summary.downloaded = game.downloaded;
     summary.installed = game.installed;
     summary.sizeBytes = game.sizeBytes;
+    if (game.downloaded)
+        summary.filesDigest = protocol::filesDigest(transfer::servedFileList(game));
     return summary;
 }
 
@@ -386,6 +393,7 @@ void PeerRuntime::runInstall(const std::string &gameId, bool update) {
 
 void PeerRuntime::finishInstall(const std::string &gameId,
                                 const Result<install::InstallOutcome> &outcome) {
+    _finishing.erase(gameId); // the library shows the downloaded game now
     _operations.end(gameId);
     if (outcome) {
         const install::InstallOutcome &done = outcome.value();

@@ -6,12 +6,14 @@
 #include <lanspread/kernel/runtime/runtime.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
+#include <lanspread/kernel/transfer/serve_spreader.hpp>
 
 namespace lanspread::kernel::runtime {
 
 namespace {
 constexpr const char *kSource = "peer";
 constexpr uint64_t kWaitPollNs = 50'000'000ull;
+constexpr uint64_t kAnnounceIntervalNs = 200'000'000ull;
 using contract::ErrorCode;
 
 // "ip:port", "[v6]:port": the shape connect accepts (the transport resolves nothing).
@@ -77,9 +79,9 @@ void PeerRuntime::registerPeerCommands() {
             Reply reply;
             uint64_t timer = 0;
         };
-        auto wait = std::make_shared<Wait>(Wait{
-            count.convert<std::size_t>(),
-            _reactor.now() + timeout.convert<uint64_t>() * 1'000'000ull, std::move(reply)});
+        auto wait = std::make_shared<Wait>(
+            Wait{count.convert<std::size_t>(),
+                 _reactor.now() + timeout.convert<uint64_t>() * 1'000'000ull, std::move(reply)});
         auto check = std::make_shared<std::function<void()>>();
         *check = [this, wait, weak = std::weak_ptr<std::function<void()>>(check)] {
             const std::size_t have = _network ? _network->peers().size() : 0;
@@ -142,8 +144,12 @@ void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
                    game.id + " is busy: " + operationName(*op) + " is running");
         return;
     }
+    // Complete sources, and peers downloading it too (the vote keeps those with its list).
     std::vector<std::string> sources =
         _network ? _network->peers().readySources(game) : std::vector<std::string>{};
+    if (_network && _settings.serveWhileDownloading)
+        for (const auto &p : _network->peers().partialSources(game))
+            sources.push_back(p);
     if (sources.empty()) {
         publish(contract::noPeersHaveGame(game.id));
         reply.fail(ErrorCode::NoPeersHaveGame, "no connected peer has " + game.id + " at version " +
@@ -165,11 +171,66 @@ void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
                            " peer(s)" + (install ? ", then installing" : ""));
     reply.ok(contract::downloadAcceptedResult(sources.size()));
     download->start();
+    if (_announceTimer == 0)
+        announcePartials();
+}
+
+const transfer::Download *PeerRuntime::servingDownload(const std::string &gameId) const {
+    if (!_settings.serveWhileDownloading)
+        return nullptr;
+    for (const auto *table : {&_downloads, &_finishing}) {
+        auto it = table->find(gameId);
+        if (it != table->end() && it->second->servable())
+            return it->second.get();
+    }
+    return nullptr;
+}
+
+void PeerRuntime::announcePartials() {
+    _announceTimer = 0;
+    if (_stopped || !_network)
+        return;
+    protocol::LibraryDelta delta;
+    delta.revision = _library ? _library->revision() : 0;
+    std::map<std::string, transfer::Download *> servable;
+    for (const auto *table : {&_downloads, &_finishing})
+        for (const auto &[id, download] : *table)
+            if (servingDownload(id) == download.get())
+                servable[id] = download.get();
+    for (const auto &[id, download] : servable)
+        if (_advertisedPartials.insert(id).second) {
+            delta.partialUpserts.push_back(download->partialGame());
+            download->takeNewlyVerified(); // they are in its bitfield
+        }
+    for (auto it = _advertisedPartials.begin(); it != _advertisedPartials.end();)
+        if (!servable.count(*it)) {
+            delta.partialRemoved.push_back(*it);
+            it = _advertisedPartials.erase(it);
+        } else {
+            ++it;
+        }
+    if (!delta.partialUpserts.empty() || !delta.partialRemoved.empty())
+        _network->broadcastDelta(delta);
+    for (const auto &[id, download] : servable) {
+        protocol::Have have{id, download->filesDigest(), download->takeNewlyVerified()};
+        if (!have.chunks.empty())
+            _network->broadcastHave(have);
+    }
+    // Tick while something is advertised or may become so.
+    if (!_downloads.empty() || !_finishing.empty() || !_advertisedPartials.empty())
+        _reactor.startTimer(
+            kAnnounceIntervalNs, [this] { announcePartials(); }, _announceTimer);
 }
 
 void PeerRuntime::finishDownload(const std::string &gameId, bool install,
                                  const transfer::DownloadOutcome &outcome) {
-    _downloads.erase(gameId);
+    // Its verified chunks stay servable until the library shows the outcome (after the
+    // install, when one follows: install only reads the archives).
+    auto it = _downloads.find(gameId);
+    if (it != _downloads.end()) {
+        _finishing[gameId] = it->second;
+        _downloads.erase(it);
+    }
     using Kind = transfer::DownloadOutcome::Kind;
     _library->setBusy(gameId, false);
     if (outcome.kind == Kind::Finished && install) {
@@ -191,6 +252,7 @@ void PeerRuntime::finishDownload(const std::string &gameId, bool install,
     // The operation ends once the library shows the outcome (a finished root is Ready, a
     // failed one is not downloaded).
     _library->rescanNow(gameId, [this, gameId, ended] {
+        _finishing.erase(gameId);
         _operations.end(gameId);
         if (ended)
             publish(*ended);
@@ -207,20 +269,41 @@ void PeerRuntime::librarySnapshot(uint64_t &revision, std::vector<protocol::Game
     if (_library)
         for (const auto &[id, game] : _library->games())
             games.push_back(summaryOf(game));
+    // What the peers were told: the announce tick sends the rest.
+    for (const auto &id : _advertisedPartials)
+        if (const transfer::Download *download = servingDownload(id))
+            partials.push_back(download->partialGame());
+}
+
+// Serving is refused while an operation rewrites the game's files; an install only reads
+// the archives, so the game stays servable meanwhile.
+static bool rewritesFiles(const std::optional<Operation> &op) {
+    return op.has_value() && *op != Operation::Installing;
 }
 
 std::variant<protocol::GameFiles, peers::ServeRefusal>
 PeerRuntime::serveGetGame(const std::string &game) {
     const library::LocalGame *local = _library ? _library->find(game) : nullptr;
-    return transfer::gateGetGame(_catalog, local, _operations.current(game).has_value(), game);
+    const transfer::Download *downloading = servingDownload(game);
+    const transfer::DownloadingGame view =
+        downloading ? downloading->servingView() : transfer::DownloadingGame{};
+    return transfer::gateGetGame(_catalog, local, rewritesFiles(_operations.current(game)), game,
+                                 downloading ? &view : nullptr);
 }
 
 std::variant<peers::ServeRange, peers::ServeRefusal>
-PeerRuntime::serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) {
+PeerRuntime::serveGetChunk(const std::string &peerId, const protocol::GetChunk &request,
+                           std::string &gameRoot) {
     const library::LocalGame *local = _library ? _library->find(request.game) : nullptr;
     gameRoot = _library ? _library->gamesDir() + "/" + request.game : std::string();
-    return transfer::gateGetChunk(_catalog, local, _operations.current(request.game).has_value(),
-                                  request);
+    const transfer::Download *downloading = servingDownload(request.game);
+    const transfer::DownloadingGame view =
+        downloading ? downloading->servingView() : transfer::DownloadingGame{};
+    if (!_spreader)
+        _spreader = std::make_unique<transfer::ServeSpreader>();
+    transfer::Spreading spreading{*_spreader, peerId, _reactor.now()};
+    return transfer::gateGetChunk(_catalog, local, rewritesFiles(_operations.current(request.game)),
+                                  request, downloading ? &view : nullptr, &spreading);
 }
 
 void PeerRuntime::peerLost(const std::string &peerId) {
@@ -229,8 +312,18 @@ void PeerRuntime::peerLost(const std::string &peerId) {
         download->peerLost(peerId);
 }
 
-void PeerRuntime::peerLibraryChanged(const std::string &) {}
+void PeerRuntime::peerLibraryChanged(const std::string &peerId) {
+    auto downloads = _downloads; // peerChanged may end one
+    for (auto &[id, download] : downloads)
+        download->peerChanged(peerId);
+}
 
-void PeerRuntime::peerHave(const std::string &, const protocol::Have &) {}
+void PeerRuntime::peerHave(const std::string &peerId, const protocol::Have &have) {
+    auto it = _downloads.find(have.game);
+    if (it == _downloads.end())
+        return;
+    auto download = it->second; // peerHave may end it
+    download->peerHave(peerId, have);
+}
 
 } // namespace lanspread::kernel::runtime

@@ -190,8 +190,14 @@ bool BlockPicker::otherSourceHas(std::size_t chunkId, const std::string &peerId,
     return false;
 }
 
+bool BlockPicker::deferred(const BlockState &block, const std::string &peerId,
+                           uint64_t nowNs) const {
+    auto it = block.deferredOn.find(peerId);
+    return it != block.deferredOn.end() && nowNs < it->second;
+}
+
 std::optional<std::size_t> BlockPicker::pendingBlockFor(std::size_t chunkId,
-                                                        const std::string &peerId) {
+                                                        const std::string &peerId, uint64_t nowNs) {
     const PlannedChunk &chunk = _chunks[chunkId];
     const bool pinnedHere = _chunkState[chunkId].pinnedTo == peerId;
     for (std::size_t b = chunk.firstBlock; b < chunk.firstBlock + chunk.blockCount; ++b) {
@@ -202,6 +208,8 @@ std::optional<std::size_t> BlockPicker::pendingBlockFor(std::size_t chunkId,
         // unless the chunk is pinned here (no other source may take it).
         if (!pinnedHere && contains(state.failedOn, peerId) &&
             otherSourceHas(chunkId, peerId, state.failedOn))
+            continue;
+        if (!pinnedHere && deferred(state, peerId, nowNs))
             continue;
         return b;
     }
@@ -215,7 +223,7 @@ bool BlockPicker::anyTakeablePending() const {
     return false;
 }
 
-std::optional<std::size_t> BlockPicker::endgameBlockFor(const std::string &peerId) {
+std::optional<std::size_t> BlockPicker::endgameBlockFor(const std::string &peerId, uint64_t nowNs) {
     const Source &self = _sources.at(peerId);
     std::optional<std::size_t> best;
     uint64_t bestAt = 0;
@@ -227,7 +235,7 @@ std::optional<std::size_t> BlockPicker::endgameBlockFor(const std::string &peerI
             const std::size_t chunkId = _blocks[blockId].chunk;
             if (state.copies != 1 || state.received || self.sent.count(blockId) ||
                 !has(self, chunkId) || !pinAllows(chunkId, peerId) ||
-                contains(state.failedOn, peerId))
+                contains(state.failedOn, peerId) || deferred(state, peerId, nowNs))
                 continue;
             if (!best || at < bestAt || (at == bestAt && blockId < *best)) {
                 best = blockId;
@@ -277,7 +285,7 @@ std::optional<std::size_t> BlockPicker::next(const std::string &peerId, uint64_t
                       state.tieRank};
         if (pick && !(key < pickKey))
             continue;
-        if (auto blockId = pendingBlockFor(c, peerId)) {
+        if (auto blockId = pendingBlockFor(c, peerId, nowNs)) {
             pick = blockId;
             pickKey = key;
         }
@@ -285,7 +293,7 @@ std::optional<std::size_t> BlockPicker::next(const std::string &peerId, uint64_t
     // Endgame only once every block some source could fetch is asked for: before that a
     // second copy would take a slot from a block nobody is fetching yet.
     if (!pick && !anyTakeablePending())
-        pick = endgameBlockFor(peerId);
+        pick = endgameBlockFor(peerId, nowNs);
     if (pick)
         give(*pick, peerId, source, nowNs);
     return pick;
@@ -330,6 +338,16 @@ void BlockPicker::blockFailed(std::size_t blockId, const std::string &peerId) {
     dropCopy(blockId);
 }
 
+void BlockPicker::blockDeferred(std::size_t blockId, const std::string &peerId, uint64_t untilNs) {
+    if (blockId >= _blocks.size())
+        return;
+    auto it = _sources.find(peerId);
+    if (it == _sources.end() || it->second.sent.erase(blockId) == 0)
+        return;
+    _blockState[blockId].deferredOn[peerId] = untilNs;
+    dropCopy(blockId);
+}
+
 bool BlockPicker::chunkVerified(std::size_t chunkId) {
     if (chunkId >= _chunks.size())
         return false;
@@ -342,8 +360,10 @@ bool BlockPicker::chunkVerified(std::size_t chunkId) {
     state.pinnedTo.clear();
     ++_verifiedCount;
     _bytesVerified += chunk.length;
-    for (std::size_t b = chunk.firstBlock; b < chunk.firstBlock + chunk.blockCount; ++b)
+    for (std::size_t b = chunk.firstBlock; b < chunk.firstBlock + chunk.blockCount; ++b) {
         _blockState[b].failedOn.clear();
+        _blockState[b].deferredOn.clear();
+    }
     return true;
 }
 

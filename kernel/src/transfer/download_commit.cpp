@@ -89,13 +89,14 @@ void Download::commit() {
                 self->end({DownloadOutcome::Kind::Failed, error});
                 return;
             }
+            self->_committed = true; // version.ini is served under its own name from now on
             const uint64_t durationNs =
                 std::max<uint64_t>(1, self->_reactor.now() - self->_startNs);
             const int64_t durationMs = std::max<int64_t>(1, int64_t(durationNs / 1'000'000));
             const double mib = double(self->_bytesFetched) / 1048576.0;
             const double mibPerS = mib / (double(durationMs) / 1000.0);
             const contract::Event finished = contract::downloadFinished(
-                {self->_game.id, self->_bytesFetched, self->_scheduler->bytesTotal(), durationMs,
+                {self->_game.id, self->_bytesFetched, self->_picker->bytesTotal(), durationMs,
                  mibPerS, self->_bytesBySource});
             self->_events.publish(finished.topic, finished.payload);
             log::info(kSource, self->_game.id + ": downloaded " +

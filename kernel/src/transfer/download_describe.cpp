@@ -88,7 +88,9 @@ void Download::vote() {
         contract::gotGameFiles(_game.id, fileViews, sourceAddrs, choice.value().sources);
     _events.publish(got.topic, got.payload);
 
-    prepare(choice.value().sources);
+    _filesDigest = protocol::filesDigest(_files);
+    _votedSources = {choice.value().sources.begin(), choice.value().sources.end()};
+    prepare();
 }
 
 } // namespace lanspread::kernel::transfer

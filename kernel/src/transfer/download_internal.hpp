@@ -5,21 +5,23 @@
 //   download_describe.cpp  describe (GetGame to every source) and vote (the file list)
 //   download_prepare.cpp   prepare on the worker pool: open the files, keep verified chunks
 //                          (resume); then the transfer phase begins
-//   download_transfer.cpp  requests: the scheduler's chunks to sources, arriving bytes,
-//                          verification, failed and lost sources, progress and stalls
-//   download_write.cpp     received blocks written (O_DIRECT) and hashed on the worker pool
+//   download_transfer.cpp  requests: the picker's chunks to sources, arriving bytes, failed
+//                          and lost sources, progress and stalls
+//   download_sources.cpp   the swarm: which peers serve this list (complete or partial), what
+//                          they announce, and what this peer serves of it meanwhile
+//   download_write.cpp     a received chunk hashed and, when it matches, written (O_DIRECT) on
+//                          the worker pool
 //   download_commit.cpp    commit on the worker pool: fsync, stale files, version.ini last
 #pragma once
 
 #include <lanspread/kernel/base/sha256.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 
 #include <unistd.h>
 
-#include <atomic>
 #include <cstdint>
 #include <cstdlib>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -30,8 +32,9 @@ namespace lanspread::kernel::transfer {
 
 namespace detail {
 constexpr const char *kSource = "download";
-constexpr std::size_t kWriteBlock = 1u << 20; // bytes per disk job
-constexpr std::size_t kDirectAlign = 4096;    // O_DIRECT alignment of memory, offset, length
+constexpr std::size_t kWriteBlock = 1u << 20; // bytes per disk job: one chunk
+static_assert(kWriteBlock == catalog::kChunkSize, "a chunk is collected in one pooled buffer");
+constexpr std::size_t kDirectAlign = 4096; // O_DIRECT alignment of memory, offset, length
 constexpr unsigned kMaxChunkAttempts = 8;
 constexpr unsigned kMaxSourceFailures = 3; // consecutive, before a source is dropped
 constexpr uint64_t kProgressIntervalNs = 500'000'000ull;
@@ -39,6 +42,12 @@ constexpr uint64_t kProgressIntervalNs = 500'000'000ull;
 // connection may still be alive: keep-alives do not move chunks).
 constexpr uint64_t kStallNs = 20'000'000'000ull;
 constexpr uint64_t kDescribeTimeoutNs = 15'000'000'000ull;
+// A chunk a seeder refused as "elsewhere" (it is spreading chunks among its requesters) is
+// asked of that seeder again after this long, unless another source had it meanwhile.
+constexpr uint64_t kElsewhereRetryNs = 2'000'000'000ull;
+// Chunks in flight per source: several 1 MiB requests keep a gigabit link busy across the
+// request round trips and the serving side's disk reads.
+constexpr unsigned kDepthPerSource = 8;
 // version.ini is written under this reserved name and renamed into place last.
 constexpr const char *kVersionTemp = ".version.ini.download";
 } // namespace detail
@@ -54,7 +63,9 @@ struct Download::OpenFile {
     // a small machine costs more CPU than hashing them. Tails not 4 KiB-aligned use fd.
     int directFd = -1;
     std::string path;
-    std::mutex writeMutex; // held for abandoned-check + pwrite (see ChunkWriter)
+    // Held around a write: directFd may be closed by the first write that finds O_DIRECT
+    // unsupported.
+    std::mutex writeMutex;
     ~OpenFile() {
         if (fd >= 0)
             ::close(fd);
@@ -98,35 +109,15 @@ class Download::BlockPool {
     std::vector<uint8_t *> _free;
 };
 
-// Writes and hashes one chunk's bytes in order, on the worker pool. A writer abandoned by the
-// reactor (its request failed) writes nothing more: the flag is checked under the file's
-// write mutex, so a refetch of the same chunk can never be overwritten by stale bytes.
-struct Download::ChunkWriter {
-    std::shared_ptr<OpenFile> file;
-    base::Sha256 hash;
-    std::mutex mutex;
-    struct Item {
-        uint64_t offset; // in the file
-        uint8_t *block;  // from the BlockPool; returned after the write
-        std::size_t size;
-    };
-    std::deque<Item> queue;
-    bool running = false;
-    std::atomic<bool> abandoned{false};
-    std::string error;
-};
-
+// One request: a chunk from a source. Its bytes are collected in a pooled buffer (a chunk is
+// at most one buffer) and handed to the worker pool once all of them arrived.
 struct Download::InFlight {
     std::size_t chunk = 0;
     std::string peer;
     peers::PeerNetwork::RequestId request = 0;
     uint64_t startNs = 0;
-    std::shared_ptr<ChunkWriter> writer;
-    uint8_t *block = nullptr; // being filled (from the pool)
+    uint8_t *block = nullptr; // from the pool, once the first byte arrives
     std::size_t fill = 0;
-    uint64_t submitted = 0; // bytes handed to the writer
-    uint64_t written = 0;   // bytes the writer reported
-    bool ended = false;     // the request completed (all bytes arrived)
     uint64_t lastDataNs = 0;
 };
 

@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <random>
 #include <set>
 
 namespace lanspread::kernel::transfer {
@@ -37,14 +38,14 @@ std::string diskName(const std::string &path) {
 }
 } // namespace
 
-void Download::prepare(std::vector<std::string> sources) {
-    _scheduler = nullptr;
+void Download::prepare() {
+    _picker = nullptr;
     _phase = Phase::Preparing;
     auto self = shared_from_this();
     const std::string root = _root;
     const protocol::GameFiles list = _files;
     ++_activeJobs;
-    _workers.submit([self, root, list, sources] {
+    _workers.submit([self, root, list] {
         std::set<std::pair<std::size_t, uint64_t>> done;
         std::vector<std::shared_ptr<OpenFile>> open;
         std::string error;
@@ -105,16 +106,28 @@ void Download::prepare(std::vector<std::string> sources) {
         if (rootFd >= 0)
             ::close(rootFd);
         self->_reactor.post(
-            [self, done = std::move(done), open = std::move(open), error, sources]() mutable {
+            [self, done = std::move(done), open = std::move(open), error]() mutable {
                 --self->_activeJobs;
                 self->_open = std::move(open);
                 if (!error.empty()) {
                     self->prepared(Status(LANSPREAD_E_IO, error));
                     return;
                 }
-                self->_scheduler = std::make_unique<ChunkScheduler>(self->_files.files, done);
-                for (const auto &p : sources)
-                    self->_scheduler->addSource(p);
+                // Each download its own tie order, so that receivers starting together
+                // fetch different chunks first and can trade them.
+                BlockPickerSettings settings;
+                settings.blockSize = catalog::kChunkSize; // a request is a whole chunk
+                settings.depth = kDepthPerSource;
+                settings.seed = std::random_device{}();
+                self->_picker = std::make_unique<BlockPicker>(self->_files.files, done, settings);
+                self->_firstChunkOfFile.clear();
+                std::size_t next = 0;
+                for (const auto &f : self->_files.files) {
+                    self->_firstChunkOfFile.push_back(next);
+                    next += static_cast<std::size_t>(catalog::chunkCount(f.size));
+                }
+                for (const auto &[peerId, record] : self->_network.peers().peers())
+                    self->refreshSource(peerId);
                 self->prepared(std::move(done));
             });
     });
@@ -130,19 +143,20 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
         return;
     }
     _phase = Phase::Transferring;
-    _attempts.assign(_scheduler->taskCount(), 0);
+    _attempts.assign(_picker->chunkCount(), 0);
     _startNs = _reactor.now();
+    _lastAdvanceNs = _startNs;
     _lastProgressNs = _startNs;
     _lastProgressBytes = _bytesReceived;
     std::vector<std::string> sourceAddrs;
-    for (const auto &p : _scheduler->sources())
+    for (const auto &p : _picker->sources())
         sourceAddrs.push_back(addrOf(p));
-    const contract::Event begin = contract::downloadBegin(_game.id, _scheduler->bytesTotal(),
-                                                          _scheduler->bytesDone(), sourceAddrs);
+    const contract::Event begin = contract::downloadBegin(_game.id, _picker->bytesTotal(),
+                                                          _picker->bytesVerified(), sourceAddrs);
     _events.publish(begin.topic, begin.payload);
-    if (_scheduler->bytesDone() > 0)
-        log::info(kSource, _game.id + ": resuming, " + std::to_string(_scheduler->bytesDone()) +
-                               " of " + std::to_string(_scheduler->bytesTotal()) +
+    if (_picker->bytesVerified() > 0)
+        log::info(kSource, _game.id + ": resuming, " + std::to_string(_picker->bytesVerified()) +
+                               " of " + std::to_string(_picker->bytesTotal()) +
                                " bytes already verified on disk");
     auto self = shared_from_this();
     _reactor.startTimer(
@@ -154,7 +168,7 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
             }
         },
         _progressTimer);
-    if (_scheduler->finished()) {
+    if (_picker->finished()) {
         commit();
         return;
     }

@@ -1,7 +1,7 @@
-// Download phase 4: transfer. The ChunkScheduler hands chunks to sources; arriving bytes go
-// to the chunk's writer (download_write.cpp); a written chunk counts only when its hash
-// matches, otherwise its source is rejected. Failed requests, lost sources and stalls send
-// the work elsewhere; with no source left the download ends with PeersGone.
+// Download phase 4: transfer. The BlockPicker hands chunks to sources; a chunk's bytes are
+// collected in a pooled buffer and, once complete, hashed and written (download_write.cpp).
+// Failed requests, lost sources and stalls send the work elsewhere; with no source left the
+// download ends with PeersGone.
 
 #include "download_internal.hpp"
 
@@ -22,25 +22,25 @@ void Download::publishProgress() {
         return;
     const uint64_t now = _reactor.now();
     const double seconds = double(now - _lastProgressNs) / 1e9;
-    // Bytes move the bar as they arrive, not only when a whole (32 MiB) chunk verifies.
+    // Bytes move the bar as they arrive, not only when a chunk verifies.
     const uint64_t bytes = _bytesReceived - _lastProgressBytes;
-    uint64_t done = _scheduler->bytesDone();
+    uint64_t done = _picker->bytesVerified() + _bytesWriting;
     for (const auto &[key, f] : _inFlight)
-        done += f->written;
+        done += f->fill;
     std::set<std::string> active;
     for (const auto &[key, f] : _inFlight)
         active.insert(f->peer);
     const contract::Event progress = contract::downloadProgress(
-        {_game.id, std::min(done, _scheduler->bytesTotal()), _scheduler->bytesTotal(),
+        {_game.id, std::min(done, _picker->bytesTotal()), _picker->bytesTotal(),
          seconds > 0 ? std::round(double(bytes) / 1048576.0 / seconds * 10) / 10 : 0.0,
          static_cast<int>(active.size())});
     _events.publish(progress.topic, progress.payload);
     _lastProgressNs = now;
     _lastProgressBytes = _bytesReceived;
-    // Stalled requests (nothing for kStallNs, and not waiting for our own disk) fail over.
+    // Stalled requests (nothing for kStallNs) fail over.
     std::vector<uint64_t> stalled;
     for (const auto &[key, f] : _inFlight)
-        if (!f->ended && now - f->lastDataNs > kStallNs)
+        if (now - f->lastDataNs > kStallNs)
             stalled.push_back(key);
     for (auto key : stalled) {
         auto it = _inFlight.find(key);
@@ -49,6 +49,12 @@ void Download::publishProgress() {
         _network.cancelRequest(it->second->request); // reset; its onEnd is not called
         onRequestEnd(key, Status(LANSPREAD_E_IO, "no data for 20 s"));
     }
+    if (_phase != Phase::Transferring)
+        return;
+    // Deferred chunks come due, and a download whose remaining chunks no source has ends
+    // once nothing moved for kStallNs.
+    checkSources();
+    pump();
     if (_phase != Phase::Transferring)
         return;
     _reactor.startTimer(
@@ -69,27 +75,25 @@ void Download::pump() {
     bool issued = true;
     while (issued) {
         issued = false;
-        for (const auto &peerId : _scheduler->sources())
-            if (auto chunk = _scheduler->next(peerId, now)) {
-                request(peerId, *chunk);
+        for (const auto &peerId : _picker->sources())
+            if (auto block = _picker->next(peerId, now)) {
+                request(peerId, _picker->block(*block).chunk);
                 issued = true;
             }
     }
 }
 
 void Download::request(const std::string &peerId, std::size_t chunkId) {
-    const ChunkTask &task = _scheduler->task(chunkId);
+    const PlannedChunk &chunk = _picker->chunk(chunkId);
     auto flight = std::make_unique<InFlight>();
     flight->chunk = chunkId;
     flight->peer = peerId;
     flight->startNs = _reactor.now();
     flight->lastDataNs = flight->startNs;
-    flight->writer = std::make_shared<ChunkWriter>();
-    flight->writer->file = _open.at(task.file);
     const uint64_t key = _nextKey++;
     _inFlight[key] = std::move(flight);
     ++_attempts[chunkId];
-    protocol::GetChunk get{_game.id, _files.files[task.file].path, task.offset, task.length};
+    protocol::GetChunk get{_game.id, _files.files[chunk.file].path, chunk.offset, chunk.length};
     std::weak_ptr<Download> weak = shared_from_this();
     peers::PeerNetwork::ChunkHandler handler{[weak, key](std::span<const uint8_t> piece) {
                                                  if (auto d = weak.lock())
@@ -112,20 +116,17 @@ void Download::onPiece(uint64_t key, std::span<const uint8_t> piece) {
     InFlight &f = *it->second;
     f.lastDataNs = _reactor.now();
     _bytesReceived += piece.size();
-    // Exactly kWriteBlock per block, so every block but a file's last starts and ends on a
-    // 4 KiB boundary (chunks start on 32 MiB ones).
-    while (!piece.empty()) {
-        if (f.block == nullptr) {
-            f.block = _pool->get();
-            f.fill = 0;
-        }
-        const std::size_t n = std::min(piece.size(), kWriteBlock - f.fill);
-        std::memcpy(f.block + f.fill, piece.data(), n);
-        f.fill += n;
-        piece = piece.subspan(n);
-        if (f.fill == kWriteBlock)
-            submitBlock(key, f);
-    }
+    const uint64_t length = _picker->chunk(f.chunk).length;
+    if (f.block == nullptr)
+        f.block = _pool->get();
+    // The network delivers exactly the requested length; more would be a protocol error that
+    // it reports through onEnd.
+    const std::size_t n =
+        static_cast<std::size_t>(std::min<uint64_t>(piece.size(), length - f.fill));
+    std::memcpy(f.block + f.fill, piece.data(), n);
+    f.fill += n;
+    // The bytes are ours now: the sender may push more (the buffer bounds the memory).
+    _network.releaseChunkBytes(f.request, piece.size());
 }
 
 void Download::onRequestEnd(uint64_t key, const Status &status) {
@@ -133,71 +134,92 @@ void Download::onRequestEnd(uint64_t key, const Status &status) {
     if (it == _inFlight.end())
         return;
     InFlight &f = *it->second;
-    if (status) {
-        f.ended = true;
-        submitBlock(key, f); // the last, partial block
-        maybeVerify(key);
+    const std::string peerId = f.peer;
+    const std::size_t chunk = f.chunk;
+    const std::size_t blockId = _picker->chunk(chunk).firstBlock;
+    if (status && f.fill == _picker->chunk(chunk).length) {
+        const BlockArrival arrival = _picker->blockReceived(blockId, peerId);
+        // Endgame: the other copies of this chunk are no longer needed.
+        for (const auto &loser : arrival.cancel) {
+            std::vector<uint64_t> keys;
+            for (const auto &[k, other] : _inFlight)
+                if (other->peer == loser && other->chunk == chunk)
+                    keys.push_back(k);
+            for (auto k : keys)
+                dropInFlight(k, true);
+        }
+        if (!arrival.accepted) {
+            dropInFlight(key, false); // a copy that lost the race
+            pump();
+            return;
+        }
+        verifyAndWrite(key);
+        pump();
+        return;
+    }
+    const std::string why = status ? "a short chunk" : status.message();
+    dropInFlight(key, false);
+    // A seeder spreading its chunks among several requesters: fetch this one from the peer it
+    // went to, or from here a little later. Not a failure of the source.
+    if (why.rfind("elsewhere:", 0) == 0) {
+        _picker->blockDeferred(blockId, peerId, _reactor.now() + kElsewhereRetryNs);
+        --_attempts[chunk];
+        pump();
         return;
     }
     // The request failed on this source: the chunk goes back to the queue.
-    const std::string peerId = f.peer;
-    const std::size_t chunk = f.chunk;
     log::warning(kSource, _game.id + ": chunk " + std::to_string(chunk) + " from " +
-                              peerId.substr(0, 12) + " failed: " + status.message());
-    dropInFlight(key, false);
-    if (_scheduler->hasSource(peerId))
-        _scheduler->failed(chunk, peerId);
+                              peerId.substr(0, 12) + " failed: " + why);
+    _picker->blockFailed(blockId, peerId);
     if (_attempts[chunk] >= kMaxChunkAttempts) {
         end({DownloadOutcome::Kind::Failed, "chunk " + std::to_string(chunk) + " of " + _game.id +
                                                 " failed " + std::to_string(_attempts[chunk]) +
-                                                " times; last: " + status.message()});
+                                                " times; last: " + why});
         return;
     }
-    if (++_failuresBySource[peerId] >= kMaxSourceFailures && _scheduler->hasSource(peerId))
-        sourceFailed(peerId, status.message());
+    if (++_failuresBySource[peerId] >= kMaxSourceFailures && _picker->hasSource(peerId))
+        sourceFailed(peerId, why);
     checkSources();
     pump();
 }
 
-void Download::maybeVerify(uint64_t key) {
-    auto it = _inFlight.find(key);
-    if (it == _inFlight.end())
+void Download::onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,
+                          const std::string &writeError) {
+    if (_ending || !_picker)
         return;
-    InFlight &f = *it->second;
-    const ChunkTask &task = _scheduler->task(f.chunk);
-    if (!f.ended || f.written != task.length || f.submitted != task.length)
+    const PlannedChunk &chunk = _picker->chunk(chunkId);
+    _bytesWriting -= chunk.length;
+    const std::string &path = _files.files[chunk.file].path;
+    if (!writeError.empty()) {
+        log::error(kSource, _game.id + ": " + writeError);
+        end({DownloadOutcome::Kind::Failed, writeError});
         return;
-    const std::string digest = f.writer->hash.hexDigest();
-    const std::string peerId = f.peer;
-    const std::size_t chunk = f.chunk;
-    const std::string &path = _files.files[task.file].path;
-    if (digest != task.hash) {
+    }
+    if (digest != chunk.hash) {
         const contract::Event rejected = contract::downloadChunkRejected(
-            {_game.id, path, task.offset, task.length, peerId, addrOf(peerId)},
-            "sha256 " + digest + " != advertised " + task.hash);
+            {_game.id, path, chunk.offset, chunk.length, peerId, addrOf(peerId)},
+            "sha256 " + digest + " != advertised " + chunk.hash);
         _events.publish(rejected.topic, rejected.payload);
         log::warning(kSource, _game.id + ": peer " + peerId.substr(0, 12) + " (" + addrOf(peerId) +
                                   ") sent a bad chunk of " + path + " at " +
-                                  std::to_string(task.offset) +
+                                  std::to_string(chunk.offset) +
                                   "; it is no longer a source for this download");
-        _network.forgetRequest(f.request);
-        _inFlight.erase(it);
-        _scheduler->failed(chunk, peerId);
+        _picker->chunkFailed(chunkId);
         sourceFailed(peerId, "sent data that does not match its chunk hashes");
         checkSources();
         pump();
         return;
     }
-    _scheduler->completed(chunk, peerId, _reactor.now() - f.startNs);
-    _bytesBySource[peerId] += task.length;
-    _bytesFetched += task.length;
+    _picker->chunkVerified(chunkId);
+    _newlyVerified.push_back(chunkId);
+    _lastAdvanceNs = _reactor.now();
+    _bytesBySource[peerId] += chunk.length;
+    _bytesFetched += chunk.length;
     _failuresBySource[peerId] = 0;
-    _network.forgetRequest(f.request);
-    _inFlight.erase(it);
     const contract::Event finished = contract::downloadChunkFinished(
-        {_game.id, path, task.offset, task.length, peerId, addrOf(peerId)});
+        {_game.id, path, chunk.offset, chunk.length, peerId, addrOf(peerId)});
     _events.publish(finished.topic, finished.payload);
-    if (_scheduler->finished())
+    if (_picker->finished())
         commit();
     else
         pump();
@@ -207,13 +229,13 @@ void Download::dropInFlight(uint64_t key, bool cancelRequest) {
     auto it = _inFlight.find(key);
     if (it == _inFlight.end())
         return;
-    it->second->writer->abandoned = true;
-    if (it->second->block != nullptr)
-        _pool->put(it->second->block);
+    InFlight &f = *it->second;
+    if (f.block != nullptr)
+        _pool->put(f.block);
     if (cancelRequest)
-        _network.cancelRequest(it->second->request);
+        _network.cancelRequest(f.request);
     else
-        _network.forgetRequest(it->second->request);
+        _network.forgetRequest(f.request);
     _inFlight.erase(it);
 }
 
@@ -224,7 +246,7 @@ void Download::sourceFailed(const std::string &peerId, const std::string &why) {
             keys.push_back(key);
     for (auto key : keys)
         dropInFlight(key, true);
-    _scheduler->rejectSource(peerId);
+    _picker->rejectSource(peerId);
     log::warning(kSource, _game.id + ": dropped source " + peerId.substr(0, 12) + ": " + why);
 }
 
@@ -233,7 +255,7 @@ void Download::peerLost(const std::string &peerId) {
         // Its GetGame fails through the connection loss; nothing else to do.
         return;
     }
-    if (_phase != Phase::Transferring || !_scheduler || !_scheduler->hasSource(peerId))
+    if (_phase != Phase::Transferring || !_picker || !_picker->hasSource(peerId))
         return;
     std::vector<uint64_t> keys;
     for (const auto &[key, f] : _inFlight)
@@ -241,23 +263,35 @@ void Download::peerLost(const std::string &peerId) {
             keys.push_back(key);
     for (auto key : keys)
         dropInFlight(key, false);
-    _scheduler->removeSource(peerId);
+    _picker->removeSource(peerId);
     log::info(kSource, _game.id + ": source " + peerId.substr(0, 12) + " is gone");
     checkSources();
     pump();
 }
 
 void Download::checkSources() {
-    if (_phase != Phase::Transferring || _ending || _scheduler->finished())
+    if (_phase != Phase::Transferring || _ending || _picker->finished())
         return;
-    if (_scheduler->sources().empty()) {
+    const std::string verified = " (" + std::to_string(_picker->bytesVerified()) + " of " +
+                                 std::to_string(_picker->bytesTotal()) +
+                                 " bytes verified; they are kept for a resumed download)";
+    if (_picker->sources().empty()) {
         const contract::Event gone = contract::downloadPeersGone(_game.id);
         _events.publish(gone.topic, gone.payload);
         end({DownloadOutcome::Kind::PeersGone,
-             "every source of " + _game.id + " is gone (" +
-                 std::to_string(_scheduler->bytesDone()) + " of " +
-                 std::to_string(_scheduler->bytesTotal()) +
-                 " bytes verified; they are kept for a resumed download)"});
+             "every source of " + _game.id + " is gone" + verified});
+        return;
+    }
+    // Only partial sources are left and none of them has what is missing: wait while they
+    // may still get it, but not for ever.
+    if (_inFlight.empty() && _bytesWriting == 0 && !_picker->finishedPossible() &&
+        _reactor.now() - _lastAdvanceNs > kStallNs) {
+        const contract::Event gone = contract::downloadPeersGone(_game.id);
+        _events.publish(gone.topic, gone.payload);
+        end({DownloadOutcome::Kind::PeersGone,
+             "no source of " + _game.id + " has the " +
+                 std::to_string(_picker->stuckChunks().size()) +
+                 " chunk(s) still missing, and none announced one for 20 s" + verified});
     }
 }
 

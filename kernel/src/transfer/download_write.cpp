@@ -1,6 +1,6 @@
-// Download: received blocks are written and hashed on the worker pool, one job per chunk at
-// a time so the hash sees the bytes in order; the 4 KiB-aligned part goes straight to the
-// device (O_DIRECT). Bytes are released to the transport only once written.
+// Download: a chunk whose bytes all arrived is hashed on the worker pool and written only
+// when the hash matches, so bytes that fail verification never reach the disk; the
+// 4 KiB-aligned part goes straight to the device (O_DIRECT), any tail through the page cache.
 
 #include "download_internal.hpp"
 
@@ -28,94 +28,63 @@ static bool writeAll(int fd, const uint8_t *data, std::size_t size, uint64_t off
     return true;
 }
 
-void Download::submitBlock(uint64_t key, InFlight &f) {
-    if (f.block == nullptr)
-        return;
-    // One disk job per chunk at a time keeps the hash in order.
-    const ChunkTask &task = _scheduler->task(f.chunk);
-    std::shared_ptr<ChunkWriter> w = f.writer;
-    const uint64_t offset = task.offset + f.submitted;
-    f.submitted += f.fill;
-    bool startJob = false;
-    {
-        std::lock_guard lock(w->mutex);
-        w->queue.push_back({offset, f.block, f.fill});
-        if (!w->running)
-            startJob = w->running = true;
+// Writes one verified chunk; "" or what went wrong.
+static std::string writeChunk(Download::OpenFile &file, const uint8_t *data, std::size_t size,
+                              uint64_t offset) {
+    std::lock_guard lock(file.writeMutex);
+    std::size_t direct = 0;
+    if (file.directFd >= 0 && offset % kDirectAlign == 0)
+        direct = size - size % kDirectAlign;
+    if (direct > 0 && !writeAll(file.directFd, data, direct, offset)) {
+        if (errno != EINVAL)
+            return "cannot write " + file.path + ": " + base::errnoText(errno);
+        ::close(file.directFd); // no O_DIRECT after all: the page cache from now on
+        file.directFd = -1;
+        direct = 0;
     }
-    f.block = nullptr;
-    f.fill = 0;
-    if (!startJob)
-        return;
-    ++_activeJobs;
-    auto self = shared_from_this();
-    _workers.submit([self, w, key, pool = _pool] {
-        for (;;) {
-            ChunkWriter::Item item{};
-            {
-                std::lock_guard lock(w->mutex);
-                if (w->queue.empty()) {
-                    w->running = false;
-                    break;
-                }
-                item = w->queue.front();
-                w->queue.pop_front();
-            }
-            std::string error;
-            {
-                std::lock_guard fileLock(w->file->writeMutex);
-                if (!w->abandoned && w->error.empty()) {
-                    OpenFile &file = *w->file;
-                    // The 4 KiB-aligned part directly to the device, any tail through the
-                    // page cache.
-                    std::size_t direct = 0;
-                    if (file.directFd >= 0 && item.offset % kDirectAlign == 0)
-                        direct = item.size - item.size % kDirectAlign;
-                    bool ok = true;
-                    if (direct > 0 && !writeAll(file.directFd, item.block, direct, item.offset)) {
-                        if (errno == EINVAL) { // no O_DIRECT after all: page cache from now on
-                            ::close(file.directFd);
-                            file.directFd = -1;
-                            direct = 0;
-                        } else {
-                            ok = false;
-                        }
-                    }
-                    if (ok && direct < item.size)
-                        ok = writeAll(file.fd, item.block + direct, item.size - direct,
-                                      item.offset + direct);
-                    if (!ok)
-                        w->error = error =
-                            "cannot write " + file.path + ": " + base::errnoText(errno);
-                }
-            }
-            if (!w->abandoned && error.empty())
-                w->hash.update(item.block, item.size);
-            pool->put(item.block);
-            const std::size_t bytes = item.size;
-            self->_reactor.post([self, key, bytes, error] { self->onWritten(key, bytes, error); });
-        }
-        self->_reactor.post([self] {
-            --self->_activeJobs;
-            if (self->_ending)
-                self->end(self->_outcome);
-        });
-    });
+    if (direct < size && !writeAll(file.fd, data + direct, size - direct, offset + direct))
+        return "cannot write " + file.path + ": " + base::errnoText(errno);
+    return "";
 }
 
-void Download::onWritten(uint64_t key, std::size_t bytes, const std::string &writeError) {
+void Download::verifyAndWrite(uint64_t key) {
     auto it = _inFlight.find(key);
     if (it == _inFlight.end())
         return;
     InFlight &f = *it->second;
-    f.written += bytes;
-    _network.releaseChunkBytes(f.request, bytes);
-    if (!writeError.empty()) {
-        log::error(kSource, _game.id + ": " + writeError);
-        end({DownloadOutcome::Kind::Failed, writeError});
-        return;
-    }
-    maybeVerify(key);
+    const PlannedChunk &chunk = _picker->chunk(f.chunk);
+    const std::size_t chunkId = f.chunk;
+    const std::string peerId = f.peer;
+    uint8_t *block = f.block;
+    f.block = nullptr;
+    _network.forgetRequest(f.request);
+    _inFlight.erase(it);
+    _bytesWriting += chunk.length;
+    ++_activeJobs;
+    auto self = shared_from_this();
+    std::shared_ptr<OpenFile> file = _open.at(chunk.file);
+    const std::size_t size = static_cast<std::size_t>(chunk.length);
+    const uint64_t offset = chunk.offset;
+    const std::string expected = chunk.hash;
+    _workers.submit([self, file, block, size, offset, expected, chunkId, peerId, pool = _pool] {
+        base::Sha256 hash;
+        if (size > 0)
+            hash.update(block, size);
+        const std::string digest = hash.hexDigest();
+        std::string error;
+        if (digest == expected && size > 0)
+            error = writeChunk(*file, block, size, offset);
+        if (block != nullptr)
+            pool->put(block);
+        self->_reactor.post([self, chunkId, peerId, digest, error] {
+            --self->_activeJobs;
+            if (self->_ending) {
+                self->end(self->_outcome);
+                return;
+            }
+            self->onVerified(chunkId, peerId, digest, error);
+        });
+    });
 }
 
 } // namespace lanspread::kernel::transfer

@@ -22,6 +22,9 @@ struct Settings {
     std::string
         logLevel; // lanspread.log_level: debug|info|warning|error, or auto (the app decides)
     double uploadLimitMiBps = 0; // lanspread.upload_limit_mib_s: serving cap, 0 = none
+    // lanspread.serve_while_downloading: serve the verified chunks of games being downloaded
+    // (the swarm). Off only to measure what the swarm gains.
+    bool serveWhileDownloading = true;
     // lanspread.peer_timeout_ms: a peer silent this long is gone (its connection closes);
     // keep-alives go out at a quarter of it, so a live idle peer never hits it.
     int64_t peerTimeoutMs = 10000;

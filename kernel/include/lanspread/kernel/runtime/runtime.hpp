@@ -22,12 +22,14 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 namespace lanspread::kernel::transfer {
 class Download;
 struct DownloadOutcome;
+class ServeSpreader;
 } // namespace lanspread::kernel::transfer
 
 namespace lanspread::kernel::runtime {
@@ -85,7 +87,8 @@ class PeerRuntime : private peers::NetworkDelegate {
     std::variant<protocol::GameFiles, peers::ServeRefusal>
     serveGetGame(const std::string &game) override;
     std::variant<peers::ServeRange, peers::ServeRefusal>
-    serveGetChunk(const protocol::GetChunk &request, std::string &gameRoot) override;
+    serveGetChunk(const std::string &peerId, const protocol::GetChunk &request,
+                  std::string &gameRoot) override;
     void peerLost(const std::string &peerId) override;
     void peerLibraryChanged(const std::string &peerId) override;
     void peerHave(const std::string &peerId, const protocol::Have &have) override;
@@ -106,6 +109,19 @@ class PeerRuntime : private peers::NetworkDelegate {
     std::vector<peers::DiscoveryRef> _discoveryPlugins;
     void onDiscovered(const std::string &peerId, const std::string &addr);
     std::map<std::string, std::shared_ptr<transfer::Download>> _downloads; // by game id
+    // The swarm. A download's verified chunks are served from the moment its files are
+    // prepared until the library shows its outcome (then the game is Ready, or not served):
+    // _finishing holds ended downloads until then.
+    std::map<std::string, std::shared_ptr<transfer::Download>> _finishing; // by game id
+    std::set<std::string> _advertisedPartials; // told to peers (LibraryDelta partial_upserts)
+    std::unique_ptr<transfer::ServeSpreader> _spreader;
+    uint64_t _announceTimer = 0;
+    // The download of the game whose chunks this peer serves meanwhile, or nullptr.
+    const transfer::Download *servingDownload(const std::string &gameId) const;
+    // Every kAnnounceIntervalNs: new partial games and removed ones (LibraryDelta), and the
+    // chunks verified since the last tick (one Have per game): coalesced, so many peers and
+    // many chunks stay cheap.
+    void announcePartials();
     std::vector<install::UnpackerRef> _unpackers;
     std::string _pinnedUnpackerId;
     // Commands that arrived before the first library scan finished; run when it has.

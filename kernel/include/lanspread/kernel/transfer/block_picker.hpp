@@ -29,6 +29,10 @@
 //     of them), so a second failure names the culprit;
 //   - a block whose request failed on a source (error reply, reset, stall) is not given to that
 //     source again while another source that has its chunk is usable;
+//   - a block a source refused to serve for now (a seeder spreading its chunks: "get it from
+//     the peer I sent it to") is not given to that source again before the time the caller
+//     names, unless the chunk is pinned to it; meanwhile it goes to any other source that has
+//     its chunk. The refusal is no failure of the source;
 //   - a source that leaves gives its in-flight blocks back; a rejected source (bad data) gets
 //     nothing more, also after it comes back; a chunk that no usable source has is stuck until
 //     a source announces it (stuckChunks(), finishedPossible());
@@ -121,6 +125,9 @@ class BlockPicker {
     BlockArrival blockReceived(std::size_t blockId, const std::string &peerId);
     // The block's request failed on this source: pending again unless in flight elsewhere.
     void blockFailed(std::size_t blockId, const std::string &peerId);
+    // The source refused the block for now: pending again unless in flight elsewhere, and not
+    // given to that source before untilNs.
+    void blockDeferred(std::size_t blockId, const std::string &peerId, uint64_t untilNs);
     // The chunk's hash matched. False (and nothing changes) unless all its blocks arrived.
     bool chunkVerified(std::size_t chunkId);
     // The chunk's hash did not match: all its blocks are pending again. Returns the sources
@@ -166,21 +173,24 @@ class BlockPicker {
     struct BlockState {
         unsigned copies = 0; // sources it is in flight on (at most 2)
         bool received = false;
-        std::string from;                  // the source whose copy was accepted
-        std::vector<std::string> failedOn; // sources its request failed on
+        std::string from;                           // the source whose copy was accepted
+        std::vector<std::string> failedOn;          // sources its request failed on
+        std::map<std::string, uint64_t> deferredOn; // sources that refused it -> until (ns)
     };
 
     bool usable(const Source &s) const { return !s.rejected; }
     bool has(const Source &s, std::size_t chunkId) const;
     // Whether this source may be given a block of the chunk at all (pin).
     bool pinAllows(std::size_t chunkId, const std::string &peerId) const;
-    // The first pending block of the chunk this source may take, if any.
-    std::optional<std::size_t> pendingBlockFor(std::size_t chunkId, const std::string &peerId);
+    // The first pending block of the chunk this source may take at nowNs, if any.
+    std::optional<std::size_t> pendingBlockFor(std::size_t chunkId, const std::string &peerId,
+                                               uint64_t nowNs);
+    bool deferred(const BlockState &block, const std::string &peerId, uint64_t nowNs) const;
     // Another usable source, not peerId and not in excluded, that has the chunk.
     bool otherSourceHas(std::size_t chunkId, const std::string &peerId,
                         const std::vector<std::string> &excluded) const;
     bool anyTakeablePending() const;
-    std::optional<std::size_t> endgameBlockFor(const std::string &peerId);
+    std::optional<std::size_t> endgameBlockFor(const std::string &peerId, uint64_t nowNs);
     void give(std::size_t blockId, const std::string &peerId, Source &source, uint64_t nowNs);
     // One copy of the block is no longer in flight: pending again when it was the last.
     void dropCopy(std::size_t blockId);

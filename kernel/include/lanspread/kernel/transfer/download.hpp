@@ -3,11 +3,15 @@
 //   2. vote      the list most sources agree on wins (manifest_vote.hpp); a tie fails;
 //   3. prepare   (worker) the files are opened under <games>/<id>/; chunks already on disk
 //                whose SHA-256 matches are kept (resume) and never fetched again;
-//   4. transfer  the ChunkScheduler hands chunks to sources, several in flight each; bytes
-//                are written and hashed on the worker pool as they arrive, and released to
-//                the transport only once written (so memory stays bounded); a chunk counts
-//                only when its hash matches — otherwise its source is rejected and the chunk
-//                refetched elsewhere;
+//   4. transfer  the BlockPicker hands chunks (1 MiB) to sources, rarest first, several in
+//                flight each, the last ones twice (endgame). Sources are the complete peers
+//                that answered the vote's list and every peer that advertises the same list
+//                (files digest), complete or partial (a partial one is asked only for the
+//                chunks it announced; new ones join while the download runs). A chunk's bytes
+//                are collected in a pooled buffer, hashed on the worker pool, and written only
+//                when the hash matches; otherwise its source is rejected and the chunk
+//                refetched elsewhere. Verified chunks are at once servable to other peers
+//                (servable(), chunkVerified(), takeNewlyVerified() for the Have messages);
 //   5. commit    (worker) files are fsynced, stale root files removed, and version.ini is
 //                renamed into place last, so a root is "downloaded" only when complete.
 // Events (docs/cli-contract.md): got-game-files, download-begin, download-progress,
@@ -20,11 +24,13 @@
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
 #include <lanspread/kernel/peers/network.hpp>
-#include <lanspread/kernel/transfer/chunk_scheduler.hpp>
+#include <lanspread/kernel/transfer/block_picker.hpp>
+#include <lanspread/kernel/transfer/serve_gate.hpp>
 
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,27 +58,53 @@ class Download : public std::enable_shared_from_this<Download> {
     // A source disconnected: its work goes elsewhere; with no source left the download ends
     // with PeersGone.
     void peerLost(const std::string &peerId);
+    // A peer's advertised library changed (the peer DB has the new state): it may have become
+    // a source (complete or partial, with this download's files digest) or stopped being one.
+    void peerChanged(const std::string &peerId);
+    // A peer announced more verified chunks of this game (already in the peer DB).
+    void peerHave(const std::string &peerId, const protocol::Have &have);
 
     const std::string &game() const { return _game.id; }
 
+    // --- serving while downloading (the serve gates ask; thread: reactor) ---
+    // True once the files are prepared, until the download object goes: its verified chunks
+    // may be served to peers whose list has the same digest.
+    bool servable() const { return _picker != nullptr; }
+    const protocol::GameFiles &files() const { return _files; }
+    const std::string &filesDigest() const { return _filesDigest; }
+    // Whether chunk `index` of file `file` (in files()) is verified on disk.
+    bool chunkVerified(std::size_t file, uint64_t index) const;
+    // Where file `file` is on disk below the game root: version.ini has a temporary name
+    // until the commit renames it into place.
+    std::string diskPath(std::size_t file) const;
+    // For the serve gates, valid while this object lives and servable().
+    DownloadingGame servingView() const;
+    // The partial game this peer advertises (Hello, LibraryDelta).
+    protocol::PartialGame partialGame() const;
+    // Chunk ids verified since the last call (the next Have).
+    std::vector<uint64_t> takeNewlyVerified();
+
+    struct OpenFile; // internal (download_internal.hpp)
+
   private:
-    struct OpenFile;
-    struct ChunkWriter;
     struct InFlight;
     class BlockPool;
     enum class Phase { Describing, Preparing, Transferring, Committing, Ending };
 
     void onDescribed(const std::string &peerId, Result<protocol::GameFiles> files);
     void vote();
-    void prepare(std::vector<std::string> sources);
+    void prepare();
     void prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done);
+    // Adds or updates peerId as a source from what the peer DB says (see peerChanged).
+    void refreshSource(const std::string &peerId);
     void pump();
     void request(const std::string &peerId, std::size_t chunkId);
     void onPiece(uint64_t key, std::span<const uint8_t> piece);
-    void submitBlock(uint64_t key, InFlight &flight);
     void onRequestEnd(uint64_t key, const Status &status);
-    void onWritten(uint64_t key, std::size_t bytes, const std::string &writeError);
-    void maybeVerify(uint64_t key);
+    // Hashes the chunk's bytes and, when they match, writes them (worker pool).
+    void verifyAndWrite(uint64_t key);
+    void onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,
+                    const std::string &writeError);
     void dropInFlight(uint64_t key, bool cancelRequest);
     void sourceFailed(const std::string &peerId, const std::string &why);
     void checkSources();
@@ -95,16 +127,23 @@ class Download : public std::enable_shared_from_this<Download> {
     std::map<std::string, protocol::GameFiles> _answers;
     std::size_t _pendingAnswers = 0;
     protocol::GameFiles _files;
+    std::string _filesDigest;
+    std::set<std::string> _votedSources; // answered GetGame with the voted list
     std::vector<std::shared_ptr<OpenFile>> _open;
     std::shared_ptr<BlockPool> _pool;
-    std::unique_ptr<ChunkScheduler> _scheduler;
+    std::unique_ptr<BlockPicker> _picker;
+    std::vector<std::size_t> _firstChunkOfFile;              // chunk id of each file's first chunk
     std::map<uint64_t, std::unique_ptr<InFlight>> _inFlight; // by key
     uint64_t _nextKey = 1;
     std::map<std::string, uint64_t> _bytesBySource;
     std::map<std::string, unsigned> _failuresBySource; // consecutive
     std::vector<unsigned> _attempts;                   // per chunk
+    std::vector<uint64_t> _newlyVerified;              // not yet announced in a Have
     uint64_t _bytesFetched = 0;                        // verified chunk bytes fetched in this run
     uint64_t _bytesReceived = 0;                       // every byte that arrived (progress rate)
+    uint64_t _bytesWriting = 0;                        // accepted bytes being hashed/written
+    uint64_t _lastAdvanceNs = 0;                       // a chunk verified or a source joined
+    bool _committed = false;                           // version.ini is in place
     uint64_t _startNs = 0;
     uint64_t _progressTimer = 0;
     uint64_t _describeTimer = 0;
