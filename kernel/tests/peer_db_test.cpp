@@ -10,8 +10,10 @@
 using lanspread::kernel::catalog::Catalog;
 using lanspread::kernel::peers::PeerDb;
 using lanspread::kernel::protocol::GameSummary;
+using lanspread::kernel::protocol::Have;
 using lanspread::kernel::protocol::Hello;
 using lanspread::kernel::protocol::LibraryDelta;
+using lanspread::kernel::protocol::PartialGame;
 
 namespace {
 
@@ -20,10 +22,39 @@ const std::string kBravo(64, 'b');
 const std::string kCharlie(64, 'c');
 
 GameSummary ready(const std::string &id, const std::string &version, uint64_t size = 100) {
-    return GameSummary{id, version, "Ready", true, false, size};
+    return GameSummary{id, version, "Ready", true, false, size, std::string(64, '9')};
 }
 GameSummary stale(const std::string &id, const std::string &version, uint64_t size = 100) {
-    return GameSummary{id, version, "Stale", true, false, size};
+    return GameSummary{id, version, "Stale", true, false, size, std::string(64, '9')};
+}
+
+const std::string kDigest(64, '7');
+
+// A game being downloaded: chunkCount chunks, those in `have` verified.
+PartialGame partial(const std::string &id, const std::string &version, uint64_t chunkCount = 8,
+                    const std::vector<uint64_t> &have = {}) {
+    PartialGame p{id, version, kDigest, chunkCount, std::vector<bool>(chunkCount, false)};
+    for (const uint64_t chunk : have)
+        p.have[chunk] = true;
+    return p;
+}
+
+// The verified chunks of a peer's partial game, in order.
+std::vector<uint64_t> chunksOf(const PeerDb &db, const std::string &peerId,
+                               const std::string &gameId) {
+    std::vector<uint64_t> chunks;
+    if (const PartialGame *p = db.partial(peerId, gameId))
+        for (std::size_t i = 0; i < p->have.size(); ++i)
+            if (p->have[i])
+                chunks.push_back(i);
+    return chunks;
+}
+
+LibraryDelta delta(uint64_t revision, std::vector<GameSummary> upserts,
+                   std::vector<std::string> removed, std::vector<PartialGame> partialUpserts = {},
+                   std::vector<std::string> partialRemoved = {}) {
+    return LibraryDelta{revision, std::move(upserts), std::move(removed), std::move(partialUpserts),
+                        std::move(partialRemoved)};
 }
 
 Hello hello(const std::string &peerId, const std::string &name, std::vector<GameSummary> games,
@@ -34,6 +65,13 @@ Hello hello(const std::string &peerId, const std::string &name, std::vector<Game
     h.listenAddr = "ignored:1";
     h.libraryRevision = revision;
     h.games = std::move(games);
+    return h;
+}
+
+Hello helloWithPartials(const std::string &peerId, std::vector<GameSummary> games,
+                        std::vector<PartialGame> partials) {
+    Hello h = hello(peerId, "p", std::move(games));
+    h.partials = std::move(partials);
     return h;
 }
 
@@ -82,6 +120,11 @@ class PeerDbTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(S35_nonCatalogGameNeverListed);
     CPPUNIT_TEST(sizeIsTheMostCommonThenLargest);
     CPPUNIT_TEST(removedGameAndRemovedPeerDisappearFromRemoteGames);
+    CPPUNIT_TEST(helloReplacesAndDeltaEditsPartials);
+    CPPUNIT_TEST(applyHaveMarksChunksOfAMatchingPartialOnly);
+    CPPUNIT_TEST(partialSourcesDownloadTheCatalogVersion);
+    CPPUNIT_TEST(remoteGamesCountPartialPeersApart);
+    CPPUNIT_TEST(peerViewsCountVerifiedChunks);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -123,7 +166,7 @@ class PeerDbTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
         CPPUNIT_ASSERT_EQUAL(uint64_t(1), rows[0].peerCount);
         // A later delta still applies to the moved peer.
-        CPPUNIT_ASSERT(db.applyDelta(kBravo, LibraryDelta{5, {ready("cnctw", "20250301")}, {}}, 3));
+        CPPUNIT_ASSERT(db.applyDelta(kBravo, delta(5, {ready("cnctw", "20250301")}, {}), 3));
         CPPUNIT_ASSERT_EQUAL(std::size_t(2), db.find(kBravo)->games.size());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), db.peerViews().size());
     }
@@ -162,7 +205,7 @@ class PeerDbTest : public CppUnit::TestFixture {
 
     void deltaForUnknownPeerIgnored() {
         PeerDb db;
-        CPPUNIT_ASSERT(!db.applyDelta(kAlpha, LibraryDelta{1, {ready("ggoo", "3")}, {}}, 1));
+        CPPUNIT_ASSERT(!db.applyDelta(kAlpha, delta(1, {ready("ggoo", "3")}, {}), 1));
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.size());
     }
 
@@ -280,7 +323,7 @@ class PeerDbTest : public CppUnit::TestFixture {
         db.upsert(hello(kAlpha, "a", {ready("ggoo", "3"), ready("bfbc2", "1")}), "a:1", "connect",
                   1);
         db.upsert(hello(kBravo, "b", {ready("ggoo", "3")}), "b:1", "connect", 1);
-        db.applyDelta(kAlpha, LibraryDelta{2, {}, {"bfbc2"}}, 2); // S22
+        db.applyDelta(kAlpha, delta(2, {}, {"bfbc2"}), 2); // S22
         auto rows = db.remoteGames(catalog());
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
         CPPUNIT_ASSERT_EQUAL(uint64_t(2), rows[0].peerCount);
@@ -288,6 +331,122 @@ class PeerDbTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(uint64_t(1), db.remoteGames(catalog()).at(0).peerCount);
         db.remove(kAlpha);
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), db.remoteGames(catalog()).size());
+    }
+
+    void helloReplacesAndDeltaEditsPartials() {
+        PeerDb db;
+        db.upsert(helloWithPartials(kAlpha, {}, {partial("ggoo", "3"), partial("bfbc2", "1")}),
+                  "a:1", "connect", 1);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), db.find(kAlpha)->partials.size());
+        CPPUNIT_ASSERT(*db.partial(kAlpha, "ggoo") == partial("ggoo", "3"));
+        // A new Hello is the whole picture: bfbc2 is gone, cnctw appears.
+        db.upsert(
+            helloWithPartials(kAlpha, {}, {partial("ggoo", "3", 8, {1}), partial("cnctw", "x")}),
+            "a:1", "connect", 2);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), db.find(kAlpha)->partials.size());
+        CPPUNIT_ASSERT(db.partial(kAlpha, "bfbc2") == nullptr);
+        CPPUNIT_ASSERT((chunksOf(db, kAlpha, "ggoo") == std::vector<uint64_t>{1}));
+        // A delta replaces an upserted partial whole (a restart with another list) and erases
+        // removed ones; games and partials are independent.
+        PartialGame restarted = partial("ggoo", "3", 16, {15});
+        restarted.filesDigest = std::string(64, '8');
+        CPPUNIT_ASSERT(db.applyDelta(
+            kAlpha, delta(3, {ready("ggoo", "2")}, {}, {restarted}, {"cnctw", "nothere"}), 5));
+        const auto *p = db.find(kAlpha);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p->partials.size());
+        CPPUNIT_ASSERT(*db.partial(kAlpha, "ggoo") == restarted);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p->games.size());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(3), p->libraryRevision);
+        // The download ended: the game became a library entry and the partial went.
+        CPPUNIT_ASSERT(db.applyDelta(kAlpha, delta(4, {ready("ggoo", "3")}, {}, {}, {"ggoo"}), 6));
+        CPPUNIT_ASSERT(db.find(kAlpha)->partials.empty());
+        CPPUNIT_ASSERT(db.partial(kAlpha, "ggoo") == nullptr);
+        CPPUNIT_ASSERT(db.partial(kBravo, "ggoo") == nullptr);
+    }
+
+    void applyHaveMarksChunksOfAMatchingPartialOnly() {
+        PeerDb db;
+        db.upsert(helloWithPartials(kAlpha, {}, {partial("ggoo", "3", 10, {0})}), "a:1", "connect",
+                  1);
+        CPPUNIT_ASSERT(!db.applyHave(kBravo, Have{"ggoo", kDigest, {1}}, 2));  // unknown peer
+        CPPUNIT_ASSERT(!db.applyHave(kAlpha, Have{"bfbc2", kDigest, {1}}, 2)); // no such partial
+        CPPUNIT_ASSERT(!db.applyHave(kAlpha, Have{"ggoo", std::string(64, '8'), {1}}, 2));
+        // One chunk out of range: nothing of that Have applies.
+        CPPUNIT_ASSERT(!db.applyHave(kAlpha, Have{"ggoo", kDigest, {2, 10}}, 2));
+        CPPUNIT_ASSERT((chunksOf(db, kAlpha, "ggoo") == std::vector<uint64_t>{0}));
+        CPPUNIT_ASSERT_EQUAL(int64_t(1), db.find(kAlpha)->lastSeenMs);
+
+        CPPUNIT_ASSERT(db.applyHave(kAlpha, Have{"ggoo", kDigest, {2, 9}}, 3));
+        CPPUNIT_ASSERT((chunksOf(db, kAlpha, "ggoo") == std::vector<uint64_t>{0, 2, 9}));
+        CPPUNIT_ASSERT_EQUAL(int64_t(3), db.find(kAlpha)->lastSeenMs);
+        // A repeated chunk is harmless.
+        CPPUNIT_ASSERT(db.applyHave(kAlpha, Have{"ggoo", kDigest, {0, 5}}, 4));
+        CPPUNIT_ASSERT((chunksOf(db, kAlpha, "ggoo") == std::vector<uint64_t>{0, 2, 5, 9}));
+    }
+
+    void partialSourcesDownloadTheCatalogVersion() {
+        PeerDb db;
+        db.upsert(helloWithPartials(kCharlie, {}, {partial("ggoo", "3")}), "c:1", "connect", 1);
+        db.upsert(helloWithPartials(kAlpha, {}, {partial("ggoo", "3", 4, {0, 1, 2, 3})}), "a:1",
+                  "connect", 1);
+        db.upsert(helloWithPartials(kBravo, {}, {partial("ggoo", "2")}), "b:1", "connect", 1);
+        db.upsert(hello(std::string(64, 'd'), "d", {ready("ggoo", "3")}), "d:1", "connect", 1);
+        const auto sources = db.partialSources(*catalog().find("ggoo"));
+        CPPUNIT_ASSERT(sources == (std::vector<std::string>{kAlpha, kCharlie}));
+        CPPUNIT_ASSERT(db.partialSources(*catalog().find("cnctw")).empty());
+        // A ready source is not a partial one, and the other way round.
+        CPPUNIT_ASSERT(db.readySources(*catalog().find("ggoo")) ==
+                       std::vector<std::string>{std::string(64, 'd')});
+    }
+
+    void remoteGamesCountPartialPeersApart() {
+        PeerDb db;
+        db.upsert(
+            helloWithPartials(kAlpha, {ready("ggoo", "3", 300)}, {partial("cnctw", "20250301")}),
+            "a:1", "connect", 1);
+        db.upsert(
+            helloWithPartials(kBravo, {}, {partial("ggoo", "3"), partial("cnctw", "20250301")}),
+            "b:1", "connect", 1);
+        // Another version, and a game outside the catalog: neither counts.
+        db.upsert(
+            helloWithPartials(kCharlie, {}, {partial("ggoo", "2"), partial("unknowngame", "1")}),
+            "c:1", "connect", 1);
+        auto rows = db.remoteGames(catalog());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), rows.size());
+        // Only partial sources: listed, with no size known yet.
+        CPPUNIT_ASSERT_EQUAL(std::string("cnctw"), rows[0].id);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), rows[0].peerCount);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(2), rows[0].partialPeerCount);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), rows[0].sizeBytes);
+        CPPUNIT_ASSERT_EQUAL(std::string("ggoo"), rows[1].id);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), rows[1].peerCount);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), rows[1].partialPeerCount);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(300), rows[1].sizeBytes);
+        // The downloads end: cnctw has no source left.
+        db.applyDelta(kAlpha, delta(2, {}, {}, {}, {"cnctw"}), 2);
+        db.applyDelta(kBravo, delta(2, {}, {}, {}, {"cnctw", "ggoo"}), 2);
+        rows = db.remoteGames(catalog());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), rows.size());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), rows[0].partialPeerCount);
+    }
+
+    void peerViewsCountVerifiedChunks() {
+        PeerDb db;
+        db.upsert(helloWithPartials(kAlpha, {},
+                                    {partial("ggoo", "3", 10, {0, 4, 9}), partial("bfbc2", "1")}),
+                  "a:1", "connect", 1);
+        db.applyHave(kAlpha, Have{"ggoo", kDigest, {5}}, 2);
+        const auto views = db.peerViews();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), views.size());
+        const auto &partials = views[0].partials;
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), partials.size()); // sorted by id
+        CPPUNIT_ASSERT_EQUAL(std::string("bfbc2"), partials[0].id);
+        CPPUNIT_ASSERT_EQUAL(std::string("1"), partials[0].version);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), partials[0].chunksHave);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(8), partials[0].chunkCount);
+        CPPUNIT_ASSERT_EQUAL(std::string("ggoo"), partials[1].id);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(4), partials[1].chunksHave);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(10), partials[1].chunkCount);
     }
 };
 

@@ -18,6 +18,7 @@
 
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -77,23 +78,39 @@ protocol::GameSummary game(const std::string &id, const std::string &version = "
     return g;
 }
 
+// A game being downloaded: 10 chunks, those in `have` verified.
+protocol::PartialGame partial(const std::string &id, const std::set<uint64_t> &have = {},
+                              const std::string &digest = std::string(64, 'd')) {
+    protocol::PartialGame p;
+    p.id = id;
+    p.version = "1.0";
+    p.filesDigest = digest;
+    p.chunkCount = 10;
+    p.have.assign(10, false);
+    for (const uint64_t chunk : have)
+        p.have[chunk] = true;
+    return p;
+}
+
 // The rest of a peer, as far as the network sees it: a library to advertise, the serving
 // decisions, and a record of what the network told it.
 struct TestDelegate : peers::NetworkDelegate {
     uint64_t revision = 1;
     std::vector<protocol::GameSummary> games;
+    std::vector<protocol::PartialGame> partials;
     // Runs after each snapshot is taken (to change the library at a chosen moment).
     std::function<void()> afterSnapshot;
     std::string gameRoot;
     std::optional<peers::ServeRefusal> refusal;
     std::vector<std::string> lost;
     std::vector<std::string> libraryChanged;
+    std::vector<std::pair<std::string, protocol::Have>> haves; // peer, Have
 
     void librarySnapshot(uint64_t &outRevision, std::vector<protocol::GameSummary> &outGames,
                          std::vector<protocol::PartialGame> &outPartials) override {
         outRevision = revision;
         outGames = games;
-        outPartials.clear();
+        outPartials = partials;
         if (afterSnapshot)
             afterSnapshot();
     }
@@ -118,7 +135,9 @@ struct TestDelegate : peers::NetworkDelegate {
     void peerLibraryChanged(const std::string &peerId) override {
         libraryChanged.push_back(peerId);
     }
-    void peerHave(const std::string &, const protocol::Have &) override {}
+    void peerHave(const std::string &peerId, const protocol::Have &have) override {
+        haves.emplace_back(peerId, have);
+    }
 };
 
 struct ConnectResult {
@@ -175,6 +194,15 @@ struct Node {
             if (it->topic == topic)
                 return &*it;
         return nullptr;
+    }
+    // The chunks other's partial game id has verified, as this node's PeerDb knows them.
+    std::set<uint64_t> chunksOf(const Node &other, const std::string &id) const {
+        std::set<uint64_t> chunks;
+        if (const protocol::PartialGame *p = net->peers().partial(other.identity.peerId, id))
+            for (std::size_t i = 0; i < p->have.size(); ++i)
+                if (p->have[i])
+                    chunks.insert(i);
+        return chunks;
     }
     bool knows(const Node &other) const { return net->peers().find(other.identity.peerId); }
     std::set<std::string> gamesOf(const Node &other) const {
@@ -288,6 +316,9 @@ class PeerNetworkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBrokenConnectionIsLostAndRedialled);
     CPPUNIT_TEST(testLibraryDeltaReachesPeer);
     CPPUNIT_TEST(testLibraryChangeDuringHandshakeIsCaughtUp);
+    CPPUNIT_TEST(testHaveReachesPeerDelegateAndDb);
+    CPPUNIT_TEST(testHaveForUnknownPartialKeepsTheSession);
+    CPPUNIT_TEST(testPartialChangeDuringHandshakeIsCaughtUp);
     CPPUNIT_TEST(testGetChunkServedThroughDelegate);
     CPPUNIT_TEST(testRefusalsReachTheRequester);
     CPPUNIT_TEST(testUploadLimitPacesServing);
@@ -603,6 +634,89 @@ class PeerNetworkTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT((a.gamesOf(b) == std::set<std::string>{"g1", "g3"}));
     }
 
+    void testHaveReachesPeerDelegateAndDb() {
+        Lan lan;
+        Node &a = lan.add("10.0.0.1", 0);
+        Node &b = lan.add("10.0.0.2", 1);
+        Node &c = lan.add("10.0.0.3", 2);
+        b.delegate.partials = {partial("g2", {0, 9})};
+        lan.connect(a, b);
+        lan.connect(c, b);
+        // The Hello carried B's partial game, bitmap included.
+        CPPUNIT_ASSERT((a.chunksOf(b, "g2") == std::set<uint64_t>{0, 9}));
+
+        const protocol::Have have{"g2", std::string(64, 'd'), {3, 4}};
+        b.net->broadcastHave(have);
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] {
+            return a.delegate.haves.size() == 1 && c.delegate.haves.size() == 1;
+        }));
+        for (Node *n : {&a, &c}) {
+            CPPUNIT_ASSERT_EQUAL(b.identity.peerId, n->delegate.haves[0].first);
+            CPPUNIT_ASSERT(n->delegate.haves[0].second == have);
+            CPPUNIT_ASSERT((n->chunksOf(b, "g2") == std::set<uint64_t>{0, 3, 4, 9}));
+        }
+        const auto views = a.net->peers().peerViews();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), views.size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), views[0].partials.size());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(4), views[0].partials[0].chunksHave);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(10), views[0].partials[0].chunkCount);
+        // A's own (empty) partials went the other way: B knows none.
+        CPPUNIT_ASSERT(b.net->peers().find(a.identity.peerId)->partials.empty());
+        CPPUNIT_ASSERT(b.delegate.haves.empty());
+    }
+
+    void testHaveForUnknownPartialKeepsTheSession() {
+        Lan lan;
+        Node &a = lan.add("10.0.0.1", 0);
+        Node &b = lan.add("10.0.0.2", 1);
+        b.delegate.partials = {partial("g2", {0})};
+        lan.connect(a, b);
+        // Another game, another file list, a chunk past the end: each crossed a delta that A
+        // has not seen, or never matched; none is applied, none breaks the connection.
+        b.net->broadcastHave(protocol::Have{"g9", std::string(64, 'd'), {1}});
+        b.net->broadcastHave(protocol::Have{"g2", std::string(64, 'e'), {1}});
+        b.net->broadcastHave(protocol::Have{"g2", std::string(64, 'd'), {1, 10}});
+        protocol::LibraryDelta ended;
+        ended.revision = 2;
+        ended.partialRemoved = {"g2"};
+        b.net->broadcastDelta(ended);
+        b.net->broadcastHave(protocol::Have{"g2", std::string(64, 'd'), {2}});
+        protocol::LibraryDelta added;
+        added.revision = 3;
+        added.upserts = {game("g3")};
+        b.net->broadcastDelta(added);
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return a.count("peer-updated") == 2; }));
+        CPPUNIT_ASSERT((a.gamesOf(b) == std::set<std::string>{"g1", "g3"}));
+        CPPUNIT_ASSERT(a.net->peers().partial(b.identity.peerId, "g2") == nullptr);
+        CPPUNIT_ASSERT(a.delegate.haves.empty());
+        runFor(lan.reactor, 2 * kSimSeconds);
+        CPPUNIT_ASSERT(a.delegate.lost.empty() && b.delegate.lost.empty());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lan.sim.openConnections(a.ip));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), a.count("peer-lost"));
+    }
+
+    void testPartialChangeDuringHandshakeIsCaughtUp() {
+        // B verifies a chunk and finishes one download right after its HelloAck was built:
+        // no Have or delta reached A (not Ready yet), so the handshake sends the partials.
+        Lan lan;
+        Node &a = lan.add("10.0.0.1", 0);
+        Node &b = lan.add("10.0.0.2", 1);
+        b.delegate.partials = {partial("g2", {0}), partial("old", {1})};
+        b.delegate.afterSnapshot = [&b] {
+            b.delegate.afterSnapshot = nullptr;
+            b.delegate.partials = {partial("g2", {0, 5})}; // the library revision stays
+        };
+        lan.connect(a, b);
+        CPPUNIT_ASSERT(runUntil(
+            lan.reactor, [&] { return a.count("peer-updated") > 0; }, 5 * kSimSeconds));
+        CPPUNIT_ASSERT((a.chunksOf(b, "g2") == std::set<uint64_t>{0, 5}));
+        CPPUNIT_ASSERT(a.net->peers().partial(b.identity.peerId, "old") == nullptr);
+        CPPUNIT_ASSERT((a.gamesOf(b) == std::set<std::string>{"g1"}));
+        // Nothing changed on A's side: B gets no catch-up.
+        runFor(lan.reactor, 1 * kSimSeconds);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), b.count("peer-updated"));
+    }
+
     void testGetChunkServedThroughDelegate() {
         Lan lan;
         Node &a = lan.add("10.0.0.1", 0);
@@ -611,7 +725,8 @@ class PeerNetworkTest : public CppUnit::TestFixture {
         b.delegate.gameRoot = root.dir.string();
         lan.connect(a, b);
 
-        protocol::GetChunk request{"g1", "data/big.bin", 100, 5 * kMiB / 2};
+        // One whole chunk (a request's limit), not aligned to the file's chunks.
+        protocol::GetChunk request{"g1", "data/big.bin", 100, kMiB};
         ChunkFetch fetch;
         int servingWhileData = -1;
         fetch.start(lan.reactor, *a.net, b.identity.peerId, request, [&] {
@@ -620,11 +735,11 @@ class PeerNetworkTest : public CppUnit::TestFixture {
         });
         CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return fetch.ended; }));
         CPPUNIT_ASSERT_MESSAGE(fetch.status->message(), fetch.status->succeeded());
-        CPPUNIT_ASSERT(fetch.bytes == root.content.substr(100, 5 * kMiB / 2));
+        CPPUNIT_ASSERT(fetch.bytes == root.content.substr(100, kMiB));
         CPPUNIT_ASSERT_EQUAL(1, servingWhileData);
         CPPUNIT_ASSERT(runUntil(
             lan.reactor, [&] { return b.net->outboundTransfers().empty(); }, 1 * kSimSeconds));
-        CPPUNIT_ASSERT(lan.sim.traffic(b.ip, a.ip).streamBytes >= 5 * kMiB / 2);
+        CPPUNIT_ASSERT(lan.sim.traffic(b.ip, a.ip).streamBytes >= kMiB);
         a.net->forgetRequest(fetch.id);
 
         // The file list comes from the delegate as well.
@@ -664,7 +779,8 @@ class PeerNetworkTest : public CppUnit::TestFixture {
     }
 
     void testUploadLimitPacesServing() {
-        // 1 MiB/s with a 1 MiB burst: 3 MiB take two seconds (the link itself is fast).
+        // 1 MiB/s with a 1 MiB burst: 3 MiB (three chunks at once) take two seconds (the
+        // link itself is fast).
         for (double limit : {0.0, double(kMiB)}) {
             Lan lan;
             Node &a = lan.add("10.0.0.1", 0);
@@ -674,13 +790,20 @@ class PeerNetworkTest : public CppUnit::TestFixture {
             b.net->setUploadLimit(limit);
             lan.connect(a, b);
             const uint64_t start = lan.reactor.now();
-            ChunkFetch fetch;
-            fetch.start(lan.reactor, *a.net, b.identity.peerId,
-                        {"g1", "data/big.bin", 0, 3 * kMiB});
-            CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return fetch.ended; }));
-            CPPUNIT_ASSERT_MESSAGE(fetch.status->message(), fetch.status->succeeded());
-            CPPUNIT_ASSERT(fetch.bytes == root.content);
-            const uint64_t took = fetch.endedAtNs - start;
+            ChunkFetch fetches[3];
+            for (uint64_t i = 0; i < 3; ++i)
+                fetches[i].start(lan.reactor, *a.net, b.identity.peerId,
+                                 {"g1", "data/big.bin", i * kMiB, kMiB});
+            CPPUNIT_ASSERT(runUntil(lan.reactor, [&] {
+                return fetches[0].ended && fetches[1].ended && fetches[2].ended;
+            }));
+            uint64_t took = 0;
+            for (uint64_t i = 0; i < 3; ++i) {
+                const ChunkFetch &fetch = fetches[i];
+                CPPUNIT_ASSERT_MESSAGE(fetch.status->message(), fetch.status->succeeded());
+                CPPUNIT_ASSERT(fetch.bytes == root.content.substr(i * kMiB, kMiB));
+                took = std::max(took, fetch.endedAtNs - start);
+            }
             if (limit == 0)
                 CPPUNIT_ASSERT_MESSAGE(std::to_string(took), took < 200 * kSimMs);
             else
@@ -699,7 +822,7 @@ class PeerNetworkTest : public CppUnit::TestFixture {
         b.delegate.gameRoot = root.dir.string();
         lan.connect(a, b);
         ChunkFetch fetch;
-        fetch.start(lan.reactor, *a.net, b.identity.peerId, {"g1", "data/big.bin", 0, 3 * kMiB});
+        fetch.start(lan.reactor, *a.net, b.identity.peerId, {"g1", "data/big.bin", 0, kMiB});
         CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return fetch.bytes.size() >= kMiB / 2; }));
         lan.sim.breakConnections(a.ip, b.ip, "connection reset by the test");
         CPPUNIT_ASSERT(runUntil(
@@ -709,7 +832,7 @@ class PeerNetworkTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE(fetch.status->message(),
                                fetch.status->message().find("lost: connection reset by the test") !=
                                    std::string::npos);
-        CPPUNIT_ASSERT(fetch.bytes.size() < 3 * kMiB);
+        CPPUNIT_ASSERT(fetch.bytes.size() < kMiB);
         CPPUNIT_ASSERT(runUntil(
             lan.reactor, [&] { return b.net->outboundTransfers().empty(); }, kSimSeconds));
     }

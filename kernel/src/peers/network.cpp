@@ -176,12 +176,13 @@ protocol::Hello PeerNetwork::ownHello(Session &s) {
     hello.peerId = _identity.peerId;
     hello.name = _name;
     hello.listenAddr = _listenAddr;
-    hello.features = {"chunks-v1"};
+    hello.features = {"chunks-v2"}; // 1 MiB chunks, partial games, Have
     _delegate.librarySnapshot(hello.libraryRevision, hello.games, hello.partials);
     s.sentRevision = hello.libraryRevision;
     s.sentGames.clear();
     for (const auto &g : hello.games)
         s.sentGames.insert(g.id);
+    s.sentPartials = hello.partials;
     return hello;
 }
 
@@ -480,6 +481,15 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
             _events.publish(updated.topic, updated.payload);
         }
         _delegate.peerLibraryChanged(s.peerId);
+    } else if (auto *have = std::get_if<protocol::Have>(&message)) {
+        // A Have may cross the LibraryDelta that ended or restarted its partial game: it is
+        // stale, not a protocol error.
+        if (_peers.applyHave(s.peerId, *have, host::EventBus::nowUnixMs()))
+            _delegate.peerHave(s.peerId, *have);
+        else
+            log::debug(kSource, "peer " + s.label() + ": Have for " + have->game + " (" +
+                                    std::to_string(have->chunks.size()) +
+                                    " chunks) matches no partial game of it; ignored");
     } else if (auto *ping = std::get_if<protocol::Ping>(&message)) {
         sendControl(s, protocol::Pong{ping->nonce});
     } else if (std::holds_alternative<protocol::Pong>(message)) {
@@ -549,14 +559,17 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
         loser->state = Session::State::Closing;
         _transport.vtable->close(loser->conn, kAppErrorDuplicate);
     }
-    // Our library changed between our Hello and now (the first scan ending, say): the
-    // broadcast missed this session, so it gets the difference now.
+    // Our library or our downloads changed between our Hello and now (the first scan
+    // ending, a chunk verified, say): broadcasts missed this session, so it gets the
+    // difference now.
     if (loser != &s) {
         protocol::LibraryDelta catchUp;
         std::vector<protocol::GameSummary> games;
         std::vector<protocol::PartialGame> partials;
         _delegate.librarySnapshot(catchUp.revision, games, partials);
-        if (catchUp.revision != s.sentRevision) {
+        const bool gamesChanged = catchUp.revision != s.sentRevision;
+        const bool partialsChanged = partials != s.sentPartials;
+        if (gamesChanged) {
             std::set<std::string> now;
             for (auto &g : games)
                 now.insert(g.id);
@@ -564,9 +577,20 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
                 if (!now.count(id))
                     catchUp.removed.push_back(id);
             catchUp.upserts = std::move(games);
-            sendControl(s, catchUp);
         }
+        if (partialsChanged) {
+            std::set<std::string> now;
+            for (const auto &p : partials)
+                now.insert(p.id);
+            for (const auto &p : s.sentPartials)
+                if (!now.count(p.id))
+                    catchUp.partialRemoved.push_back(p.id);
+            catchUp.partialUpserts = std::move(partials);
+        }
+        if (gamesChanged || partialsChanged)
+            sendControl(s, catchUp);
     }
+    s.sentPartials.clear();    // only the catch-up needs it; a bitmap can be megabytes
     _lost.erase(hello.peerId); // back: no re-dial needed
     const std::string peerId = hello.peerId;
     for (auto &waiter : waiters)
@@ -578,6 +602,14 @@ void PeerNetwork::broadcastDelta(const protocol::LibraryDelta &delta) {
     for (auto &[conn, s] : _sessions)
         if (s->state == Session::State::Ready)
             sendControl(*s, delta);
+}
+
+void PeerNetwork::broadcastHave(const protocol::Have &have) {
+    if (have.chunks.empty())
+        return;
+    for (auto &[conn, s] : _sessions)
+        if (s->state == Session::State::Ready)
+            sendControl(*s, have);
 }
 
 void PeerNetwork::sendControl(Session &s, const protocol::Message &message) {

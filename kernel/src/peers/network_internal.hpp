@@ -96,7 +96,8 @@ struct PeerNetwork::Session {
     // no broadcast reached this peer, so it gets the difference then.
     uint64_t sentRevision = 0;
     std::set<std::string> sentGames;
-    bool silent = false; // closing without peer-lost
+    std::vector<protocol::PartialGame> sentPartials; // kept until the handshake completes
+    bool silent = false;                             // closing without peer-lost
     bool goodbye = false;
     uint64_t handshakeTimer = 0;
     std::map<uint64_t, std::unique_ptr<Stream>> streams;
