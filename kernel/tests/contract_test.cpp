@@ -150,13 +150,17 @@ class ContractTest : public CppUnit::TestFixture {
     void listGamesResult() {
         const std::vector<contract::LocalGameView> local = {
             {"css", "Counter-Strike: Source", "20250301", true, false, "Ready", 1234}};
-        const std::vector<contract::RemoteGameView> remote = {{"ggoo", "Goo", "3", 2, 300}};
+        // A game only peers downloading it have: no complete source, no size known yet.
+        const std::vector<contract::RemoteGameView> remote = {{"ggoo", "Goo", "3", 2, 1, 300},
+                                                              {"ut", "UT", "4", 0, 3, 0}};
         CPPUNIT_ASSERT_EQUAL(
             std::string(
                 R"({"event":"result","ts_ms":0,"id":"7","ok":true,"data":{"local":[{"id":"css",)"
                 R"("name":"Counter-Strike: Source","version":"20250301","downloaded":true,)"
                 R"("installed":false,"availability":"Ready","size":1234}],"remote":[{"id":"ggoo",)"
-                R"("name":"Goo","eti_game_version":"3","peer_count":2,"size":300}]}})"),
+                R"("name":"Goo","eti_game_version":"3","peer_count":2,"partial_peers":1,)"
+                R"("size":300},{"id":"ut","name":"UT","eti_game_version":"4","peer_count":0,)"
+                R"("partial_peers":3,"size":0}]}})"),
             resultLine(contract::listGamesResult(local, remote)));
     }
 
@@ -176,12 +180,17 @@ class ContractTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(head + R"({"already_applied":false,"account_name_written":true,)"
                                     R"("language_written":false,"persona_name_written":true}})",
                              resultLine(contract::playResult({false, true, false, true})));
-        CPPUNIT_ASSERT_EQUAL(
-            head + R"({"peers":[{"peer_id":"p1","name":"bravo",)"
-                   R"("addr":"10.0.0.2:4433","via":"mdns","games":[{"id":"ggoo",)"
-                   R"("version":"3","availability":"Ready"}]}]}})",
-            resultLine(contract::listPeersResult(
-                {{"p1", "bravo", "10.0.0.2:4433", "mdns", {{"ggoo", "3", "Ready"}}}})));
+        CPPUNIT_ASSERT_EQUAL(head +
+                                 R"({"peers":[{"peer_id":"p1","name":"bravo",)"
+                                 R"("addr":"10.0.0.2:4433","via":"mdns","games":[{"id":"ggoo",)"
+                                 R"("version":"3","availability":"Ready"}],"partials":[{"id":"ut",)"
+                                 R"("version":"4","chunks_have":7,"chunk_count":4000}]}]}})",
+                             resultLine(contract::listPeersResult({{"p1",
+                                                                    "bravo",
+                                                                    "10.0.0.2:4433",
+                                                                    "mdns",
+                                                                    {{"ggoo", "3", "Ready"}},
+                                                                    {{"ut", "4", 7, 4000}}}})));
     }
 
     void peerEvents() {
@@ -189,18 +198,24 @@ class ContractTest : public CppUnit::TestFixture {
                                        "bravo",
                                        "10.0.0.2:4433",
                                        "connect",
-                                       {{"cnctw", "1", "Stale"}, {"ggoo", "3", "Ready"}}};
+                                       {{"cnctw", "1", "Stale"}, {"ggoo", "3", "Ready"}},
+                                       {{"bf", "2", 0, 1}, {"ut", "4", 12, 12}}};
+        const std::string partials = R"("partials":[{"id":"bf","version":"2","chunks_have":0,)"
+                                     R"("chunk_count":1},{"id":"ut","version":"4",)"
+                                     R"("chunks_have":12,"chunk_count":12}]})";
         CPPUNIT_ASSERT_EQUAL(
             std::string(R"({"event":"peer-connected","ts_ms":0,"peer_id":"p1",)"
                         R"("addr":"10.0.0.2:4433","name":"bravo","games":[{"id":"cnctw",)"
                         R"("version":"1","availability":"Stale"},{"id":"ggoo","version":"3",)"
-                        R"("availability":"Ready"}]})"),
+                        R"("availability":"Ready"}],)") +
+                partials,
             line(contract::peerConnected(bravo)));
         CPPUNIT_ASSERT_EQUAL(
             std::string(R"({"event":"peer-updated","ts_ms":0,"peer_id":"p1",)"
                         R"("addr":"10.0.0.2:4433","games":[{"id":"cnctw","version":"1",)"
                         R"("availability":"Stale"},{"id":"ggoo","version":"3",)"
-                        R"("availability":"Ready"}]})"),
+                        R"("availability":"Ready"}],)") +
+                partials,
             line(contract::peerUpdated(bravo)));
         CPPUNIT_ASSERT_EQUAL(std::string(R"({"event":"peer-discovered","ts_ms":0,"peer_id":"p1",)"
                                          R"("addr":"10.0.0.2:4433","via":"mdns"})"),

@@ -245,11 +245,11 @@ class PeerDbTest : public CppUnit::TestFixture {
         db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 1);
         const std::string expected =
             R"({"peers":[{"peer_id":")" + kAlpha +
-            R"(","name":"alpha","addr":"10.0.0.1:4000","via":"connect","games":[]},)" +
+            R"(","name":"alpha","addr":"10.0.0.1:4000","via":"connect","games":[],"partials":[]},)" +
             R"({"peer_id":")" + kBravo +
             R"(","name":"bravo","addr":"10.0.0.2:4000","via":"mdns","games":[)" +
             R"({"id":"cnctw","version":"20250301","availability":"Ready"},)" +
-            R"({"id":"ggoo","version":"2","availability":"Stale"}]}]})";
+            R"({"id":"ggoo","version":"2","availability":"Stale"}],"partials":[]}]})";
         CPPUNIT_ASSERT_EQUAL(expected, listPeersJson(db));
     }
 
@@ -261,9 +261,9 @@ class PeerDbTest : public CppUnit::TestFixture {
                   "b:1", "connect", 1);
         const std::string expected =
             R"({"local":[],"remote":[)"
-            R"({"id":"alienswarm","name":"Alien Swarm","eti_game_version":"5","peer_count":1,"size":500},)"
-            R"({"id":"bfbc2","name":"Bad Company 2","eti_game_version":"1","peer_count":1,"size":200},)"
-            R"({"id":"ggoo","name":"Goo","eti_game_version":"3","peer_count":2,"size":300}]})";
+            R"({"id":"alienswarm","name":"Alien Swarm","eti_game_version":"5","peer_count":1,"partial_peers":0,"size":500},)"
+            R"({"id":"bfbc2","name":"Bad Company 2","eti_game_version":"1","peer_count":1,"partial_peers":0,"size":200},)"
+            R"({"id":"ggoo","name":"Goo","eti_game_version":"3","peer_count":2,"partial_peers":0,"size":300}]})";
         CPPUNIT_ASSERT_EQUAL(std::string(expected), listRemoteGamesJson(db));
     }
 

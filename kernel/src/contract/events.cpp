@@ -79,6 +79,7 @@ Event peerConnected(const PeerView &peer) {
     e.payload.set("addr", peer.addr);
     e.payload.set("name", peer.name);
     e.payload.set("games", peerGamesJson(peer.games));
+    e.payload.set("partials", peerPartialsJson(peer.partials));
     return e;
 }
 
@@ -87,6 +88,7 @@ Event peerUpdated(const PeerView &peer) {
     e.payload.set("peer_id", peer.peerId);
     e.payload.set("addr", peer.addr);
     e.payload.set("games", peerGamesJson(peer.games));
+    e.payload.set("partials", peerPartialsJson(peer.partials));
     return e;
 }
 

@@ -99,6 +99,7 @@ Poco::JSON::Object listPeersResult(const std::vector<PeerView> &peers) {
         entry.set("addr", peer.addr);
         entry.set("via", peer.via);
         entry.set("games", peerGamesJson(peer.games));
+        entry.set("partials", peerPartialsJson(peer.partials));
         rows.add(entry);
     }
     Poco::JSON::Object data = object();
@@ -121,6 +122,7 @@ Poco::JSON::Object listGamesResult(const std::vector<LocalGameView> &local,
         row.set("name", game.name);
         row.set("eti_game_version", game.catalogVersion);
         row.set("peer_count", game.peerCount);
+        row.set("partial_peers", game.partialPeerCount);
         row.set("size", game.sizeBytes);
         remoteRows.add(row);
     }

@@ -30,6 +30,19 @@ Poco::JSON::Array peerGamesJson(const std::vector<PeerGameView> &games) {
     return rows;
 }
 
+Poco::JSON::Array peerPartialsJson(const std::vector<PeerPartialView> &partials) {
+    Poco::JSON::Array rows;
+    for (const auto &partial : partials) {
+        Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
+        o.set("id", partial.id);
+        o.set("version", partial.version);
+        o.set("chunks_have", partial.chunksHave);
+        o.set("chunk_count", partial.chunkCount);
+        rows.add(o);
+    }
+    return rows;
+}
+
 Poco::JSON::Object operationsJson(const OperationsView &operations) {
     Poco::JSON::Object o(Poco::JSON_PRESERVE_KEY_ORDER);
     for (const auto &[game, operation] : operations)

@@ -14,6 +14,8 @@ namespace lanspread::kernel::contract {
 Poco::JSON::Array localGamesJson(const std::vector<LocalGameView> &games);
 // [{"id","version","availability"}] in the view's order
 Poco::JSON::Array peerGamesJson(const std::vector<PeerGameView> &games);
+// [{"id","version","chunks_have","chunk_count"}] in the view's order
+Poco::JSON::Array peerPartialsJson(const std::vector<PeerPartialView> &partials);
 // {game: operation} in game order
 Poco::JSON::Object operationsJson(const OperationsView &operations);
 

@@ -225,8 +225,15 @@ std::string remoteGames(const Array &games) {
     std::vector<std::vector<std::string>> rows;
     for (std::size_t i = 0; i < games->size(); ++i) {
         Object g = games->getObject(static_cast<unsigned>(i));
-        rows.push_back({str(g, "id"), str(g, "name"), str(g, "eti_game_version"),
-                        str(g, "peer_count"), formatBytes(u64(g, "size"))});
+        // Peers still downloading it serve what they have verified: "2 (+3 downloading)".
+        std::string peerCount = str(g, "peer_count");
+        const uint64_t downloading = u64(g, "partial_peers");
+        if (downloading > 0)
+            peerCount += " (+" + std::to_string(downloading) + " downloading)";
+        // Only downloading peers know it: its size is not known yet.
+        const bool sizeKnown = u64(g, "peer_count") > 0 || u64(g, "size") > 0;
+        rows.push_back({str(g, "id"), str(g, "name"), str(g, "eti_game_version"), peerCount,
+                        sizeKnown ? formatBytes(u64(g, "size")) : std::string("-")});
     }
     return "remote games (" + std::to_string(games->size()) + "):\n" +
            indent(
@@ -236,19 +243,23 @@ std::string remoteGames(const Array &games) {
                "  ");
 }
 
-std::string gameList(const Array &games) {
-    if (!games || games->size() == 0)
-        return "-";
+// A peer's games, then the ones it is downloading: "ggoo, css (Stale), ut (downloading 7/40)".
+std::string gameList(const Array &games, const Array &partials) {
     std::string out;
-    for (std::size_t i = 0; i < games->size(); ++i) {
+    for (std::size_t i = 0; games && i < games->size(); ++i) {
         Object g = games->getObject(static_cast<unsigned>(i));
         std::string item = str(g, "id");
         const std::string availability = str(g, "availability");
         if (!availability.empty() && availability != "Ready")
             item += " (" + availability + ")";
-        out += (i ? ", " : "") + item;
+        out += (out.empty() ? "" : ", ") + item;
     }
-    return out;
+    for (std::size_t i = 0; partials && i < partials->size(); ++i) {
+        Object p = partials->getObject(static_cast<unsigned>(i));
+        out += (out.empty() ? "" : ", ") + str(p, "id") + " (downloading " + str(p, "chunks_have") +
+               "/" + str(p, "chunk_count") + ")";
+    }
+    return out.empty() ? "-" : out;
 }
 
 std::string peers(const Array &list) {
@@ -257,8 +268,9 @@ std::string peers(const Array &list) {
     std::vector<std::vector<std::string>> rows;
     for (std::size_t i = 0; i < list->size(); ++i) {
         Object p = list->getObject(static_cast<unsigned>(i));
-        rows.push_back({str(p, "name"), str(p, "addr"), str(p, "peer_id").substr(0, 16),
-                        str(p, "via"), gameList(p ? p->getArray("games") : nullptr)});
+        rows.push_back(
+            {str(p, "name"), str(p, "addr"), str(p, "peer_id").substr(0, 16), str(p, "via"),
+             gameList(p ? p->getArray("games") : nullptr, p ? p->getArray("partials") : nullptr)});
     }
     return "peers (" + std::to_string(list->size()) + "):\n" +
            indent(renderTable({{"NAME"}, {"ADDRESS"}, {"PEER ID"}, {"VIA"}, {"GAMES"}}, rows),

@@ -240,7 +240,11 @@ class CliFrontendTest : public CppUnit::TestFixture {
             R"({"id":"ggoo","name":"World of Goo","version":"20250301","downloaded":true,)"
             R"("installed":true,"availability":"Ready","size":67108864}],)"
             R"("remote":[{"id":"cnctw","name":"C&C Tiberium Wars","eti_game_version":"20250301",)"
-            R"("peer_count":2,"size":2048}]}})");
+            R"("peer_count":2,"partial_peers":0,"size":2048},)"
+            R"({"id":"css","name":"CS:S","eti_game_version":"v34","peer_count":1,"partial_peers":3,)"
+            R"("size":4096},)"
+            R"({"id":"ut","name":"UT","eti_game_version":"1","peer_count":0,"partial_peers":1,)"
+            R"("size":0}]}})");
         CPPUNIT_ASSERT_EQUAL(
             std::string(
                 "local games (2):\n"
@@ -248,9 +252,11 @@ class CliFrontendTest : public CppUnit::TestFixture {
                 "AVAILABILITY\n"
                 "  alienswarm  Alien Swarm   20250301   1.2 GiB  yes         no         Ready\n"
                 "  ggoo        World of Goo  20250301  64.0 MiB  yes         yes        Ready\n"
-                "remote games (1):\n"
-                "  ID     NAME               VERSION   PEERS     SIZE\n"
-                "  cnctw  C&C Tiberium Wars  20250301      2  2.0 KiB\n"),
+                "remote games (3):\n"
+                "  ID     NAME               VERSION                PEERS     SIZE\n"
+                "  cnctw  C&C Tiberium Wars  20250301                   2  2.0 KiB\n"
+                "  css    CS:S               v34       1 (+3 downloading)  4.0 KiB\n"
+                "  ut     UT                 1         0 (+1 downloading)        -\n"),
             readAvailable(_out[0]));
 
         // A JSON line still works, and its result is written for people too.
@@ -278,6 +284,25 @@ class CliFrontendTest : public CppUnit::TestFixture {
                                          "  org.lanspread.frontend.cli  frontend  0.1.0\n"
                                          "error: no-peers-have-game: no connected peer has ggoo\n"),
                              readAvailable(_out[0]));
+
+        // A peer's games, then the ones it is downloading with its verified chunks.
+        writeInput("list-peers\n");
+        CPPUNIT_ASSERT(pumpUntilSubmitted(4));
+        answer(3, R"({"event":"result","id":"cli-3","ok":true,"data":{"peers":[)"
+                  R"({"peer_id":"abcdef0123456789ff","name":"bravo","addr":"10.0.0.2:4433",)"
+                  R"("via":"mdns","games":[{"id":"ggoo","version":"3","availability":"Ready"}],)"
+                  R"("partials":[{"id":"ut","version":"1","chunks_have":7,"chunk_count":40}]},)"
+                  R"({"peer_id":"0123456789abcdefff","name":"charlie","addr":"10.0.0.3:4433",)"
+                  R"("via":"connect","games":[],)"
+                  R"("partials":[{"id":"ut","version":"1","chunks_have":0,"chunk_count":40}]}]}})");
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(
+                "peers (2):\n"
+                "  NAME     ADDRESS        PEER ID           VIA      GAMES\n"
+                "  bravo    10.0.0.2:4433  abcdef0123456789  mdns     ggoo, ut (downloading "
+                "7/40)\n"
+                "  charlie  10.0.0.3:4433  0123456789abcdef  connect  ut (downloading 0/40)\n"),
+            readAvailable(_out[0]));
     }
 
     void humanModeRefusesBadLinesLocally() {
