@@ -268,6 +268,7 @@ class BlockPickerTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(failedBlockGoesToAnotherSource);
     CPPUNIT_TEST(sourceLossRequeuesItsBlocks);
     CPPUNIT_TEST(chunkNobodyHasIsStuck);
+    CPPUNIT_TEST(deferredBlockGoesElsewhereOrWaits);
     CPPUNIT_TEST(resumeSkipsVerifiedChunks);
     CPPUNIT_TEST(unknownSourceGetsNothing);
     CPPUNIT_TEST_SUITE_END();
@@ -555,6 +556,29 @@ class BlockPickerTest : public CppUnit::TestFixture {
             if (peer != "seed")
                 relayed += bytes;
         CPPUNIT_ASSERT_MESSAGE(evidence.str(), double(relayed) >= 4 * game);
+    }
+
+    // A seeder refused a chunk as "elsewhere": that seeder is not asked for it again before the
+    // deferral ends, another source that has it is, and the refusal is no failure.
+    void deferredBlockGoesElsewhereOrWaits() {
+        BlockPicker p(chunks(2), {}, settings(kChunkSize, 2));
+        p.addSource("seed");
+        p.setAvailability("relay", {true, false});
+        const std::size_t rare = p.chunk(1).firstBlock; // only the seed has chunk 1
+        CPPUNIT_ASSERT_EQUAL(rare, take(p, "seed", 0));
+        p.blockDeferred(rare, "seed", 100);
+        CPPUNIT_ASSERT_EQUAL(p.chunk(0).firstBlock, take(p, "seed", 10));
+        CPPUNIT_ASSERT(!p.next("seed", 20)); // chunk 1 waits; chunk 0 is in flight
+        p.addHave("relay", 1);
+        CPPUNIT_ASSERT_EQUAL(rare, take(p, "relay", 30));
+        CPPUNIT_ASSERT(p.hasSource("seed"));
+        // Nobody else has it: the seeder is asked again once the deferral is over.
+        BlockPicker q(chunks(1), {}, settings(kChunkSize, 2));
+        q.addSource("seed");
+        const std::size_t only = take(q, "seed", 0);
+        q.blockDeferred(only, "seed", 100);
+        CPPUNIT_ASSERT(!q.next("seed", 99));
+        CPPUNIT_ASSERT_EQUAL(only, take(q, "seed", 100));
     }
 
     void chunkVerifiedOnlyOnceAllBlocksArrived() {

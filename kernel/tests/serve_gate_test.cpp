@@ -5,6 +5,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <limits>
+#include <set>
 
 using lanspread::kernel::catalog::Catalog;
 using lanspread::kernel::catalog::kChunkSize;
@@ -72,6 +73,11 @@ class ServeGateTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(S12_hugeLengthRefused);
     CPPUNIT_TEST(S12_overflowingOffsetRefused);
     CPPUNIT_TEST(S12_emptyRangeOfNonEmptyFileRefused);
+    CPPUNIT_TEST(downloadingGameServesItsVotedList);
+    CPPUNIT_TEST(downloadingGameServesOnlyVerifiedChunks);
+    CPPUNIT_TEST(downloadingGameAtAnotherVersionRefused);
+    CPPUNIT_TEST(installingReadyGameStillServes);
+    CPPUNIT_TEST(seederSpreadsChunksAmongRequesters);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -241,7 +247,128 @@ class ServeGateTest : public CppUnit::TestFixture {
                       "out-of-range");
     }
 
+    // Serving while downloading: the list answered is the download's voted list, even though
+    // the library shows the root as not downloaded (version.ini is removed while it runs).
+    void downloadingGameServesItsVotedList() {
+        Downloading d;
+        LocalGame g = readyGame();
+        g.downloaded = false;
+        g.availability = "None";
+        g.version = "";
+        auto r = gateGetGame(catalog(), &g, true, "ggoo", &d.view);
+        auto *files = std::get_if<GameFiles>(&r);
+        CPPUNIT_ASSERT(files);
+        CPPUNIT_ASSERT(*files == d.files);
+        // No library record at all (a first download): the same.
+        auto first = gateGetGame(catalog(), nullptr, true, "ggoo", &d.view);
+        CPPUNIT_ASSERT(std::get_if<GameFiles>(&first));
+        // Without the download, the library's refusal stands.
+        expectRefused(gateGetGame(catalog(), &g, true, "ggoo"), "not-servable");
+    }
+
+    // Only ranges whose every chunk is verified; version.ini from its temporary name.
+    void downloadingGameServesOnlyVerifiedChunks() {
+        Downloading d;
+        d.verified = {{1, 0}, {2, 0}}; // ggoo.eti chunk 0 and version.ini
+        expectDownloadServed(d, chunk("ggoo.eti", 0, kChunkSize), "ggoo.eti");
+        expectDownloadServed(d, chunk("ggoo.eti", 10, 100), "ggoo.eti");
+        expectDownloadServed(d, chunk("version.ini", 0, 1), ".version.ini.download");
+        // Chunk 1 of ggoo.eti is not verified: nor is a range reaching into it.
+        expectRefused(
+            gateGetChunk(catalog(), nullptr, true, chunk("ggoo.eti", kChunkSize, 10), &d.view),
+            "not-servable");
+        expectRefused(
+            gateGetChunk(catalog(), nullptr, true, chunk("ggoo.eti", kChunkSize - 5, 10), &d.view),
+            "not-servable");
+        expectRefused(gateGetChunk(catalog(), nullptr, true, chunk("data/a.pak", 0, 10), &d.view),
+                      "not-servable");
+        // The other gates still hold.
+        expectRefused(gateGetChunk(catalog(), nullptr, true, chunk("nope.bin", 0, 1), &d.view),
+                      "bad-path");
+        expectRefused(
+            gateGetChunk(catalog(), nullptr, true, chunk("ggoo.eti", 0, kEtiSize + 1), &d.view),
+            "out-of-range");
+        expectRefused(gateGetChunk(catalog(), nullptr, true, chunk("../ggoo.eti", 0, 1), &d.view),
+                      "bad-path");
+    }
+
+    void downloadingGameAtAnotherVersionRefused() {
+        Downloading d;
+        d.files.version = "1"; // the catalog says 2
+        d.verified = {{1, 0}};
+        expectRefused(gateGetGame(catalog(), nullptr, true, "ggoo", &d.view), "not-servable");
+        expectRefused(gateGetChunk(catalog(), nullptr, true, chunk("ggoo.eti", 0, 10), &d.view),
+                      "not-servable");
+        // Nor is another game's request served from this download.
+        Downloading other;
+        other.files.game = "cnctw";
+        other.files.version = "7";
+        expectRefused(gateGetChunk(catalog(), nullptr, true, chunk("ggoo.eti", 0, 10), &other.view),
+                      "not-servable");
+    }
+
+    // The runtime passes busy=false while an install runs (it only reads the archives): the
+    // gate serves a Ready game whenever busy is false.
+    void installingReadyGameStillServes() {
+        const LocalGame g = readyGame();
+        expectServed(g, chunk("ggoo.eti", 0, 10));
+        expectRefused(gateGetChunk(catalog(), &g, true, chunk("ggoo.eti", 0, 10)), "busy");
+    }
+
+    // Two requesters: a chunk just served to one is refused to the other as "elsewhere"
+    // while some chunk has not gone out yet; a lone requester is always served.
+    void seederSpreadsChunksAmongRequesters() {
+        const LocalGame g = readyGame();
+        lanspread::kernel::transfer::ServeSpreader spreader;
+        auto ask = [&](const std::string &peer, const GetChunk &c, uint64_t now) {
+            lanspread::kernel::transfer::Spreading s{spreader, peer, now};
+            return gateGetChunk(catalog(), &g, false, c, nullptr, &s);
+        };
+        const auto served = [](const std::variant<ServeRange, ServeRefusal> &r) {
+            return std::holds_alternative<ServeRange>(r);
+        };
+        CPPUNIT_ASSERT(served(ask("A", chunk("ggoo.eti", 0, kChunkSize), 1)));
+        CPPUNIT_ASSERT(served(ask("A", chunk("ggoo.eti", 0, kChunkSize), 2)));
+        CPPUNIT_ASSERT(served(ask("B", chunk("data/a.pak", 0, 10), 3)));
+        expectRefused(ask("B", chunk("ggoo.eti", 0, kChunkSize), 4), "elsewhere");
+        // A bad request is refused for what it is, not spread.
+        expectRefused(ask("B", chunk("ggoo.eti", kEtiSize, 1), 5), "out-of-range");
+    }
+
   private:
+    // A download of ggoo at the catalog's version: three files, chunks verified as listed.
+    struct Downloading {
+        GameFiles files{"ggoo",
+                        "2",
+                        {{"data/a.pak", 10, {std::string(64, '1')}},
+                         {"ggoo.eti", kEtiSize, {std::string(64, '3'), std::string(64, '4')}},
+                         {"version.ini", 1, {std::string(64, '6')}}}};
+        std::set<std::pair<std::size_t, uint64_t>> verified;
+        lanspread::kernel::transfer::DownloadingGame view;
+        Downloading() {
+            view.files = &files;
+            view.chunkVerified = [this](std::size_t f, uint64_t c) {
+                return verified.count({f, c}) > 0;
+            };
+            view.diskPath = [this](std::size_t f) {
+                return files.files[f].path == "version.ini" ? std::string(".version.ini.download")
+                                                            : files.files[f].path;
+            };
+        }
+        Downloading(const Downloading &) = delete;
+    };
+
+    static void expectDownloadServed(const Downloading &d, const GetChunk &request,
+                                     const std::string &diskPath) {
+        auto r = gateGetChunk(catalog(), nullptr, true, request, &d.view);
+        const auto *refusal = std::get_if<ServeRefusal>(&r);
+        CPPUNIT_ASSERT_MESSAGE(refusal ? refusal->code + ": " + refusal->message : "", !refusal);
+        const auto &range = std::get<ServeRange>(r);
+        CPPUNIT_ASSERT_EQUAL(diskPath, range.relativePath);
+        CPPUNIT_ASSERT_EQUAL(request.offset, range.offset);
+        CPPUNIT_ASSERT_EQUAL(request.length, range.length);
+    }
+
     template <typename Ok>
     static void expectRefused(const std::variant<Ok, ServeRefusal> &r, const std::string &code) {
         const auto *refusal = std::get_if<ServeRefusal>(&r);

@@ -16,6 +16,25 @@ bool contains(const std::vector<std::string> &ids, const std::string &id) {
 
 } // namespace
 
+std::vector<ChunkTask> planChunks(const std::vector<protocol::FileDescription> &files) {
+    std::vector<ChunkTask> tasks;
+    for (std::size_t f = 0; f < files.size(); ++f) {
+        const auto &file = files[f];
+        const uint64_t count = catalog::chunkCount(file.size);
+        for (uint64_t c = 0; c < count; ++c) {
+            ChunkTask t;
+            t.file = f;
+            t.index = c;
+            t.offset = c * catalog::kChunkSize;
+            t.length = catalog::chunkLength(file.size, c);
+            if (c < file.chunkHashes.size())
+                t.hash = file.chunkHashes[c];
+            tasks.push_back(std::move(t));
+        }
+    }
+    return tasks;
+}
+
 BlockPicker::BlockPicker(const std::vector<protocol::FileDescription> &files,
                          const std::set<std::pair<std::size_t, uint64_t>> &done,
                          BlockPickerSettings settings)

@@ -19,8 +19,9 @@ bool ServeSpreader::admit(const std::string &game, std::size_t chunkId, std::siz
     }
     g.requesters[requester] = nowNs;
     Served &chunk = g.chunks[chunkId];
-    if (g.requesters.size() >= 2 && g.servedOnce < chunkCount && recent(chunk.atNs) &&
-        chunk.to != requester)
+    // A chunk recently served to another peer means that peer asked recently too: two
+    // requesters at least, so a lone downloader never gets here.
+    if (g.servedOnce < chunkCount && recent(chunk.atNs) && chunk.to != requester)
         return false;
     if (chunk.atNs == 0)
         ++g.servedOnce;

@@ -1,7 +1,8 @@
-// Block picking for a swarm download: which source fetches which block, when every peer that
-// has verified a chunk may serve it (complete sources have every chunk, partial ones a set that
-// grows as they download). Not yet used by the download engine, which still plans whole
-// chunks with ChunkScheduler.
+// Block picking for a swarm download (docs/protocol.md, "Requests"): the one place that
+// decides which source fetches which block, when every peer that has verified a chunk may
+// serve it (complete sources have every chunk, partial ones a set that grows as they
+// download). The download engine requests whole chunks (block size = chunk size); the block
+// level lets a chunk come from several sources when blocks are smaller.
 //
 // Plan: every chunk of every file (catalog::kChunkSize, the last one of a file shorter, an
 // empty file one chunk of length 0) is the unit of verification; it is cut into blocks of
@@ -50,7 +51,6 @@
 #pragma once
 
 #include <lanspread/kernel/protocol/messages.hpp>
-#include <lanspread/kernel/transfer/chunk_scheduler.hpp>
 
 #include <cstdint>
 #include <map>
@@ -61,6 +61,18 @@
 #include <vector>
 
 namespace lanspread::kernel::transfer {
+
+struct ChunkTask {
+    std::size_t file = 0; // index into the file list
+    uint64_t index = 0;   // chunk index within the file
+    uint64_t offset = 0;  // byte offset within the file
+    uint64_t length = 0;  // bytes
+    std::string hash;     // expected lowercase hex SHA-256
+};
+
+// Every chunk of every file, in file order: the unit of verification. An empty file is one
+// chunk of length 0.
+std::vector<ChunkTask> planChunks(const std::vector<protocol::FileDescription> &files);
 
 struct BlockPickerSettings {
     // 1 MiB: small enough that the last blocks of a download are short on any source, large

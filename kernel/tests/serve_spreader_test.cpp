@@ -1,0 +1,86 @@
+// The seeder's spreading rule (serve_spreader.hpp): with several requesters, each chunk goes
+// out once before any goes out twice; a lone requester is always served.
+#include <lanspread/kernel/transfer/serve_spreader.hpp>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+using lanspread::kernel::transfer::ServeSpreader;
+
+namespace {
+constexpr uint64_t kSecond = 1'000'000'000ull;
+} // namespace
+
+class ServeSpreaderTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(ServeSpreaderTest);
+    CPPUNIT_TEST(loneRequesterIsAlwaysServed);
+    CPPUNIT_TEST(chunkServedToAnotherRequesterIsRefused);
+    CPPUNIT_TEST(onceEveryChunkWentOutDuplicatesAreServed);
+    CPPUNIT_TEST(refusalLastsOnlyTheWindow);
+    CPPUNIT_TEST(requestersGoQuietAndANewRoundStarts);
+    CPPUNIT_TEST(gamesAreCountedApart);
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void loneRequesterIsAlwaysServed() {
+        ServeSpreader s;
+        for (int round = 0; round < 3; ++round)
+            for (std::size_t c = 0; c < 4; ++c)
+                CPPUNIT_ASSERT(s.admit("g", c, 4, "A", 1 + round));
+    }
+
+    void chunkServedToAnotherRequesterIsRefused() {
+        ServeSpreader s;
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "A", 1));
+        CPPUNIT_ASSERT(s.admit("g", 1, 4, "B", 2));
+        CPPUNIT_ASSERT(!s.admit("g", 0, 4, "B", 3)); // A got it: B fetches it from A
+        CPPUNIT_ASSERT(!s.admit("g", 1, 4, "A", 3));
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "A", 4)); // the same requester again: served
+        CPPUNIT_ASSERT(s.admit("g", 2, 4, "B", 5)); // not out yet: served
+        CPPUNIT_ASSERT(!s.admit("g", 2, 4, "C", 6));
+    }
+
+    void onceEveryChunkWentOutDuplicatesAreServed() {
+        ServeSpreader s;
+        CPPUNIT_ASSERT(s.admit("g", 0, 3, "A", 1));
+        CPPUNIT_ASSERT(s.admit("g", 1, 3, "B", 1));
+        CPPUNIT_ASSERT(!s.admit("g", 0, 3, "B", 2));
+        CPPUNIT_ASSERT(s.admit("g", 2, 3, "A", 2)); // the last chunk goes out
+        CPPUNIT_ASSERT(s.admit("g", 0, 3, "B", 3)); // now any duplicate is served
+        CPPUNIT_ASSERT(s.admit("g", 1, 3, "A", 3));
+    }
+
+    // A chunk whose first receiver never relays it (it left) is served again after the
+    // window.
+    void refusalLastsOnlyTheWindow() {
+        ServeSpreader s(10 * kSecond);
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "A", 1));
+        CPPUNIT_ASSERT(s.admit("g", 1, 4, "B", 2 * kSecond));
+        CPPUNIT_ASSERT(!s.admit("g", 0, 4, "B", 9 * kSecond));
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "B", 10 * kSecond + 2));
+    }
+
+    void requestersGoQuietAndANewRoundStarts() {
+        ServeSpreader s(10 * kSecond);
+        CPPUNIT_ASSERT(s.admit("g", 0, 3, "A", 1));
+        CPPUNIT_ASSERT(s.admit("g", 1, 3, "B", 1));
+        CPPUNIT_ASSERT(s.admit("g", 2, 3, "B", 1));
+        CPPUNIT_ASSERT(s.admit("g", 0, 3, "B", 2)); // round 1: all went out
+        // Nobody asks for 20 s: round 2 spreads again.
+        CPPUNIT_ASSERT(s.admit("g", 0, 3, "C", 30 * kSecond));
+        CPPUNIT_ASSERT(s.admit("g", 1, 3, "D", 30 * kSecond));
+        CPPUNIT_ASSERT(!s.admit("g", 0, 3, "D", 31 * kSecond));
+        // Only one requester left within the window: always served.
+        CPPUNIT_ASSERT(s.admit("g", 1, 3, "D", 45 * kSecond));
+        CPPUNIT_ASSERT(s.admit("g", 0, 3, "D", 46 * kSecond));
+    }
+
+    void gamesAreCountedApart() {
+        ServeSpreader s;
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "A", 1));
+        CPPUNIT_ASSERT(s.admit("h", 0, 4, "B", 1)); // another game: B is its only requester
+        CPPUNIT_ASSERT(s.admit("h", 0, 4, "C", 2) == false);
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "A", 3));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ServeSpreaderTest);
