@@ -333,6 +333,14 @@ class ServeGateTest : public CppUnit::TestFixture {
         expectRefused(ask("B", chunk("ggoo.eti", 0, kChunkSize), 4), "elsewhere");
         // A bad request is refused for what it is, not spread.
         expectRefused(ask("B", chunk("ggoo.eti", kEtiSize, 1), 5), "out-of-range");
+        // A peer still downloading relays what it has to anyone: no spreading.
+        Downloading d;
+        d.verified = {{1, 0}};
+        for (const char *peer : {"A", "B", "C"}) {
+            lanspread::kernel::transfer::Spreading s{spreader, peer, 6};
+            CPPUNIT_ASSERT(served(gateGetChunk(catalog(), nullptr, true,
+                                               chunk("ggoo.eti", 0, kChunkSize), &d.view, &s)));
+        }
     }
 
   private:

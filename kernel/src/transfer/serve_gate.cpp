@@ -135,7 +135,8 @@ gateGetChunk(const catalog::Catalog &catalog, const library::LocalGame *local, b
                                                   " is being downloaded here and " + range +
                                                   " is not verified yet");
     }
-    if (spreading != nullptr &&
+    // Spreading is a seeder's rule: a peer still downloading relays what it has to anyone.
+    if (spreading != nullptr && !partial &&
         !spreading->spreader.admit(request.game, firstChunk + static_cast<std::size_t>(firstIndex),
                                    chunkTotal, spreading->requester, spreading->nowNs))
         return refuse("elsewhere", "chunk " + std::to_string(firstIndex) + " of " + request.path +

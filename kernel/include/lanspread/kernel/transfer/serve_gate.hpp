@@ -62,7 +62,8 @@ std::variant<protocol::GameFiles, peers::ServeRefusal>
 gateGetGame(const catalog::Catalog &catalog, const library::LocalGame *local, bool busy,
             const std::string &game, const DownloadingGame *downloading = nullptr);
 
-// spreading: nullptr serves every servable range.
+// spreading: nullptr serves every servable range; it applies to a Ready game only (a peer
+// still downloading relays whatever it has verified).
 std::variant<peers::ServeRange, peers::ServeRefusal>
 gateGetChunk(const catalog::Catalog &catalog, const library::LocalGame *local, bool busy,
              const protocol::GetChunk &request, const DownloadingGame *downloading = nullptr,
