@@ -221,14 +221,20 @@ struct EventLog {
 };
 
 // A peer that has the game: a real root on disk, indexed by the library's scan, answering
-// GetGame and GetChunk as PeerRuntime does (the serve gates over that index).
+// GetGame and GetChunk as PeerRuntime does (the serve gates over that index). Made partial
+// (makePartial), it advertises the game as being downloaded with only some chunks verified,
+// and serves those alone, through the gates' DownloadingGame path, as a peer still
+// downloading does.
 struct Source : peers::NetworkDelegate {
     std::string ip;
     const peers::Identity &identity;
     const catalog::Catalog &catalog;
     fs::path gamesDir;
     library::LocalGame local;
-    std::map<std::string, std::string> digests; // SHA-256 of each file as written
+    std::map<std::string, std::string> digests;   // SHA-256 of each file as written
+    std::optional<std::vector<bool>> partialHave; // by chunk id, when partial
+    protocol::GameFiles list;                     // the list it serves
+    std::size_t refusals = 0;                     // GetChunk requests the gates refused
     host::EventBus bus;
     std::unique_ptr<peers::PeerNetwork> net;
 
@@ -247,6 +253,7 @@ struct Source : peers::NetworkDelegate {
         CPPUNIT_ASSERT_MESSAGE(scanned.status().describe(), scanned.ok());
         local = scanned.value();
         CPPUNIT_ASSERT_EQUAL(std::string("Ready"), local.availability);
+        list = transfer::servedFileList(local);
         net = std::make_unique<peers::PeerNetwork>(reactor, workers, bus, identity, "source-" + ip,
                                                    *this);
         const lanspread::Status started = net->start(sim.transport(ip), "0.0.0.0:0");
@@ -273,9 +280,49 @@ struct Source : peers::NetworkDelegate {
         }
     }
 
+    // From now on only the chunks in `have` (by chunk id) are verified here.
+    void makePartial(const std::set<std::size_t> &have) {
+        std::size_t total = 0;
+        for (const auto &f : list.files)
+            total += catalog::chunkCount(f.size);
+        partialHave = std::vector<bool>(total, false);
+        for (std::size_t c : have)
+            partialHave->at(c) = true;
+    }
+    // Verifies more chunks and tells the connected peers (a Have, as the runtime sends).
+    void announce(const std::vector<uint64_t> &chunks) {
+        for (uint64_t c : chunks)
+            partialHave->at(c) = true;
+        net->broadcastHave(protocol::Have{local.id, protocol::filesDigest(list), chunks});
+    }
+    transfer::DownloadingGame downloadingView() {
+        transfer::DownloadingGame view;
+        view.files = &list;
+        view.chunkVerified = [this](std::size_t file, uint64_t index) {
+            std::size_t id = 0;
+            for (std::size_t f = 0; f < file; ++f)
+                id += catalog::chunkCount(list.files[f].size);
+            return partialHave->at(id + index);
+        };
+        view.diskPath = [this](std::size_t file) { return list.files[file].path; };
+        return view;
+    }
+
     void librarySnapshot(uint64_t &revision, std::vector<protocol::GameSummary> &games,
-                         std::vector<protocol::PartialGame> &) override {
+                         std::vector<protocol::PartialGame> &partials) override {
         revision = 1;
+        partials.clear();
+        if (partialHave) {
+            games.clear();
+            protocol::PartialGame partial;
+            partial.id = local.id;
+            partial.version = local.version;
+            partial.filesDigest = protocol::filesDigest(list);
+            partial.chunkCount = partialHave->size();
+            partial.have = *partialHave;
+            partials = {partial};
+            return;
+        }
         protocol::GameSummary summary;
         summary.id = local.id;
         summary.version = local.version;
@@ -287,14 +334,26 @@ struct Source : peers::NetworkDelegate {
     }
     std::variant<protocol::GameFiles, peers::ServeRefusal>
     serveGetGame(const std::string &game) override {
+        if (partialHave) {
+            const transfer::DownloadingGame view = downloadingView();
+            return transfer::gateGetGame(catalog, nullptr, true, game, &view);
+        }
         return transfer::gateGetGame(catalog, game == local.id ? &local : nullptr, false, game);
     }
     std::variant<peers::ServeRange, peers::ServeRefusal>
     serveGetChunk(const std::string &, const protocol::GetChunk &request,
                   std::string &gameRoot) override {
         gameRoot = (gamesDir / request.game).string();
-        return transfer::gateGetChunk(catalog, request.game == local.id ? &local : nullptr, false,
-                                      request);
+        std::variant<peers::ServeRange, peers::ServeRefusal> decision;
+        if (partialHave) {
+            const transfer::DownloadingGame view = downloadingView();
+            decision = transfer::gateGetChunk(catalog, nullptr, true, request, &view);
+        } else {
+            decision = transfer::gateGetChunk(catalog, request.game == local.id ? &local : nullptr,
+                                              false, request);
+        }
+        refusals += std::holds_alternative<peers::ServeRefusal>(decision) ? 1 : 0;
+        return decision;
     }
     void peerLost(const std::string &) override {}
     void peerLibraryChanged(const std::string &) override {}
@@ -344,8 +403,14 @@ struct Receiver : peers::NetworkDelegate {
         if (download)
             download->peerLost(peerId);
     }
-    void peerLibraryChanged(const std::string &) override {}
-    void peerHave(const std::string &, const protocol::Have &) override {}
+    void peerLibraryChanged(const std::string &peerId) override {
+        if (download)
+            download->peerChanged(peerId);
+    }
+    void peerHave(const std::string &peerId, const protocol::Have &have) override {
+        if (download)
+            download->peerHave(peerId, have);
+    }
 };
 
 // One receiver and its sources on one simulated network and one virtual-time reactor.
@@ -367,12 +432,16 @@ struct Swarm {
         sources.clear();
     }
 
-    // A source at ip (10.0.0.2, ...) holding files, connected to the receiver.
-    Source &addSource(const std::string &ip, const Files &files, const BigFiles &bigFiles = {}) {
+    // A source at ip (10.0.0.2, ...) holding files, connected to the receiver; partialHave:
+    // it is a partial source with those chunks verified.
+    Source &addSource(const std::string &ip, const Files &files, const BigFiles &bigFiles = {},
+                      std::optional<std::set<std::size_t>> partialHave = std::nullopt) {
         const std::size_t n = sources.size() + 1;
         sources.push_back(std::make_unique<Source>(reactor, workers, sim, catalog, dir.path, ip,
                                                    identities().at(n), files, bigFiles));
         Source &source = *sources.back();
+        if (partialHave)
+            source.makePartial(*partialHave);
         bool done = false, ok = false;
         std::string text;
         receiver->net->connect(listenerOf(*source.net, ip), "connect",
@@ -394,6 +463,8 @@ struct Swarm {
     void startDownload() {
         const catalog::CatalogGame &game = *catalog.find(kGameId);
         std::vector<std::string> ready = receiver->net->peers().readySources(game);
+        for (const auto &p : receiver->net->peers().partialSources(game))
+            ready.push_back(p);
         CPPUNIT_ASSERT_EQUAL(sources.size(), ready.size());
         receiver->outcome.reset();
         receiver->download = std::make_shared<transfer::Download>(
@@ -455,6 +526,8 @@ class DownloadEngineTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(lostSourceLeavesTheRestToTheOther);
     CPPUNIT_TEST(onlySourceLostEndsWithPeersGone);
     CPPUNIT_TEST(resumeFetchesOnlyWhatIsMissing);
+    CPPUNIT_TEST(partialSourceServesOnlyWhatItAnnounced);
+    CPPUNIT_TEST(haveMidDownloadMakesAPartialSourceUseful);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -627,6 +700,63 @@ class DownloadEngineTest : public CppUnit::TestFixture {
     // a two-chunk file, one whole part) are kept and never requested; the file's second
     // chunk (one byte wrong), a wrong part and a missing part are fetched; the old
     // version.ini and a file the list does not name are gone at the end.
+    // A fast partial source (a peer still downloading) with 4 of the 8 parts, and a slow
+    // complete one: the partial source serves those 4 parts and is never asked for a chunk it
+    // has not announced; the rest comes from the complete source; the result is exact.
+    void partialSourceServesOnlyWhatItAnnounced() {
+        Swarm swarm;
+        const Files files = partsGame(8, 512 * kKiB); // chunks 0-7: the parts; 8: version.ini
+        const Source &complete = swarm.addSource("10.0.0.2", files);
+        Source &partial = swarm.addSource("10.0.0.3", files, {}, std::set<std::size_t>{0, 2, 4, 6});
+        swarm.sim.link(complete.ip, kReceiverIp).bytesPerSecond = 2.0 * kMiB;
+        swarm.sim.link(partial.ip, kReceiverIp).bytesPerSecond = 40.0 * kMiB;
+
+        const transfer::DownloadOutcome outcome = swarm.download();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(complete);
+        const EventLog &log = swarm.receiver->log;
+        std::set<std::string> fromPartial;
+        for (const auto &e : log.all("download-chunk-finished"))
+            if (e->getValue<std::string>("peer_id") == partial.peerId())
+                fromPartial.insert(e->getValue<std::string>("path"));
+        // It has parts 10, 12, 14, 16; being 20x faster it serves (nearly) all of them.
+        for (const auto &path : fromPartial)
+            CPPUNIT_ASSERT_MESSAGE(path, path == "data/part10.bin" || path == "data/part12.bin" ||
+                                             path == "data/part14.bin" ||
+                                             path == "data/part16.bin");
+        CPPUNIT_ASSERT(fromPartial.size() >= 3);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), partial.refusals);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), log.count("download-chunk-rejected"));
+    }
+
+    // A partial source with nothing verified is useless until it announces chunks: once its
+    // Have arrives mid-download, the download fetches them from it (it is 20x faster).
+    void haveMidDownloadMakesAPartialSourceUseful() {
+        Swarm swarm;
+        const Files files = partsGame(16, 512 * kKiB);
+        const Source &complete = swarm.addSource("10.0.0.2", files);
+        Source &partial = swarm.addSource("10.0.0.3", files, {}, std::set<std::size_t>{});
+        swarm.sim.link(complete.ip, kReceiverIp).bytesPerSecond = 1.0 * kMiB;
+        swarm.sim.link(partial.ip, kReceiverIp).bytesPerSecond = 40.0 * kMiB;
+
+        swarm.startDownload();
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(
+            runUntil(swarm.reactor, [&] { return log.count("download-chunk-finished") >= 1; }));
+        std::vector<uint64_t> all;
+        for (uint64_t c = 0; c <= 16; ++c)
+            all.push_back(c);
+        partial.announce(all);
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        swarm.assertExact(complete);
+        const std::map<std::string, uint64_t> bySource =
+            Swarm::sourcesOf(log.last("download-finished"));
+        CPPUNIT_ASSERT(bySource.count(partial.peerId()) > 0);
+        CPPUNIT_ASSERT(bySource.at(partial.peerId()) >= complete.bytes() / 2);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), partial.refusals);
+    }
+
     void resumeFetchesOnlyWhatIsMissing() {
         Swarm swarm;
         const Files files = partsGame(3, 256 * kKiB);
