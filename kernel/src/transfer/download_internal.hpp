@@ -45,9 +45,14 @@ constexpr uint64_t kDescribeTimeoutNs = 15'000'000'000ull;
 // A chunk a seeder refused as "elsewhere" (it is spreading chunks among its requesters) is
 // asked of that seeder again after this long, unless another source had it meanwhile.
 constexpr uint64_t kElsewhereRetryNs = 2'000'000'000ull;
-// Chunks in flight per source: several 1 MiB requests keep a gigabit link busy across the
-// request round trips and the serving side's disk reads.
-constexpr unsigned kDepthPerSource = 8;
+// Chunks in flight per source: a few 1 MiB requests keep a gigabit link busy across the
+// request round trips and the serving side's disk reads (4 MiB is 33 ms at 1 Gbit/s). More
+// would only add endgame copies and memory on the serving side (each request in flight
+// holds up to a chunk of read-ahead there).
+constexpr unsigned kDepthPerSource = 4;
+// Chunks in flight over all sources: each holds a 1 MiB receive buffer, so this bounds the
+// download's buffers whatever the number of sources.
+constexpr std::size_t kMaxInFlight = 32;
 // version.ini is written under this reserved name and renamed into place last.
 constexpr const char *kVersionTemp = ".version.ini.download";
 } // namespace detail

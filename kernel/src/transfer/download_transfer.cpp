@@ -72,14 +72,19 @@ void Download::pump() {
     if (_phase != Phase::Transferring || _ending)
         return;
     const uint64_t now = _reactor.now();
+    // Round-robin over the sources, one chunk each per turn, so that the cap on chunks in
+    // flight does not go to whichever source comes first.
     bool issued = true;
     while (issued) {
         issued = false;
-        for (const auto &peerId : _picker->sources())
+        for (const auto &peerId : _picker->sources()) {
+            if (_inFlight.size() >= kMaxInFlight)
+                return;
             if (auto block = _picker->next(peerId, now)) {
                 request(peerId, _picker->block(*block).chunk);
                 issued = true;
             }
+        }
     }
 }
 
