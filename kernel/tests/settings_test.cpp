@@ -81,6 +81,7 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEveryKnownKeyIsAccepted);
     CPPUNIT_TEST(testExampleConfigsLoad);
     CPPUNIT_TEST(testNearestKey);
+    CPPUNIT_TEST(testServeWhileDownloading);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -253,7 +254,8 @@ class SettingsTest : public CppUnit::TestFixture {
     // (plugins') are not Settings' to judge.
     void testEveryKnownKeyIsAccepted() {
         std::string ini = "[lanspread]\nGames = /srv/g\nlisten = 127.0.0.1:1\n"
-                          "peer_timeout_ms = 2000\nupload_limit_mib_s = 1\n";
+                          "peer_timeout_ms = 2000\nupload_limit_mib_s = 1\n"
+                          "serve_while_downloading = off\n";
         for (const char *key : {"state", "catalog", "name", "plugin_dir", "plugins", "log_level",
                                 "transport", "unpacker"})
             ini += std::string(key) + " = x\n";
@@ -261,7 +263,8 @@ class SettingsTest : public CppUnit::TestFixture {
         Result<Settings> result = fromIni(ini);
         CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
         CPPUNIT_ASSERT_EQUAL(std::string("/srv/g"), result.value().gamesDir);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(12), lanspread::kernel::host::lanspreadKeys().size());
+        CPPUNIT_ASSERT(!result.value().serveWhileDownloading);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(13), lanspread::kernel::host::lanspreadKeys().size());
     }
 
     // The config examples of README.md and docs/configuration.md.
@@ -279,6 +282,19 @@ class SettingsTest : public CppUnit::TestFixture {
             Result<Settings> result = fromIni(text);
             CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
         }
+    }
+
+    // On by default; a value that is not a boolean is refused, naming the key and the value.
+    void testServeWhileDownloading() {
+        Result<Settings> none = fromIni("[lanspread]\n");
+        CPPUNIT_ASSERT(none.ok() && none.value().serveWhileDownloading);
+        Result<Settings> on = fromIni("[lanspread]\nserve_while_downloading = true\n");
+        CPPUNIT_ASSERT(on.ok() && on.value().serveWhileDownloading);
+        Result<Settings> bad = fromIni("[lanspread]\nserve_while_downloading = maybe\n");
+        CPPUNIT_ASSERT(!bad.ok());
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("lanspread.serve_while_downloading must be true or false, got 'maybe'"),
+            bad.status().message());
     }
 
     void testNearestKey() {
