@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # netns-avahi-lab.sh - simulate a small LAN of N hosts on ONE Linux box (root, no Docker).
 #
-# The lanspread LAN lab, kept in the project's tests for the discovery-dnssd tests
-# (tests/netns/README.md). Adapted for tests/netns: LAB_BROWSE_ONLY (below).
+# The lanspread LAN lab, kept in the project's tests for the netns tests (discovery, swarm)
+# (tests/netns/README.md). Adapted for tests/netns: LAB_BROWSE_ONLY (below), shape-host.
 #
 #   lan switch : network namespace "$LAB-lan" holding bridge br0 (no IP, no link to the host)
 #   host i     : network ns "$LAB-h<i>" (eth0 = veth peer of "vh<i>" on br0, IPv4 $SUBNET.(10+i)/24)
@@ -23,6 +23,10 @@
 #   netns-avahi-lab.sh lan [--] CMD...     run CMD inside the switch namespace (tc on vh<i>, bridge ...)
 #   netns-avahi-lab.sh ip I                print host I's IPv4 address
 #   netns-avahi-lab.sh shape RATE [BURST]  tbf-limit every link, both directions (e.g. 1gbit 1mb)
+#   netns-avahi-lab.sh shape-host I UP [DOWN]  tbf-limit host I only: UP on its eth0 egress (its
+#                                          upload), DOWN on its switch port vh<I> (its download);
+#                                          a rate such as 400mbit, or none (unlimited, the default
+#                                          for DOWN); LAB_BURST sets the bucket (default 1mb)
 #   netns-avahi-lab.sh unshape             remove the rate limits
 #   netns-avahi-lab.sh status              namespaces, addresses, daemons, qdiscs
 #   netns-avahi-lab.sh wait-ready I [SECS] wait until host I's avahi-daemon finished startup
@@ -252,6 +256,22 @@ cmd_shape() {
     done
 }
 
+# tbf of RATE on DEV in network namespace NS, or no qdisc at all when RATE is none.
+set_rate() { # $1 = netns, $2 = dev, $3 = rate or none, $4 = burst
+    if [ "$3" = none ]; then
+        ip netns exec "$1" tc qdisc del dev "$2" root 2>/dev/null || true
+    else
+        ip netns exec "$1" tc qdisc replace dev "$2" root tbf rate "$3" burst "$4" latency 50ms
+    fi
+}
+
+cmd_shape_host() {
+    local i=${1:?host index} up=${2:?upload rate, e.g. 400mbit, or none} down=${3:-none}
+    check_host "$i"
+    set_rate "$(hns "$i")" eth0 "$up" "${LAB_BURST:-1mb}"   # what host i sends: its upload
+    set_rate "$NS_LAN" "vh$i" "$down" "${LAB_BURST:-1mb}"   # what the switch sends it: its download
+}
+
 cmd_unshape() {
     local i
     for i in $(seq "$(nhosts)"); do
@@ -291,6 +311,7 @@ case "$sub" in
     lan) [ "${1:-}" = -- ] && shift; exec nsenter --net="/run/netns/$NS_LAN" -- "$@" ;;
     ip) check_host "${1:?host index}"; hip "$1" ;;
     shape) cmd_shape "$@" ;;
+    shape-host) cmd_shape_host "$@" ;;
     unshape) cmd_unshape ;;
     status) cmd_status ;;
     wait-ready) check_host "${1:?host index}"; wait_ready "$1" "${2:-15}" ;;
