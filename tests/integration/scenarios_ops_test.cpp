@@ -312,7 +312,7 @@ class OpsScenariosTest : public ScenarioTest {
     // download command is accepted (and fails the same way).
     void S20_receiverWriteFailure() {
         Lab &lab = newLab("S20");
-        writeBigAlienswarm(lab.gamesDirOf("alpha"), 3 * kChunk, 20);
+        writeBigAlienswarm(lab.gamesDirOf("alpha"), 96 * kMiB, 20);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.addPeer("client");
         const std::string games = lab.gamesDirOf("client");
@@ -378,13 +378,13 @@ class OpsScenariosTest : public ScenarioTest {
                  retryError + ")");
     }
 
-    // S24: two empty clients download the same 2-chunk game from one source (capped at
+    // S24: two empty clients download the same 64 MiB game from one source (capped at
     // 32 MiB/s so the pulls overlap for seconds): both finish with exact copies, their
     // downloads overlap in time, the source answers status throughout, shows outbound
     // transfers while serving and none at the end.
     void S24_twoClientsPullFromOneSource() {
         Lab &lab = newLab("S24");
-        writeBigAlienswarm(lab.gamesDirOf("source"), 2 * kChunk, 24);
+        writeBigAlienswarm(lab.gamesDirOf("source"), 64 * kMiB, 24);
         Peer &source = lab.startPeer("source", uploadCapIni(32));
         Peer &c1 = lab.startPeer("client1");
         Peer &c2 = lab.startPeer("client2");
@@ -470,13 +470,13 @@ class OpsScenariosTest : public ScenarioTest {
                  " polls, {} at the end");
     }
 
-    // S25: one client issues two downloads back to back: alienswarm (2 chunks, install=false,
+    // S25: one client issues two downloads back to back: alienswarm (64 MiB, install=false,
     // source capped at 32 MiB/s) and cnctw (default install). Both run at once (one
     // active-operations snapshot lists both), both finish with exact copies, alienswarm ends
     // downloaded only and cnctw installed with local/ == its archive.
     void S25_oneClientDownloadsTwoGames() {
         Lab &lab = newLab("S25");
-        writeBigAlienswarm(lab.gamesDirOf("source"), 2 * kChunk, 25);
+        writeBigAlienswarm(lab.gamesDirOf("source"), 64 * kMiB, 25);
         fx::writeGame(lab.gamesDirOf("source"), "cnctw");
         Peer &source = lab.startPeer("source", uploadCapIni(32));
         Peer &client = lab.startPeer("client");
@@ -793,10 +793,12 @@ class OpsScenariosTest : public ScenarioTest {
                       sources.at(source.peerId()) == bytes,
                   "download-finished.sources " + toJson(finished));
         const ChunkTally chunks = tallyChunks(client, game, from, end);
+        const int etiChunks = static_cast<int>(size / kChunk);
         lab.check(chunks.bytes == bytes && chunks.duplicates() == 0 &&
-                      chunks.eventsByPath.count(eti) && chunks.eventsByPath.at(eti) == 64,
+                      chunks.eventsByPath.count(eti) && chunks.eventsByPath.at(eti) == etiChunks,
                   std::to_string(chunks.events) + " chunk events of " +
-                      std::to_string(chunks.bytes) + " B (64 .eti chunks expected)");
+                      std::to_string(chunks.bytes) + " B (" + std::to_string(etiChunks) +
+                      " .eti chunks expected)");
 
         const std::string copy = client.gameRoot(game) + "/" + eti;
         lab.check(fs::exists(copy) && fs::file_size(copy) == size,
@@ -815,10 +817,11 @@ class OpsScenariosTest : public ScenarioTest {
         checkJsonOnly(lab, client);
         // 2 GiB is gone with the lab; the copy goes now already.
         fs::remove(copy);
-        evidence("S37: sparse 2 GiB " + eti + " from one source, install=false: " +
-                 std::to_string(bytes) + " B in " + std::to_string(durationMs) +
-                 " ms = " + fixed(mibps, 1) + " MiB/s (" + fixed(mbitps, 1) +
-                 " Mbit/s, ratio 8.388608), 64 chunks, copy == source size and bytes");
+        evidence("S37: sparse 2 GiB " + eti +
+                 " from one source, install=false: " + std::to_string(bytes) + " B in " +
+                 std::to_string(durationMs) + " ms = " + fixed(mibps, 1) + " MiB/s (" +
+                 fixed(mbitps, 1) + " Mbit/s, ratio 8.388608), " + std::to_string(etiChunks) +
+                 " chunks, copy == source size and bytes");
     }
 
   private:

@@ -29,7 +29,9 @@
 namespace lanspread::test {
 
 constexpr uint64_t kMiB = uint64_t(1) << 20;
-constexpr uint64_t kChunk = 32 * kMiB; // the peer protocol's chunk size
+// The peer protocol's chunk size (catalog::kChunkSize): the unit of verification, of a
+// download-chunk-finished event, and of what a partial source serves.
+constexpr uint64_t kChunk = kMiB;
 inline const std::string kVersion = lanspread::fixtures::kCatalogVersion;
 inline const std::string kEti = "alienswarm.eti";
 
