@@ -31,6 +31,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <limits>
 #include <map>
 #include <set>
@@ -46,7 +47,7 @@ namespace {
 
 constexpr const char *kGame = "ggoo"; // downloaded, Ready: the one game the daemon serves
 constexpr const char *kVersion = "20250301";
-constexpr std::size_t kEtiSize = (3u << 20) + 777; // one chunk, not a multiple of anything
+constexpr std::size_t kEtiSize = (3u << 20) + 777; // 4 chunks, the last a short one
 constexpr std::size_t kPakSize = 100'000;
 
 using lanspread::test::parseJson;
@@ -82,14 +83,20 @@ protocol::Hello helloFrom(const std::string &claimedId, const std::string &name,
     hello.peerId = claimedId;
     hello.name = name;
     hello.listenAddr = "127.0.0.1:9"; // never dialled back in these tests
-    hello.features = {"chunks-v1"};
+    hello.features = {"chunks-v2"};
     hello.libraryRevision = 1;
     hello.games = std::move(games);
     return hello;
 }
 
 protocol::GameSummary readyGame(const std::string &id, uint64_t size) {
-    return protocol::GameSummary{id, kVersion, "Ready", true, false, size};
+    protocol::GameSummary game;
+    game.id = id;
+    game.version = kVersion;
+    game.availability = "Ready";
+    game.downloaded = true;
+    game.sizeBytes = size;
+    return game;
 }
 
 // Opens and reads of watched paths, through inotify (IN_OPEN / IN_ACCESS), by name.
@@ -366,11 +373,13 @@ class HostilePeerTest : public CppUnit::TestFixture {
             {"range past end", getChunk(kGame, "ggoo.eti", kEtiSize - 10, 100), "out-of-range"},
             {"offset 2^63", getChunk(kGame, "ggoo.eti", uint64_t(1) << 63, 1), "out-of-range"},
             {"offset max, length 0", getChunk(kGame, "ggoo.eti", max, 0), "out-of-range"},
-            {"length = chunk size",
-             getChunk(kGame, "ggoo.eti", 0, lanspread::kernel::catalog::kChunkSize),
+            {"last chunk's offset, chunk size",
+             getChunk(kGame, "ggoo.eti", 3u << 20, lanspread::kernel::catalog::kChunkSize),
              "out-of-range"},
             {"length 0", getChunk(kGame, "ggoo.eti", 0, 0), "out-of-range"},
-            {"length 32 MiB + 1", getChunk(kGame, "ggoo.eti", 0, (32u << 20) + 1), P},
+            {"length 1 MiB + 1",
+             getChunk(kGame, "ggoo.eti", 0, protocol::kMaxDataPayload + uint64_t(1)), P},
+            {"length 32 MiB (protocol 1's chunk)", getChunk(kGame, "ggoo.eti", 0, 32u << 20), P},
             {"length 2^40", getChunk(kGame, "ggoo.eti", 0, uint64_t(1) << 40), P},
             {"offset + length overflows", getChunk(kGame, "ggoo.eti", max - 5, 100), P},
             // Games.
@@ -384,6 +393,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
             {"type 0", rawFrame(0x00, "{}"), P},
             {"GetChunk declaring 16 MiB + 1", rawFrame(6, (16u << 20) + 1, ""), P},
             {"GetChunk of 64 KiB + 1", rawFrame(6, std::string((64u << 10) + 1, ' ')), P},
+            {"ChunkData declaring 1 MiB + 1", rawFrame(7, protocol::kMaxDataPayload + 1, ""), P},
             {"malformed JSON", rawFrame(6, "{\"game\":\"ggoo\",\"path\":"), P},
             {"JSON array", rawFrame(6, "[1,2]"), P},
             {"wrong member types",
@@ -502,6 +512,9 @@ class HostilePeerTest : public CppUnit::TestFixture {
                                            "exceeds the 16777216-byte control limit")
                                     .empty());
 
+        // Availability (protocol 2): Haves that do not fit, malformed bitfields and Have lists.
+        std::printf("\nS51 availability:%s\n", hostileAvailability().c_str());
+
         // The daemon is up and still has the first client.
         auto status = command("{\"cmd\":\"status\"}");
         CPPUNIT_ASSERT_MESSAGE(toJson(status), status->getValue<bool>("ok"));
@@ -569,6 +582,10 @@ class HostilePeerTest : public CppUnit::TestFixture {
     // Connects, opens the control stream, sends hello and waits for the answer (HelloAck,
     // ErrorReply or the connection closing).
     Session handshake(RawPeer &peer, const protocol::Hello &hello) {
+        return handshake(peer, protocol::encode(hello));
+    }
+    // The same with the Hello frame's bytes as given (a tampered one).
+    Session handshake(RawPeer &peer, const std::vector<uint8_t> &helloFrame) {
         Session s;
         s.conn = peer.connect(_listenAddr);
         s.connected = peer.waitConnected(s.conn, 10s);
@@ -579,7 +596,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
         // The daemon is who it says: the key it presented is its peer_id.
         CPPUNIT_ASSERT_EQUAL(_daemonId, peer.conn(s.conn).remoteFingerprint);
         s.control = peer.openStream(s.conn);
-        peer.send(s.conn, s.control, protocol::encode(hello), false);
+        peer.send(s.conn, s.control, helloFrame, false);
         const auto view = peer.waitStream(s.conn, s.control, 10s, [](const auto &v) {
             return !RawPeer::parse(v.data).empty() || v.ended();
         });
@@ -593,6 +610,183 @@ class HostilePeerTest : public CppUnit::TestFixture {
             s.failure =
                 "no HelloAck: " + classify(view).label + " " + peer.conn(s.conn).closeReason;
         return s;
+    }
+
+    // A peer downloading ggoo announces the chunks it has verified (Hello.partials), then more
+    // as it goes (Have). A Have that does not fit its partial game (a chunk past chunk_count,
+    // another file list's digest, a game it is not downloading) is ignored whole, and a valid
+    // one is applied (so the ignoring is seen). A malformed bitfield or Have list is a protocol
+    // error that ends only its own session: a Hello is refused, a later frame closes the
+    // session, and the peer's record never takes the bad bits. Returns one line per case; the
+    // session it opened is closed and the peer gone when it returns.
+    std::string hostileAvailability() {
+        const std::string digest = lanspread::fixtures::sha256Hex("S51 voted file list");
+        const std::string otherDigest = lanspread::fixtures::sha256Hex("another file list");
+        protocol::PartialGame ggoo;
+        ggoo.id = kGame;
+        ggoo.version = kVersion;
+        ggoo.filesDigest = digest;
+        ggoo.chunkCount = 5;
+        ggoo.have = {true, false, true, false, false}; // "have":"a0"
+        const auto have = [&](const std::string &game, const std::string &filesDigest,
+                              std::vector<uint64_t> chunks) {
+            return protocol::encode(protocol::Have{game, filesDigest, std::move(chunks)});
+        };
+        std::string table;
+
+        RawPeer partial(TRANSPORT_QUIC_PATH, identity("partial"));
+        protocol::Hello hello = helloFrom(partial.identity().peerId, "partial", {});
+        hello.partials = {ggoo};
+        const auto s = handshake(partial, hello);
+        CPPUNIT_ASSERT_MESSAGE(s.failure, s.failure.empty());
+        CPPUNIT_ASSERT_EQUAL(std::string("ggoo 2/5"), partialsOf("partial"));
+        uint64_t nonce = 500;
+        const std::vector<std::pair<std::string, std::vector<uint8_t>>> ignored{
+            {"Have 3,5 of 5 chunks", have(kGame, digest, {3, 5})},
+            {"Have of another file list", have(kGame, otherDigest, {3})},
+            {"Have of a game not being downloaded", have("css", digest, {0})},
+        };
+        for (const auto &[name, frame] : ignored) {
+            partial.send(s.conn, s.control, frame, false);
+            // The Pong answers a Ping sent after the Have: the Have has been handled.
+            CPPUNIT_ASSERT_MESSAGE(name + ": session lost", pingPong(partial, s, ++nonce));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(name, std::string("ggoo 2/5"), partialsOf("partial"));
+            table += "\n  " + name + " -> ignored, still ggoo 2/5";
+        }
+        partial.send(s.conn, s.control, have(kGame, digest, {1, 3}), false);
+        CPPUNIT_ASSERT(pingPong(partial, s, ++nonce));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE("a valid Have 1,3", std::string("ggoo 4/5"),
+                                     partialsOf("partial"));
+        table += "\n  Have 1,3 -> applied, ggoo 4/5";
+
+        // Malformed: each on a session of its own, which the daemon ends.
+        const auto tampered = [](const std::vector<uint8_t> &frame, const std::string &from,
+                                 const std::string &to) {
+            std::string json(frame.begin() + protocol::kFrameHeaderSize, frame.end());
+            const auto at = json.find(from);
+            CPPUNIT_ASSERT_MESSAGE(from + " not in " + json, at != std::string::npos);
+            json.replace(at, from.size(), to);
+            return rawFrame(frame[0], json);
+        };
+        // A liar's Hello: ggoo as the honest partial has it, under the liar's own identity
+        // (so nothing but the tampering is wrong with it).
+        const auto liarHello = [&](const RawPeer &liar, const std::string &name) {
+            protocol::Hello h = helloFrom(liar.identity().peerId, name, {});
+            h.partials = {ggoo};
+            return protocol::encode(h);
+        };
+        using Tamper = std::function<std::vector<uint8_t>(const std::vector<uint8_t> &hello)>;
+        const auto inHello = [&](const std::string &from, const std::string &to) -> Tamper {
+            return [=](const std::vector<uint8_t> &h) { return tampered(h, from, to); };
+        };
+        protocol::LibraryDelta delta;
+        delta.revision = 2;
+        delta.partialUpserts = {ggoo};
+        const auto after = [](std::vector<uint8_t> frame) -> Tamper {
+            return [frame](const std::vector<uint8_t> &) { return frame; };
+        };
+        struct Bad {
+            std::string name;
+            bool inHello; // the Hello itself, else a frame after the handshake
+            Tamper frame;
+            std::string logDetail; // in the daemon's protocol-error line
+        };
+        const std::vector<Bad> bad{
+            {"Hello have not hex", true, inHello("\"a0\"", "\"zz\""), "not lowercase hex"},
+            {"Hello have uppercase", true, inHello("\"a0\"", "\"A0\""), "not lowercase hex"},
+            {"Hello have 2 bytes for 5 chunks", true, inHello("\"a0\"", "\"a000\""),
+             "longer than 2 bytes"},
+            {"Hello have bit 5 of 5 chunks", true, inHello("\"a0\"", "\"a4\""),
+             "beyond chunk_count 5"},
+            {"Hello chunk_count 0", true, inHello("\"chunk_count\":5", "\"chunk_count\":0"),
+             "is not in 1.."},
+            {"LibraryDelta partial have not hex", false,
+             after(tampered(protocol::encode(delta), "\"a0\"", "\"g0\"")), "not lowercase hex"},
+            {"Have 3,1 (not ascending)", false, after(have(kGame, digest, {3, 1})),
+             "does not ascend"},
+            {"Have chunk 2^24", false, after(have(kGame, digest, {protocol::kMaxChunksPerGame})),
+             "is not below 16777216"},
+            {"Have files_digest not hex", false,
+             after(tampered(have(kGame, digest, {4}), digest, "not-a-digest")),
+             "is not a files digest"},
+        };
+        for (std::size_t i = 0; i < bad.size(); ++i) {
+            const Bad &b = bad[i];
+            const std::size_t errorsBefore = controlStreamErrors().size();
+            const std::string liarName = "liar" + std::to_string(i);
+            RawPeer liar(TRANSPORT_QUIC_PATH, identity(liarName));
+            const std::vector<uint8_t> ownHello = liarHello(liar, liarName);
+            Session ls;
+            if (b.inHello) {
+                ls = handshake(liar, b.frame(ownHello));
+                CPPUNIT_ASSERT_MESSAGE(b.name + ": HelloAck to a malformed Hello", !ls.helloAck);
+            } else {
+                ls = handshake(liar, ownHello);
+                CPPUNIT_ASSERT_MESSAGE(b.name + ": " + ls.failure, ls.failure.empty());
+                liar.send(ls.conn, ls.control, b.frame(ownHello), false);
+            }
+            CPPUNIT_ASSERT_MESSAGE(b.name + ": session kept", liar.waitClosed(ls.conn, 10s));
+            std::vector<std::string> errors;
+            for (int wait = 0; wait < 100 && errors.size() <= errorsBefore; ++wait) {
+                errors = controlStreamErrors();
+                if (errors.size() <= errorsBefore)
+                    std::this_thread::sleep_for(50ms);
+            }
+            CPPUNIT_ASSERT_MESSAGE(b.name + ": no protocol error logged",
+                                   errors.size() > errorsBefore);
+            CPPUNIT_ASSERT_MESSAGE(b.name + ": " + errors[errorsBefore],
+                                   errors[errorsBefore].find(b.logDetail) != std::string::npos);
+            // The bad bits reached no record: the liar is gone, the honest partial unchanged.
+            for (int wait = 0; wait < 100 && !partialsOf(liarName).empty(); ++wait)
+                std::this_thread::sleep_for(50ms);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(b.name + ": the liar is still listed", std::string(),
+                                         partialsOf(liarName));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(b.name, std::string("ggoo 4/5"), partialsOf("partial"));
+            table += "\n  " + b.name + " -> " + (b.inHello ? "Hello refused" : "session closed") +
+                     " (" + b.logDetail + ")";
+        }
+        CPPUNIT_ASSERT(pingPong(partial, s, ++nonce));
+
+        // Leave as found: only the first client connected.
+        partial.close(s.conn);
+        for (int wait = 0; wait < 100 && peersSummary() != "client:"; ++wait)
+            std::this_thread::sleep_for(50ms);
+        CPPUNIT_ASSERT_EQUAL(std::string("client:"), peersSummary());
+        return table;
+    }
+
+    // The daemon's "protocol error on the control stream" log lines so far, in order.
+    std::vector<std::string> controlStreamErrors() {
+        std::vector<std::string> out;
+        std::istringstream lines(_peer->stderrText());
+        for (std::string line; std::getline(lines, line);)
+            if (line.find("protocol error on the control stream") != std::string::npos)
+                out.push_back(line);
+        return out;
+    }
+
+    // The partial games list-peers shows for the peer named name: "id have/count ..."; "" when
+    // it has none or is not listed.
+    std::string partialsOf(const std::string &name) {
+        auto result = command("{\"cmd\":\"list-peers\"}");
+        CPPUNIT_ASSERT_MESSAGE(toJson(result), result->getValue<bool>("ok"));
+        auto peers = result->getObject("data")->getArray("peers");
+        std::string out;
+        for (std::size_t i = 0; i < peers->size(); ++i) {
+            auto p = peers->getObject(static_cast<unsigned>(i));
+            if (p->getValue<std::string>("name") != name)
+                continue;
+            auto partials = p->getArray("partials");
+            for (std::size_t g = 0; partials && g < partials->size(); ++g) {
+                auto game = partials->getObject(static_cast<unsigned>(g));
+                if (!out.empty())
+                    out += " ";
+                out += game->getValue<std::string>("id") + " " +
+                       std::to_string(game->getValue<uint64_t>("chunks_have")) + "/" +
+                       std::to_string(game->getValue<uint64_t>("chunk_count"));
+            }
+        }
+        return out;
     }
 
     // Ping on the control stream, Pong with the same nonce back.
