@@ -72,12 +72,13 @@ lines = [f"## LAN party: 1 seeder + {r['receivers']} receivers, {r['mib']} MiB, 
          f"Hardware: nproc {os.cpu_count()}, {cpu}, Linux {platform.release()}; "
          f"load average before {load_before}, after {load_after}", "",
          f"T1 (one receiver alone, same lab, same run): **{s(r['t1_ms'])} s**", "",
-         "| peer | download s | MiB/s | uploaded MiB |", "| --- | ---: | ---: | ---: |"]
-up = r["uploaded_bytes"]
+         "| peer | download s | MiB/s | uploaded MiB | CPU s |", "| --- | ---: | ---: | ---: | ---: |"]
+up, cpu_s = r["uploaded_bytes"], r["cpu_s"]
 for label, ms in r["times_ms"].items():
     lines.append(f"| {label} | {s(ms)} | {r['mib_per_s'].get(label, 0):.1f} | "
-                 f"{up.get(label, 0) / 2**20:.1f} |")
-lines.append(f"| {r['seeder']} (seeder) | | | {up.get(r['seeder'], 0) / 2**20:.1f} |")
+                 f"{up.get(label, 0) / 2**20:.1f} | {cpu_s.get(label, 0):.1f} |")
+lines.append(f"| {r['seeder']} (seeder, T1 included) | | | {up.get(r['seeder'], 0) / 2**20:.1f} | "
+             f"{cpu_s.get(r['seeder'], 0):.1f} |")
 lines += ["", f"Last receiver: {s(r['last_ms'])} s = **{r['ratio']:.2f}× T1**; the seeder uploaded "
           f"**{r['seeder_upload_x']:.2f}×** the game; aggregate {r['aggregate_mib_per_s']:.1f} MiB/s.",
           "", f"Command: `{command}`"]

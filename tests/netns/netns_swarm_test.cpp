@@ -41,6 +41,7 @@
 #include <fstream>
 #include <functional>
 #include <future>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <set>
@@ -103,6 +104,27 @@ std::string loadAverage() {
     std::string one, five, fifteen;
     in >> one >> five >> fifteen;
     return "load average " + one + " " + five + " " + fifteen;
+}
+
+// CPU seconds (user + system) a running process has used so far; -1 when unreadable.
+double cpuSeconds(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    const auto close = stat.rfind(')');
+    if (close == std::string::npos)
+        return -1;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int i = 3; fields >> field; ++i) { // field 3 is the state, 14 utime, 15 stime
+        if (i == 14)
+            utime = std::stoull(field);
+        if (i == 15) {
+            stime = std::stoull(field);
+            return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+        }
+    }
+    return -1;
 }
 
 std::string peerIni(int peerTimeoutMs, bool noRelay = false) {
@@ -368,6 +390,7 @@ class NetnsSwarmTest : public CppUnit::TestFixture {
         std::vector<Fetch> fetches;
         HostPeer *seeder = nullptr;
         std::map<std::string, uint64_t> uploaded; // label -> bytes served to receivers
+        std::map<std::string, double> cpu;        // label -> CPU s when the last one finished
         std::string sha;
 
         // The last download-finished after the first command.
@@ -420,7 +443,13 @@ class NetnsSwarmTest : public CppUnit::TestFixture {
             for (const auto &[label, bytes] : uploaded)
                 s += " " + label + "=" + mib(bytes);
             s += " (seeder " + fixed(seederUploadX()) + "x the game" +
-                 (withBounds ? ", bound 2" : "") + "); " + std::to_string(finished) +
+                 (withBounds ? ", bound 2" : "") + "); CPU s:";
+            double cpuSum = 0;
+            for (const auto &[label, used] : cpu) {
+                s += " " + label + "=" + fixed(used, 1);
+                cpuSum += used;
+            }
+            s += " (sum " + fixed(cpuSum, 1) + "); " + std::to_string(finished) +
                  " exact, sha256 " + kEti + "=" + sha + " ok; " + loadAverage();
             return s;
         }
@@ -446,6 +475,10 @@ class NetnsSwarmTest : public CppUnit::TestFixture {
             o.set("times_ms", times);
             o.set("mib_per_s", rates);
             o.set("uploaded_bytes", up);
+            Poco::JSON::Object cpuUsed;
+            for (const auto &[label, used] : cpu)
+                cpuUsed.set(label, used);
+            o.set("cpu_s", cpuUsed);
             o.set("seeder", seeder->label());
             o.set("last_ms", lastMs());
             o.set("ratio", ratio());
@@ -535,6 +568,12 @@ class NetnsSwarmTest : public CppUnit::TestFixture {
         waitFetches(all, (party.receivers + 2) * oneCopy * 3 / 2 + 60s,
                     tick ? std::function<void()>([&] { tick(party.fetches); })
                          : std::function<void()>());
+        // Whether the 2 CPUs, not the links, set the pace: what each process used (the
+        // seeder's includes serving T1).
+        party.cpu[seeder.label()] = cpuSeconds(seeder.pid());
+        for (const Fetch &f : party.fetches)
+            if (!f.killed)
+                party.cpu[f.peer->label()] = cpuSeconds(f.peer->pid());
         std::vector<Fetch *> alive;
         for (Fetch &f : party.fetches)
             if (!f.killed)
