@@ -15,7 +15,7 @@ class ServeSpreaderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(loneRequesterIsAlwaysServed);
     CPPUNIT_TEST(chunkServedToAnotherRequesterIsRefused);
     CPPUNIT_TEST(onceEveryChunkWentOutDuplicatesAreServed);
-    CPPUNIT_TEST(refusalLastsOnlyTheWindow);
+    CPPUNIT_TEST(refusalLastsWhileTheFirstReceiverFetches);
     CPPUNIT_TEST(requestersGoQuietAndANewRoundStarts);
     CPPUNIT_TEST(gamesAreCountedApart);
     CPPUNIT_TEST_SUITE_END();
@@ -49,14 +49,19 @@ class ServeSpreaderTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(s.admit("g", 1, 3, "A", 3));
     }
 
-    // A chunk whose first receiver never relays it (it left) is served again after the
-    // window.
-    void refusalLastsOnlyTheWindow() {
+    // The refusal lasts while the chunk's first receiver keeps fetching the game (however
+    // long the first pass takes); once it stops asking (it left) for the window, the chunk is
+    // served again.
+    void refusalLastsWhileTheFirstReceiverFetches() {
         ServeSpreader s(10 * kSecond);
         CPPUNIT_ASSERT(s.admit("g", 0, 4, "A", 1));
         CPPUNIT_ASSERT(s.admit("g", 1, 4, "B", 2 * kSecond));
         CPPUNIT_ASSERT(!s.admit("g", 0, 4, "B", 9 * kSecond));
-        CPPUNIT_ASSERT(s.admit("g", 0, 4, "B", 10 * kSecond + 2));
+        CPPUNIT_ASSERT(s.admit("g", 2, 4, "A", 9 * kSecond)); // A still fetching
+        CPPUNIT_ASSERT(!s.admit("g", 0, 4, "B", 18 * kSecond));
+        // A asks nothing more: 10 s after its last request, B gets chunk 0 here.
+        CPPUNIT_ASSERT(!s.admit("g", 0, 4, "B", 19 * kSecond - 1));
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "B", 19 * kSecond + 1));
     }
 
     void requestersGoQuietAndANewRoundStarts() {

@@ -19,9 +19,11 @@ bool ServeSpreader::admit(const std::string &game, std::size_t chunkId, std::siz
     }
     g.requesters[requester] = nowNs;
     Served &chunk = g.chunks[chunkId];
-    // A chunk recently served to another peer means that peer asked recently too: two
-    // requesters at least, so a lone downloader never gets here.
-    if (g.servedOnce < chunkCount && recent(chunk.atNs) && chunk.to != requester)
+    // Served this round to another peer that is still fetching the game (it asked within the
+    // window): that peer relays it. Two requesters at least, so a lone downloader never gets
+    // here.
+    if (g.servedOnce < chunkCount && chunk.atNs != 0 && chunk.to != requester &&
+        g.requesters.count(chunk.to) > 0)
         return false;
     if (chunk.atNs == 0)
         ++g.servedOnce;

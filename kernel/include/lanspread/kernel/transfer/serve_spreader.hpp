@@ -9,13 +9,13 @@
 // Rules, per game:
 //   - spreading applies only while at least two peers have asked for the game within the
 //     window: a lone downloader is always served;
-//   - a chunk is refused to a peer when it was served to another peer within the window, and
-//     some chunk of the game has not been served to anyone yet in this round (once every
-//     chunk went out at least once, duplicates are the fastest way to finish);
+//   - a chunk is refused to a peer when it was served this round to another peer that is
+//     still fetching the game (it asked within the window), and some chunk of the game has
+//     not been served to anyone yet in this round (once every chunk went out at least once,
+//     duplicates are the fastest way to finish);
 //   - everything else is served and recorded;
 //   - a round ends when nobody asked for the game within the window.
-// The window also bounds how long a refusal can last when the other peer never relays the
-// chunk (it left, or its copy was cancelled).
+// A peer that left stops asking, so the chunks it got are served again one window later.
 //
 // Pure logic, no I/O; times are passed in. Thread: one (the reactor).
 #pragma once
