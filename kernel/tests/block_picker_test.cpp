@@ -440,6 +440,17 @@ class BlockPickerTest : public CppUnit::TestFixture {
         p.blockFailed(first[0], "A"); // a failed request frees its slot too
         CPPUNIT_ASSERT(p.next("A", 0));
         CPPUNIT_ASSERT(!p.next("A", 0));
+        // A source's own depth: lower, then higher than the settings'.
+        p.setDepth("A", 1);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), p.inFlight("A")); // in flight stays
+        p.addSource("B");
+        p.setDepth("B", 1);
+        CPPUNIT_ASSERT(p.next("B", 0));
+        CPPUNIT_ASSERT(!p.next("B", 0));
+        p.setDepth("B", 5);
+        for (int i = 0; i < 4; ++i)
+            CPPUNIT_ASSERT(p.next("B", 0));
+        CPPUNIT_ASSERT(!p.next("B", 0));
         // Depth 0 means 1.
         BlockPicker q(chunks(1), {}, settings(kBlock, 0));
         q.addSource("A");

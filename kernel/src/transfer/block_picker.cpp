@@ -182,6 +182,12 @@ std::vector<std::size_t> BlockPicker::rejectSource(const std::string &peerId) {
     return ids;
 }
 
+void BlockPicker::setDepth(const std::string &peerId, unsigned depth) {
+    auto it = _sources.find(peerId);
+    if (it != _sources.end())
+        it->second.depth = depth == 0 ? 1 : depth;
+}
+
 bool BlockPicker::hasSource(const std::string &peerId) const {
     auto it = _sources.find(peerId);
     return it != _sources.end() && usable(it->second);
@@ -289,7 +295,7 @@ std::optional<std::size_t> BlockPicker::next(const std::string &peerId, uint64_t
     if (self == _sources.end() || !usable(self->second))
         return std::nullopt;
     Source &source = self->second;
-    if (source.sent.size() >= _depth)
+    if (source.sent.size() >= (source.depth != 0 ? source.depth : _depth))
         return std::nullopt;
 
     // Started chunks first (0 before 1), then the rarest, then the random tie order.

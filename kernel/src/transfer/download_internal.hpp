@@ -45,11 +45,16 @@ constexpr uint64_t kDescribeTimeoutNs = 15'000'000'000ull;
 // A chunk a seeder refused as "elsewhere" (it is spreading chunks among its requesters) is
 // asked of that seeder again after this long, unless another source had it meanwhile.
 constexpr uint64_t kElsewhereRetryNs = 2'000'000'000ull;
-// Chunks in flight per source: a few 1 MiB requests keep a gigabit link busy across the
-// request round trips and the serving side's disk reads (4 MiB is 33 ms at 1 Gbit/s). More
-// would only add endgame copies and memory on the serving side (each request in flight
-// holds up to a chunk of read-ahead there).
-constexpr unsigned kDepthPerSource = 4;
+// Chunks in flight per source, adapted to how fast the source answers. Enough requests keep
+// a link busy across round trips and the serving side's disk reads (at 1 Gbit/s a chunk
+// takes 8 ms); too many make every chunk slow, because the requests share the source's
+// upload: with 8 receivers x 4 requests on one seeder a chunk needs 32 chunk-times to
+// arrive, and a party relays a chunk only once it arrived. So the depth of a source grows
+// while its chunks arrive within kTargetLatencyNs of the request and shrinks while they
+// take longer, as a delay-based window does.
+constexpr unsigned kStartDepth = 2;
+constexpr unsigned kMaxDepth = 8;
+constexpr uint64_t kTargetLatencyNs = 250'000'000ull;
 // Chunks in flight over all sources: each holds a 1 MiB receive buffer, so this bounds the
 // download's buffers whatever the number of sources.
 constexpr std::size_t kMaxInFlight = 32;

@@ -117,7 +117,7 @@ void Download::prepare() {
                 // fetch different chunks first and can trade them.
                 BlockPickerSettings settings;
                 settings.blockSize = catalog::kChunkSize; // a request is a whole chunk
-                settings.depth = kDepthPerSource;
+                settings.depth = kStartDepth;
                 settings.seed = std::random_device{}();
                 self->_picker = std::make_unique<BlockPicker>(self->_files.files, done, settings);
                 self->_firstChunkOfFile.clear();

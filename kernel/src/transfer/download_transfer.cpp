@@ -143,6 +143,7 @@ void Download::onRequestEnd(uint64_t key, const Status &status) {
     const std::size_t chunk = f.chunk;
     const std::size_t blockId = _picker->chunk(chunk).firstBlock;
     if (status && f.fill == _picker->chunk(chunk).length) {
+        adaptDepth(peerId, _reactor.now() - f.startNs);
         const BlockArrival arrival = _picker->blockReceived(blockId, peerId);
         // Endgame: the other copies of this chunk are no longer needed.
         for (const auto &loser : arrival.cancel) {
@@ -186,6 +187,15 @@ void Download::onRequestEnd(uint64_t key, const Status &status) {
         sourceFailed(peerId, why);
     checkSources();
     pump();
+}
+
+void Download::adaptDepth(const std::string &peerId, uint64_t latencyNs) {
+    unsigned &depth = _depthBySource.try_emplace(peerId, kStartDepth).first->second;
+    if (latencyNs < kTargetLatencyNs / 2 && depth < kMaxDepth)
+        ++depth;
+    else if (latencyNs > kTargetLatencyNs && depth > 1)
+        --depth;
+    _picker->setDepth(peerId, depth);
 }
 
 void Download::onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,

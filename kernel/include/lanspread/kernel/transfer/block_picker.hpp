@@ -127,6 +127,9 @@ class BlockPicker {
     // The source sent bad data: like removeSource, and it is never used again.
     std::vector<std::size_t> rejectSource(const std::string &peerId);
     bool hasSource(const std::string &peerId) const;
+    // Blocks this source may have in flight from now on (default: the settings' depth; at
+    // least 1). Blocks already in flight stay.
+    void setDepth(const std::string &peerId, unsigned depth);
     std::vector<std::string> sources() const; // usable sources, sorted
     bool sourceHas(const std::string &peerId, std::size_t chunkId) const;
 
@@ -171,6 +174,7 @@ class BlockPicker {
         bool complete = false;
         std::vector<bool> has;                // partial sources: by chunk id
         std::map<std::size_t, uint64_t> sent; // blocks in flight -> requested at (ns)
+        unsigned depth = 0;                   // 0: the settings' depth
         bool rejected = false;
     };
     struct ChunkState {

@@ -101,6 +101,8 @@ class Download : public std::enable_shared_from_this<Download> {
     void request(const std::string &peerId, std::size_t chunkId);
     void onPiece(uint64_t key, std::span<const uint8_t> piece);
     void onRequestEnd(uint64_t key, const Status &status);
+    // A chunk arrived latencyNs after it was requested: the source's depth follows.
+    void adaptDepth(const std::string &peerId, uint64_t latencyNs);
     // Hashes the chunk's bytes and, when they match, writes them (worker pool).
     void verifyAndWrite(uint64_t key);
     void onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,
@@ -137,6 +139,7 @@ class Download : public std::enable_shared_from_this<Download> {
     uint64_t _nextKey = 1;
     std::map<std::string, uint64_t> _bytesBySource;
     std::map<std::string, unsigned> _failuresBySource; // consecutive
+    std::map<std::string, unsigned> _depthBySource;    // adapted: download_internal.hpp
     std::vector<unsigned> _attempts;                   // per chunk
     std::vector<uint64_t> _newlyVerified;              // not yet announced in a Have
     uint64_t _bytesFetched = 0;                        // verified chunk bytes fetched in this run
