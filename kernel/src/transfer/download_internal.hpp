@@ -55,9 +55,10 @@ constexpr uint64_t kElsewhereRetryNs = 2'000'000'000ull;
 constexpr unsigned kStartDepth = 2;
 constexpr unsigned kMaxDepth = 8;
 constexpr uint64_t kTargetLatencyNs = 250'000'000ull;
-// Chunks in flight over all sources: each holds a 1 MiB receive buffer, so this bounds the
-// download's buffers whatever the number of sources.
-constexpr std::size_t kMaxInFlight = 32;
+// Chunk buffers (1 MiB each) alive at once: requests in flight plus chunks waiting to be
+// hashed and written. When the disk or the hashing is slower than the network, requests
+// wait for buffers, so memory stays bounded whatever the number of sources.
+constexpr std::size_t kMaxChunkBuffers = 16;
 // version.ini is written under this reserved name and renamed into place last.
 constexpr const char *kVersionTemp = ".version.ini.download";
 } // namespace detail
@@ -108,7 +109,7 @@ class Download::BlockPool {
     }
     void put(uint8_t *b) {
         std::lock_guard lock(_mutex);
-        if (_free.size() < 64)
+        if (_free.size() < detail::kMaxChunkBuffers)
             _free.push_back(b);
         else
             std::free(b);

@@ -72,13 +72,13 @@ void Download::pump() {
     if (_phase != Phase::Transferring || _ending)
         return;
     const uint64_t now = _reactor.now();
-    // Round-robin over the sources, one chunk each per turn, so that the cap on chunks in
-    // flight does not go to whichever source comes first.
+    // Round-robin over the sources, one chunk each per turn, so that the cap on chunk buffers
+    // does not go to whichever source comes first.
     bool issued = true;
     while (issued) {
         issued = false;
         for (const auto &peerId : _picker->sources()) {
-            if (_inFlight.size() >= kMaxInFlight)
+            if (_inFlight.size() + _chunksWriting >= kMaxChunkBuffers)
                 return;
             if (auto block = _picker->next(peerId, now)) {
                 request(peerId, _picker->block(*block).chunk);
@@ -204,6 +204,7 @@ void Download::onVerified(std::size_t chunkId, const std::string &peerId, const 
         return;
     const PlannedChunk &chunk = _picker->chunk(chunkId);
     _bytesWriting -= chunk.length;
+    --_chunksWriting;
     const std::string &path = _files.files[chunk.file].path;
     if (!writeError.empty()) {
         log::error(kSource, _game.id + ": " + writeError);

@@ -60,6 +60,7 @@ void Download::verifyAndWrite(uint64_t key) {
     _network.forgetRequest(f.request);
     _inFlight.erase(it);
     _bytesWriting += chunk.length;
+    ++_chunksWriting;
     ++_activeJobs;
     auto self = shared_from_this();
     std::shared_ptr<OpenFile> file = _open.at(chunk.file);

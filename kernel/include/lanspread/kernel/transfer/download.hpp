@@ -145,6 +145,7 @@ class Download : public std::enable_shared_from_this<Download> {
     uint64_t _bytesFetched = 0;                        // verified chunk bytes fetched in this run
     uint64_t _bytesReceived = 0;                       // every byte that arrived (progress rate)
     uint64_t _bytesWriting = 0;                        // accepted bytes being hashed/written
+    std::size_t _chunksWriting = 0;                    // their chunks
     uint64_t _lastAdvanceNs = 0;                       // a chunk verified or a source joined
     bool _committed = false;                           // version.ini is in place
     uint64_t _startNs = 0;
