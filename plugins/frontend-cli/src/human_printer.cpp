@@ -407,8 +407,8 @@ std::string HumanPrinter::event(const std::string &line) {
             p.bytesDone = u64(e, "bytes_done");
             p.peers = static_cast<int>(num(e, "active_peers"));
             p.mibPerSecond = num(e, "mib_per_s");
-            // The kernel counts whole chunks (32 MiB), so between two chunks its recent rate
-            // is 0 while bytes flow: then the bar shows the average since download-begin.
+            // A progress event can report a recent rate of 0 while bytes flow (a source
+            // between chunks): then the bar shows the average since download-begin.
             const double elapsedMs = num(e, "ts_ms") - r.beginMs;
             if (!(p.mibPerSecond > 0) && r.beginMs > 0 && elapsedMs >= 500 &&
                 p.bytesDone > r.resumed)

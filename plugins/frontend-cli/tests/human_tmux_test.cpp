@@ -41,8 +41,7 @@ namespace fx = lanspread::fixtures;
 namespace {
 
 constexpr uint64_t kMiB = uint64_t(1) << 20;
-// 64 MiB in 16 files: the kernel's download-progress counts whole chunks (a file's 32 MiB
-// pieces), so small files make the bar move every progress event at 16 MiB/s.
+// 64 MiB in 16 files, so the bar moves every progress event at 16 MiB/s.
 constexpr int kBigFiles = 16;
 constexpr uint64_t kBigFileSize = 4 * kMiB;
 
