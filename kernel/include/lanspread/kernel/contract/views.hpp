@@ -50,7 +50,7 @@ struct PeerView {
 struct RemoteGameView {
     std::string id;
     std::string name;
-    std::string catalogVersion; // shown as eti_game_version
+    std::string catalogVersion;    // shown as eti_game_version
     uint64_t peerCount = 0;        // complete (ready) sources
     uint64_t partialPeerCount = 0; // peers downloading it at the catalog version
     uint64_t sizeBytes = 0;

@@ -51,9 +51,9 @@ class NetworkDelegate {
     serveGetGame(const std::string &game) = 0;
     // peerId asks for a range. On success: the absolute path of the game root the range's
     // file lives in.
-    virtual std::variant<ServeRange, ServeRefusal>
-    serveGetChunk(const std::string &peerId, const protocol::GetChunk &request,
-                  std::string &gameRoot) = 0;
+    virtual std::variant<ServeRange, ServeRefusal> serveGetChunk(const std::string &peerId,
+                                                                 const protocol::GetChunk &request,
+                                                                 std::string &gameRoot) = 0;
     // A peer is gone (closed, goodbye, refused): downloads drop it as a source.
     virtual void peerLost(const std::string &peerId) = 0;
     // A peer's library changed (snapshot or delta, partial games included).

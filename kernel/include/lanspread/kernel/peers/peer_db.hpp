@@ -22,7 +22,7 @@ struct PeerRecord {
     std::string addr; // advertised listener "ip:port"
     std::string via;  // how it was found: "connect" or "mdns"
     uint64_t libraryRevision = 0;
-    std::map<std::string, protocol::GameSummary> games; // by game id
+    std::map<std::string, protocol::GameSummary> games;    // by game id
     std::map<std::string, protocol::PartialGame> partials; // games it downloads, by id
     int64_t lastSeenMs = 0;
 };
@@ -63,8 +63,8 @@ class PeerDb {
     // list-peers: every peer, sorted by peer_id.
     std::vector<contract::PeerView> peerViews() const;
     // list-games "remote": one row per catalog game with at least one ready or partial
-    // source (counted apart), its size the one most ready sources advertise. Games not in the catalog are never listed (S35).
-    // Sorted by id.
+    // source (counted apart), its size the one most ready sources advertise. Games not in the
+    // catalog are never listed (S35). Sorted by id.
     std::vector<contract::RemoteGameView> remoteGames(const catalog::Catalog &catalog) const;
 
   private:
