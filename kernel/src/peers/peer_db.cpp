@@ -6,20 +6,12 @@ namespace lanspread::kernel::peers {
 
 namespace {
 
-std::map<std::string, protocol::GameSummary>
-gamesById(const std::vector<protocol::GameSummary> &games) {
-    std::map<std::string, protocol::GameSummary> byId;
-    for (const auto &g : games)
-        byId[g.id] = g; // a repeated id: the last one wins, like a delta upsert
-    return byId;
-}
-
-std::map<std::string, protocol::PartialGame>
-partialsById(const std::vector<protocol::PartialGame> &partials) {
-    std::map<std::string, protocol::PartialGame> byId;
-    for (const auto &p : partials)
-        byId[p.id] = p; // a repeated id: the last one wins, like a delta upsert
-    return byId;
+// Games or partial games of a snapshot, by id.
+template <typename T> std::map<std::string, T> byId(const std::vector<T> &items) {
+    std::map<std::string, T> map;
+    for (const auto &item : items)
+        map[item.id] = item; // a repeated id: the last one wins, like a delta upsert
+    return map;
 }
 
 bool downloadsCatalogVersion(const PeerRecord &peer, const catalog::CatalogGame &game) {
@@ -52,8 +44,8 @@ PeerDb::Upsert PeerDb::upsert(const protocol::Hello &hello, const std::string &a
     record.addr = addr;
     record.via = via;
     record.libraryRevision = hello.libraryRevision;
-    record.games = gamesById(hello.games);
-    record.partials = partialsById(hello.partials);
+    record.games = byId(hello.games);
+    record.partials = byId(hello.partials);
     record.lastSeenMs = nowMs;
     return outcome;
 }

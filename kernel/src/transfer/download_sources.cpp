@@ -37,12 +37,7 @@ void Download::refreshSource(const std::string &peerId) {
     }
     // It serves this list no more (or never did).
     if (_picker->hasSource(peerId)) {
-        std::vector<uint64_t> keys;
-        for (const auto &[key, f] : _inFlight)
-            if (f->peer == peerId)
-                keys.push_back(key);
-        for (auto key : keys)
-            dropInFlight(key, true);
+        dropRequestsTo(peerId, true);
         _picker->removeSource(peerId);
     }
 }

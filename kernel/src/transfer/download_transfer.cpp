@@ -255,13 +255,17 @@ void Download::dropInFlight(uint64_t key, bool cancelRequest) {
     _inFlight.erase(it);
 }
 
-void Download::sourceFailed(const std::string &peerId, const std::string &why) {
+void Download::dropRequestsTo(const std::string &peerId, bool cancelRequests) {
     std::vector<uint64_t> keys;
     for (const auto &[key, f] : _inFlight)
         if (f->peer == peerId)
             keys.push_back(key);
     for (auto key : keys)
-        dropInFlight(key, true);
+        dropInFlight(key, cancelRequests);
+}
+
+void Download::sourceFailed(const std::string &peerId, const std::string &why) {
+    dropRequestsTo(peerId, true);
     _picker->rejectSource(peerId);
     log::warning(kSource, _game.id + ": dropped source " + peerId.substr(0, 12) + ": " + why);
 }
@@ -273,12 +277,7 @@ void Download::peerLost(const std::string &peerId) {
     }
     if (_phase != Phase::Transferring || !_picker || !_picker->hasSource(peerId))
         return;
-    std::vector<uint64_t> keys;
-    for (const auto &[key, f] : _inFlight)
-        if (f->peer == peerId)
-            keys.push_back(key);
-    for (auto key : keys)
-        dropInFlight(key, false);
+    dropRequestsTo(peerId, false);
     _picker->removeSource(peerId);
     log::info(kSource, _game.id + ": source " + peerId.substr(0, 12) + " is gone");
     checkSources();

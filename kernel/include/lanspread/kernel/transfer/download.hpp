@@ -108,6 +108,8 @@ class Download : public std::enable_shared_from_this<Download> {
     void onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,
                     const std::string &writeError);
     void dropInFlight(uint64_t key, bool cancelRequest);
+    // Every request to this source: cancelled (the stream is reset) or just forgotten.
+    void dropRequestsTo(const std::string &peerId, bool cancelRequests);
     void sourceFailed(const std::string &peerId, const std::string &why);
     void checkSources();
     void commit();
