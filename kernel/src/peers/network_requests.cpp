@@ -26,10 +26,10 @@ void PeerNetwork::requestGameFiles(const std::string &peerId, const std::string 
             Session *t = session(conn);
             if (t == nullptr)
                 return;
-            auto it = t->streams.find(streamId);
-            if (it == t->streams.end() || it->second->responded)
+            Stream *found = findStream(*t, streamId);
+            if (found == nullptr || found->responded)
                 return;
-            Stream &cur = *it->second;
+            Stream &cur = *found;
             if (auto *files = std::get_if<protocol::GameFiles>(&m); files && files->game == game) {
                 cur.responded = true;
                 auto cb = std::move(cur.filesDone);
@@ -48,9 +48,8 @@ void PeerNetwork::requestGameFiles(const std::string &peerId, const std::string 
             Session *t = session(conn);
             if (t == nullptr)
                 return;
-            auto it = t->streams.find(streamId);
-            if (it != t->streams.end())
-                failRequest(*t, *it->second,
+            if (Stream *found = findStream(*t, streamId))
+                failRequest(*t, *found,
                             Status(LANSPREAD_E_INVALID_ARGUMENT, "ChunkData answering GetGame"));
         },
         nullptr});
@@ -84,8 +83,7 @@ PeerNetwork::RequestId PeerNetwork::requestChunk(const std::string &peerId,
         Session *t = session(conn);
         if (t == nullptr)
             return {nullptr, nullptr};
-        auto it = t->streams.find(streamId);
-        return {t, it == t->streams.end() ? nullptr : it->second.get()};
+        return {t, findStream(*t, streamId)};
     };
     stream->reader = std::make_unique<protocol::FrameReader>(protocol::FrameReader::Handler{
         [this, find](protocol::Message &&m) {

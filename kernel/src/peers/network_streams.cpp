@@ -27,25 +27,23 @@ void PeerNetwork::onStreamOpened(lanspread_transport_conn *conn, uint64_t stream
     } else {
         st.role = Stream::Role::Incoming;
         st.reader = std::make_unique<protocol::FrameReader>(
-            protocol::FrameReader::Handler{
-                [this, conn, streamId](protocol::Message &&m) {
-                    Session *t = session(conn);
-                    if (t == nullptr)
-                        return;
-                    auto it = t->streams.find(streamId);
-                    if (it != t->streams.end())
-                        onRequestStreamMessage(*t, *it->second, std::move(m));
-                },
-                [this, conn, streamId](uint32_t) {
-                    Session *t = session(conn);
-                    if (t == nullptr)
-                        return;
-                    auto it = t->streams.find(streamId);
-                    if (it != t->streams.end())
-                        failRequest(*t, *it->second,
-                                    Status(LANSPREAD_E_INVALID_ARGUMENT, "ChunkData in a request"));
-                },
-                nullptr},
+            protocol::FrameReader::Handler{[this, conn, streamId](protocol::Message &&m) {
+                                               Session *t = session(conn);
+                                               if (t == nullptr)
+                                                   return;
+                                               if (Stream *found = findStream(*t, streamId))
+                                                   onRequestStreamMessage(*t, *found, std::move(m));
+                                           },
+                                           [this, conn, streamId](uint32_t) {
+                                               Session *t = session(conn);
+                                               if (t == nullptr)
+                                                   return;
+                                               if (Stream *found = findStream(*t, streamId))
+                                                   failRequest(*t, *found,
+                                                               Status(LANSPREAD_E_INVALID_ARGUMENT,
+                                                                      "ChunkData in a request"));
+                                           },
+                                           nullptr},
             64u << 10); // a request is small: bound what a requester can make us buffer
     }
     s->streams[streamId] = std::move(stream);
@@ -152,9 +150,8 @@ void PeerNetwork::onWritable(lanspread_transport_conn *conn, uint64_t streamId) 
         return;
     if (streamId == UINT64_MAX)
         return; // "may open a stream again": we never wait for that
-    auto it = s->streams.find(streamId);
-    if (it != s->streams.end())
-        flushStream(*s, *it->second);
+    if (Stream *found = findStream(*s, streamId))
+        flushStream(*s, *found);
 }
 
 void PeerNetwork::queueSend(Session &s, Stream &st, std::vector<uint8_t> bytes, bool fin) {
