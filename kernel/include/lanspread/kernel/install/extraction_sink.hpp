@@ -106,5 +106,13 @@ Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &unpacker, vo
                                        const std::string &archivePath, ExtractionSink &sink,
                                        lanspread_cancel_handle cancel,
                                        std::function<bool()> cancelled);
+// The same over any byte source (a FileByteSource, or the stream provider's pathless one);
+// archiveName names it in messages. An open() that returns E_UNSUPPORTED fails with that
+// code, so that a caller can offer the source to another unpacker.
+Result<ExtractionStats> extractFromSource(const lanspread_unpacker_v1 &unpacker,
+                                          void *unpackerState, const lanspread_byte_source &source,
+                                          const std::string &archiveName, ExtractionSink &sink,
+                                          lanspread_cancel_handle cancel,
+                                          std::function<bool()> cancelled);
 
 } // namespace lanspread::kernel::install

@@ -15,6 +15,7 @@
 
 #include <lanspread/kernel/contract/error_code.hpp>
 #include <lanspread/kernel/install/extraction_sink.hpp>
+#include <lanspread/kernel/install/stream_provider.hpp>
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/result.hpp>
 
@@ -86,6 +87,24 @@ class InstallEngine {
     // game created inside local/ are not carried over.
     Result<InstallOutcome> install(const std::string &gameId, lanspread_cancel_handle cancel,
                                    std::function<bool()> cancelled);
+    // Streamed install (docs/streamed-install.md): installs game from the provider's
+    // archives, in the provider's order, as their verified bytes arrive; no archive and no
+    // root version.ini is ever written, so the result is installed and not downloaded
+    // (LocalOnly). The same transaction as install (intent "stream-install", staging,
+    // promote; recover() rolls an interrupted one back), with these differences: an existing
+    // local/ is refused ("already-installed: ...", E_INVALID_ARGUMENT) and left untouched;
+    // the root is created when missing and, on failure or in recovery, removed again when
+    // the attempt created it and it is empty. Each archive's unpacker is chosen by bidding on
+    // its first bytes (provider.head()); a bidder whose open() refuses the pathless source
+    // (E_UNSUPPORTED) hands it to the next bidder. Errors: the stream's failure (E_IO with
+    // the fetcher's reason, E_CANCELLED), "nothing to install" without archives, an unpacker
+    // or sink failure as install reports it. On any failure nothing is left: no local/, no
+    // staging, no intent. onExtracting, when set, runs (on this thread) once staging exists,
+    // right before the first archive is read.
+    Result<InstallOutcome> streamInstall(const std::string &gameId, StreamProvider &provider,
+                                         lanspread_cancel_handle cancel,
+                                         std::function<bool()> cancelled,
+                                         std::function<void()> onExtracting = {});
     // Removes local/ and keeps every root file (so a reinstall needs no download). Also clears
     // the launch-settings marker. E_NOT_FOUND "not-installed: ..." when there is no local/.
     Status uninstall(const std::string &gameId);
@@ -141,7 +160,8 @@ Result<LaunchSettingsResult> applyLaunchSettings(const std::string &gamesDir,
 // Fault injection for the crash tests: when the environment variable LANSPREAD_CRASH_AT
 // equals point, the process kills itself with SIGKILL right there (a real crash, no cleanup).
 // Points are named "<operation>:<step>": install:after-first-archive, install:before-promote,
-// install:after-backup, install:after-promote, uninstall:after-move, uninstall:after-delete.
+// install:after-backup, install:after-promote, uninstall:after-move, uninstall:after-delete,
+// stream-install:after-first-archive.
 void crashPoint(const char *point);
 
 } // namespace lanspread::kernel::install

@@ -47,6 +47,15 @@
 // instead of all from the seeder. Making a seeder hand out distinct chunks on purpose (as
 // BitTorrent's super-seeding does) is a serving-side rule, outside this class.
 //
+// In order (BlockPickerSettings::order = InOrder), for a streamed install: only the chunks
+// the caller names in setWanted() are given out, the first wanted chunk first (a source takes
+// the first wanted chunk it has that still has a pending block); started-first, rarity and the
+// tie order play no part. Endgame works within the wanted chunks: a source with a free slot
+// and no pending wanted chunk it has gets a second copy of the in-flight block of the EARLIEST
+// wanted chunk (the one the reader waits for), so a slow source never holds the head of the
+// stream. A chunk the reader needs again after it was verified and released is made pending
+// again with refetch(). Every other rule above holds as well.
+//
 // Pure logic, no I/O, no clock of its own (times are passed in). Thread: one (the reactor).
 #pragma once
 
@@ -75,6 +84,11 @@ struct ChunkTask {
 std::vector<ChunkTask> planChunks(const std::vector<protocol::FileDescription> &files);
 
 struct BlockPickerSettings {
+    enum class Order {
+        RarestFirst, // a download to disk: the swarm's order (above)
+        InOrder,     // a streamed install: the wanted chunks, first one first
+    };
+    Order order = Order::RarestFirst;
     // 1 MiB: small enough that the last blocks of a download are short on any source, large
     // enough that a request's overhead is negligible at LAN speed.
     uint64_t blockSize = uint64_t(1) << 20;
@@ -132,6 +146,14 @@ class BlockPicker {
     void setDepth(const std::string &peerId, unsigned depth);
     std::vector<std::string> sources() const; // usable sources, sorted
     bool sourceHas(const std::string &peerId, std::size_t chunkId) const;
+
+    // InOrder only: the chunks to give out from now on, most urgent first (ids; unknown and
+    // verified ones are skipped). Blocks already in flight stay in flight.
+    void setWanted(std::vector<std::size_t> chunkIds);
+    // A verified chunk is needed again (its bytes were released): all its blocks pending, no
+    // longer verified (bytesVerified() and verifiedCount() go down). No-op for an unverified
+    // chunk.
+    void refetch(std::size_t chunkId);
 
     // The next block for this source, or nullopt (depth reached, nothing it has is left, or
     // finished). Marks it in flight on that source since nowNs.
@@ -217,6 +239,8 @@ class BlockPicker {
     std::vector<PlannedChunk> _chunks;
     std::vector<PlannedBlock> _blocks;
     std::vector<ChunkState> _chunkState;
+    BlockPickerSettings::Order _order;
+    std::vector<std::size_t> _wanted; // InOrder: chunk ids, most urgent first
     std::vector<BlockState> _blockState;
     std::map<std::string, Source> _sources;
     std::size_t _completeSources = 0; // usable complete sources

@@ -14,6 +14,14 @@
 //                (servable(), chunkVerified(), takeNewlyVerified() for the Have messages);
 //   5. commit    (worker) files are fsynced, stale root files removed, and version.ini is
 //                renamed into place last, so a root is "downloaded" only when complete.
+// A streamed install (docs/streamed-install.md) runs the same object with a
+// StreamInstallTarget: describe and vote as above; then, instead of prepare/write/commit, the
+// picker works in order (BlockPickerSettings::Order::InOrder) over the root archives' chunks
+// only, wanted as the install's StreamProvider asks for them; a verified chunk goes to the
+// provider instead of the disk, and the install transaction (InstallEngine::streamInstall)
+// runs on a worker meanwhile. It ends Finished when the install promoted local/; every other
+// end makes the provider fail, so the transaction rolls back. Only complete (Ready) sources
+// serve a streamed install, and it is never servable itself.
 // Events (docs/cli-contract.md): got-game-files, download-begin, download-progress,
 // download-chunk-finished, download-chunk-rejected, download-finished, download-failed,
 // download-peers-gone, download-cancelled. Thread: reactor (disk work on the worker pool).
@@ -23,6 +31,7 @@
 #include <lanspread/kernel/host/event_bus.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/kernel/peers/network.hpp>
 #include <lanspread/kernel/transfer/block_picker.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
@@ -30,6 +39,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -40,6 +50,16 @@ struct DownloadOutcome {
     enum class Kind { Finished, Failed, PeersGone, Cancelled };
     Kind kind = Kind::Failed;
     std::string error; // for Failed / PeersGone
+    // A streamed install that Finished: what was installed.
+    std::optional<install::InstallOutcome> installed;
+};
+
+// What a streamed install needs besides the download's own parts.
+struct StreamInstallTarget {
+    install::InstallEngine *engine = nullptr; // outlives the download
+    lanspread_cancel_handle cancel{};         // handed to the unpacker
+    std::function<bool()> cancelled;          // polled by the extraction (any thread)
+    install::StreamBudget budget;
 };
 
 class Download : public std::enable_shared_from_this<Download> {
@@ -48,8 +68,10 @@ class Download : public std::enable_shared_from_this<Download> {
 
     Download(host::Reactor &reactor, host::WorkerPool &workers, host::EventBus &events,
              peers::PeerNetwork &network, std::string gamesDir, catalog::CatalogGame game,
-             std::vector<std::string> sources, Done done);
+             std::vector<std::string> sources, Done done,
+             std::optional<StreamInstallTarget> stream = std::nullopt);
     ~Download();
+    bool streaming() const { return _stream.has_value(); }
 
     // Starts the describe phase. done runs exactly once, on the reactor, after every disk
     // job of this download has finished.
@@ -156,6 +178,14 @@ class Download : public std::enable_shared_from_this<Download> {
     uint64_t _lastProgressBytes = 0;
     uint64_t _lastProgressNs = 0;
     int _activeJobs = 0; // disk jobs running for this download
+    // Streamed install (download_stream.cpp).
+    std::optional<StreamInstallTarget> _stream;
+    std::shared_ptr<install::StreamProvider> _provider;
+    bool _streamWake = false;   // a wake from the provider is posted to the reactor
+    bool _transferDone = false; // every archive chunk was verified and delivered
+    void prepareStream();
+    void streamWanted(); // the provider's wanted chunks -> the picker
+    void streamInstalled(Result<install::InstallOutcome> outcome);
     bool _ending = false;
     DownloadOutcome _outcome;
 };

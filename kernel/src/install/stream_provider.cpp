@@ -1,0 +1,2 @@
+// The stream provider (stream_provider.hpp).
+#include <lanspread/kernel/install/stream_provider.hpp>

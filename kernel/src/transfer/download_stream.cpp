@@ -1,0 +1,2 @@
+// Download: the streamed install (download.hpp).
+#include "download_internal.hpp"
