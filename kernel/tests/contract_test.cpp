@@ -63,6 +63,8 @@ class ContractTest : public CppUnit::TestFixture {
             {ErrorCode::NotDownloading, "not-downloading"},
             {ErrorCode::NotInstalled, "not-installed"},
             {ErrorCode::AlreadyInstalled, "already-installed"},
+            {ErrorCode::AlreadyDownloaded, "already-downloaded"},
+            {ErrorCode::InsufficientSpace, "insufficient-space"},
             {ErrorCode::Timeout, "timeout"},
             {ErrorCode::IoError, "io-error"},
             {ErrorCode::InternalError, "internal-error"},

@@ -14,6 +14,8 @@ const char *codeString(ErrorCode code) {
     case ErrorCode::NotDownloading: return "not-downloading";
     case ErrorCode::NotInstalled: return "not-installed";
     case ErrorCode::AlreadyInstalled: return "already-installed";
+    case ErrorCode::AlreadyDownloaded: return "already-downloaded";
+    case ErrorCode::InsufficientSpace: return "insufficient-space";
     case ErrorCode::Timeout: return "timeout";
     case ErrorCode::IoError: return "io-error";
     case ErrorCode::InternalError: return "internal-error";

@@ -1,6 +1,6 @@
 // The peer runtime's network half: the commands that involve other peers (connect,
-// list-peers, wait-peers, download, cancel-download), the download lifecycle around the
-// transfer engine, and the answers this peer gives to other peers' requests (the serve gates).
+// list-peers, wait-peers, download, stream-install, cancel-download), the download lifecycle around
+// the transfer engine, and the answers this peer gives to other peers' requests (the serve gates).
 #include <lanspread/kernel/contract/results.hpp>
 #include <lanspread/kernel/log/log.hpp>
 #include <lanspread/kernel/runtime/runtime.hpp>
@@ -8,12 +8,20 @@
 #include <lanspread/kernel/transfer/serve_gate.hpp>
 #include <lanspread/kernel/transfer/serve_spreader.hpp>
 
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+
+#include <filesystem>
+
 namespace lanspread::kernel::runtime {
 
 namespace {
 constexpr const char *kSource = "peer";
 constexpr uint64_t kWaitPollNs = 50'000'000ull;
 constexpr uint64_t kAnnounceIntervalNs = 200'000'000ull;
+// Free space a download must leave: the install extracts next to the archives, and a full
+// filesystem fails late and everywhere at once.
+constexpr uint64_t kSpaceMarginBytes = 64ull << 20;
 using contract::ErrorCode;
 
 // "ip:port", "[v6]:port": the shape connect accepts (the transport resolves nothing).
@@ -123,6 +131,15 @@ void PeerRuntime::registerPeerCommands() {
             });
     });
 
+    _control.addCommand("stream-install", {"game"}, [this](const Object &command, Reply reply) {
+        const catalog::CatalogGame *game = catalogGame(command, reply);
+        if (!game)
+            return;
+        whenLibraryReady([this, game = *game, reply = std::make_shared<Reply>(std::move(reply))] {
+            startStreamInstall(game, *reply);
+        });
+    });
+
     _control.addCommand("cancel-download", {"game"}, [this](const Object &command, Reply reply) {
         const catalog::CatalogGame *game = catalogGame(command, reply);
         if (!game)
@@ -144,16 +161,15 @@ void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
                    game.id + " is busy: " + operationName(*op) + " is running");
         return;
     }
-    // Complete sources, and peers downloading it too (the vote keeps those with its list).
-    std::vector<std::string> sources =
-        _network ? _network->peers().readySources(game) : std::vector<std::string>{};
-    if (_network && _settings.serveWhileDownloading)
-        for (const auto &p : _network->peers().partialSources(game))
-            sources.push_back(p);
+    std::vector<std::string> sources = sourcesFor(game);
     if (sources.empty()) {
         publish(contract::noPeersHaveGame(game.id));
         reply.fail(ErrorCode::NoPeersHaveGame, "no connected peer has " + game.id + " at version " +
                                                    game.version + " ready to share");
+        return;
+    }
+    if (auto full = lacksSpaceFor(game)) {
+        reply.fail(*full);
         return;
     }
     _operations.begin(game.id, Operation::Downloading);
@@ -173,6 +189,133 @@ void PeerRuntime::startDownload(const catalog::CatalogGame &game, bool install,
     download->start();
     if (_announceTimer == 0)
         announcePartials();
+}
+
+std::vector<std::string> PeerRuntime::sourcesFor(const catalog::CatalogGame &game) const {
+    // Complete sources, and peers downloading it too (the vote keeps those with its list).
+    std::vector<std::string> sources =
+        _network ? _network->peers().readySources(game) : std::vector<std::string>{};
+    if (_network && _settings.serveWhileDownloading)
+        for (const auto &p : _network->peers().partialSources(game))
+            sources.push_back(p);
+    return sources;
+}
+
+std::optional<contract::Failure>
+PeerRuntime::lacksSpaceFor(const catalog::CatalogGame &game) const {
+    uint64_t size = 0; // what most Ready sources advertise
+    for (const auto &row : _network->peers().remoteGames(_catalog))
+        if (row.id == game.id)
+            size = row.sizeBytes;
+    if (size == 0)
+        return std::nullopt;
+    // What a resumed download already has on disk counts as there (files are sparse until
+    // their chunks arrive).
+    uint64_t onDisk = 0;
+    std::error_code ec;
+    const std::string root = _library->gamesDir() + "/" + game.id;
+    if (std::filesystem::is_directory(root, ec))
+        for (auto it = std::filesystem::recursive_directory_iterator(root, ec);
+             !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+            struct stat st {};
+            if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+                onDisk += uint64_t(st.st_blocks) * 512;
+        }
+    struct statvfs fs {};
+    if (::statvfs(_library->gamesDir().c_str(), &fs) != 0)
+        return std::nullopt; // the download reports the disk's own error if it fails
+    const uint64_t freeBytes = uint64_t(fs.f_bavail) * fs.f_frsize;
+    const uint64_t needed = (size > onDisk ? size - onDisk : 0) + kSpaceMarginBytes;
+    if (freeBytes >= needed)
+        return std::nullopt;
+    const auto mib = [](uint64_t bytes) { return std::to_string(bytes >> 20) + " MiB"; };
+    return contract::Failure{
+        ErrorCode::InsufficientSpace,
+        "not enough free space to download " + game.id + ": its archives need " +
+            mib(size > onDisk ? size - onDisk : 0) + " more plus a " + mib(kSpaceMarginBytes) +
+            " margin, and " + _library->gamesDir() + " has " + mib(freeBytes) +
+            " free; stream-install " + game.id +
+            " installs it without storing the archives (it then needs only the installed size)"};
+}
+
+void PeerRuntime::startStreamInstall(const catalog::CatalogGame &game,
+                                     host::ControlService::Reply &reply) {
+    if (auto op = _operations.current(game.id)) {
+        reply.fail(ErrorCode::OperationInProgress,
+                   game.id + " is busy: " + operationName(*op) + " is running");
+        return;
+    }
+    if (const library::LocalGame *local = _library->find(game.id)) {
+        if (local->installed) {
+            reply.fail(ErrorCode::AlreadyInstalled,
+                       "already-installed: " + game.id +
+                           " is installed; it is left as it is (uninstall it first to "
+                           "stream-install it again)");
+            return;
+        }
+        if (local->downloaded) {
+            reply.fail(ErrorCode::AlreadyDownloaded,
+                       game.id + " is downloaded: install it from its archives with install");
+            return;
+        }
+    }
+    std::vector<std::string> sources = sourcesFor(game);
+    if (sources.empty()) {
+        publish(contract::noPeersHaveGame(game.id));
+        reply.fail(ErrorCode::NoPeersHaveGame, "no connected peer has " + game.id + " at version " +
+                                                   game.version + " ready to share");
+        return;
+    }
+    _operations.begin(game.id, Operation::StreamInstalling);
+    _library->setBusy(game.id, true);
+    const std::string id = game.id;
+    const lanspread_cancel_handle token = _cancels.create();
+    transfer::StreamInstallTarget target;
+    target.engine = _install.get();
+    target.cancel = token;
+    target.cancelled = [this, token] { return _cancels.isCancelled(token); };
+    auto download = std::make_shared<transfer::Download>(
+        _reactor, _workers, _events, *_network, _library->gamesDir(), game, sources,
+        [this, id, token](const transfer::DownloadOutcome &outcome) {
+            if (_stopped)
+                return;
+            finishStreamInstall(id, token, outcome);
+        },
+        target);
+    _downloads[id] = download;
+    log::info(kSource,
+              "stream-installing " + id + " from " + std::to_string(sources.size()) + " peer(s)");
+    reply.ok(contract::downloadAcceptedResult(sources.size()));
+    download->start();
+}
+
+void PeerRuntime::finishStreamInstall(const std::string &gameId, lanspread_cancel_handle token,
+                                      const transfer::DownloadOutcome &outcome) {
+    _downloads.erase(gameId);
+    _cancels.release(token);
+    _library->setBusy(gameId, false);
+    using Kind = transfer::DownloadOutcome::Kind;
+    std::optional<contract::Event> ended;
+    switch (outcome.kind) {
+    case Kind::Finished: {
+        const install::ExtractionStats stats =
+            outcome.installed ? outcome.installed->stats : install::ExtractionStats{};
+        ended = contract::installFinished(gameId, stats.files, stats.bytes, false);
+        break;
+    }
+    case Kind::Cancelled: ended = contract::downloadCancelled(gameId); break;
+    case Kind::Failed:
+    case Kind::PeersGone:
+        ended = contract::downloadFailed(gameId, outcome.error);
+        log::info(kSource, "stream-install of " + gameId + " failed: " + outcome.error);
+        break;
+    }
+    // The operation ends once the library shows the outcome (LocalOnly, or no game at all).
+    _library->rescanNow(gameId, [this, gameId, ended] {
+        _operations.end(gameId);
+        if (ended)
+            publish(*ended);
+    });
 }
 
 const transfer::Download *PeerRuntime::servingDownload(const std::string &gameId) const {

@@ -40,6 +40,10 @@ std::string diskName(const std::string &path) {
 
 void Download::prepare() {
     _picker = nullptr;
+    if (_stream) {
+        prepareStream(); // download_stream.cpp
+        return;
+    }
     _phase = Phase::Preparing;
     auto self = shared_from_this();
     const std::string root = _root;

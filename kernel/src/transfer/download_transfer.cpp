@@ -24,14 +24,15 @@ void Download::publishProgress() {
     const double seconds = double(now - _lastProgressNs) / 1e9;
     // Bytes move the bar as they arrive, not only when a chunk verifies.
     const uint64_t bytes = _bytesReceived - _lastProgressBytes;
-    uint64_t done = _picker->bytesVerified() + _bytesWriting;
+    uint64_t done = _picker->bytesVerified() - _streamSkippedBytes + _bytesWriting;
     for (const auto &[key, f] : _inFlight)
         done += f->fill;
+    const uint64_t total = _picker->bytesTotal() - _streamSkippedBytes;
     std::set<std::string> active;
     for (const auto &[key, f] : _inFlight)
         active.insert(f->peer);
     const contract::Event progress = contract::downloadProgress(
-        {_game.id, std::min(done, _picker->bytesTotal()), _picker->bytesTotal(),
+        {_game.id, std::min(done, total), total,
          seconds > 0 ? std::round(double(bytes) / 1048576.0 / seconds * 10) / 10 : 0.0,
          static_cast<int>(active.size())});
     _events.publish(progress.topic, progress.payload);
@@ -199,9 +200,12 @@ void Download::adaptDepth(const std::string &peerId, uint64_t latencyNs) {
 }
 
 void Download::onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,
-                          const std::string &writeError) {
-    if (_ending || !_picker)
+                          const std::string &writeError, uint8_t *kept) {
+    if (_ending || !_picker) {
+        if (kept != nullptr)
+            _pool->put(kept);
         return;
+    }
     const PlannedChunk &chunk = _picker->chunk(chunkId);
     _bytesWriting -= chunk.length;
     --_chunksWriting;
@@ -235,6 +239,10 @@ void Download::onVerified(std::size_t chunkId, const std::string &peerId, const 
     const contract::Event finished = contract::downloadChunkFinished(
         {_game.id, path, chunk.offset, chunk.length, peerId, addrOf(peerId)});
     _events.publish(finished.topic, finished.payload);
+    if (kept != nullptr) {
+        streamDelivered(chunkId, kept); // download_stream.cpp
+        return;
+    }
     if (_picker->finished())
         commit();
     else
@@ -287,9 +295,12 @@ void Download::peerLost(const std::string &peerId) {
 void Download::checkSources() {
     if (_phase != Phase::Transferring || _ending || _picker->finished())
         return;
-    const std::string verified = " (" + std::to_string(_picker->bytesVerified()) + " of " +
-                                 std::to_string(_picker->bytesTotal()) +
-                                 " bytes verified; they are kept for a resumed download)";
+    // A streamed install keeps nothing: it rolls back.
+    const std::string verified = _provider
+                                     ? std::string(" (the streamed install is rolled back)")
+                                     : " (" + std::to_string(_picker->bytesVerified()) + " of " +
+                                           std::to_string(_picker->bytesTotal()) +
+                                           " bytes verified; they are kept for a resumed download)";
     if (_picker->sources().empty()) {
         const contract::Event gone = contract::downloadPeersGone(_game.id);
         _events.publish(gone.topic, gone.payload);

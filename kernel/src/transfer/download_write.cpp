@@ -63,29 +63,36 @@ void Download::verifyAndWrite(uint64_t key) {
     ++_chunksWriting;
     ++_activeJobs;
     auto self = shared_from_this();
-    std::shared_ptr<OpenFile> file = _open.at(chunk.file);
+    std::shared_ptr<OpenFile> file = _provider ? nullptr : _open.at(chunk.file);
     const std::size_t size = static_cast<std::size_t>(chunk.length);
     const uint64_t offset = chunk.offset;
     const std::string expected = chunk.hash;
-    _workers.submit([self, file, block, size, offset, expected, chunkId, peerId, pool = _pool] {
-        base::Sha256 hash;
-        if (size > 0)
-            hash.update(block, size);
-        const std::string digest = hash.hexDigest();
-        std::string error;
-        if (digest == expected && size > 0)
-            error = writeChunk(*file, block, size, offset);
-        if (block != nullptr)
-            pool->put(block);
-        self->_reactor.post([self, chunkId, peerId, digest, error] {
-            --self->_activeJobs;
-            if (self->_ending) {
-                self->end(self->_outcome);
-                return;
-            }
-            self->onVerified(chunkId, peerId, digest, error);
+    const bool streamed = _provider != nullptr;
+    _workers.submit(
+        [self, file, block, size, offset, expected, chunkId, peerId, streamed, pool = _pool] {
+            base::Sha256 hash;
+            if (size > 0)
+                hash.update(block, size);
+            const std::string digest = hash.hexDigest();
+            std::string error;
+            uint8_t *kept = nullptr; // a streamed chunk that matched: the provider gets it
+            if (digest == expected && streamed)
+                kept = block;
+            else if (digest == expected && size > 0)
+                error = writeChunk(*file, block, size, offset);
+            if (block != nullptr && kept == nullptr)
+                pool->put(block);
+            self->_reactor.post([self, chunkId, peerId, digest, error, kept, pool] {
+                --self->_activeJobs;
+                if (self->_ending) {
+                    if (kept != nullptr)
+                        pool->put(kept);
+                    self->end(self->_outcome);
+                    return;
+                }
+                self->onVerified(chunkId, peerId, digest, error, kept);
+            });
         });
-    });
 }
 
 } // namespace lanspread::kernel::transfer

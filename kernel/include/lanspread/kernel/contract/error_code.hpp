@@ -22,18 +22,23 @@ enum class ErrorCode {
     NotDownloaded,       // the game has no downloaded files
     NotDownloading,      // cancel-download for a game that is not being downloaded
     NotInstalled,        // the game has no local/ install
-    AlreadyInstalled,    // remove of a game that is still installed
+    AlreadyInstalled,    // remove of a game that is still installed; stream-install of one
+    AlreadyDownloaded,   // stream-install of a game whose archives are downloaded
+    InsufficientSpace,   // download: the games dir's filesystem is too full for the archives
     Timeout,             // wait-peers ran out of time
     IoError,             // the disk or the library failed
     InternalError,       // the command ended without an answer (a kernel bug)
 };
 
 // Every code, for whoever must cover them all (the contract test).
-inline constexpr std::array<ErrorCode, 13> kAllErrorCodes{
-    ErrorCode::InvalidCommand,      ErrorCode::UnknownGame,    ErrorCode::NoPeersHaveGame,
-    ErrorCode::OperationInProgress, ErrorCode::SelfConnect,    ErrorCode::ConnectFailed,
-    ErrorCode::NotDownloaded,       ErrorCode::NotDownloading, ErrorCode::NotInstalled,
-    ErrorCode::AlreadyInstalled,    ErrorCode::Timeout,        ErrorCode::IoError,
+inline constexpr std::array<ErrorCode, 15> kAllErrorCodes{
+    ErrorCode::InvalidCommand,    ErrorCode::UnknownGame,
+    ErrorCode::NoPeersHaveGame,   ErrorCode::OperationInProgress,
+    ErrorCode::SelfConnect,       ErrorCode::ConnectFailed,
+    ErrorCode::NotDownloaded,     ErrorCode::NotDownloading,
+    ErrorCode::NotInstalled,      ErrorCode::AlreadyInstalled,
+    ErrorCode::AlreadyDownloaded, ErrorCode::InsufficientSpace,
+    ErrorCode::Timeout,           ErrorCode::IoError,
     ErrorCode::InternalError};
 
 // The stable string frontends and scripts see: "invalid-command", "unknown-game", ...

@@ -79,6 +79,15 @@ class PeerRuntime : private peers::NetworkDelegate {
                        host::ControlService::Reply &reply);
     void finishDownload(const std::string &gameId, bool install,
                         const transfer::DownloadOutcome &outcome);
+    // The game's archives do not fit next to what is on the disk (plus a margin): the
+    // failure names the figures and suggests stream-install. nullopt when they fit or the
+    // size is unknown.
+    std::optional<contract::Failure> lacksSpaceFor(const catalog::CatalogGame &game) const;
+    // Peers to ask for a game's file list: Ready ones, and downloading ones (swarm).
+    std::vector<std::string> sourcesFor(const catalog::CatalogGame &game) const;
+    void startStreamInstall(const catalog::CatalogGame &game, host::ControlService::Reply &reply);
+    void finishStreamInstall(const std::string &gameId, lanspread_cancel_handle token,
+                             const transfer::DownloadOutcome &outcome);
     static protocol::GameSummary summaryOf(const library::LocalGame &game);
 
     // NetworkDelegate

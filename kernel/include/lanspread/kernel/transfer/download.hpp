@@ -42,12 +42,17 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace lanspread::kernel::transfer {
 
 struct DownloadOutcome {
     enum class Kind { Finished, Failed, PeersGone, Cancelled };
+    DownloadOutcome() = default;
+    DownloadOutcome(Kind kind_, std::string error_,
+                    std::optional<install::InstallOutcome> installed_ = std::nullopt)
+        : kind(kind_), error(std::move(error_)), installed(std::move(installed_)) {}
     Kind kind = Kind::Failed;
     std::string error; // for Failed / PeersGone
     // A streamed install that Finished: what was installed.
@@ -91,7 +96,8 @@ class Download : public std::enable_shared_from_this<Download> {
     // --- serving while downloading (the serve gates ask; thread: reactor) ---
     // True once the files are prepared, until the download object goes: its verified chunks
     // may be served to peers whose list has the same digest.
-    bool servable() const { return _picker != nullptr; }
+    // Never for a streamed install: its chunks are not kept.
+    bool servable() const { return _picker != nullptr && !_stream; }
     const protocol::GameFiles &files() const { return _files; }
     const std::string &filesDigest() const { return _filesDigest; }
     // Whether chunk `index` of file `file` (in files()) is verified on disk.
@@ -127,8 +133,9 @@ class Download : public std::enable_shared_from_this<Download> {
     void adaptDepth(const std::string &peerId, uint64_t latencyNs);
     // Hashes the chunk's bytes and, when they match, writes them (worker pool).
     void verifyAndWrite(uint64_t key);
+    // kept: a streamed chunk's buffer when its hash matched (handed to the provider).
     void onVerified(std::size_t chunkId, const std::string &peerId, const std::string &digest,
-                    const std::string &writeError);
+                    const std::string &writeError, uint8_t *kept = nullptr);
     void dropInFlight(uint64_t key, bool cancelRequest);
     // Every request to this source: cancelled (the stream is reset) or just forgotten.
     void dropRequestsTo(const std::string &peerId, bool cancelRequests);
@@ -181,10 +188,15 @@ class Download : public std::enable_shared_from_this<Download> {
     // Streamed install (download_stream.cpp).
     std::optional<StreamInstallTarget> _stream;
     std::shared_ptr<install::StreamProvider> _provider;
-    bool _streamWake = false;   // a wake from the provider is posted to the reactor
-    bool _transferDone = false; // every archive chunk was verified and delivered
+    bool _streamWake = false;         // a wake from the provider is posted to the reactor
+    bool _transferDone = false;       // every archive chunk was verified (download-finished)
+    uint64_t _streamSkippedBytes = 0; // bytes of the files a stream does not fetch
+    std::thread _installThread;       // runs InstallEngine::streamInstall
     void prepareStream();
     void streamWanted(); // the provider's wanted chunks -> the picker
+    // A verified chunk's buffer (from the pool) goes to the provider.
+    void streamDelivered(std::size_t chunkId, uint8_t *block);
+    void publishStreamFinished();
     void streamInstalled(Result<install::InstallOutcome> outcome);
     bool _ending = false;
     DownloadOutcome _outcome;
