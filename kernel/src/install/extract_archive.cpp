@@ -1,6 +1,7 @@
 // Running an archive through an unpacker plugin into the extraction sink (see
-// extraction_sink.hpp): FileByteSource offers the archive file to the unpacker, extractArchive
-// feeds every entry it yields into the sink and says where a damaged archive broke.
+// extraction_sink.hpp): FileByteSource offers the archive file to the unpacker;
+// extractFromSource feeds every entry an unpacker yields from any byte source into the sink
+// and says where a damaged archive broke; extractArchive is it over a FileByteSource.
 #include "entry_path.hpp"
 
 #include <lanspread/kernel/base/text.hpp>
@@ -19,7 +20,7 @@ namespace {
 
 using detail::quoted;
 
-constexpr std::size_t kDataBufferBytes = std::size_t(1) << 20; // extractArchive's read size
+constexpr std::size_t kDataBufferBytes = std::size_t(1) << 20; // extractFromSource's read size
 
 } // namespace
 
@@ -126,13 +127,25 @@ lanspread_status FileByteSource::sizeOf(uint64_t *outSize) const {
 }
 
 // ---------------------------------------------------------------------------------------
-// extractArchive
+// extractArchive, extractFromSource
 
 Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &unpacker, void *unpackerState,
                                        const std::string &archivePath, ExtractionSink &sink,
                                        lanspread_cancel_handle cancel,
                                        std::function<bool()> cancelled) {
-    const std::string where = "archive '" + archivePath + "'";
+    FileByteSource source(archivePath, cancelled);
+    if (Status opened = source.open(); !opened)
+        return opened;
+    return extractFromSource(unpacker, unpackerState, *source.source(), archivePath, sink, cancel,
+                             std::move(cancelled));
+}
+
+Result<ExtractionStats> extractFromSource(const lanspread_unpacker_v1 &unpacker,
+                                          void *unpackerState, const lanspread_byte_source &source,
+                                          const std::string &archiveName, ExtractionSink &sink,
+                                          lanspread_cancel_handle cancel,
+                                          std::function<bool()> cancelled) {
+    const std::string where = "archive '" + archiveName + "'";
     constexpr std::size_t kNeeded = offsetof(lanspread_unpacker_v1, close) + sizeof(unpacker.close);
     if (unpacker.struct_size < kNeeded || unpacker.open == nullptr ||
         unpacker.next_entry == nullptr || unpacker.read_data == nullptr ||
@@ -140,17 +153,14 @@ Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &unpacker, vo
         return Status(LANSPREAD_E_INVALID_ARGUMENT,
                       where + ": the unpacker's interface table is incomplete");
 
-    FileByteSource source(archivePath, cancelled);
-    if (Status opened = source.open(); !opened)
-        return opened;
-
     lanspread_unpack_job *job = nullptr;
-    lanspread_status rc = unpacker.open(unpackerState, source.source(), cancel, &job);
+    lanspread_status rc = unpacker.open(unpackerState, &source, cancel, &job);
     if (rc != LANSPREAD_OK || job == nullptr) {
         if (job != nullptr)
             unpacker.close(job);
         if (rc == LANSPREAD_OK)
             rc = LANSPREAD_E_FAILED;
+        // E_UNSUPPORTED keeps its code: the caller may offer the source to another unpacker.
         return Status(rc, where + ": the unpacker could not open it (" + lanspread_status_name(rc) +
                               ")");
     }

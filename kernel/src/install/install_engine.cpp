@@ -10,6 +10,9 @@
 //   uninstall: intent(moving) -> local -> .local.backup + marker -> delete .local.backup
 //     -> clear launch marker -> remove intent
 //
+//   stream-install: like install (never an update), the root created first when missing
+//     (stream_install.cpp)
+//
 // Start-up recovery is in recovery.cpp, the choice of unpackers in unpacker_choice.cpp.
 #include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/kernel/log/log.hpp>
@@ -82,6 +85,17 @@ Status removeTree(const std::string &path) {
     return Status::ok();
 }
 
+Result<bool> removeDirectoryIfEmpty(const std::string &dir) {
+    if (::rmdir(dir.c_str()) != 0) {
+        if (errno == ENOENT || errno == ENOTEMPTY || errno == EEXIST)
+            return false;
+        return Status(LANSPREAD_E_IO, "cannot delete " + dir + ": " + base::errnoText(errno));
+    }
+    if (Status s = base::fsyncDirectory(fs::path(dir).parent_path().string()); !s)
+        log::warning(kLogSource, s.message());
+    return true;
+}
+
 Status renamePath(const std::string &from, const std::string &to) {
     if (::rename(from.c_str(), to.c_str()) != 0)
         return Status(LANSPREAD_E_IO,
@@ -101,6 +115,33 @@ Status syncFilesystemOf(const std::string &dir) {
     if (rc != 0)
         return Status(LANSPREAD_E_IO,
                       "cannot sync the filesystem of " + dir + ": " + base::errnoText(error));
+    return Status::ok();
+}
+
+Status createStaging(const GamePaths &p, bool &created) {
+    if (::mkdir(p.staging.c_str(), 0755) != 0)
+        return Status(LANSPREAD_E_IO, "cannot create " + p.staging + ": " + base::errnoText(errno));
+    created = true;
+    return writeMarker(p.staging);
+}
+
+Status checkStagingMarker(const GamePaths &p, const std::string &gameId,
+                          const std::string &archive) {
+    if (markerIntact(p.staging))
+        return Status::ok();
+    return Status(LANSPREAD_E_INVALID_ARGUMENT, "cannot install " + gameId + ": archive '" +
+                                                    archive + "' has a top-level entry named " +
+                                                    kOwnedMarkerName +
+                                                    ", a name lanspread reserves");
+}
+
+Status promoteStaging(const GamePaths &p) {
+    if (Status s = base::removeFileIfPresent(markerOf(p.staging)); !s)
+        return s;
+    if (Status s = renamePath(p.staging, p.local); !s)
+        return s;
+    if (Status s = base::fsyncDirectory(p.root); !s)
+        log::warning(kLogSource, s.message());
     return Status::ok();
 }
 
@@ -200,11 +241,7 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
     };
     auto isCancelled = [&] { return cancelled && cancelled(); };
 
-    if (::mkdir(p.staging.c_str(), 0755) != 0)
-        return fail(
-            Status(LANSPREAD_E_IO, "cannot create " + p.staging + ": " + base::errnoText(errno)));
-    stagingCreated = true;
-    if (Status s = writeMarker(p.staging); !s)
+    if (Status s = createStaging(p, stagingCreated); !s)
         return fail(s);
 
     {
@@ -218,11 +255,8 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
             if (!extracted)
                 return fail(Status(extracted.status().code(), "cannot install " + gameId + ": " +
                                                                   extracted.status().message()));
-            if (!markerIntact(p.staging))
-                return fail(Status(LANSPREAD_E_INVALID_ARGUMENT,
-                                   "cannot install " + gameId + ": archive '" + path +
-                                       "' has a top-level entry named " + kOwnedMarkerName +
-                                       ", a name lanspread reserves"));
+            if (Status s = checkStagingMarker(p, gameId, path); !s)
+                return fail(s);
             outcome.archives.push_back(archives[i]);
             outcome.unpackerIds.push_back(chosen[i].id);
             if (i == 0)
@@ -248,13 +282,9 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
             log::warning(kLogSource, s.message());
         crashPoint("install:after-backup");
     }
-    if (Status s = base::removeFileIfPresent(markerOf(p.staging)); !s)
-        return fail(s);
-    if (Status s = renamePath(p.staging, p.local); !s)
+    if (Status s = promoteStaging(p); !s)
         return fail(s);
     stagingCreated = false;
-    if (Status s = base::fsyncDirectory(p.root); !s)
-        log::warning(kLogSource, s.message());
     crashPoint("install:after-promote");
 
     // Installed. What is left is cleanup: failures are logged and left to startup recovery

@@ -6,10 +6,14 @@
 //   recovery.cpp         start-up recovery: every interrupted transaction rolled back or
 //                        forward (recover(), and settle() before each transaction)
 //   unpacker_choice.cpp  the archives of a game root and the unpacker that reads each
+//   stream_install.cpp   the streamed install transaction (its rollback and recovery share
+//                        these steps; recovery.cpp handles its intent too)
 #pragma once
 
 #include <lanspread/kernel/install/install_engine.hpp>
 
+#include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,15 +40,37 @@ Status writeMarker(const std::string &dir);
 bool markerIntact(const std::string &dir);
 
 Status removeTree(const std::string &path);
+// Removes dir when it is an empty directory: true when it did, false when dir is missing or
+// not empty (the parent is fsynced after a removal). Other failures are errors.
+Result<bool> removeDirectoryIfEmpty(const std::string &dir);
 Status renamePath(const std::string &from, const std::string &to);
 // Flushes the filesystem holding dir, so a "promoting" intent never points at extracted data
 // that a power loss could still take away.
 Status syncFilesystemOf(const std::string &dir);
+// Creates the staging dir and its marker; created says whether the mkdir happened (then a
+// rollback must remove it, even when the marker could not be written).
+Status createStaging(const GamePaths &p, bool &created);
+// After an archive: fails when an entry replaced the staging marker (a reserved name).
+Status checkStagingMarker(const GamePaths &p, const std::string &gameId,
+                          const std::string &archive);
+// Staging becomes local/: its marker removed first (so it never lands in local/), renamed,
+// the root fsynced (a failed fsync is only logged: the rename happened).
+Status promoteStaging(const GamePaths &p);
 // Puts an owned backup back as local/ (marker removed first, so it never lands in local/).
 Status restoreBackup(const GamePaths &p);
 Status clearLaunchMarker(const std::string &stateDir, const std::string &gameId);
 
 std::string join(const std::vector<std::string> &parts, const char *separator);
+
+// How many bytes of an archive's start the unpackers probe.
+constexpr std::size_t kProbeHeadBytes = 8192;
+// The unpackers that bid (score > 0) on an archive starting with head and named nameHint,
+// highest score first (ties: in the list's order); with pinnedId just that one, no bidding.
+// Fails naming where: E_UNSUPPORTED when nobody bids, E_NOT_FOUND when the pinned one is not
+// loaded (unpacker_choice.cpp).
+Result<std::vector<UnpackerRef>>
+unpackerBidders(const std::vector<UnpackerRef> &unpackers, const std::vector<uint8_t> &head,
+                const std::string &nameHint, const std::string &pinnedId, const std::string &where);
 
 // Before a transaction: recovers leftovers of an earlier one, then refuses foreign dirs
 // (recovery.cpp).

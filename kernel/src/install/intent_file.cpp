@@ -46,6 +46,8 @@ Status writeIntent(const std::string &stateDir, const std::string &gameId,
     for (const auto &a : intent.archives)
         archives.add(a);
     object.set("archives", archives);
+    if (intent.op == "stream-install")
+        object.set("root_created", intent.rootCreated);
     std::ostringstream text;
     object.stringify(text);
     text << '\n';
@@ -80,9 +82,12 @@ Result<std::optional<InstallIntent>> readIntent(const std::string &stateDir,
             for (std::size_t i = 0; i < archives->size(); ++i)
                 intent.archives.push_back(
                     archives->getElement<std::string>(static_cast<unsigned int>(i)));
-        const bool known = ((intent.op == "install" || intent.op == "update") &&
-                            (intent.phase == "extracting" || intent.phase == "promoting")) ||
-                           (intent.op == "uninstall" && intent.phase == "moving");
+        if (object->has("root_created"))
+            intent.rootCreated = object->getValue<bool>("root_created");
+        const bool known =
+            ((intent.op == "install" || intent.op == "update" || intent.op == "stream-install") &&
+             (intent.phase == "extracting" || intent.phase == "promoting")) ||
+            (intent.op == "uninstall" && intent.phase == "moving");
         if (!known)
             return Status(LANSPREAD_E_INVALID_ARGUMENT, "install intent " + path +
                                                             " names an unknown op/phase '" +

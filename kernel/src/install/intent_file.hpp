@@ -4,10 +4,14 @@
 // includes this. The file-system helpers are base/files.hpp.
 //
 // Intent file format (one JSON object, written by writeIntent only):
-//   {"op": "install" | "update" | "uninstall",
-//    "phase": "extracting" | "promoting"   (install, update)
+//   {"op": "install" | "update" | "stream-install" | "uninstall",
+//    "phase": "extracting" | "promoting"   (install, update, stream-install)
 //           | "moving"                      (uninstall),
-//    "archives": ["a.eti", ...]             (install, update: root archive names, in order)}
+//    "archives": ["a.eti", ...]             (install, update, stream-install: root archive
+//                                            names, in order),
+//    "root_created": true | false           (stream-install only: the attempt created the
+//                                            game root, so a rollback removes it again when
+//                                            it is empty; absent means false)}
 #pragma once
 
 #include <lanspread/kernel/base/files.hpp>
@@ -24,6 +28,7 @@ struct InstallIntent {
     std::string op;
     std::string phase;
     std::vector<std::string> archives;
+    bool rootCreated = false; // stream-install: this attempt created the game root
 };
 
 // <stateDir>/games/<gameId>

@@ -2,6 +2,8 @@
 // every game with an intent or a reserved directory is rolled back or forward so that it is in
 // its old or its new state; a reserved directory no intent covers is only deleted when its
 // marker proves it is lanspread's. settle() runs the same recovery before each transaction.
+// A "stream-install" intent is recovered like an install's (it never has a backup), and the
+// game root goes too when the attempt created it and it is left empty.
 #include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/kernel/log/log.hpp>
 
@@ -138,6 +140,14 @@ std::optional<RecoveryReport> recoverGame(const std::string &gamesDir, const std
                                 kOwnedMarkerName + " marker prove it is lanspread's");
             }
         }
+    }
+
+    // A streamed install that created the root and did not finish leaves no empty root
+    // behind (a promoted one has local/ in it, a downloaded one its files: both stay).
+    if (!report.failed && intent && intent->op == "stream-install" && intent->rootCreated) {
+        auto removed = removeDirectoryIfEmpty(p.root);
+        if (step(removed.status()) && removed.value())
+            notes.push_back("removed the empty game directory the attempt had created");
     }
 
     if (!report.failed) {

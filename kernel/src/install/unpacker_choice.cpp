@@ -1,5 +1,6 @@
 // Which archives a game root holds and which loaded unpacker plugin reads each one (see
 // install_engine.hpp): every unpacker probes the archive's first bytes, the highest score wins.
+// unpackerBidders is the bidding itself, on head bytes from a file or from a stream.
 #include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/kernel/log/log.hpp>
@@ -12,7 +13,6 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -22,8 +22,6 @@ namespace fs = std::filesystem;
 using namespace detail;
 
 namespace {
-
-constexpr std::size_t kProbeHeadBytes = 8192;
 
 Result<std::vector<uint8_t>> readHead(const std::string &path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -71,20 +69,39 @@ std::vector<std::string> rootArchives(const std::string &rootDir) {
 
 Result<UnpackerRef> chooseUnpacker(const std::vector<UnpackerRef> &unpackers,
                                    const std::string &archivePath, const std::string &pinnedId) {
+    std::vector<uint8_t> head; // a pinned unpacker is used without reading the archive
+    if (pinnedId.empty()) {
+        auto read = readHead(archivePath);
+        if (!read)
+            return read.status();
+        head = std::move(read.value());
+    }
+    auto bidders = unpackerBidders(unpackers, head, fs::path(archivePath).filename().string(),
+                                   pinnedId, archivePath);
+    if (!bidders)
+        return bidders.status();
+    return bidders.value().front();
+}
+
+namespace detail {
+
+Result<std::vector<UnpackerRef>> unpackerBidders(const std::vector<UnpackerRef> &unpackers,
+                                                 const std::vector<uint8_t> &head,
+                                                 const std::string &nameHint,
+                                                 const std::string &pinnedId,
+                                                 const std::string &where) {
     if (!pinnedId.empty()) {
         for (const auto &u : unpackers)
             if (u.id == pinnedId)
-                return u;
+                return std::vector<UnpackerRef>{u};
         return Status(LANSPREAD_E_NOT_FOUND, "the pinned unpacker " + pinnedId +
-                                                 " is not loaded (cannot extract " + archivePath +
-                                                 ")");
+                                                 " is not loaded (cannot extract " + where + ")");
     }
-    auto head = readHead(archivePath);
-    if (!head)
-        return head.status();
-    const std::string nameHint = fs::path(archivePath).filename().string();
-    std::optional<std::size_t> best;
-    uint32_t bestScore = 0;
+    struct Bid {
+        uint32_t score;
+        std::size_t index;
+    };
+    std::vector<Bid> bids;
     std::vector<std::string> ids;
     for (std::size_t i = 0; i < unpackers.size(); ++i) {
         const UnpackerRef &u = unpackers[i];
@@ -92,24 +109,30 @@ Result<UnpackerRef> chooseUnpacker(const std::vector<UnpackerRef> &unpackers,
         if (u.vtable == nullptr || u.vtable->probe == nullptr)
             continue;
         uint32_t score = 0;
-        lanspread_status rc = u.vtable->probe(u.state, head.value().data(), head.value().size(),
-                                              nameHint.c_str(), &score);
+        lanspread_status rc =
+            u.vtable->probe(u.state, head.data(), head.size(), nameHint.c_str(), &score);
         if (rc != LANSPREAD_OK) {
-            log::warning(kLogSource, "unpacker " + u.id + " failed to probe " + archivePath + " (" +
+            log::warning(kLogSource, "unpacker " + u.id + " failed to probe " + where + " (" +
                                          lanspread_status_name(rc) + ")");
             continue;
         }
         score = std::min<uint32_t>(score, 100);
-        if (score > bestScore) {
-            bestScore = score;
-            best = i;
-        }
+        if (score > 0)
+            bids.push_back({score, i});
     }
-    if (!best)
+    if (bids.empty())
         return Status(LANSPREAD_E_UNSUPPORTED,
-                      "no unpacker can read " + archivePath + " (loaded unpackers: " +
+                      "no unpacker can read " + where + " (loaded unpackers: " +
                           (ids.empty() ? std::string("none") : join(ids, ", ")) + ")");
-    return unpackers[*best];
+    // Highest score first; a stable sort keeps ties in the list's order.
+    std::stable_sort(bids.begin(), bids.end(),
+                     [](const Bid &a, const Bid &b) { return a.score > b.score; });
+    std::vector<UnpackerRef> bidders;
+    for (const Bid &bid : bids)
+        bidders.push_back(unpackers[bid.index]);
+    return bidders;
 }
+
+} // namespace detail
 
 } // namespace lanspread::kernel::install

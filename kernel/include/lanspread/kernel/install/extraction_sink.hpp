@@ -59,11 +59,13 @@ class ExtractionSink {
   private:
     struct State;
     // Drops the entry in progress; a partly (or wholly, but then failed) written file is
-    // removed. extractArchive calls it when the unpacker fails inside an entry.
+    // removed. extractFromSource calls it when the unpacker fails inside an entry.
     void abandonEntry();
-    friend Result<ExtractionStats> extractArchive(const lanspread_unpacker_v1 &, void *,
-                                                  const std::string &, ExtractionSink &,
-                                                  lanspread_cancel_handle, std::function<bool()>);
+    friend Result<ExtractionStats> extractFromSource(const lanspread_unpacker_v1 &, void *,
+                                                     const lanspread_byte_source &,
+                                                     const std::string &, ExtractionSink &,
+                                                     lanspread_cancel_handle,
+                                                     std::function<bool()>);
     std::string _root;
     ExtractionLimits _limits;
     std::function<bool()> _cancelled;

@@ -14,13 +14,17 @@
 // Memory budget: at most budget.windowChunks chunks are wanted ahead of the read position
 // (the read-ahead window: chunks of the current archive and then of the next ones), and at
 // most budget.maxHeldChunks delivered chunks are held at once. Chunks behind the read
-// position are released as soon as the reader passes them; when a delivery would exceed the
-// budget, the held chunks farthest from the read position go first. A chunk the reader needs
-// again after it was released (a backward seek) is simply wanted again.
+// position are released as soon as the reader reads past them (chunks a seek jumps over are
+// kept while the budget allows, so zip's trip to its central directory and back does not
+// fetch the start twice), and every chunk of an earlier archive when the next one is opened;
+// when a delivery would exceed the budget, the held chunks farthest from the read position go
+// first, those outside the window before any inside it. A chunk the reader needs again after
+// it was released (a backward seek) is simply wanted again.
 //
 // Chunk ids are the download plan's (the picker's): archive k's chunk i is
 // archives[k].firstChunk + i; every chunk is catalog::kChunkSize long except the last of an
-// archive. Thread: wanted(), deliver(), fail(), the counters: any thread (the fetcher's);
+// archive. An empty archive has nothing to fetch: its chunk (a plan gives it one, of 0 bytes)
+// is never wanted. Thread: wanted(), deliver(), fail(), the counters: any thread (the fetcher's);
 // source(), head(), open(): the one reader thread. wake is called on either thread, never
 // while the provider's lock is held.
 #pragma once
@@ -35,6 +39,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -85,6 +90,8 @@ class StreamProvider {
     // cancel). The first call wins. Held chunks are released.
     void fail(lanspread_status status, std::string why);
     bool failed() const;
+    // The status and reason fail() was given (OK before the stream failed).
+    Status failure() const;
 
     // Memory actually used, for the budget's proof (bytes of held chunks: now, and the peak).
     uint64_t heldBytes() const;
@@ -107,30 +114,51 @@ class StreamProvider {
     std::string lastError() const;
 
   private:
-    lanspread_status readSome(uint8_t *buffer, std::size_t capacity, std::size_t *outRead);
-    lanspread_status seekTo(int64_t offset, int32_t whence, int64_t *outPosition);
-    // Locked helpers.
-    std::size_t chunkAt(uint64_t position) const; // plan chunk id under a position of current
-    std::size_t lastChunkOfCurrent() const;
-    void releaseBehindLocked(); // drops held chunks behind the read position
-    void enforceBudgetLocked(); // drops the farthest held chunks beyond maxHeldChunks
-    std::vector<std::size_t> wantedLocked() const;
-
-    std::vector<StreamArchive> _archives;
-    StreamBudget _budget;
-    std::function<void()> _wake;
-    lanspread_byte_source _source{};
-
-    mutable std::mutex _mutex;
-    std::condition_variable _arrived;
+    // Where a plan chunk id lies: which archive, which chunk of it.
+    struct Place {
+        std::size_t archive = 0;
+        uint64_t index = 0;
+    };
     struct Held {
         ChunkBytes bytes;
         std::size_t size = 0;
     };
+
+    lanspread_status readSome(uint8_t *buffer, std::size_t capacity, std::size_t *outRead);
+    lanspread_status seekTo(int64_t offset, int32_t whence, int64_t *outPosition);
+
+    // Locked helpers (the caller holds _mutex). "Stream order" numbers the chunks of all
+    // archives one after the other (archive 0's, then archive 1's, ...), whatever their plan
+    // ids; distances and the window are counted in it.
+    uint64_t chunksOf(std::size_t archive) const; // 0 for an empty archive: nothing to fetch
+    std::optional<Place> placeOf(std::size_t chunkId) const;
+    uint64_t orderOf(const Place &place) const;
+    // The stream order of the chunk under the read position; when the current archive is read
+    // to its end, that of the next archive's first chunk.
+    uint64_t readOrderLocked() const;
+    // The read-ahead window: up to windowChunks plan ids from the read position on, in order.
+    std::vector<std::size_t> windowLocked() const;
+    std::vector<std::size_t> wantedLocked() const;
+    // Drops one held chunk; its bytes are moved to released so that they are given back
+    // (their deleter runs) after the lock is let go.
+    void releaseLocked(std::size_t chunkId, std::vector<ChunkBytes> &released);
+    // Makes room for one more chunk: while maxHeldChunks are held, drops the held chunk
+    // farthest from the read position, preferring chunks outside the window (a window chunk
+    // would only be wanted again at once).
+    void enforceBudgetLocked(std::vector<ChunkBytes> &released);
+
+    std::vector<StreamArchive> _archives;
+    StreamBudget _budget;
+    std::size_t _windowChunks = 1;     // budget.windowChunks, at most maxHeldChunks, at least 1
+    std::vector<uint64_t> _firstOrder; // per archive: the stream order of its first chunk
+    std::function<void()> _wake;
+    lanspread_byte_source _source{};
+
+    mutable std::mutex _mutex;
+    std::condition_variable _arrived;  // a chunk was delivered, or the stream failed
     std::map<std::size_t, Held> _held; // by plan chunk id
     std::size_t _current = 0;          // archive being read
-    bool _opened = false;
-    uint64_t _position = 0; // read position within the current archive
+    uint64_t _position = 0;            // read position within the current archive
     bool _failed = false;
     lanspread_status _failStatus = LANSPREAD_OK;
     std::string _failWhy;
