@@ -346,6 +346,8 @@ std::string HumanPrinter::result(const std::string &cmd, const std::string &subj
                        " connected");
     if (cmd == "download")
         return message(game + ": download started");
+    if (cmd == "stream-install")
+        return message(game + ": stream-install started (the archives are not stored)");
     if (cmd == "cancel-download")
         return message(game + ": cancelling the download");
     if (cmd == "install")

@@ -73,7 +73,8 @@ class HumanCommandTest : public CppUnit::TestFixture {
             json("wait-peers 2 timeout_ms=500"));
         CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"7","cmd":"set-game-dir","path":"/srv/games"})"),
                              json("set-game-dir /srv/games"));
-        for (const std::string cmd : {"cancel-download", "install", "uninstall", "remove"})
+        for (const std::string cmd :
+             {"stream-install", "cancel-download", "install", "uninstall", "remove"})
             CPPUNIT_ASSERT_EQUAL(R"({"id":"7","cmd":")" + cmd + R"(","game":"ggoo"})",
                                  json(cmd + " ggoo"));
         // The positional may also come as its field; the subject is known either way.
@@ -149,10 +150,11 @@ class HumanCommandTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(parseHumanLine("help", "1").kind == HumanLine::Kind::Help);
         CPPUNIT_ASSERT(parseHumanLine("?", "1").kind == HumanLine::Kind::Help);
         const std::string help = humanHelp();
-        for (const char *cmd : {"status", "list-games", "list-peers", "connect <ip:port>",
-                                "wait-peers <count>", "download <game> [install=true|false]",
-                                "cancel-download", "install <game>", "uninstall", "remove",
-                                "play <game> username=", "set-game-dir <path>", "shutdown", "help"})
+        for (const char *cmd :
+             {"status", "list-games", "list-peers", "connect <ip:port>", "wait-peers <count>",
+              "download <game> [install=true|false]", "stream-install <game>", "cancel-download",
+              "install <game>", "uninstall", "remove",
+              "play <game> username=", "set-game-dir <path>", "shutdown", "help"})
             CPPUNIT_ASSERT_MESSAGE(cmd, contains(help, std::string("\n  ") + cmd));
         for (const auto &line : lines(help))
             CPPUNIT_ASSERT_MESSAGE(line, line.size() < 80);
