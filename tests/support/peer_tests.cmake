@@ -41,13 +41,14 @@ endfunction()
 # lanspread_scenario_tests(<binary> <suite> <list file> TIMEOUT <seconds>)
 # One ctest per LANSPREAD_SCENARIO(S<n>_<what>) line of the list, named S<n> (so
 # `ctest -R S14` runs one scenario and `ctest -L scenario` all), running
-# `<binary> <suite>::S<n>_<what>`.
+# `<binary> <suite>::S<n>_<what>`. A variant of a scenario carries a letter: S39b_<what> is
+# the ctest S39b.
 function(lanspread_scenario_tests binary suite list)
   cmake_parse_arguments(S "" "TIMEOUT" "" ${ARGN})
   lanspread_list_entries(tests ${list} LANSPREAD_SCENARIO)
   foreach(test IN LISTS tests)
-    if(NOT test MATCHES "^(S[0-9]+)_[A-Za-z0-9]+$")
-      message(FATAL_ERROR "${list}: scenario '${test}' is not S<n>_<name>")
+    if(NOT test MATCHES "^(S[0-9]+[a-z]?)_[A-Za-z0-9]+$")
+      message(FATAL_ERROR "${list}: scenario '${test}' is not S<n>[letter]_<name>")
     endif()
     set(id ${CMAKE_MATCH_1})
     add_test(NAME ${id} COMMAND ${binary} ${suite}::${test})

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# The streamed-install bench (B9, docs/benchmarks.md): a seeder and a receiver in network
+# namespaces (tests/netns/netns-avahi-lab.sh, no avahi: the peers meet by `connect`), every port
+# tbf-shaped to RATE both ways, a game of MIB MiB of pseudo-random bytes in one tar .eti of
+# STREAM_FILES files. In the same run, round after round, on a fresh receiver each time:
+#   (a) stream-install                     command -> install-finished
+#   (b) download install=false, install    command -> install-finished (the pair)
+#   (c) download install=false alone       command -> download-finished
+# It is NetnsStreamTest::streamBench (tests/netns/netns_stream_test.cpp), which checks every
+# result by SHA-256; this script only runs it and formats its numbers.
+#
+#   tests/bench/run-stream.sh MIB RATE [BUILD_DIR]      e.g. 1024 1gbit build/release
+#   env: OUT=<BUILD_DIR>/bench  LAB_NAME=lsnd-stream  STREAM_ROUNDS=3  STREAM_FILES=8
+#
+# Prints each mode's times, the ratios stream/(download+install) and stream/download (median,
+# min, max) and the receiver's peak RSS (VmHWM) per mode; writes OUT/stream.md and
+# OUT/stream.json. Root only (network namespaces).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+usage="usage: run-stream.sh MIB RATE [BUILD_DIR]   (e.g. 1024 1gbit build/release)"
+MIB=${1:?$usage}
+RATE=${2:?$usage}
+BUILD=${3:-build/release}
+BUILD=$(cd "$BUILD" && pwd)
+OUT=${OUT:-$BUILD/bench}
+export LAB_NAME=${LAB_NAME:-lsnd-stream}
+export STREAM_ROUNDS=${STREAM_ROUNDS:-3}
+export STREAM_FILES=${STREAM_FILES:-8}
+TEST=$BUILD/bin/netns_stream_test
+
+[[ $MIB =~ ^[0-9]+$ && $MIB -ge $STREAM_FILES ]] || { echo "run-stream: MIB must be a whole number of MiB, at least STREAM_FILES ($STREAM_FILES)" >&2; exit 2; }
+[[ $RATE =~ ^[0-9.]+[kmg]bit$ ]] || { echo "run-stream: RATE must be a tc rate such as 1gbit" >&2; exit 2; }
+[[ $STREAM_ROUNDS =~ ^[0-9]+$ && $STREAM_ROUNDS -ge 1 ]] || { echo "run-stream: STREAM_ROUNDS must be >= 1" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || { echo "run-stream: needs root (network namespaces)" >&2; exit 2; }
+for f in "$TEST" "$BUILD/bin/lanspreadd" "$BUILD/lib/lanspread/plugins/lanspread-transport-quic.so" \
+         "$BUILD/lib/lanspread/plugins/lanspread-unpacker-libarchive.so"; do
+  [ -e "$f" ] || { echo "run-stream: $f is missing: build netns_stream_test in $BUILD first" >&2; exit 2; }
+done
+command -v python3 >/dev/null || { echo "run-stream: python3 is missing" >&2; exit 2; }
+mkdir -p "$OUT"
+
+WORK=$(mktemp -d /tmp/lanspread-stream-XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+# Three transfers per round at RATE, at least 5 MiB/s each, plus the installs and start-up.
+LIMIT=${NETNS_TEST_LIMIT:-$((240 + STREAM_ROUNDS * 3 * MIB / 5))}
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+LAB_NO_AVAHI=1 STREAM_MIB=$MIB STREAM_RATE=$RATE STREAM_RESULTS=$WORK/stream-run.json \
+  NETNS_TEST_LIMIT=$LIMIT "$HERE/../netns/run-in-lab.sh" 2 -- \
+  "$TEST" NetnsStreamTest::streamBench >"$WORK/test.log" 2>&1 ||
+  { cat "$WORK/test.log" >&2; echo "run-stream: the bench failed (log above)" >&2; exit 1; }
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+grep -E '^(B9:|stream[0-9]|pair[0-9]|download[0-9])' "$WORK/test.log" || true
+
+COMMAND="tests/bench/run-stream.sh $MIB $RATE ${3:-build/release}"
+python3 - "$WORK/stream-run.json" "$OUT" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, os, platform, sys
+run_file, out, command, load_before, load_after = sys.argv[1:]
+r = json.load(open(run_file))
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
+            if l.startswith("model name")), "?")
+r["hardware"] = {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
+                 "load_before": load_before, "load_after": load_after}
+r["command"] = command
+json.dump(r, open(os.path.join(out, "stream.json"), "w"), indent=2)
+
+s = lambda ms: f"{ms / 1000:.2f}"
+mib = lambda kib: f"{kib / 1024:.1f}" if kib >= 0 else "?"
+lines = [f"## B9 streamed install: {r['mib']} MiB tar ({r['files']} files), seeder -> receiver, "
+         f"every port {r['rate']} both ways, {r['rounds']} round(s)", "",
+         f"Hardware: nproc {os.cpu_count()}, {cpu}, Linux {platform.release()}; "
+         f"load average before {load_before}, after {load_after}", "",
+         "| round | stream-install s | download+install s (install s) | download s | "
+         "peak RSS stream / pair / download MiB |",
+         "| ---: | ---: | ---: | ---: | ---: |"]
+for i in range(r["rounds"]):
+    lines.append(f"| {i + 1} | {s(r['stream_ms'][i])} | {s(r['pair_ms'][i])} "
+                 f"({s(r['pair_install_ms'][i])}) | {s(r['download_ms'][i])} | "
+                 f"{mib(r['stream_peak_rss_kib'][i])} / {mib(r['pair_peak_rss_kib'][i])} / "
+                 f"{mib(r['download_peak_rss_kib'][i])} |")
+sp, sd = r["stream_over_pair"], r["stream_over_download"]
+lines += ["", f"stream / (download+install): **{sp['median']:.2f}** (min {sp['min']:.2f}, "
+          f"max {sp['max']:.2f}); stream / download: **{sd['median']:.2f}** "
+          f"(min {sd['min']:.2f}, max {sd['max']:.2f}); receiver peak RSS during stream-install "
+          f"**{mib(max(r['stream_peak_rss_kib']))} MiB**.", "", f"Command: `{command}`"]
+open(os.path.join(out, "stream.md"), "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))
+PY
+echo "run-stream: wrote $OUT/stream.md and $OUT/stream.json" >&2

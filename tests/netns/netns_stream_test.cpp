@@ -1,0 +1,301 @@
+// B9, the streamed install on a simulated LAN (docs/benchmarks.md): a seeder on lab host 1 and
+// a receiver on host 2 of netns-avahi-lab.sh, every port tbf-shaped both ways, meeting by
+// `connect` (no avahi). The game is one tar .eti of seeded pseudo-random files (nothing to
+// compress), and the same run measures, round after round, on a fresh receiver each time:
+//
+//   stream    `stream-install`: command -> install-finished
+//   pair      `download` with install=false, then `install`: command -> install-finished
+//   download  `download` with install=false alone: command -> download-finished
+//
+// and reports the ratios stream/pair and stream/download (median, min, max over the rounds),
+// plus each receiver's peak RSS (VmHWM of /proc/<pid>/status once its operation ended). Every
+// result is checked: local/ equals the tar's manifest (stream, pair), the .eti equals the
+// seeder's (download). Run by tests/bench/run-stream.sh inside a 2-host lab; the environment
+// gives STREAM_MIB (game size, default 1024), STREAM_FILES (files in the tar, default 8),
+// STREAM_RATE (tc rate of every port, default 1gbit), STREAM_ROUNDS (default 1) and
+// STREAM_RESULTS (a file the numbers are written to as one JSON object). One evidence line,
+// "B9: ...".
+#include "netns_harness.hpp"
+#include "stream_fixtures.hpp"
+
+#include <lanspread/fixtures/game_set.hpp>
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <vector>
+
+using namespace lanspread::netns;
+namespace fx = lanspread::fixtures;
+namespace fs = std::filesystem;
+
+namespace {
+
+const std::string kGame = "alienswarm";
+
+std::string envOr(const char *name, const std::string &fallback) {
+    const char *v = ::getenv(name);
+    return v && *v ? v : fallback;
+}
+std::string fixed(double v, int decimals = 2) {
+    char s[32];
+    std::snprintf(s, sizeof s, "%.*f", decimals, v);
+    return s;
+}
+std::string seconds(int64_t ms) {
+    return fixed(static_cast<double>(ms) / 1000, 2) + " s";
+}
+std::string loadAverage() {
+    std::ifstream in("/proc/loadavg");
+    std::string one, five, fifteen;
+    in >> one >> five >> fifteen;
+    return one + " " + five + " " + fifteen;
+}
+// A process's peak resident set (VmHWM) in KiB; -1 when unreadable.
+int64_t peakRssKiB(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+    std::string line;
+    while (std::getline(in, line))
+        if (line.rfind("VmHWM:", 0) == 0)
+            return std::stoll(line.substr(6));
+    return -1;
+}
+
+// {median, min, max} of values (non-empty).
+struct Spread {
+    double median = 0, min = 0, max = 0;
+};
+Spread spreadOf(std::vector<double> values) {
+    std::sort(values.begin(), values.end());
+    Spread s;
+    s.min = values.front();
+    s.max = values.back();
+    const std::size_t n = values.size();
+    s.median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    return s;
+}
+std::string describe(const Spread &s, const std::string &unit = "") {
+    return fixed(s.median) + unit + " (min " + fixed(s.min) + ", max " + fixed(s.max) + ")";
+}
+
+// One measured run on a fresh receiver.
+struct Measured {
+    int64_t ms = 0;          // command -> the mode's last event
+    int64_t installMs = 0;   // pair: the install command -> install-finished
+    int64_t peakRssKiB = -1; // the receiver's VmHWM once the run ended
+    uint64_t bytes = 0;      // download-finished.bytes
+};
+
+} // namespace
+
+class NetnsStreamTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(NetnsStreamTest);
+    CPPUNIT_TEST(streamBench); // run by tests/bench/run-stream.sh in a lab of its own
+    CPPUNIT_TEST_SUITE_END();
+
+  public:
+    void tearDown() override {
+        _seeder = nullptr;
+        _lab.reset();
+    }
+
+    void streamBench() {
+        const uint64_t mib = std::stoull(envOr("STREAM_MIB", "1024"));
+        const int files = std::stoi(envOr("STREAM_FILES", "8"));
+        const std::string rate = envOr("STREAM_RATE", "1gbit");
+        const int rounds = std::stoi(envOr("STREAM_ROUNDS", "1"));
+        _lab = std::make_unique<NetLab>("stream");
+        NetLab &lab = *_lab;
+        lab.check(labHosts() >= 2,
+                  "the lab has " + std::to_string(labHosts()) + " hosts, the bench needs 2");
+        lab.check(mib >= uint64_t(files) && files >= 1 && rounds >= 1,
+                  "STREAM_MIB must be at least STREAM_FILES, both and STREAM_ROUNDS >= 1");
+        lab.writeCatalog(fx::catalogJson());
+
+        // The game: one tar of `files` pseudo-random files, version.ini last.
+        const std::string root = lab.gamesDirOf("seeder") + "/" + kGame;
+        const uint64_t fileBytes = mib * kMiB / uint64_t(files);
+        const Manifest expected =
+            writeRandomTar(root + "/" + kEti, randomMembers("data", files, fileBytes, 9009));
+        writeVersionIni(root);
+        const uint64_t archiveBytes = fs::file_size(root + "/" + kEti);
+        const std::string archiveSha = sha256File(root + "/" + kEti);
+        lab.check(runLab("shape " + rate) == 0, "could not shape the lab to " + rate);
+        HostPeer &seeder = lab.startPeer("seeder", 1, "", HostPeer::kPluginsNoDiscovery);
+        _seeder = &seeder;
+        const std::string loadBefore = loadAverage();
+
+        std::map<std::string, std::vector<Measured>> runs;
+        for (int round = 1; round <= rounds; ++round)
+            for (const std::string mode : {"stream", "pair", "download"})
+                runs[mode].push_back(
+                    measure(seeder, mode, round, expected, archiveBytes, archiveSha));
+        const std::string loadAfter = loadAverage();
+
+        std::vector<double> streamPair, streamDownload;
+        for (int r = 0; r < rounds; ++r) {
+            const double s = double(runs["stream"][r].ms);
+            streamPair.push_back(s / double(runs["pair"][r].ms));
+            streamDownload.push_back(s / double(runs["download"][r].ms));
+        }
+        auto msSpread = [&](const std::string &mode) {
+            std::vector<double> v;
+            for (const auto &m : runs[mode])
+                v.push_back(double(m.ms) / 1000);
+            return spreadOf(v);
+        };
+        auto rssMax = [&](const std::string &mode) {
+            int64_t peak = 0;
+            for (const auto &m : runs[mode])
+                peak = std::max(peak, m.peakRssKiB);
+            return peak;
+        };
+        const Spread sp = spreadOf(streamPair), sd = spreadOf(streamDownload);
+        evidence("B9: " + std::to_string(mib) + " MiB tar (" + std::to_string(files) + " files, " +
+                 std::to_string(archiveBytes) + " B), every port " + rate + ", " +
+                 std::to_string(rounds) + " round(s): stream-install " +
+                 describe(msSpread("stream"), " s") + ", download+install " +
+                 describe(msSpread("pair"), " s") + ", download " +
+                 describe(msSpread("download"), " s") + "; stream/(download+install) " +
+                 describe(sp) + ", stream/download " + describe(sd) +
+                 "; receiver peak RSS: stream-install " +
+                 fixed(double(rssMax("stream")) / 1024, 1) + " MiB, download+install " +
+                 fixed(double(rssMax("pair")) / 1024, 1) + " MiB, download " +
+                 fixed(double(rssMax("download")) / 1024, 1) + " MiB; every result exact; load " +
+                 loadBefore + " -> " + loadAfter);
+
+        const std::string path = envOr("STREAM_RESULTS", "");
+        if (path.empty())
+            return;
+        Poco::JSON::Object o;
+        o.set("mib", mib);
+        o.set("files", files);
+        o.set("archive_bytes", archiveBytes);
+        o.set("rate", rate);
+        o.set("rounds", rounds);
+        for (const std::string mode : {"stream", "pair", "download"}) {
+            Poco::JSON::Array ms, rss;
+            for (const auto &m : runs[mode]) {
+                ms.add(m.ms);
+                rss.add(m.peakRssKiB);
+            }
+            o.set(mode + "_ms", ms);
+            o.set(mode + "_peak_rss_kib", rss);
+        }
+        Poco::JSON::Array installMs;
+        for (const auto &m : runs["pair"])
+            installMs.add(m.installMs);
+        o.set("pair_install_ms", installMs);
+        auto spreadJson = [](const Spread &s) {
+            Poco::JSON::Object j;
+            j.set("median", s.median);
+            j.set("min", s.min);
+            j.set("max", s.max);
+            return j;
+        };
+        o.set("stream_over_pair", spreadJson(sp));
+        o.set("stream_over_download", spreadJson(sd));
+        o.set("load_before", loadBefore);
+        o.set("load_after", loadAfter);
+        std::ofstream out(path, std::ios::trunc);
+        o.stringify(out);
+        out << "\n";
+    }
+
+  private:
+    // One run of mode on a fresh receiver on host 2 (its dirs removed afterwards).
+    Measured measure(HostPeer &seeder, const std::string &mode, int round, const Manifest &expected,
+                     uint64_t archiveBytes, const std::string &archiveSha) {
+        NetLab &lab = *_lab;
+        const std::string label = mode + std::to_string(round);
+        HostPeer &receiver = lab.startPeer(label, 2, "", HostPeer::kPluginsNoDiscovery);
+        const std::string id =
+            receiver
+                .commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(seeder.lanAddr()) + "}")
+                ->getValue<std::string>("peer_id");
+        lab.check(id == seeder.peerId(), label + " reached another peer than the seeder");
+        lab.waitUntil([&] { return remotePeerCount(receiver, kGame) == 1; }, 20s,
+                      label + " lists the seeder's game");
+        const auto timeout = std::chrono::milliseconds(
+            60000 + static_cast<int64_t>(archiveBytes / kMiB) * 200); // >= 5 MiB/s
+        const std::string root = receiver.gameRoot(kGame);
+        Measured m;
+        const std::size_t from = receiver.logSize();
+        const int64_t sent = wallMs();
+        if (mode == "stream") {
+            receiver.commandOk("{\"cmd\":\"stream-install\",\"game\":\"" + kGame + "\"}");
+            const Json done = waitEnd(receiver, "install-finished", from, timeout, label);
+            m.ms = i64(done, "ts_ms") - sent;
+            m.bytes =
+                u64(receiver.waitEvent("download-finished", forGame(kGame), 0ms, from), "bytes");
+        } else {
+            receiver.commandOk("{\"cmd\":\"download\",\"game\":\"" + kGame +
+                               "\",\"install\":false}");
+            const Json downloaded = waitEnd(receiver, "download-finished", from, timeout, label);
+            m.bytes = u64(downloaded, "bytes");
+            m.ms = i64(downloaded, "ts_ms") - sent;
+            if (mode == "pair") {
+                lab.waitUntil([&] { return idle(receiver, kGame); }, 10s, label + " download ends");
+                const std::size_t installFrom = receiver.logSize();
+                const int64_t installSent = wallMs();
+                receiver.commandOk("{\"cmd\":\"install\",\"game\":\"" + kGame + "\"}");
+                const Json installed =
+                    waitEnd(receiver, "install-finished", installFrom, timeout, label);
+                m.installMs = i64(installed, "ts_ms") - installSent;
+                m.ms = i64(installed, "ts_ms") - sent;
+            }
+        }
+        m.peakRssKiB = peakRssKiB(receiver.pid());
+        lab.check(m.bytes == archiveBytes, label + " fetched " + std::to_string(m.bytes) +
+                                               " B of a " + std::to_string(archiveBytes) +
+                                               " B archive");
+        if (mode == "download") {
+            const std::string sha = sha256File(root + "/" + kEti);
+            lab.check(sha == archiveSha, label + "'s " + kEti + " differs from the seeder's");
+        } else {
+            const Manifest local = manifest(root + "/local");
+            lab.check(local == expected,
+                      label + "'s local/ differs from the tar:" + manifestDiff(expected, local));
+        }
+        std::printf("%s: %s (install %s), peak RSS %.1f MiB\n", label.c_str(),
+                    seconds(m.ms).c_str(), seconds(m.installMs).c_str(),
+                    double(m.peakRssKiB) / 1024);
+        std::fflush(stdout);
+        lab.check(receiver.shutdown() == 0, label + " did not shut down cleanly");
+        std::error_code ec;
+        fs::remove_all(lab.gamesDirOf(label), ec);
+        return m;
+    }
+
+    // The event `name` of kGame after from; fails on a failure event or at the timeout. The
+    // seeder's output is read meanwhile (a full stdout pipe would stall its event loop).
+    Json waitEnd(HostPeer &peer, const std::string &name, std::size_t from,
+                 std::chrono::milliseconds timeout, const std::string &label) {
+        const auto deadline = std::chrono::steady_clock::now() + timeout;
+        std::size_t end = Peer::npos;
+        while (end == Peer::npos && std::chrono::steady_clock::now() < deadline) {
+            end =
+                peer.findAnyEvent({name, "download-failed", "download-cancelled", "install-failed"},
+                                  forGame(kGame), 200ms, from);
+            _seeder->drain(5ms);
+        }
+        _lab->check(end != Peer::npos && peer.logAt(end).name == name,
+                    label + ": expected " + name + ", got " +
+                        (end == Peer::npos ? std::string("nothing") : peer.logAt(end).line));
+        return peer.logAt(end).object;
+    }
+
+    std::unique_ptr<NetLab> _lab;
+    HostPeer *_seeder = nullptr;
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(NetnsStreamTest);
