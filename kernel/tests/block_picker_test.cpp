@@ -32,6 +32,12 @@ BlockPickerSettings settings(uint64_t blockSize, unsigned depth, uint64_t seed =
     return s;
 }
 
+BlockPickerSettings inOrder(uint64_t blockSize, unsigned depth) {
+    BlockPickerSettings s = settings(blockSize, depth);
+    s.order = BlockPickerSettings::Order::InOrder;
+    return s;
+}
+
 // Takes blocks for peer until next() says no.
 std::vector<std::size_t> drain(BlockPicker &p, const std::string &peer, uint64_t now = 0) {
     std::vector<std::size_t> ids;
@@ -271,6 +277,12 @@ class BlockPickerTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(deferredBlockGoesElsewhereOrWaits);
     CPPUNIT_TEST(resumeSkipsVerifiedChunks);
     CPPUNIT_TEST(unknownSourceGetsNothing);
+    CPPUNIT_TEST(inOrderFollowsTheWantedListAcrossTwoSources);
+    CPPUNIT_TEST(inOrderSeekServesTheNewHeadFirst);
+    CPPUNIT_TEST(inOrderGivesNothingOutsideTheWantedChunks);
+    CPPUNIT_TEST(inOrderEndgameDuplicatesTheHeadChunkAndNamesTheLoser);
+    CPPUNIT_TEST(refetchMakesAVerifiedChunkPendingAgain);
+    CPPUNIT_TEST(rarestFirstIgnoresTheWantedList);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -776,6 +788,132 @@ class BlockPickerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!p.blockReceived(0, "nobody").accepted);
         CPPUNIT_ASSERT(!p.hasSource("nobody"));
         CPPUNIT_ASSERT_EQUAL(std::size_t(32), p.pendingCount());
+    }
+
+    void inOrderFollowsTheWantedListAcrossTwoSources() {
+        // 6 chunks of 4 blocks, wanted 2, 0, 4. A is complete; B has only chunks 0 and 4.
+        BlockPicker p(chunks(6), {}, inOrder(8 * kBlock, 3));
+        p.addSource("A");
+        p.setAvailability("B", {true, false, false, false, true, false});
+        p.setWanted({2, 0, 4});
+        CPPUNIT_ASSERT(drain(p, "A") == std::vector<std::size_t>({8, 9, 10}));
+        // B lacks chunk 2: the first wanted chunk it has.
+        CPPUNIT_ASSERT(drain(p, "B") == std::vector<std::size_t>({0, 1, 2}));
+        for (std::size_t b : {8, 9, 10})
+            p.blockReceived(b, "A");
+        // A finishes chunk 2, then goes on with chunk 0, then chunk 4.
+        CPPUNIT_ASSERT(drain(p, "A") == std::vector<std::size_t>({11, 3, 16}));
+        for (std::size_t b : {0, 1, 2})
+            p.blockReceived(b, "B");
+        CPPUNIT_ASSERT(drain(p, "B") == std::vector<std::size_t>({17, 18, 19}));
+    }
+
+    void inOrderSeekServesTheNewHeadFirst() {
+        BlockPicker p(chunks(5), {}, inOrder(8 * kBlock, 2));
+        p.addSource("A");
+        p.setWanted({0, 1, 2, 3, 4});
+        CPPUNIT_ASSERT(drain(p, "A") == std::vector<std::size_t>({0, 1}));
+        // The reader seeks to chunk 3: its blocks come before chunk 0's rest; block 1 stays
+        // in flight.
+        p.setWanted({3, 4, 0});
+        p.blockReceived(0, "A");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(12), take(p, "A", 0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.inFlight("A"));
+        CPPUNIT_ASSERT(p.blockReceived(1, "A").accepted);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(13), take(p, "A", 0));
+    }
+
+    void inOrderGivesNothingOutsideTheWantedChunks() {
+        BlockPicker p(chunks(4), {}, inOrder(kChunkSize, 8));
+        p.addSource("A");
+        CPPUNIT_ASSERT(!p.next("A", 0)); // nothing wanted yet
+        p.setWanted({7, 3, 1});          // 7 is no chunk: skipped
+        CPPUNIT_ASSERT(drain(p, "A") == std::vector<std::size_t>({3, 1}));
+        // A second source only races copies of the wanted chunks, never the unwanted ones.
+        p.addSource("B");
+        CPPUNIT_ASSERT(drain(p, "B") == std::vector<std::size_t>({3, 1}));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), p.pendingCount()); // chunks 0 and 2 wait
+        for (std::size_t b : {3, 1})
+            if (p.blockReceived(b, "A").chunkReady)
+                CPPUNIT_ASSERT(p.chunkVerified(b));
+        CPPUNIT_ASSERT(!p.next("A", 0));
+        CPPUNIT_ASSERT(!p.next("B", 0));
+    }
+
+    void inOrderEndgameDuplicatesTheHeadChunkAndNamesTheLoser() {
+        // One block per chunk. slow asks for chunk 1 at t=0, then (the reader seeks back)
+        // chunk 0 at t=10; fast fetches chunks 2 and 3.
+        BlockPicker p(chunks(4), {}, inOrder(kChunkSize, 2));
+        p.addSource("slow");
+        p.addSource("fast");
+        p.addSource("third");
+        p.setWanted({1, 2, 3});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "slow", 0));
+        p.setWanted({0, 1, 2, 3});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "slow", 10));
+        CPPUNIT_ASSERT(drain(p, "fast", 20) == std::vector<std::size_t>({2, 3}));
+        for (std::size_t b : {2, 3}) {
+            CPPUNIT_ASSERT(p.blockReceived(b, "fast").chunkReady);
+            CPPUNIT_ASSERT(p.chunkVerified(b));
+        }
+        // Nothing wanted is pending: fast races slow for the head chunk 0 first (not for the
+        // block slow was asked for longest ago), then for chunk 1.
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), take(p, "fast", 30));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), take(p, "fast", 30));
+        // Never a third copy.
+        CPPUNIT_ASSERT(!p.next("third", 40));
+        const BlockArrival won = p.blockReceived(0, "fast");
+        CPPUNIT_ASSERT(won.accepted && won.chunkReady);
+        CPPUNIT_ASSERT(won.cancel == std::vector<std::string>{"slow"});
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.inFlight("slow"));
+        CPPUNIT_ASSERT(!p.blockReceived(0, "slow").accepted);
+        const BlockArrival last = p.blockReceived(1, "slow");
+        CPPUNIT_ASSERT(last.accepted && last.chunkReady);
+        CPPUNIT_ASSERT(last.cancel == std::vector<std::string>{"fast"});
+    }
+
+    void refetchMakesAVerifiedChunkPendingAgain() {
+        BlockPicker p(chunks(2), {}, inOrder(8 * kBlock, 4));
+        p.addSource("A");
+        p.setWanted({0, 1});
+        for (std::size_t b : drain(p, "A"))
+            p.blockReceived(b, "A");
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        CPPUNIT_ASSERT_EQUAL(kChunkSize, p.bytesVerified());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.pendingCount());
+        // The reader released chunk 0 and needs it again.
+        p.refetch(0);
+        CPPUNIT_ASSERT(!p.isVerified(0));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), p.verifiedCount());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), p.bytesVerified());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(8), p.pendingCount());
+        CPPUNIT_ASSERT(!p.chunkVerified(0)); // its blocks must arrive again
+        // Still wanted first: fetched again, block by block.
+        receiveChunkFrom(p, 0, "A");
+        CPPUNIT_ASSERT(p.chunkVerified(0));
+        CPPUNIT_ASSERT_EQUAL(kChunkSize, p.bytesVerified());
+        // An unverified chunk: nothing changes.
+        p.refetch(1);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), p.pendingCount());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), p.verifiedCount());
+        // A chunk verified on disk at the start counts the same.
+        BlockPicker q(chunks(2), {{0, 1}}, inOrder(kChunkSize, 4));
+        q.refetch(1);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(0), q.bytesVerified());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), q.pendingCount());
+    }
+
+    void rarestFirstIgnoresTheWantedList() {
+        for (uint64_t seed = 0; seed < 4; ++seed) {
+            BlockPicker plain(chunks(8), {}, settings(kChunkSize, 8, seed));
+            BlockPicker wanted(chunks(8), {}, settings(kChunkSize, 8, seed));
+            plain.addSource("A");
+            wanted.addSource("A");
+            wanted.setWanted({5});
+            const auto order = drain(wanted, "A");
+            CPPUNIT_ASSERT_EQUAL(std::size_t(8), order.size());
+            CPPUNIT_ASSERT(drain(plain, "A") == order);
+        }
     }
 
   private:

@@ -38,7 +38,7 @@ std::vector<ChunkTask> planChunks(const std::vector<protocol::FileDescription> &
 BlockPicker::BlockPicker(const std::vector<protocol::FileDescription> &files,
                          const std::set<std::pair<std::size_t, uint64_t>> &done,
                          BlockPickerSettings settings)
-    : _depth(settings.depth == 0 ? 1 : settings.depth) {
+    : _order(settings.order), _depth(settings.depth == 0 ? 1 : settings.depth) {
     const uint64_t blockSize =
         settings.blockSize == 0 ? BlockPickerSettings{}.blockSize : settings.blockSize;
     for (ChunkTask &task : planChunks(files)) {
@@ -271,6 +271,40 @@ std::optional<std::size_t> BlockPicker::endgameBlockFor(const std::string &peerI
     return best;
 }
 
+std::optional<std::size_t> BlockPicker::wantedBlockFor(const std::string &peerId,
+                                                       const Source &source, uint64_t nowNs) {
+    for (std::size_t c : _wanted) {
+        const ChunkState &state = _chunkState[c];
+        if (state.verified || state.pending == 0 || !has(source, c) || !pinAllows(c, peerId))
+            continue;
+        if (auto blockId = pendingBlockFor(c, peerId, nowNs))
+            return blockId;
+    }
+    // Endgame as soon as this source has nothing pending to take, not only once no source
+    // has: a stream waits on its head chunk, so a free slot is best spent racing a copy of
+    // it against the one source fetching it.
+    return wantedEndgameBlockFor(peerId, source, nowNs);
+}
+
+std::optional<std::size_t> BlockPicker::wantedEndgameBlockFor(const std::string &peerId,
+                                                              const Source &source,
+                                                              uint64_t nowNs) {
+    for (std::size_t c : _wanted) {
+        if (_chunkState[c].verified || !has(source, c) || !pinAllows(c, peerId))
+            continue;
+        const PlannedChunk &chunk = _chunks[c];
+        for (std::size_t b = chunk.firstBlock; b < chunk.firstBlock + chunk.blockCount; ++b) {
+            const BlockState &state = _blockState[b];
+            // copies == 1 and not here: in flight on exactly one other source.
+            if (state.copies != 1 || state.received || source.sent.count(b) ||
+                contains(state.failedOn, peerId) || deferred(state, peerId, nowNs))
+                continue;
+            return b;
+        }
+    }
+    return std::nullopt;
+}
+
 void BlockPicker::give(std::size_t blockId, const std::string &peerId, Source &source,
                        uint64_t nowNs) {
     BlockState &state = _blockState[blockId];
@@ -297,6 +331,12 @@ std::optional<std::size_t> BlockPicker::next(const std::string &peerId, uint64_t
     Source &source = self->second;
     if (source.sent.size() >= (source.depth != 0 ? source.depth : _depth))
         return std::nullopt;
+    if (_order == BlockPickerSettings::Order::InOrder) {
+        const std::optional<std::size_t> pick = wantedBlockFor(peerId, source, nowNs);
+        if (pick)
+            give(*pick, peerId, source, nowNs);
+        return pick;
+    }
 
     // Started chunks first (0 before 1), then the rarest, then the random tie order.
     using Key = std::tuple<int, std::size_t, uint64_t>;
@@ -414,6 +454,37 @@ std::vector<std::string> BlockPicker::chunkFailed(std::size_t chunkId) {
     state.pinToOne = senders.size() > 1;
     state.pinnedTo.clear();
     return {senders.begin(), senders.end()};
+}
+
+void BlockPicker::setWanted(std::vector<std::size_t> chunkIds) {
+    // Verified chunks stay in the list and are skipped when picking: refetch() may make one
+    // wanted again without a new list.
+    chunkIds.erase(std::remove_if(chunkIds.begin(), chunkIds.end(),
+                                  [&](std::size_t c) { return c >= _chunks.size(); }),
+                   chunkIds.end());
+    _wanted = std::move(chunkIds);
+}
+
+void BlockPicker::refetch(std::size_t chunkId) {
+    if (chunkId >= _chunks.size() || !_chunkState[chunkId].verified)
+        return;
+    ChunkState &state = _chunkState[chunkId];
+    const PlannedChunk &chunk = _chunks[chunkId];
+    state.verified = false;
+    state.received = 0;
+    state.pending = chunk.blockCount;
+    --_verifiedCount;
+    _bytesVerified -= chunk.length;
+    for (std::size_t b = chunk.firstBlock; b < chunk.firstBlock + chunk.blockCount; ++b) {
+        BlockState &block = _blockState[b];
+        block.received = false;
+        // Already 0: when a block's copy is accepted, every other copy is cancelled, and an
+        // arrived block is never given again.
+        block.copies = 0;
+        block.from.clear();
+        block.failedOn.clear();
+        block.deferredOn.clear();
+    }
 }
 
 std::vector<bool> BlockPicker::verifiedChunks() const {

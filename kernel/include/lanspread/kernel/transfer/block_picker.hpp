@@ -229,6 +229,12 @@ class BlockPicker {
                         const std::vector<std::string> &excluded) const;
     bool anyTakeablePending() const;
     std::optional<std::size_t> endgameBlockFor(const std::string &peerId, uint64_t nowNs);
+    // InOrder: the first pending block this source may take of the first wanted chunk that
+    // has one, else a second copy of a block of the earliest wanted chunk in flight elsewhere.
+    std::optional<std::size_t> wantedBlockFor(const std::string &peerId, const Source &source,
+                                              uint64_t nowNs);
+    std::optional<std::size_t> wantedEndgameBlockFor(const std::string &peerId,
+                                                     const Source &source, uint64_t nowNs);
     void give(std::size_t blockId, const std::string &peerId, Source &source, uint64_t nowNs);
     // One copy of the block is no longer in flight: pending again when it was the last.
     void dropCopy(std::size_t blockId);
