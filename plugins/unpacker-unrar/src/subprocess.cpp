@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@ namespace {
 
 constexpr std::size_t kStderrKeep = 8192;
 constexpr int kPollSliceMs = 100;
+constexpr std::size_t kInputChunk = 64 * 1024;
 
 std::string basename(const std::string &path) {
     auto slash = path.rfind('/');
@@ -62,11 +64,11 @@ struct SpawnSetup {
 
 } // namespace
 
-Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const std::string &program,
-                                                      const std::vector<std::string> &args) {
+Result<std::unique_ptr<Subprocess>>
+Subprocess::spawn(const std::string &program, const std::vector<std::string> &args, InputFn input) {
     std::unique_ptr<Subprocess> child(new Subprocess());
     child->_program = basename(program);
-    int outPipe[2] = {-1, -1}, errPipe[2] = {-1, -1};
+    int outPipe[2] = {-1, -1}, errPipe[2] = {-1, -1}, inSocket[2] = {-1, -1};
     if (::pipe2(outPipe, O_CLOEXEC) != 0)
         return Status(LANSPREAD_E_IO, "pipe: " + std::string(std::strerror(errno)));
     if (::pipe2(errPipe, O_CLOEXEC) != 0) {
@@ -77,12 +79,27 @@ Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const std::string &program
     }
     child->_out = outPipe[0];
     child->_err = errPipe[0];
+    // stdin is a socket rather than a pipe: send(MSG_NOSIGNAL) to a child that stopped
+    // reading fails with EPIPE instead of raising SIGPIPE in the host process.
+    if (input && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, inSocket) != 0) {
+        int e = errno;
+        ::close(outPipe[1]);
+        ::close(errPipe[1]);
+        return Status(LANSPREAD_E_IO, "socketpair: " + std::string(std::strerror(e)));
+    }
+    child->_in = inSocket[0]; // -1 without input
+    if (input) {
+        child->_input = std::move(input);
+        child->_inputBuffer.resize(kInputChunk);
+    }
 
     SpawnSetup setup;
     int rc = posix_spawn_file_actions_init(&setup.actions);
     setup.haveActions = rc == 0;
     if (rc == 0)
-        rc = posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
+        rc = inSocket[1] >= 0
+                 ? posix_spawn_file_actions_adddup2(&setup.actions, inSocket[1], 0)
+                 : posix_spawn_file_actions_addopen(&setup.actions, 0, "/dev/null", O_RDONLY, 0);
     if (rc == 0)
         rc = posix_spawn_file_actions_adddup2(&setup.actions, outPipe[1], 1);
     if (rc == 0)
@@ -122,15 +139,20 @@ Result<std::unique_ptr<Subprocess>> Subprocess::spawn(const std::string &program
     }
     ::close(outPipe[1]);
     ::close(errPipe[1]);
+    if (inSocket[1] >= 0)
+        ::close(inSocket[1]);
     if (rc != 0)
         return Status(LANSPREAD_E_IO, "cannot start " + program + ": " + std::strerror(rc));
     ::fcntl(child->_out, F_SETFL, ::fcntl(child->_out, F_GETFL) | O_NONBLOCK);
     ::fcntl(child->_err, F_SETFL, ::fcntl(child->_err, F_GETFL) | O_NONBLOCK);
+    if (child->_in >= 0)
+        ::fcntl(child->_in, F_SETFL, ::fcntl(child->_in, F_GETFL) | O_NONBLOCK);
     return child;
 }
 
 Subprocess::~Subprocess() {
     kill();
+    closeFd(_in);
     closeFd(_out);
     closeFd(_err);
 }
@@ -159,6 +181,37 @@ void Subprocess::drainStderr() {
     }
 }
 
+Status Subprocess::feedInput() {
+    while (_in >= 0) {
+        if (_inputAt == _inputEnd) {
+            auto got = _input(_inputBuffer);
+            if (!got)
+                return got.status();
+            if (got.value() == 0) {
+                closeFd(_in); // end of the archive: the child reads end-of-file
+                return Status::ok();
+            }
+            _inputAt = 0;
+            _inputEnd = got.value();
+        }
+        ssize_t n = ::send(_in, _inputBuffer.data() + _inputAt, _inputEnd - _inputAt,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            _inputAt += static_cast<std::size_t>(n);
+            _inputFed += static_cast<uint64_t>(n);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return Status::ok(); // the child has not caught up; poll says when it has
+        // EPIPE, ECONNRESET: the child closed its stdin. It read all it wanted (an archive
+        // can end before the source does) or it failed; its exit status tells which.
+        closeFd(_in);
+    }
+    return Status::ok();
+}
+
 Result<std::size_t> Subprocess::read(std::span<uint8_t> buffer,
                                      const std::function<bool()> &cancelled) {
     for (;;) {
@@ -173,6 +226,7 @@ Result<std::size_t> Subprocess::read(std::span<uint8_t> buffer,
             return static_cast<std::size_t>(n);
         if (n == 0) {
             closeFd(_out);
+            closeFd(_in); // a child that closed its output wants no more input
             return std::size_t{0};
         }
         if (errno == EINTR)
@@ -180,12 +234,28 @@ Result<std::size_t> Subprocess::read(std::span<uint8_t> buffer,
         if (errno != EAGAIN)
             return Status(LANSPREAD_E_IO,
                           "reading the output of " + _program + ": " + std::strerror(errno));
-        pollfd fds[2] = {{_out, POLLIN, 0}, {_err, POLLIN, 0}};
-        int count = _err >= 0 ? 2 : 1;
-        if (::poll(fds, static_cast<nfds_t>(count), kPollSliceMs) < 0 && errno != EINTR)
+        // stdout is empty: wait for it, for stderr, and for room in stdin. Feeding only while
+        // stdout is empty cannot deadlock: a child blocked on a full stdout is drained first,
+        // and one blocked on an empty stdin is fed.
+        pollfd fds[3] = {{_out, POLLIN, 0}, {_err, POLLIN, 0}, {_in, POLLOUT, 0}};
+        if (::poll(fds, 3, kPollSliceMs) < 0 && errno != EINTR)
             return Status(LANSPREAD_E_IO, "poll: " + std::string(std::strerror(errno)));
-        if (count == 2 && fds[1].revents != 0)
+        if (fds[1].revents != 0)
             drainStderr();
+        if (fds[2].revents & (POLLHUP | POLLERR)) {
+            closeFd(_in); // the child closed its stdin: pull nothing more from the source
+        } else if (fds[2].revents != 0) {
+            if (Status fed = feedInput(); !fed) {
+                kill();
+                if (fed.code() == LANSPREAD_E_CANCELLED)
+                    return fed;
+                return Status(fed.code(), "the archive stream failed after " +
+                                              std::to_string(_inputFed) + " bytes were fed to " +
+                                              _program + " (" + lanspread_status_name(fed.code()) +
+                                              (fed.message().empty() ? "" : ": " + fed.message()) +
+                                              ")");
+            }
+        }
     }
 }
 
@@ -198,6 +268,7 @@ void Subprocess::reaped(int status) {
 }
 
 int Subprocess::wait(std::chrono::milliseconds timeout) {
+    closeFd(_in);
     auto deadline = std::chrono::steady_clock::now() + timeout;
     while (_pid > 0) {
         drainStderr();

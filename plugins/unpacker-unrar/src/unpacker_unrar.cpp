@@ -1,6 +1,7 @@
 // unpacker-unrar: a SIDECAR unpacker for RAR archives. It runs an external extractor
 // (unrar, unar/lsar or bsdtar) on the archive's local path and streams the extractor's
-// stdout to the kernel; like every unpacker it never writes to disk.
+// stdout to the kernel; like every unpacker it never writes to disk. A streamed archive (no
+// local path) is piped into bsdtar's stdin; unrar and unar cannot read one and bid out.
 //
 // One data process per job, never one per file: a solid RAR can only be decompressed from
 // its start, so extracting file by file would be quadratic. The extractor writes the files
@@ -417,13 +418,11 @@ class UnrarUnpacker final : public UnpackerPlugin {
 
     Result<std::unique_ptr<UnpackJob>> open(ByteSource source,
                                             lanspread_cancel_handle cancel) override {
-        std::string path = source.path();
-        if (path.empty())
-            return Status(LANSPREAD_E_UNSUPPORTED,
-                          "unpacker-unrar: the byte source has no local file path (path is "
-                          "NULL); a sidecar extractor can only read a file");
         if (host().isCancelled(cancel))
             return Status(LANSPREAD_E_CANCELLED);
+        std::string path = source.path();
+        if (path.empty())
+            return openStream(source, cancel);
         auto tool = resolveTool(_tool, _toolPath);
         if (!tool)
             return tool.status();
@@ -431,15 +430,8 @@ class UnrarUnpacker final : public UnpackerPlugin {
         std::string archive = safePathArgument(path);
         host().debug(std::string("unpacker-unrar: reading ") + path + " with " + t.program);
 
-        if (t.kind == ToolKind::Bsdtar) {
-            auto child = Subprocess::spawn(t.program, dataArguments(t.kind, archive));
-            if (!child)
-                return child.status();
-            auto job = std::make_unique<TarJob>(host(), cancel, std::move(child.value()));
-            if (Status s = job->start(); !s)
-                return s;
-            return std::unique_ptr<UnpackJob>(std::move(job));
-        }
+        if (t.kind == ToolKind::Bsdtar)
+            return startTarJob(t, archive, {}, cancel);
 
         const std::string &lister = t.kind == ToolKind::Unar ? t.lister : t.program;
         auto listing = runListing(host(), cancel, lister, listingArguments(t.kind, archive));
@@ -454,6 +446,52 @@ class UnrarUnpacker final : public UnpackerPlugin {
     }
 
   private:
+    // A streamed archive (path NULL: its bytes come over the network). Only bsdtar reads an
+    // archive from standard input (`@-`); unrar and unar need a file they can seek in. So an
+    // unpinned plugin takes bsdtar for streams, and a pin on unrar or unar bids out.
+    Result<std::unique_ptr<UnpackJob>> openStream(ByteSource source,
+                                                  lanspread_cancel_handle cancel) {
+        const bool pinned = !_tool.empty() || !_toolPath.empty();
+        auto tool = pinned ? resolveTool(_tool, _toolPath) : resolveTool("bsdtar", "");
+        if (!tool) {
+            if (pinned)
+                return tool.status();
+            return Status(LANSPREAD_E_UNSUPPORTED,
+                          "unpacker-unrar: this archive is streamed (the byte source has no "
+                          "local path) and only bsdtar reads an archive from standard input, "
+                          "but bsdtar is not on PATH; install libarchive-tools, or let "
+                          "unpacker-libarchive read it");
+        }
+        const Tool &t = tool.value();
+        if (t.kind != ToolKind::Bsdtar)
+            return Status(LANSPREAD_E_UNSUPPORTED,
+                          std::string("unpacker-unrar: this archive is streamed (the byte source "
+                                      "has no local path) and ") +
+                              toolName(t.kind) +
+                              " cannot read an archive from standard input; set tool=bsdtar "
+                              "(libarchive-tools) for streamed installs, or let "
+                              "unpacker-libarchive read it");
+        host().debug("unpacker-unrar: reading a streamed archive through the stdin of " +
+                     t.program);
+        // The source is valid until close(), and the job (with its child) ends before that.
+        return startTarJob(
+            t, "-", [source](std::span<uint8_t> buffer) { return source.read(buffer); }, cancel);
+    }
+
+    // bsdtar re-writes the archive (a path argument, or "-" for input) as a pax stream.
+    Result<std::unique_ptr<UnpackJob>> startTarJob(const Tool &tool, const std::string &archive,
+                                                   Subprocess::InputFn input,
+                                                   lanspread_cancel_handle cancel) {
+        auto child =
+            Subprocess::spawn(tool.program, dataArguments(tool.kind, archive), std::move(input));
+        if (!child)
+            return child.status();
+        auto job = std::make_unique<TarJob>(host(), cancel, std::move(child.value()));
+        if (Status s = job->start(); !s)
+            return s;
+        return std::unique_ptr<UnpackJob>(std::move(job));
+    }
+
     std::string _tool;
     std::string _toolPath;
 };

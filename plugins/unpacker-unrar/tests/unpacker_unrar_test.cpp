@@ -4,6 +4,7 @@
 // archives come from the fixtures writer. Every test that starts a child checks afterwards
 // that none is left, running or zombie.
 #include "listing.hpp"
+#include "subprocess.hpp"
 #include "tools.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
@@ -17,12 +18,14 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -32,6 +35,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
@@ -98,12 +102,16 @@ using lanspread::testing::ExtractedEntry;
 // A byte source that has the archive's path (the plugin only uses that); it cannot seek and
 // its read() gives no bytes.
 struct PathSource : lanspread::testing::MemoryByteSource {
-    explicit PathSource(const std::string &path, bool withPath = true)
+    explicit PathSource(const std::string &path)
         : MemoryByteSource(std::string(), kUnlimited, false) {
-        if (withPath)
-            setPath(path);
+        setPath(path);
     }
 };
+
+std::string readFile(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
 
 std::string withoutTrailingSlash(std::string p) {
     while (p.size() > 1 && p.back() == '/')
@@ -148,8 +156,15 @@ struct Instance {
     lanspread_status extractAll(const std::string &path, std::vector<ExtractedEntry> &out,
                                 std::size_t chunk = 65536) {
         PathSource source(path);
-        lanspread::testing::UnpackResult r = lanspread::testing::readAllEntries(
-            *vt, state, source.source(), LANSPREAD_CANCEL_NONE, chunk);
+        return extractAll(source, out, chunk);
+    }
+
+    // Reads every entry of source, with the given cancel token.
+    lanspread_status extractAll(lanspread::testing::MemoryByteSource &source,
+                                std::vector<ExtractedEntry> &out, std::size_t chunk,
+                                lanspread_cancel_handle cancel = LANSPREAD_CANCEL_NONE) {
+        lanspread::testing::UnpackResult r =
+            lanspread::testing::readAllEntries(*vt, state, source.source(), cancel, chunk);
         CPPUNIT_ASSERT_EQUAL(std::string(), r.contractError);
         out.insert(out.end(), r.entries.begin(), r.entries.end());
         return r.status;
@@ -172,7 +187,11 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSkippedDataAndPartialReads);
     CPPUNIT_TEST(testMissingToolIsAClearError);
     CPPUNIT_TEST(testNoExtractorAnywhere);
-    CPPUNIT_TEST(testPathNullIsUnsupported);
+    CPPUNIT_TEST(testStreamedArchiveThroughBsdtarStdin);
+    CPPUNIT_TEST(testStreamedArchiveWithoutBsdtarIsUnsupported);
+    CPPUNIT_TEST(testSubprocessStopsFeedingAChildThatStopsReading);
+    CPPUNIT_TEST(testStreamedSourceFailures);
+    CPPUNIT_TEST(testStreamedCancelKillsTheChild);
     CPPUNIT_TEST(testNotAnArchiveFailsOpenWithTheToolsMessage);
     CPPUNIT_TEST(testTruncatedArchiveIsAnErrorWithoutZombies);
     CPPUNIT_TEST(testCorruptDataIsCaughtByCrc);
@@ -402,14 +421,163 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
                                 "bsdtar); install unar or set tool_path"));
     }
 
-    void testPathNullIsUnsupported() {
-        Instance p;
-        PathSource source(_archive, false);
-        lanspread_unpack_job *job = nullptr;
-        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED,
-                             p.vt->open(p.state, source.source(), LANSPREAD_CANCEL_NONE, &job));
-        CPPUNIT_ASSERT(job == nullptr);
-        CPPUNIT_ASSERT(p.logged("path is NULL"));
+    // A streamed archive (path NULL, bytes from read() in small odd-sized pieces, one read
+    // blocking longer than the plugin's poll slice) goes through bsdtar's stdin and gives
+    // exactly what the file gives, whether bsdtar is pinned or chosen because the source is a
+    // stream (unar comes first on PATH for files).
+    void testStreamedArchiveThroughBsdtarStdin() {
+        if (!haveBsdtar())
+            return;
+        Instance fromFile(Config{{"tool", "bsdtar"}});
+        std::vector<ExtractedEntry> want;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, fromFile.extractAll(_archive, want, 4096));
+        expectFixtureEntries("bsdtar from the file", want);
+        for (const Config &config : {Config{{"tool", "bsdtar"}}, Config{}}) {
+            std::string where = config.empty() ? "unpinned" : "tool=bsdtar";
+            Instance p(config);
+            lanspread::testing::MemoryByteSource source(readFile(_archive));
+            std::size_t reads = 0;
+            source.setBeforeRead([&](uint64_t) {
+                source.setMaxReadBytes(1 + (reads * 7919) % 4093); // 1..4093 bytes, odd mix
+                if (++reads == 50)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+            });
+            std::vector<ExtractedEntry> got;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, LANSPREAD_END, p.extractAll(source, got, 3001));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, want.size(), got.size());
+            for (std::size_t i = 0; i < want.size(); ++i) {
+                std::string what = where + ": " + want[i].path;
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].path, got[i].path);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].type, got[i].type);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].sizeBytes, got[i].sizeBytes);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mode, got[i].mode);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mtimeSeconds, got[i].mtimeSeconds);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].linkTarget, got[i].linkTarget);
+                CPPUNIT_ASSERT_MESSAGE(what, want[i].data == got[i].data);
+            }
+            CPPUNIT_ASSERT_MESSAGE(where, reads > 1000); // the small pieces were really used
+        }
+    }
+
+    // unrar and unar cannot read an archive from stdin: a stream is E_UNSUPPORTED (the kernel
+    // offers it to the next bidder) with a log line saying why and what to do; so is an
+    // unpinned plugin without bsdtar. Nothing is started.
+    void testStreamedArchiveWithoutBsdtarIsUnsupported() {
+        auto expectUnsupported = [&](Instance &p, const std::string &why) {
+            lanspread::testing::MemoryByteSource source(readFile(_archive));
+            lanspread_unpack_job *job = nullptr;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(
+                why, LANSPREAD_E_UNSUPPORTED,
+                p.vt->open(p.state, source.source(), LANSPREAD_CANCEL_NONE, &job));
+            CPPUNIT_ASSERT(job == nullptr);
+            CPPUNIT_ASSERT_MESSAGE(why, p.logged(why));
+            CPPUNIT_ASSERT_EQUAL(uint64_t{0}, source.bytesDelivered());
+        };
+        if (haveUnar()) {
+            Instance p(Config{{"tool", "unar"}});
+            expectUnsupported(p, "this archive is streamed (the byte source has no local path) "
+                                 "and unar cannot read an archive from standard input; set "
+                                 "tool=bsdtar");
+        }
+        std::string saved = std::getenv("PATH") ? std::getenv("PATH") : "";
+        ::setenv("PATH", (_dir.path + "/empty-bin").c_str(), 1);
+        Instance q;
+        expectUnsupported(q, "only bsdtar reads an archive from standard input, but bsdtar is "
+                             "not on PATH; install libarchive-tools");
+        ::setenv("PATH", saved.c_str(), 1);
+    }
+
+    // A child that closes its stdin before the input ends (an archive can end before the
+    // byte source does): the plugin stops pulling the source and feeding, the host gets no
+    // SIGPIPE, and the child's output and exit status still arrive. (Poco's static
+    // initialiser blocks SIGPIPE in this process; a host need not, so it is unblocked here.)
+    void testSubprocessStopsFeedingAChildThatStopsReading() {
+        sigset_t pipeSignal, saved;
+        sigemptyset(&pipeSignal);
+        sigaddset(&pipeSignal, SIGPIPE);
+        CPPUNIT_ASSERT_EQUAL(0, ::pthread_sigmask(SIG_UNBLOCK, &pipeSignal, &saved));
+        struct Restore {
+            sigset_t mask;
+            ~Restore() { ::pthread_sigmask(SIG_SETMASK, &mask, nullptr); }
+        } restore{saved};
+        uint64_t pulled = 0;
+        auto endless = [&](std::span<uint8_t> buffer) -> lanspread::Result<std::size_t> {
+            std::fill(buffer.begin(), buffer.end(), uint8_t{'x'});
+            pulled += buffer.size();
+            return buffer.size();
+        };
+        auto child = unrar::Subprocess::spawn(
+            onPath("sh"), {"-c", "head -c 1000 >/dev/null; exec 0<&-; sleep 0.3; echo done"},
+            endless);
+        CPPUNIT_ASSERT(child.ok());
+        unrar::Subprocess &p = *child.value();
+        std::string output;
+        std::vector<uint8_t> buffer(100);
+        for (;;) {
+            auto got = p.read(buffer, {});
+            CPPUNIT_ASSERT(got.ok());
+            if (got.value() == 0)
+                break;
+            output.append(buffer.begin(), buffer.begin() + static_cast<long>(got.value()));
+        }
+        CPPUNIT_ASSERT_EQUAL(std::string("done\n"), output);
+        CPPUNIT_ASSERT_EQUAL(0, p.wait());
+        CPPUNIT_ASSERT(p.inputFed() >= 1000);
+        CPPUNIT_ASSERT_MESSAGE(std::to_string(pulled), pulled < (16u << 20));
+    }
+
+    // The stream fails part-way (the source's E_IO): bsdtar is killed, the job says how far
+    // the stream got. Cut short (the source ends early): bsdtar's failure, never END.
+    void testStreamedSourceFailures() {
+        if (!haveBsdtar())
+            return;
+        std::string bytes = readFile(_archive);
+        Instance p(Config{{"tool", "bsdtar"}});
+        lanspread::testing::MemoryByteSource failing(bytes, 5000);
+        failing.setReadFault([](uint64_t position) {
+            return position >= (1u << 20) ? LANSPREAD_E_IO : LANSPREAD_OK;
+        });
+        std::vector<ExtractedEntry> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, p.extractAll(failing, got, 65536));
+        CPPUNIT_ASSERT(p.logged("the archive stream failed after "));
+        CPPUNIT_ASSERT(p.logged(" bytes were fed to bsdtar (E_IO"));
+        assertNoChildren("after a failing stream");
+
+        lanspread::testing::MemoryByteSource cut(bytes.substr(0, bytes.size() / 2), 5000);
+        got.clear();
+        lanspread_status s = p.extractAll(cut, got, 65536);
+        CPPUNIT_ASSERT_MESSAGE(lanspread_status_name(s),
+                               s == LANSPREAD_E_FATAL || s == LANSPREAD_E_IO);
+        CPPUNIT_ASSERT(p.logged("bsdtar exited 1"));
+        assertNoChildren("after a stream cut short");
+    }
+
+    // Cancelled while bsdtar waits for input: by the job's token between the plugin's polls,
+    // and by the source itself answering E_CANCELLED (the kernel's stream does when the
+    // token fires during a blocked read). The child is gone before close().
+    void testStreamedCancelKillsTheChild() {
+        if (!haveBsdtar())
+            return;
+        for (bool sourceSaysCancelled : {false, true}) {
+            Instance p(Config{{"tool", "bsdtar"}});
+            lanspread::testing::MemoryByteSource source(readFile(_archive), 8192);
+            lanspread_cancel_handle token = p.host.newCancelToken();
+            bool fired = false;
+            source.setBeforeRead([&](uint64_t delivered) {
+                if (delivered >= (1u << 20) && !fired) {
+                    fired = true;
+                    if (!sourceSaysCancelled)
+                        p.host.cancel(token);
+                }
+            });
+            if (sourceSaysCancelled)
+                source.setCancelled([&] { return fired; });
+            std::vector<ExtractedEntry> got;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_CANCELLED, p.extractAll(source, got, 65536, token));
+            CPPUNIT_ASSERT(fired);
+            assertNoChildren(sourceSaysCancelled ? "after the source cancelled"
+                                                 : "after the token fired");
+        }
     }
 
     void testNotAnArchiveFailsOpenWithTheToolsMessage() {
@@ -574,6 +742,10 @@ class UnpackerUnrarTest : public CppUnit::TestFixture {
         std::vector<ExtractedEntry> got;
         lanspread_status s = p.extractAll(_archive, got, 100000);
         CPPUNIT_ASSERT_EQUAL_MESSAGE(tool, LANSPREAD_END, s);
+        expectFixtureEntries(tool, got);
+    }
+
+    void expectFixtureEntries(const std::string &tool, const std::vector<ExtractedEntry> &got) {
         CPPUNIT_ASSERT_EQUAL_MESSAGE(tool, _entries.size(), got.size());
         for (std::size_t i = 0; i < _entries.size(); ++i) {
             const Entry &want = _entries[i];
