@@ -3,10 +3,12 @@
 //
 // libarchive reads the host's byte source through archive_read_open1 callbacks: read always,
 // skip and seek when the source can seek (zip's central directory and 7z's end header need
-// seeking; tar and RAR stream). Entries and data go to the kernel's extraction sink; like
-// every unpacker this plugin never writes to disk. Threads: probe() is a pure function of its
-// arguments (any thread); one job is driven by one worker thread at a time, and jobs share
-// nothing, so several archives can be read at once.
+// seeking; tar and RAR stream). The source's path is never used, so a streamed install's
+// source (path NULL, bytes over the network) reads like a file. Entries and data go to the
+// kernel's extraction sink; like every unpacker this plugin never writes to disk.
+// Threads: probe() is a pure function of its arguments (any thread); one job is driven by
+// one worker thread at a time, and jobs share nothing, so several archives can be read at
+// once.
 #include <lanspread/kinds/unpacker.hpp>
 
 #include <archive.h>
@@ -66,12 +68,14 @@ class LibarchiveJob final : public lanspread::UnpackJob {
             archive_read_set_seek_callback(_archive, &seekCallback);
         }
         int rc = archive_read_open1(_archive);
-        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN) {
-            if (Status s = sourceFailure(); !s.succeeded())
-                return s;
+        // Checked even when libarchive succeeded: a format bidder whose read failed (zip's
+        // looks at the end of every archive) just loses the bid, and libarchive's read-ahead
+        // then reports a clean end of archive for the winner.
+        if (Status s = sourceFailure(); !s.succeeded())
+            return s;
+        if (rc != ARCHIVE_OK && rc != ARCHIVE_WARN)
             return Status(LANSPREAD_E_UNSUPPORTED,
                           "not an archive libarchive reads: " + errorText());
-        }
         return Status::ok();
     }
 
@@ -86,6 +90,8 @@ class LibarchiveJob final : public lanspread::UnpackJob {
         // lose bytes, so it is as fatal as any other corruption.
         struct archive_entry *entry = nullptr;
         int rc = archive_read_next_header(_archive, &entry);
+        if (sourceFailed()) // whatever libarchive made of it (an end of archive, even)
+            return failure(rc, where("header after") + errorText(), true);
         if (rc == ARCHIVE_EOF)
             return Status(LANSPREAD_END);
         if (rc == ARCHIVE_WARN)
@@ -115,7 +121,7 @@ class LibarchiveJob final : public lanspread::UnpackJob {
         la_ssize_t n = ARCHIVE_RETRY;
         for (int attempt = 0; attempt < 8 && (n == ARCHIVE_RETRY || n == ARCHIVE_WARN); ++attempt)
             n = archive_read_data(_archive, buffer.data(), buffer.size());
-        if (n < 0)
+        if (n < 0 || sourceFailed())
             return failure(static_cast<int>(n), "entry '" + _name + "': " + errorText(), false);
         auto got = static_cast<std::size_t>(n);
         _produced += got;
@@ -177,6 +183,8 @@ class LibarchiveJob final : public lanspread::UnpackJob {
         return _name.empty() ? std::string(what) + ": "
                              : std::string(what) + " entry '" + _name + "': ";
     }
+
+    bool sourceFailed() const { return _cancelled || _sourceError != LANSPREAD_OK; }
 
     // What the byte source reported, if a read/seek of ours failed.
     Status sourceFailure() const {

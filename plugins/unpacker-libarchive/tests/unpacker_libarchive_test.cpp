@@ -26,6 +26,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
@@ -132,6 +133,8 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSolidSevenZipAndSkippedData);
     CPPUNIT_TEST(testTwentyMebibytesIn7z);
     CPPUNIT_TEST(testNonSeekableSourceReadsTarAndRar);
+    CPPUNIT_TEST(testStreamedSourceExtractsLikeTheFile);
+    CPPUNIT_TEST(testStreamedSourceFailingMidArchiveIsIo);
     CPPUNIT_TEST(testTruncatedArchivesFail);
     CPPUNIT_TEST(testCorruptDataIsFatalAndNamed);
     CPPUNIT_TEST(testLyingSizesAreFatal);
@@ -297,6 +300,73 @@ class UnpackerLibarchiveTest : public CppUnit::TestFixture {
             got.clear();
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(skipping, got, 0));
             CPPUNIT_ASSERT_EQUAL(entries.size(), got.size());
+        }
+    }
+
+    // A streamed install's source: path NULL, seek and size offered, reads served in small
+    // pieces of changing odd sizes (1..4093 bytes), one read blocking longer than usual.
+    // Every fixture format (7z and zip seek to their end headers, tar and RAR read on)
+    // extracts exactly as from the archive's file, read whole through a source with a path.
+    void testStreamedSourceExtractsLikeTheFile() {
+        for (fx::Format format : fx::allFormats()) {
+            std::vector<fx::Entry> entries = standardEntries(format);
+            std::string path = _dir + "/streamed." + fx::formatName(format);
+            fx::writeArchive(path, format, entries);
+            std::string bytes = readFile(path);
+
+            MemorySource file(bytes);
+            file.setPath(path);
+            std::vector<ExtractedEntry> want;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(fx::formatName(format), LANSPREAD_END,
+                                         extractAll(file, want, 65536));
+            expectEntries(std::string(fx::formatName(format)) + " from the file", entries, want);
+
+            MemorySource stream(bytes);
+            CPPUNIT_ASSERT(stream.source()->path == nullptr);
+            std::size_t reads = 0;
+            stream.setBeforeRead([&](uint64_t) {
+                stream.setMaxReadBytes(1 + (reads * 7919) % 4093);
+                if (++reads == 20)
+                    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+            });
+            std::vector<ExtractedEntry> got;
+            std::string where = std::string(fx::formatName(format)) + " streamed";
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, LANSPREAD_END, extractAll(stream, got, 3001));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, want.size(), got.size());
+            for (std::size_t i = 0; i < want.size(); ++i) {
+                std::string what = where + ": " + want[i].path;
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].path, got[i].path);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].type, got[i].type);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].sizeBytes, got[i].sizeBytes);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mode, got[i].mode);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mtimeSeconds, got[i].mtimeSeconds);
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].linkTarget, got[i].linkTarget);
+                CPPUNIT_ASSERT_MESSAGE(what, want[i].data == got[i].data);
+            }
+            CPPUNIT_ASSERT_MESSAGE(where, reads > 100); // the small pieces were really used
+        }
+    }
+
+    // The stream fails part-way (the kernel's source gives E_IO when no peer can serve a
+    // chunk): the job stops with E_IO, logged with the entry it was reading, and is dead.
+    void testStreamedSourceFailingMidArchiveIsIo() {
+        std::vector<fx::Entry> entries = {file("a.bin", fx::pseudoRandom(400000, 1)),
+                                          file("b.bin", fx::pseudoRandom(400000, 2))};
+        for (fx::Format format : {fx::Format::SevenZip, fx::Format::Zip, fx::Format::Tar,
+                                  fx::Format::TarGz, fx::Format::Rar5Stored}) {
+            std::string bytes = archiveBytes(format, entries);
+            MemorySource stream(bytes, 4099);
+            uint64_t failAt = bytes.size() / 2;
+            stream.setReadFault([&](uint64_t position) {
+                return position >= failAt && position < bytes.size() - 4096 ? LANSPREAD_E_IO
+                                                                            : LANSPREAD_OK;
+            });
+            std::vector<ExtractedEntry> got;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(fx::formatName(format), LANSPREAD_E_IO,
+                                         extractAll(stream, got, 8192));
+            CPPUNIT_ASSERT_MESSAGE(fx::formatName(format),
+                                   _host.logged("'a.bin'", LANSPREAD_LOG_ERROR) ||
+                                       _host.logged("'b.bin'", LANSPREAD_LOG_ERROR));
         }
     }
 
