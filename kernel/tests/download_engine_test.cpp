@@ -6,17 +6,21 @@
 // repeatable, and minutes of timeouts take milliseconds.
 #include "support/sim_transport.hpp"
 
+#include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/kernel/base/sha256.hpp>
 #include <lanspread/kernel/catalog/catalog.hpp>
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/host/event_bus.hpp>
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
+#include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/kernel/library/library.hpp>
 #include <lanspread/kernel/peers/identity.hpp>
 #include <lanspread/kernel/peers/network.hpp>
 #include <lanspread/kernel/transfer/download.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
+#include <lanspread/plugin.h>
+#include <lanspread/testing/fake_host.hpp>
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -36,6 +40,10 @@
 #include <sstream>
 #include <string>
 #include <vector>
+
+// The SDK example's ustar unpacker (unpacker_minimal_objects): a real plugin for the streamed
+// installs below.
+extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
 
 namespace {
 
@@ -371,6 +379,7 @@ struct Receiver : peers::NetworkDelegate {
     std::shared_ptr<transfer::Download> download; // destroyed before net, which it uses
     std::optional<transfer::DownloadOutcome> outcome;
     std::vector<std::string> lost;
+    std::unique_ptr<install::InstallEngine> engine; // streamed installs
 
     Receiver(host::Reactor &reactor, host::WorkerPool &workers, SimNetwork &sim,
              const fs::path &dir, const peers::Identity &identity)
@@ -412,6 +421,55 @@ struct Receiver : peers::NetworkDelegate {
             download->peerHave(peerId, have);
     }
 };
+
+// The SDK example's ustar unpacker, initialised once through its C entry.
+struct UstarUnpacker {
+    lanspread::testing::FakeHost host{"org.lanspread.example.unpacker-minimal"};
+    const lanspread_plugin_entry *entry = lanspread_plugin_v1();
+    void *state = nullptr;
+    const lanspread_unpacker_v1 *vtable = nullptr;
+    UstarUnpacker() {
+        if (entry == nullptr || entry->init(host.api(), &state) != LANSPREAD_OK)
+            throw std::runtime_error("the example unpacker does not initialise");
+        vtable = static_cast<const lanspread_unpacker_v1 *>(
+            entry->get_interface(state, LANSPREAD_UNPACKER_INTERFACE_ID));
+        if (vtable == nullptr)
+            throw std::runtime_error("the example unpacker has no unpacker interface");
+    }
+    ~UstarUnpacker() { entry->shutdown(state); }
+    install::UnpackerRef ref() const {
+        return {"org.lanspread.example.unpacker-minimal", vtable, state};
+    }
+};
+
+// A game for streamed installs: the tar archive game.eti (files spanning several chunks,
+// pseudo-random so every chunk differs), version.ini, a root file that is no archive and a
+// file in a subdirectory. expected: what local/ must hold (path -> SHA-256).
+struct StreamGame {
+    Files files;
+    std::map<std::string, std::string> expected;
+    uint64_t archiveBytes = 0;
+};
+StreamGame streamGame(const fs::path &scratch, std::size_t fileCount = 3,
+                      std::size_t fileSize = 1536 * kKiB) {
+    std::vector<lanspread::fixtures::Entry> entries;
+    StreamGame game;
+    for (std::size_t i = 0; i < fileCount; ++i) {
+        const std::string path = "bin/part" + std::to_string(i) + ".dat";
+        std::string data = patternBytes(fileSize + i * 4099, 700 + i);
+        game.expected[path] = lanspread::fixtures::sha256Hex(data);
+        entries.push_back(lanspread::fixtures::fileEntry(path, std::move(data)));
+    }
+    const fs::path archive = scratch / "game.tar";
+    fs::create_directories(scratch);
+    lanspread::fixtures::writeArchive(archive.string(), lanspread::fixtures::Format::Tar, entries);
+    game.files["game.eti"] = readFile(archive);
+    game.archiveBytes = game.files["game.eti"].size();
+    game.files["version.ini"] = "1\n";
+    game.files["readme.txt"] = "not an archive\n";
+    game.files["extras/notes.txt"] = "not fetched either\n";
+    return game;
+}
 
 // One receiver and its sources on one simulated network and one virtual-time reactor.
 struct Swarm {
@@ -474,6 +532,32 @@ struct Swarm {
         receiver->download->start();
     }
 
+    // Starts a streamed install with a small memory budget (so the window moves many times),
+    // with the SDK example's ustar unpacker. Time is held while the install unpacks or writes.
+    void startStreamInstall(install::StreamBudget budget = {3, 4}) {
+        static const UstarUnpacker ustar;
+        receiver->engine = std::make_unique<install::InstallEngine>(
+            receiver->gamesDir.string(), (dir.path / "receiver-state").string(),
+            std::vector<install::UnpackerRef>{ustar.ref()});
+        reactor.holdTimeWhile([this] {
+            return workers.busy() || (receiver->download && receiver->download->streamExtracting());
+        });
+        const catalog::CatalogGame &game = *catalog.find(kGameId);
+        std::vector<std::string> ready = receiver->net->peers().readySources(game);
+        CPPUNIT_ASSERT_EQUAL(sources.size(), ready.size());
+        receiver->outcome.reset();
+        transfer::StreamInstallTarget target;
+        target.engine = receiver->engine.get();
+        target.cancelled = [] { return false; };
+        target.budget = budget;
+        receiver->download = std::make_shared<transfer::Download>(
+            reactor, workers, receiver->bus, *receiver->net, receiver->gamesDir.string(), game,
+            ready,
+            [this](const transfer::DownloadOutcome &outcome) { receiver->outcome = outcome; },
+            target);
+        receiver->download->start();
+    }
+
     // Runs until the download ended and returns how.
     transfer::DownloadOutcome finish() {
         CPPUNIT_ASSERT(runUntil(reactor, [&] { return receiver->outcome.has_value(); }));
@@ -528,6 +612,11 @@ class DownloadEngineTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(resumeFetchesOnlyWhatIsMissing);
     CPPUNIT_TEST(partialSourceServesOnlyWhatItAnnounced);
     CPPUNIT_TEST(haveMidDownloadMakesAPartialSourceUseful);
+    CPPUNIT_TEST(streamInstallFromTwoSources);
+    CPPUNIT_TEST(streamCorruptChunkNeverReachesTheUnpacker);
+    CPPUNIT_TEST(streamSourceLostMidwayOtherFinishes);
+    CPPUNIT_TEST(streamOnlySourceLostRollsBack);
+    CPPUNIT_TEST(streamCancelRollsBack);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -796,6 +885,161 @@ class DownloadEngineTest : public CppUnit::TestFixture {
         // The kept chunks never crossed the wire.
         CPPUNIT_ASSERT(swarm.sim.traffic(a.ip, kReceiverIp).streamBytes <
                        a.bytes() - kept + 64 * kKiB);
+    }
+
+    // --- streamed installs (download_stream.cpp) ---
+
+    // local/ holds exactly the archive's files, and the root nothing else: no archive, no
+    // version.ini, no other root file, no staging.
+    static void assertStreamInstalled(const Swarm &swarm, const StreamGame &game) {
+        const fs::path root = swarm.receiver->root();
+        CPPUNIT_ASSERT(game.expected == digestsBelow(root / "local"));
+        std::set<std::string> top;
+        for (const auto &entry : fs::directory_iterator(root))
+            top.insert(entry.path().filename().string());
+        CPPUNIT_ASSERT(top == std::set<std::string>{"local"});
+    }
+    // Nothing is left of the attempt: the root it created and the intent are gone.
+    static void assertRolledBack(const Swarm &swarm) {
+        CPPUNIT_ASSERT(!fs::exists(swarm.receiver->root()));
+        CPPUNIT_ASSERT(!fs::exists(swarm.dir.path / "receiver-state" / "games" / kGameId /
+                                   "install_intent.json"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), swarm.receiver->log.count("download-finished"));
+    }
+
+    // Two sources: only the archive's chunks are fetched, from both, in order (never more than
+    // the read-ahead window past what was delivered), and local/ is the archive's content.
+    void streamInstallFromTwoSources() {
+        Swarm swarm;
+        const StreamGame game = streamGame(swarm.dir.path / "scratch", 6);
+        const Source &a = swarm.addSource("10.0.0.2", game.files);
+        const Source &b = swarm.addSource("10.0.0.3", game.files);
+        for (const Source *s : {&a, &b})
+            swarm.sim.link(s->ip, kReceiverIp).bytesPerSecond = 20.0 * kMiB;
+
+        swarm.startStreamInstall();
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        CPPUNIT_ASSERT(outcome.installed.has_value());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(6), outcome.installed->stats.files);
+        assertStreamInstalled(swarm, game);
+
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), log.count("install-begin"));
+        std::vector<std::string> order;
+        for (const auto &e : log.events)
+            if (e.topic == "download-begin" || e.topic == "install-begin" ||
+                e.topic == "download-finished")
+                order.push_back(e.topic);
+        CPPUNIT_ASSERT(order == (std::vector<std::string>{"download-begin", "install-begin",
+                                                          "download-finished"}));
+        CPPUNIT_ASSERT_EQUAL(game.archiveBytes,
+                             log.last("download-begin")->getValue<uint64_t>("bytes_total"));
+        std::size_t delivered = 0;
+        for (const auto &e : log.all("download-chunk-finished")) {
+            CPPUNIT_ASSERT_EQUAL(std::string("game.eti"), e->getValue<std::string>("path"));
+            // In order: a chunk is wanted only within 3 chunks of the read position, which is
+            // never past the chunks delivered so far.
+            CPPUNIT_ASSERT(e->getValue<uint64_t>("offset") / kMiB < delivered + 3);
+            ++delivered;
+        }
+        const auto finished = log.last("download-finished");
+        CPPUNIT_ASSERT_EQUAL(game.archiveBytes, finished->getValue<uint64_t>("bytes"));
+        const std::map<std::string, uint64_t> bySource = Swarm::sourcesOf(finished);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), bySource.size());
+        CPPUNIT_ASSERT(bySource.at(a.peerId()) > 0 && bySource.at(b.peerId()) > 0);
+        CPPUNIT_ASSERT_EQUAL(game.archiveBytes, sum(bySource));
+        CPPUNIT_ASSERT(log.chunkBytesBySource() == bySource);
+    }
+
+    // A source whose every archive chunk is wrong: its chunk is rejected before the unpacker
+    // sees a byte of it, the chunk comes again from the honest source, and local/ is exact.
+    void streamCorruptChunkNeverReachesTheUnpacker() {
+        Swarm swarm;
+        const StreamGame game = streamGame(swarm.dir.path / "scratch", 6);
+        const Source &honest = swarm.addSource("10.0.0.2", game.files);
+        Source &liar = swarm.addSource("10.0.0.3", game.files);
+        for (uint64_t at = kMiB / 2; at < game.archiveBytes; at += kMiB)
+            flipByte(liar.root() / "game.eti", at);
+        swarm.sim.link(honest.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+        swarm.sim.link(liar.ip, kReceiverIp).bytesPerSecond = 40.0 * kMiB;
+
+        swarm.startStreamInstall();
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        assertStreamInstalled(swarm, game);
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(log.count("download-chunk-rejected") >= 1);
+        for (const auto &r : log.all("download-chunk-rejected"))
+            CPPUNIT_ASSERT_EQUAL(liar.peerId(), r->getValue<std::string>("peer_id"));
+        const std::map<std::string, uint64_t> bySource =
+            Swarm::sourcesOf(log.last("download-finished"));
+        CPPUNIT_ASSERT_EQUAL(game.archiveBytes, bySource.at(honest.peerId()));
+    }
+
+    // One of two sources falls silent mid-stream: the other serves the rest, the stream goes
+    // on without a restart, and each source is credited with what it delivered.
+    void streamSourceLostMidwayOtherFinishes() {
+        Swarm swarm;
+        const StreamGame game = streamGame(swarm.dir.path / "scratch", 8);
+        const Source &stays = swarm.addSource("10.0.0.2", game.files);
+        const Source &dies = swarm.addSource("10.0.0.3", game.files);
+        for (const Source *s : {&stays, &dies})
+            swarm.sim.link(s->ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+
+        swarm.startStreamInstall();
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(runUntil(swarm.reactor,
+                                [&] { return log.chunkBytesBySource().count(dies.peerId()) > 0; }));
+        swarm.sim.crash(dies.ip);
+        const uint64_t deliveredBeforeCrash = log.chunkBytesBySource().at(dies.peerId());
+
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Finished);
+        assertStreamInstalled(swarm, game);
+        const std::map<std::string, uint64_t> bySource =
+            Swarm::sourcesOf(log.last("download-finished"));
+        CPPUNIT_ASSERT_EQUAL(deliveredBeforeCrash, bySource.at(dies.peerId()));
+        CPPUNIT_ASSERT_EQUAL(game.archiveBytes - deliveredBeforeCrash, bySource.at(stays.peerId()));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), log.count("download-chunk-rejected"));
+    }
+
+    // The only source falls silent mid-stream: peers-gone, and the install rolls back.
+    void streamOnlySourceLostRollsBack() {
+        Swarm swarm;
+        const StreamGame game = streamGame(swarm.dir.path / "scratch", 8);
+        const Source &only = swarm.addSource("10.0.0.2", game.files);
+        swarm.sim.link(only.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+
+        swarm.startStreamInstall();
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(
+            runUntil(swarm.reactor, [&] { return log.count("download-chunk-finished") > 0; }));
+        swarm.sim.crash(only.ip);
+
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::PeersGone);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), log.count("download-peers-gone"));
+        assertRolledBack(swarm);
+    }
+
+    // cancel() mid-stream: Cancelled, the install rolls back.
+    void streamCancelRollsBack() {
+        Swarm swarm;
+        const StreamGame game = streamGame(swarm.dir.path / "scratch", 8);
+        const Source &only = swarm.addSource("10.0.0.2", game.files);
+        swarm.sim.link(only.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
+
+        swarm.startStreamInstall();
+        const EventLog &log = swarm.receiver->log;
+        CPPUNIT_ASSERT(
+            runUntil(swarm.reactor, [&] { return log.count("download-chunk-finished") > 0; }));
+        swarm.receiver->download->cancel();
+
+        const transfer::DownloadOutcome outcome = swarm.finish();
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Cancelled);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), log.count("download-peers-gone"));
+        assertRolledBack(swarm);
     }
 };
 

@@ -276,12 +276,22 @@ Result<std::vector<uint8_t>> StreamProvider::head(std::size_t maxBytes) {
     if (archive.size == 0 || maxBytes == 0)
         return std::vector<uint8_t>();
     const std::size_t first = archive.firstChunk;
-    _arrived.wait(lock, [&] { return _failed || _held.count(first) != 0; });
+    waitForChunk(lock, first);
     if (_failed)
         return Status(_failStatus, _failWhy);
     const Held &held = _held.at(first);
     const std::size_t length = std::min(maxBytes, held.size);
     return std::vector<uint8_t>(held.bytes.get(), held.bytes.get() + length);
+}
+
+void StreamProvider::waitForChunk(std::unique_lock<std::mutex> &lock, std::size_t chunkId) {
+    _readerWaiting = true;
+    _arrived.wait(lock, [&] { return _failed || _held.count(chunkId) != 0; });
+    _readerWaiting = false;
+}
+
+bool StreamProvider::readerWaiting() const {
+    return _readerWaiting;
 }
 
 std::string StreamProvider::lastError() const {
@@ -307,7 +317,7 @@ lanspread_status StreamProvider::readSome(uint8_t *buffer, std::size_t capacity,
             return LANSPREAD_OK; // end of the archive: nothing read
         const uint64_t index = chunkIndexAt(_position);
         const std::size_t chunkId = archive.firstChunk + static_cast<std::size_t>(index);
-        _arrived.wait(lock, [&] { return _failed || _held.count(chunkId) != 0; });
+        waitForChunk(lock, chunkId);
         if (_failed) {
             _lastError = _failWhy;
             return _failStatus;

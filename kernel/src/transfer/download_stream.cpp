@@ -97,6 +97,7 @@ void Download::prepareStream() {
     // The install reads on its own thread: it blocks for the whole stream, and the worker
     // pool must stay free for hashing the chunks it waits for.
     ++_activeJobs;
+    _installRunning = true;
     auto self = shared_from_this();
     auto provider = _provider;
     const StreamInstallTarget target = *_stream;
@@ -112,6 +113,7 @@ void Download::prepareStream() {
         };
         Result<install::InstallOutcome> outcome = target.engine->streamInstall(
             gameId, *provider, target.cancel, target.cancelled, onExtracting);
+        self->_installRunning = false;
         self->_reactor.post([self, outcome = std::move(outcome)]() mutable {
             if (self->_installThread.joinable())
                 self->_installThread.join();

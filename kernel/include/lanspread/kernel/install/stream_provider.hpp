@@ -32,6 +32,7 @@
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/result.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -93,6 +94,10 @@ class StreamProvider {
     // The status and reason fail() was given (OK before the stream failed).
     Status failure() const;
 
+    // The reader is blocked waiting for a chunk (rather than unpacking or writing): what a
+    // virtual-time test needs to know before it lets time move.
+    bool readerWaiting() const;
+
     // Memory actually used, for the budget's proof (bytes of held chunks: now, and the peak).
     uint64_t heldBytes() const;
     uint64_t peakHeldBytes() const;
@@ -124,6 +129,8 @@ class StreamProvider {
         std::size_t size = 0;
     };
 
+    // Blocks (lock held by the caller) until chunkId is held or the stream failed.
+    void waitForChunk(std::unique_lock<std::mutex> &lock, std::size_t chunkId);
     lanspread_status readSome(uint8_t *buffer, std::size_t capacity, std::size_t *outRead);
     lanspread_status seekTo(int64_t offset, int32_t whence, int64_t *outPosition);
 
@@ -154,6 +161,7 @@ class StreamProvider {
     std::function<void()> _wake;
     lanspread_byte_source _source{};
 
+    std::atomic<bool> _readerWaiting{false};
     mutable std::mutex _mutex;
     std::condition_variable _arrived;  // a chunk was delivered, or the stream failed
     std::map<std::size_t, Held> _held; // by plan chunk id

@@ -36,6 +36,7 @@
 #include <lanspread/kernel/transfer/block_picker.hpp>
 #include <lanspread/kernel/transfer/serve_gate.hpp>
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -77,6 +78,11 @@ class Download : public std::enable_shared_from_this<Download> {
              std::optional<StreamInstallTarget> stream = std::nullopt);
     ~Download();
     bool streaming() const { return _stream.has_value(); }
+    // A streamed install's transaction is working (unpacking, writing, committing) rather
+    // than waiting for chunks: a virtual-time test holds its clock meanwhile. Thread: any.
+    bool streamExtracting() const {
+        return _installRunning && !(_provider && _provider->readerWaiting());
+    }
 
     // Starts the describe phase. done runs exactly once, on the reactor, after every disk
     // job of this download has finished.
@@ -192,6 +198,7 @@ class Download : public std::enable_shared_from_this<Download> {
     bool _transferDone = false;       // every archive chunk was verified (download-finished)
     uint64_t _streamSkippedBytes = 0; // bytes of the files a stream does not fetch
     std::thread _installThread;       // runs InstallEngine::streamInstall
+    std::atomic<bool> _installRunning{false};
     void prepareStream();
     void streamWanted(); // the provider's wanted chunks -> the picker
     // A verified chunk's buffer (from the pool) goes to the provider.
