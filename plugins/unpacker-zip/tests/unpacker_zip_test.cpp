@@ -13,12 +13,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
@@ -62,6 +64,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTruncatedIsAnError);
     CPPUNIT_TEST(testCorruptDataIsFatalAndNamesTheEntry);
     CPPUNIT_TEST(testDamagedLocalHeaderIsFatal);
+    CPPUNIT_TEST(testStreamedSourceExtractsLikeTheFile);
+    CPPUNIT_TEST(testStreamedSourceFailingIsIo);
     CPPUNIT_TEST(testNonSeekableSourceIsUnsupported);
     CPPUNIT_TEST(testSourceIoErrorIsReported);
     CPPUNIT_TEST(testNotAZip);
@@ -103,6 +107,32 @@ class UnpackerZipTest : public CppUnit::TestFixture {
 
     void testDeflateRoundTrip() { roundTrip(Format::Zip); }
     void testStoredRoundTrip() { roundTrip(Format::ZipStored); }
+
+    // The directory at the end is found by seeking: a streamed source (path NULL) reads like
+    // the archive's file, deflate and stored.
+    void testStreamedSourceExtractsLikeTheFile() {
+        roundTrip(Format::Zip, true);
+        roundTrip(Format::ZipStored, true);
+    }
+
+    // The stream fails part-way, also while the directory at its end is read: E_IO (the
+    // source's status, never Poco's guess of a short archive), logged.
+    void testStreamedSourceFailingIsIo() {
+        std::string big = lanspread::fixtures::pseudoRandom(300000, 5);
+        std::vector<uint8_t> zip =
+            writeZip(Format::Zip, {lanspread::fixtures::fileEntry("a", big),
+                                   lanspread::fixtures::fileEntry("b", "y")});
+        for (uint64_t failFrom : {uint64_t{zip.size() - 200}, uint64_t{zip.size() / 2}}) {
+            MemorySource stream(zip, 4099);
+            stream.setReadFault([&](uint64_t position) {
+                return position >= failFrom ? LANSPREAD_E_IO : LANSPREAD_OK;
+            });
+            std::vector<ExtractedEntry> got;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, extractAll(stream, got, 4096));
+            CPPUNIT_ASSERT(
+                _host.logged("the byte source failed to read at offset", LANSPREAD_LOG_ERROR));
+        }
+    }
 
     void testTenMiBPseudoRandom() {
         std::string big = lanspread::fixtures::pseudoRandom(10u << 20, 42);
@@ -280,7 +310,8 @@ class UnpackerZipTest : public CppUnit::TestFixture {
     }
 
   private:
-    void roundTrip(Format format) {
+    // streamed: through a source like a streamed install's (see extractStreamed).
+    void roundTrip(Format format, bool streamed = false) {
         std::string text = "hello, world\n";
         std::string medium = lanspread::fixtures::pseudoRandom(150000, 9);
         std::vector<Entry> entries = {
@@ -294,9 +325,13 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         };
         entries[0].mode = 0600;
         std::vector<uint8_t> zip = writeZip(format, entries);
-        MemorySource source(zip, 1000, true);
         std::vector<ExtractedEntry> got;
-        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4000));
+        if (streamed) {
+            got = extractStreamed(zip);
+        } else {
+            MemorySource source(zip, 1000, true);
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(source, got, 4000));
+        }
         CPPUNIT_ASSERT_EQUAL(entries.size(), got.size());
         for (std::size_t i = 0; i < entries.size(); ++i) // archive order is kept
             CPPUNIT_ASSERT_EQUAL(entries[i].path, got[i].path);
@@ -325,6 +360,49 @@ class UnpackerZipTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_ENTRY_SYMLINK, link->type);
         CPPUNIT_ASSERT_EQUAL(std::string("medium.bin"), link->linkTarget);
         CPPUNIT_ASSERT(link->data.empty());
+    }
+
+    // A streamed install's source: path NULL, seek and size offered, reads served in small
+    // pieces of changing odd sizes (1..4093 bytes), one read blocking longer than usual.
+    // What it gives must equal what the archive's file gives (a source with its path, read
+    // whole); that is returned.
+    std::vector<ExtractedEntry> extractStreamed(const std::vector<uint8_t> &zip) {
+        char dir[] = "/tmp/unpacker-zip-test-XXXXXX";
+        CPPUNIT_ASSERT(mkdtemp(dir) != nullptr);
+        std::string path = std::string(dir) + "/archive.zip";
+        std::ofstream(path, std::ios::binary)
+            .write(reinterpret_cast<const char *>(zip.data()),
+                   static_cast<std::streamsize>(zip.size()));
+        MemorySource file(zip);
+        file.setPath(path);
+        std::vector<ExtractedEntry> want;
+        lanspread_status fromFile = extractAll(file, want, 65536);
+        std::filesystem::remove_all(dir);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, fromFile);
+
+        MemorySource stream(zip);
+        CPPUNIT_ASSERT(stream.source()->path == nullptr);
+        std::size_t reads = 0;
+        stream.setBeforeRead([&](uint64_t) {
+            stream.setMaxReadBytes(1 + (reads * 7919) % 4093);
+            if (++reads == 20)
+                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        });
+        std::vector<ExtractedEntry> got;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(stream, got, 3001));
+        CPPUNIT_ASSERT_EQUAL(want.size(), got.size());
+        for (std::size_t i = 0; i < want.size(); ++i) {
+            std::string what = "streamed: " + want[i].path;
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].path, got[i].path);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].type, got[i].type);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].sizeBytes, got[i].sizeBytes);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mode, got[i].mode);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mtimeSeconds, got[i].mtimeSeconds);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].linkTarget, got[i].linkTarget);
+            CPPUNIT_ASSERT_MESSAGE(what, want[i].data == got[i].data);
+        }
+        CPPUNIT_ASSERT(reads > 50); // the small pieces were really used
+        return got;
     }
 
     uint32_t probe(const std::string &head, const char *hint) {
