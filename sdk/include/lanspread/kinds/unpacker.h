@@ -49,14 +49,24 @@ struct lanspread_byte_source {
     lanspread_status (*read)(const lanspread_byte_source *source, uint8_t *buffer, size_t capacity,
                              size_t *out_read);
     /* Moves the read position; *out_position receives the new absolute position.
-     * NULL when the source cannot seek (a network stream). Returns: OK; E_IO;
-     * E_INVALID_ARGUMENT. */
+     * NULL when the source cannot seek. A streamed source (path NULL) seeks within
+     * [0, size], but a far seek makes the kernel fetch those bytes out of order: slower than
+     * reading on, so seek only where the format needs it (an end header, a directory).
+     * Returns: OK; E_IO; E_CANCELLED (streamed); E_INVALID_ARGUMENT (unknown origin, or a
+     * position outside [0, size] on a streamed source). */
     lanspread_status (*seek)(const lanspread_byte_source *source, int64_t offset, int32_t whence,
                              int64_t *out_position);
     /* Total size in bytes, or E_UNSUPPORTED when unknown. NULL when never known. */
     lanspread_status (*size)(const lanspread_byte_source *source, uint64_t *out_size_bytes);
-    /* A local filesystem path of the same bytes, or NULL when the source is not a file.
-     * Sidecar unpackers (an external extractor process) need it. */
+    /* A local filesystem path of the same bytes, or NULL when the source is not a file:
+     * a streamed install's archive, whose bytes arrive over the network and are verified
+     * chunk by chunk. Then read may block until bytes arrive and fails with E_IO (the stream
+     * failed) or E_CANCELLED; seek and size are offered; the position is 0 at open(). An
+     * unpacker that cannot read such a source returns E_UNSUPPORTED from open(), with a log
+     * line saying why, and the kernel offers the source to the next bidder. A sidecar
+     * unpacker (an external extractor process) either runs the extractor on the path or
+     * feeds it the bytes of read, on the job's worker thread. See the SDK's
+     * docs/streamed-sources.md. */
     const char *path;
 };
 
