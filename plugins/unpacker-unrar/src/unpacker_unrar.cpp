@@ -498,7 +498,8 @@ class UnrarUnpacker final : public UnpackerPlugin {
 
 const char *const kCapabilities[] = {"archive:rar", "sidecar", nullptr};
 const char *const kConfigKeys[] = {
-    "tool: pin the extractor: unrar, unar or bsdtar (default: the first found in that order)",
+    "tool: pin the extractor: unrar, unar or bsdtar (default: the first found in that order; "
+    "bsdtar for a streamed archive)",
     "tool_path: absolute path of the extractor binary (for unar, lsar must sit next to it)",
     nullptr};
 
