@@ -106,6 +106,13 @@ std::string gameRootOf(Lab &lab, const std::string &label) {
     return lab.gamesDirOf(label) + "/" + kGame;
 }
 
+// Writes an archive of entries at path, its dir created first.
+void writeArchiveAt(const std::string &path, fx::Format format,
+                    const std::vector<fx::Entry> &entries) {
+    fs::create_directories(fs::path(path).parent_path());
+    fx::writeArchive(path, format, entries);
+}
+
 // dst/<kGame> as hard links of src/<kGame>: a second complete source on no extra disk.
 void linkGame(const std::string &srcGames, const std::string &dstGames) {
     fs::create_directories(dstGames + "/" + kGame);
@@ -131,6 +138,22 @@ std::map<std::string, uint64_t> archivesOf(const std::string &root) {
     }
     return out;
 }
+// The download-chunk-finished events of game in [from, to) in arrival order, as
+// "<path>@<offset in MiB>" (the path left out while it stays the same), for messages.
+std::string chunkSequence(const Peer &peer, const std::string &game, std::size_t from,
+                          std::size_t to) {
+    std::string s, path;
+    for (const auto &e : peer.events("download-chunk-finished", forGame(game), from, to)) {
+        s += " ";
+        if (str(e, "path") != path) {
+            path = str(e, "path");
+            s += path + "@";
+        }
+        s += std::to_string(u64(e, "offset") / kMiB);
+    }
+    return s;
+}
+
 // "{ name:bytes ... }" of a map by file name.
 std::string describeSizes(const std::map<std::string, uint64_t> &bytes) {
     std::string s = "{";
@@ -207,7 +230,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/pak1.pak", fx::pseudoRandom(7 * kMiB + 77, 393)),
             fx::fileEntry("data/maps/empty.dat", ""),
         };
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
         writeVersionIni(gameRootOf(lab, "alpha"));
         linkGame(lab.gamesDirOf("alpha"), lab.gamesDirOf("bravo"));
         const auto archives = archivesOf(gameRootOf(lab, "alpha"));
@@ -220,7 +243,7 @@ class StreamScenariosTest : public ScenarioTest {
 
         StreamRun run = startStream(client, 2);
         waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha, &bravo});
+        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha, &bravo}, true);
         lab.check(run.sources.size() == 2 && run.sources.count(alpha.peerId()) &&
                       run.sources.count(bravo.peerId()),
                   "not every source contributed: sources " +
@@ -372,7 +395,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("bin/alienswarm.exe", fx::pseudoRandom(2 * kMiB + 400, 401)),
             fx::fileEntry("data/pak0.pak", fx::pseudoRandom(3 * kMiB, 402)),
         };
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
         writeVersionIni(gameRootOf(lab, "alpha"));
         const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         Peer &alpha = lab.startPeer("alpha");
@@ -443,7 +466,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/readme.txt", text),
             fx::fileEntry("data/empty.dat", ""),
         };
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::SevenZipSolid, entries);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::SevenZipSolid, entries);
         writeVersionIni(gameRootOf(lab, "alpha"));
         const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         Peer &alpha = lab.startPeer("alpha");
@@ -471,7 +494,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/pak1.pak", fx::pseudoRandom(8 * kMiB - 5, 4123)),
             fx::fileEntry("data/config/settings.cfg", "lang=en\n"),
         };
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::ZipStored, entries);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::ZipStored, entries);
         writeVersionIni(gameRootOf(lab, "alpha"));
         const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         Peer &alpha = lab.startPeer("alpha");
@@ -581,7 +604,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("bin/alienswarm.exe", fx::pseudoRandom(2 * kMiB + 43, 431)),
             fx::fileEntry("data/pak0.pak", fx::pseudoRandom(kMiB, 432)),
         };
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
         writeVersionIni(gameRootOf(lab, "alpha"));
         fx::writeGame(lab.gamesDirOf("alpha"), "ggoo");
         const auto archives = archivesOf(gameRootOf(lab, "alpha"));
@@ -651,7 +674,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/second.bin", fx::pseudoRandom(8 * kMiB, 442)),
         };
         const std::string good = lab.dir() + "/good.rar";
-        fx::writeArchive(good, fx::Format::Rar5Stored, entries);
+        writeArchiveAt(good, fx::Format::Rar5Stored, entries);
         std::string bytes = readWholeFile(good);
         const std::size_t keep = 64 * 1024;
         bytes.replace(keep, bytes.size() - keep, fx::pseudoRandom(bytes.size() - keep, 0x44BAD));
@@ -808,8 +831,8 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("common/settings.cfg", "written by a.eti\n"),
             fx::fileEntry("a/only_a.bin", fx::pseudoRandom(6 * kMiB + 11, 471)),
         };
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/b.eti", fx::Format::ZipStored, b);
-        fx::writeArchive(gameRootOf(lab, "alpha") + "/a.eti", fx::Format::Tar, a);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/b.eti", fx::Format::ZipStored, b);
+        writeArchiveAt(gameRootOf(lab, "alpha") + "/a.eti", fx::Format::Tar, a);
         writeVersionIni(gameRootOf(lab, "alpha"));
         const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         std::vector<fx::Entry> both = a;
@@ -879,14 +902,17 @@ class StreamScenariosTest : public ScenarioTest {
                                                std::to_string(timeout.count()) + " ms");
     }
 
-    // The stream ended installed: the events came in the contract's order, no chunk twice,
+    // The stream ended installed: the events came in the contract's order (with
+    // installBeginFirst, install-begin before download-finished too: a small archive from an
+    // uncapped source can be verified whole before the install has made its staging dir, so
+    // only scenarios whose sources are capped ask for it), no chunk twice,
     // every chunk of every archive verified once, download-finished.sources is the archives'
     // bytes and agrees with the chunk events; local/ equals expectedLocal; the root holds only
     // local/ (no archive, no version.ini, no staging); list-games says installed, not
     // downloaded, LocalOnly; the operation is over.
     void verifyInstalled(Peer &receiver, StreamRun &run, const Manifest &expectedLocal,
                          const std::map<std::string, uint64_t> &archives,
-                         const std::vector<Peer *> &sources) {
+                         const std::vector<Peer *> &sources, bool installBeginFirst = false) {
         Lab &lab = *_lab;
         lab.check(run.endName(receiver) == "install-finished",
                   "expected install-finished, got " + (run.end == Peer::npos
@@ -905,8 +931,10 @@ class StreamScenariosTest : public ScenarioTest {
         };
         lab.check(got != Peer::npos && begin != Peer::npos && installBegin != Peer::npos &&
                       run.finishedAt != Peer::npos && firstChunk != Peer::npos && got < begin &&
-                      begin < installBegin && begin < firstChunk && installBegin < run.finishedAt &&
-                      firstChunk < run.finishedAt && run.finishedAt < run.end,
+                      begin < installBegin && begin < firstChunk &&
+                      (!installBeginFirst || installBegin < run.finishedAt) &&
+                      firstChunk < run.finishedAt && installBegin < run.end &&
+                      run.finishedAt < run.end,
                   "events out of order or missing: got-game-files@" + at(got) + " download-begin@" +
                       at(begin) + " install-begin@" + at(installBegin) +
                       " first download-chunk-finished@" + at(firstChunk) + " download-finished@" +
@@ -916,10 +944,24 @@ class StreamScenariosTest : public ScenarioTest {
                       std::string(kind) + " came before install-finished");
         lab.check(!flag(run.installed, "updated"), "install-finished says updated");
 
+        const std::string root = receiver.gameRoot(kGame);
+        run.local = manifest(root + "/local");
+        lab.check(run.local == expectedLocal,
+                  "local/ differs from the archive:" + manifestDiff(expectedLocal, run.local));
+        lab.check(topLevelNames(root) == std::set<std::string>{"local"},
+                  "the root holds {" + join(topLevelNames(root)) + "}, not only local/");
+        lab.waitUntil([&] { return idle(receiver, kGame); }, 10s, "the stream's operation ends");
+        Json row = localGame(receiver, kGame);
+        lab.check(!row.isNull() && flag(row, "installed") && !flag(row, "downloaded") &&
+                      str(row, "availability") == "LocalOnly",
+                  "list-games shows the streamed game as " + toJson(row));
+
         run.chunks = tallyChunks(receiver, kGame, run.from, run.finishedAt);
         run.sources = sourcesOf(receiver.logAt(run.finishedAt).object);
         const uint64_t archiveBytes = sumOf(archives);
-        lab.check(run.chunks.duplicates() == 0, "chunks verified twice:" + run.chunks.duplicated());
+        lab.check(run.chunks.duplicates() == 0,
+                  "chunks verified twice:" + run.chunks.duplicated() + "; chunks in order (MiB):" +
+                      chunkSequence(receiver, kGame, run.from, run.finishedAt));
         lab.check(run.chunks.bytesByPath == archives,
                   "the chunk events per file " + describeSizes(run.chunks.bytesByPath) +
                       " are not the root archives " + describeSizes(archives));
@@ -934,18 +976,6 @@ class StreamScenariosTest : public ScenarioTest {
         const PeerLabels labels = labelsOf(sources);
         for (const auto &[peer, bytes] : run.sources)
             lab.check(labels.count(peer) == 1, "a chunk came from " + shortId(peer));
-
-        const std::string root = receiver.gameRoot(kGame);
-        run.local = manifest(root + "/local");
-        lab.check(run.local == expectedLocal,
-                  "local/ differs from the archive:" + manifestDiff(expectedLocal, run.local));
-        lab.check(topLevelNames(root) == std::set<std::string>{"local"},
-                  "the root holds {" + join(topLevelNames(root)) + "}, not only local/");
-        lab.waitUntil([&] { return idle(receiver, kGame); }, 10s, "the stream's operation ends");
-        Json row = localGame(receiver, kGame);
-        lab.check(!row.isNull() && flag(row, "installed") && !flag(row, "downloaded") &&
-                      str(row, "availability") == "LocalOnly",
-                  "list-games shows the streamed game as " + toJson(row));
     }
 
     // The stream failed and left nothing: the operation is over (active_operations is
