@@ -2,24 +2,41 @@
 // ustar reader (unpacker_minimal_objects) driven through its C entry with the SDK's FakeHost,
 // and archives written by lanspread::fixtures. Recovery is tested by building each crash
 // state on disk by hand (intent + reserved dirs) and checking the game ends old or new.
+// Streamed installs read the same archive files through a StreamProvider that a feeder thread
+// fills chunk by chunk (the download engine's part, minus the network); the zip plugin, which
+// seeks, is loaded from its module.
 #include "file_text.hpp"
 #include <lanspread/fixtures/archive_writer.hpp>
+#include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/install/install_engine.hpp>
 #include <lanspread/plugin.h>
 #include <lanspread/testing/fake_host.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <dlfcn.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
+
+#ifndef LANSPREAD_TEST_ZIP_PLUGIN
+#error "LANSPREAD_TEST_ZIP_PLUGIN must be the path of the unpacker_zip module (CMakeLists)"
+#endif
 
 extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
 
@@ -27,7 +44,11 @@ namespace fs = std::filesystem;
 using lanspread::fixtures::Entry;
 using lanspread::fixtures::Format;
 using lanspread::kernel::install::InstallEngine;
+using lanspread::kernel::install::StreamArchive;
+using lanspread::kernel::install::StreamBudget;
+using lanspread::kernel::install::StreamProvider;
 using lanspread::kernel::install::UnpackerRef;
+using namespace std::chrono_literals;
 
 namespace {
 
@@ -112,6 +133,161 @@ struct FixedBidder {
     }
 };
 
+// The download engine's part of a streamed install, minus the network: archive files cut
+// into plan chunks (one chunk id left out before each archive, as another file of the game
+// would take it) and delivered on a thread whenever the provider wants them, the most urgent
+// last (the worst order for the reader). Optionally fails the stream after some chunks.
+class ArchiveFeed {
+  public:
+    ArchiveFeed(const std::vector<std::string> &paths, StreamBudget budget) {
+        std::size_t next = 0;
+        for (const auto &path : paths) {
+            _bytes.push_back(lanspread::test::readWholeFile(path));
+            ++next; // a file that is not an archive
+            const uint64_t size = _bytes.back().size();
+            _archives.push_back({fs::path(path).filename().string(), size, next});
+            next += static_cast<std::size_t>(lanspread::kernel::catalog::chunkCount(size));
+        }
+        _provider = std::make_unique<StreamProvider>(_archives, budget, std::function<void()>());
+    }
+    ~ArchiveFeed() { stop(); }
+    StreamProvider &provider() { return *_provider; }
+    // After `chunks` deliveries the stream fails with status (what fail() does on a cancel or
+    // when every source is gone).
+    void failAfter(std::size_t chunks, lanspread_status status, std::string why) {
+        _failAfter = chunks;
+        _failStatus = status;
+        _failWhy = std::move(why);
+    }
+    void start() {
+        _thread = std::thread([this] { run(); });
+    }
+    void stop() {
+        _stop = true;
+        if (_thread.joinable())
+            _thread.join();
+    }
+    std::vector<std::size_t> delivered() {
+        std::lock_guard lock(_mutex);
+        return _delivered;
+    }
+    const std::vector<StreamArchive> &archives() const { return _archives; }
+
+  private:
+    void run() {
+        while (!_stop) {
+            std::vector<std::size_t> wanted = _provider->wanted();
+            std::reverse(wanted.begin(), wanted.end());
+            for (std::size_t id : wanted) {
+                if (count() >= _failAfter) {
+                    _provider->fail(_failStatus, _failWhy);
+                    return;
+                }
+                deliver(id);
+            }
+            std::this_thread::sleep_for(wanted.empty() ? 1ms : 100us);
+        }
+    }
+    std::size_t count() {
+        std::lock_guard lock(_mutex);
+        return _delivered.size();
+    }
+    void deliver(std::size_t id) {
+        for (std::size_t k = 0; k < _archives.size(); ++k) {
+            const uint64_t size = _archives[k].size;
+            const std::size_t first = _archives[k].firstChunk;
+            if (id < first || id - first >= lanspread::kernel::catalog::chunkCount(size))
+                continue;
+            const uint64_t offset = (id - first) * lanspread::kernel::catalog::kChunkSize;
+            const std::size_t length =
+                static_cast<std::size_t>(lanspread::kernel::catalog::chunkLength(size, id - first));
+            std::shared_ptr<const uint8_t> bytes(new uint8_t[std::max<std::size_t>(length, 1)],
+                                                 std::default_delete<const uint8_t[]>());
+            std::memcpy(const_cast<uint8_t *>(bytes.get()), _bytes[k].data() + offset, length);
+            _provider->deliver(id, std::move(bytes), length);
+            std::lock_guard lock(_mutex);
+            _delivered.push_back(id);
+            return;
+        }
+        CPPUNIT_FAIL("the provider wants chunk " + std::to_string(id) + ", of no archive");
+    }
+
+    std::vector<std::string> _bytes;
+    std::vector<StreamArchive> _archives;
+    std::unique_ptr<StreamProvider> _provider;
+    std::size_t _failAfter = SIZE_MAX;
+    lanspread_status _failStatus = LANSPREAD_OK;
+    std::string _failWhy;
+    std::atomic<bool> _stop{false};
+    std::mutex _mutex;
+    std::vector<std::size_t> _delivered;
+    std::thread _thread;
+};
+
+// A sidecar-like unpacker: bids highest, but its open() refuses a source without a path.
+struct PathOnlyUnpacker {
+    int opens = 0;
+    static lanspread_status probe(void *, const uint8_t *, size_t, const char *, uint32_t *score) {
+        *score = 100;
+        return LANSPREAD_OK;
+    }
+    static lanspread_status open(void *state, const lanspread_byte_source *source,
+                                 lanspread_cancel_handle, lanspread_unpack_job **) {
+        ++static_cast<PathOnlyUnpacker *>(state)->opens;
+        return source->path == nullptr ? LANSPREAD_E_UNSUPPORTED : LANSPREAD_E_IO;
+    }
+    static lanspread_status nextEntry(lanspread_unpack_job *, lanspread_archive_entry *) {
+        return LANSPREAD_E_FATAL; // never reached: open() never succeeds
+    }
+    static lanspread_status readData(lanspread_unpack_job *, uint8_t *, size_t, size_t *) {
+        return LANSPREAD_E_FATAL;
+    }
+    static void close(lanspread_unpack_job *) {}
+    static lanspread_unpacker_v1 table() {
+        lanspread_unpacker_v1 t{};
+        t.struct_size = sizeof t;
+        t.probe = &probe;
+        t.open = &open;
+        t.next_entry = &nextEntry;
+        t.read_data = &readData;
+        t.close = &close;
+        return t;
+    }
+};
+
+// The zip plugin, loaded from its module and initialised with a fake host.
+class ZipPlugin {
+  public:
+    ZipPlugin() {
+        _handle = ::dlopen(LANSPREAD_TEST_ZIP_PLUGIN, RTLD_NOW | RTLD_LOCAL);
+        const char *why = _handle == nullptr ? ::dlerror() : nullptr;
+        CPPUNIT_ASSERT_MESSAGE(why != nullptr ? why : "", _handle != nullptr);
+        auto entryOf = reinterpret_cast<const lanspread_plugin_entry *(*)()>(
+            ::dlsym(_handle, LANSPREAD_ENTRY_SYMBOL));
+        CPPUNIT_ASSERT(entryOf != nullptr);
+        _entry = entryOf();
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _entry->init(_host.api(), &_state));
+        _vtable = static_cast<const lanspread_unpacker_v1 *>(
+            _entry->get_interface(_state, LANSPREAD_UNPACKER_INTERFACE_ID));
+        CPPUNIT_ASSERT(_vtable != nullptr);
+    }
+    ~ZipPlugin() {
+        if (_entry != nullptr)
+            _entry->shutdown(_state);
+        if (_handle != nullptr)
+            ::dlclose(_handle);
+    }
+    UnpackerRef ref() const { return {kId, _vtable, _state}; }
+    static constexpr const char *kId = "org.lanspread.unpacker.zip";
+
+  private:
+    lanspread::testing::FakeHost _host{kId};
+    void *_handle = nullptr;
+    const lanspread_plugin_entry *_entry = nullptr;
+    void *_state = nullptr;
+    const lanspread_unpacker_v1 *_vtable = nullptr;
+};
+
 } // namespace
 
 class InstallTest : public CppUnit::TestFixture {
@@ -149,6 +325,13 @@ class InstallTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRecoverCorruptIntent);
     CPPUNIT_TEST(testRecoverIntentOfVanishedGame);
     CPPUNIT_TEST(testRecoverThenInstallWorks);
+    CPPUNIT_TEST(testStreamInstallMatchesInstall);
+    CPPUNIT_TEST(testStreamInstallCorruptArchiveRollsBack);
+    CPPUNIT_TEST(testStreamInstallFailedStreamRollsBack);
+    CPPUNIT_TEST(testStreamInstallRefusesInstalledGame);
+    CPPUNIT_TEST(testStreamInstallZipSeeks);
+    CPPUNIT_TEST(testStreamInstallRefusingBidderHandsOver);
+    CPPUNIT_TEST(testRecoverInterruptedStreamInstall);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -782,6 +965,259 @@ class InstallTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
         assertLocal("g", manifestOfEntries(entries));
         assertNoReserved("g");
+    }
+
+    // ---- streamed install ----
+    // The game's archives fed through a provider; the feed stays alive for inspection.
+    lanspread::Result<lanspread::kernel::install::InstallOutcome>
+    streamInstall(InstallEngine engine, const std::string &id, ArchiveFeed &feed,
+                  std::function<void()> onExtracting = {}) {
+        feed.start();
+        auto result = engine.streamInstall(id, feed.provider(), 0, {}, std::move(onExtracting));
+        feed.stop();
+        return result;
+    }
+    std::vector<std::string> archivePaths(const std::string &id) {
+        std::vector<std::string> paths;
+        for (const auto &name : lanspread::kernel::install::rootArchives(root(id)))
+            paths.push_back(root(id) + "/" + name);
+        return paths;
+    }
+    std::set<std::string> topLevel(const std::string &dirPath) {
+        std::set<std::string> names;
+        for (const auto &e : fs::directory_iterator(dirPath))
+            names.insert(e.path().filename().string());
+        return names;
+    }
+    void assertStreamRolledBack(const std::string &id, bool rootExisted) {
+        CPPUNIT_ASSERT_MESSAGE(local(id), !exists(local(id)));
+        assertNoReserved(id);
+        CPPUNIT_ASSERT_MESSAGE(root(id), exists(root(id)) == rootExisted);
+    }
+
+    void testStreamInstallMatchesInstall() {
+        // Two archives over several chunks each; b's same.txt replaces a's.
+        writeArchive("src", "a.eti",
+                     {dir("bin/"), file("bin/game.exe", "MZ game"),
+                      file("data/big.dat", lanspread::fixtures::pseudoRandom(3500000, 21)),
+                      file("same.txt", "from a")});
+        writeArchive("src", "b.eti",
+                     {file("same.txt", "from b"),
+                      file("data/more.dat", lanspread::fixtures::pseudoRandom(1200000, 22))});
+        writeWholeFile(root("src") + "/version.ini", "1");
+        auto installed = install("src");
+        CPPUNIT_ASSERT_MESSAGE(installed.status().describe(), installed.ok());
+        const Manifest expected = manifestOf(local("src"));
+
+        ArchiveFeed feed(archivePaths("src"), {4, 6});
+        int extractingCalls = 0;
+        bool stagingThen = false;
+        std::string intentThen;
+        auto streamed = streamInstall(engine(), "g", feed, [&] {
+            ++extractingCalls;
+            stagingThen = exists(staging("g")) && !exists(local("g"));
+            intentThen = readWholeFile(intent("g"));
+        });
+        CPPUNIT_ASSERT_MESSAGE(streamed.status().describe(), streamed.ok());
+        assertLocal("g", expected);
+        CPPUNIT_ASSERT_EQUAL(std::string("from b"), readWholeFile(local("g") + "/same.txt"));
+        CPPUNIT_ASSERT(!streamed.value().updated);
+        CPPUNIT_ASSERT((std::vector<std::string>{"a.eti", "b.eti"}) == streamed.value().archives);
+        CPPUNIT_ASSERT((std::vector<std::string>{kMinimalId, kMinimalId}) ==
+                       streamed.value().unpackerIds);
+        CPPUNIT_ASSERT_EQUAL(installed.value().stats.files, streamed.value().stats.files);
+        CPPUNIT_ASSERT_EQUAL(installed.value().stats.bytes, streamed.value().stats.bytes);
+        // Installed, not downloaded: the root holds local/ and nothing else.
+        CPPUNIT_ASSERT(std::set<std::string>{"local"} == topLevel(root("g")));
+        assertNoReserved("g");
+        CPPUNIT_ASSERT_EQUAL(1, extractingCalls);
+        CPPUNIT_ASSERT(stagingThen);
+        // The intent recovery would have found: the op, the phase, the archives, and that
+        // this attempt created the root.
+        for (const char *part : {R"("op":"stream-install")", R"("phase":"extracting")",
+                                 R"(["a.eti","b.eti"])", R"("root_created":true)"})
+            assertContains(intentThen, part);
+        CPPUNIT_ASSERT(feed.provider().peakHeldBytes() <=
+                       6 * lanspread::kernel::catalog::kChunkSize);
+    }
+
+    void testStreamInstallCorruptArchiveRollsBack() {
+        // A tar whose second header is damaged: the first file is extracted, then it breaks.
+        writeArchive("src", "g.eti",
+                     {file("first.txt", std::string(1000, 'f')),
+                      file("second.bin", lanspread::fixtures::pseudoRandom(2500000, 23))});
+        std::string bytes = readWholeFile(root("src") + "/g.eti");
+        const std::size_t second = bytes.find("ustar", 257 + 1);
+        CPPUNIT_ASSERT(second != std::string::npos && second > 257);
+        std::memset(bytes.data() + (second - 257), 'X', 100); // its name and checksum fields
+        writeWholeFile(root("src") + "/g.eti", bytes);
+
+        for (bool rootExisted : {false, true}) {
+            if (rootExisted)
+                writeWholeFile(root("g") + "/keep.txt", "someone's file");
+            ArchiveFeed feed(archivePaths("src"), {4, 6});
+            auto result = streamInstall(engine(), "g", feed);
+            CPPUNIT_ASSERT(!result.ok());
+            assertContains(result.status().message(), "cannot install g");
+            assertContains(result.status().message(), "g.eti");
+            assertStreamRolledBack("g", rootExisted);
+            if (rootExisted)
+                CPPUNIT_ASSERT(std::set<std::string>{"keep.txt"} == topLevel(root("g")));
+        }
+        // Nothing outside the roots, and nothing left in the state dir but its directories.
+        CPPUNIT_ASSERT(!exists(intent("g")));
+    }
+
+    void testStreamInstallFailedStreamRollsBack() {
+        writeArchive(
+            "src", "g.eti",
+            {file("a.txt", "a"), file("big.bin", lanspread::fixtures::pseudoRandom(6000000, 24))});
+        struct Case {
+            lanspread_status status;
+            std::string why;
+            std::size_t after; // chunks delivered before the stream fails
+        };
+        // Before the head is there (the window is fed last chunk first), and in the middle of
+        // big.bin once the first window is read.
+        for (const Case &c : {Case{LANSPREAD_E_CANCELLED, "download of g cancelled", 2},
+                              Case{LANSPREAD_E_IO, "every source of g is gone", 2},
+                              Case{LANSPREAD_E_CANCELLED, "download of g cancelled", 5},
+                              Case{LANSPREAD_E_IO, "every source of g is gone", 5}}) {
+            ArchiveFeed feed(archivePaths("src"), {4, 6});
+            feed.failAfter(c.after, c.status, c.why);
+            bool extracting = false;
+            auto result = streamInstall(engine(), "g", feed, [&] { extracting = true; });
+            CPPUNIT_ASSERT(!result.ok());
+            CPPUNIT_ASSERT_EQUAL(c.status, result.status().code());
+            assertContains(result.status().message(), c.why);
+            CPPUNIT_ASSERT_EQUAL(c.after, feed.delivered().size());
+            CPPUNIT_ASSERT(extracting);
+            assertStreamRolledBack("g", false);
+        }
+    }
+
+    void testStreamInstallRefusesInstalledGame() {
+        makeGame("g", {file("a.txt", "installed")});
+        CPPUNIT_ASSERT(install("g").ok());
+        const Manifest before = manifestOf(root("g"));
+        writeArchive("src", "g.eti", {file("a.txt", "streamed")});
+        ArchiveFeed feed(archivePaths("src"), {4, 6});
+        auto result = streamInstall(engine(), "g", feed);
+        CPPUNIT_ASSERT(!result.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_INVALID_ARGUMENT, result.status().code());
+        CPPUNIT_ASSERT(result.status().message().rfind("already-installed: g", 0) == 0);
+        CPPUNIT_ASSERT(before == manifestOf(root("g")));
+        assertNoReserved("g");
+        CPPUNIT_ASSERT(feed.delivered().size() <= 4); // at most the window, never read
+    }
+
+    // zip's central directory is at the end: the plugin seeks there and back, and the
+    // provider's window follows it (the last chunk is fetched before the middle ones).
+    void testStreamInstallZipSeeks() {
+        ZipPlugin zip;
+        std::vector<Entry> entries{
+            dir("bin/"), file("bin/game.exe", "MZ zip game"),
+            file("data/big.dat", lanspread::fixtures::pseudoRandom(3300000, 25)),
+            file("readme.txt", "zipped\n")};
+        fs::create_directories(root("src"));
+        lanspread::fixtures::writeArchive(root("src") + "/g.eti", Format::ZipStored, entries);
+        ArchiveFeed feed(archivePaths("src"), {2, 3});
+        const std::size_t first = feed.archives()[0].firstChunk;
+        const std::size_t chunks = static_cast<std::size_t>(
+            lanspread::kernel::catalog::chunkCount(feed.archives()[0].size));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), chunks);
+        InstallEngine engine(_games, _state, {{kMinimalId, _vtable, _pluginState}, zip.ref()});
+        auto result = streamInstall(std::move(engine), "g", feed);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        CPPUNIT_ASSERT(std::vector<std::string>{ZipPlugin::kId} == result.value().unpackerIds);
+        assertLocal("g", manifestOfEntries(entries));
+        assertNoReserved("g");
+        const std::vector<std::size_t> order = feed.delivered();
+        const auto at = [&](std::size_t id) {
+            return std::find(order.begin(), order.end(), id) - order.begin();
+        };
+        CPPUNIT_ASSERT(at(first + chunks - 1) < at(first + chunks - 2)); // the end before
+        for (std::size_t i = 0; i < chunks; ++i)
+            CPPUNIT_ASSERT(at(first + i) < static_cast<long>(order.size()));
+    }
+
+    void testStreamInstallRefusingBidderHandsOver() {
+        PathOnlyUnpacker pathOnly;
+        lanspread_unpacker_v1 table = PathOnlyUnpacker::table();
+        std::vector<Entry> entries{file("a.txt", "a"),
+                                   file("b.bin", lanspread::fixtures::pseudoRandom(1500000, 26))};
+        writeArchive("src", "g.eti", entries);
+        {
+            ArchiveFeed feed(archivePaths("src"), {4, 6});
+            InstallEngine both(
+                _games, _state,
+                {{"path-only", &table, &pathOnly}, {kMinimalId, _vtable, _pluginState}});
+            auto result = streamInstall(std::move(both), "g", feed);
+            CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+            CPPUNIT_ASSERT_EQUAL(1, pathOnly.opens);
+            CPPUNIT_ASSERT(std::vector<std::string>{kMinimalId} == result.value().unpackerIds);
+            assertLocal("g", manifestOfEntries(entries));
+        }
+        {
+            ArchiveFeed feed(archivePaths("src"), {4, 6});
+            InstallEngine alone(_games, _state, {{"path-only", &table, &pathOnly}});
+            auto result = streamInstall(std::move(alone), "h", feed);
+            CPPUNIT_ASSERT(!result.ok());
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, result.status().code());
+            assertContains(result.status().message(),
+                           "no unpacker can read archive 'g.eti' from a stream");
+            assertContains(result.status().message(), "path-only");
+            CPPUNIT_ASSERT_EQUAL(2, pathOnly.opens);
+            assertStreamRolledBack("h", false);
+        }
+    }
+
+    void testRecoverInterruptedStreamInstall() {
+        // Extracting, root created by the attempt: staging and root go.
+        writeIntent("a", R"({"op":"stream-install","phase":"extracting","archives":["a.eti"],)"
+                         R"("root_created":true})");
+        writeVersionTree(staging("a"), "partial");
+        writeMarker(staging("a"));
+        // Extracting, root there before (someone's file in it): only staging goes.
+        writeIntent("b", R"({"op":"stream-install","phase":"extracting","archives":["b.eti"],)"
+                         R"("root_created":false})");
+        writeWholeFile(root("b") + "/keep.txt", "kept");
+        writeVersionTree(staging("b"), "partial"); // no marker yet: the intent covers it
+        // Extracting, root created by the attempt but no longer empty: it stays.
+        writeIntent("c", R"({"op":"stream-install","phase":"extracting","archives":["c.eti"],)"
+                         R"("root_created":true})");
+        writeVersionTree(staging("c"), "partial");
+        writeWholeFile(root("c") + "/appeared.txt", "not ours");
+        // Promoting: rolled forward.
+        writeIntent("d", R"({"op":"stream-install","phase":"promoting","archives":["d.eti"],)"
+                         R"("root_created":true})");
+        writeVersionTree(staging("d"), "v1");
+        // Created the root, crashed before staging: the empty root goes.
+        writeIntent("e", R"({"op":"stream-install","phase":"extracting","archives":["e.eti"],)"
+                         R"("root_created":true})");
+        fs::create_directories(root("e"));
+
+        auto lines = engine().recover();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(5), lines.size());
+        CPPUNIT_ASSERT(!exists(root("a")));
+        CPPUNIT_ASSERT(std::set<std::string>{"keep.txt"} == topLevel(root("b")));
+        CPPUNIT_ASSERT(std::set<std::string>{"appeared.txt"} == topLevel(root("c")));
+        assertLocal("d", versionManifest("v1"));
+        CPPUNIT_ASSERT(std::set<std::string>{"local"} == topLevel(root("d")));
+        CPPUNIT_ASSERT(!exists(root("e")));
+        for (const char *id : {"a", "b", "c", "d", "e"})
+            assertNoReserved(id);
+
+        // A leftover is recovered before a new streamed install starts.
+        writeIntent("f", R"({"op":"stream-install","phase":"extracting","archives":["g.eti"],)"
+                         R"("root_created":true})");
+        writeVersionTree(staging("f"), "partial");
+        writeArchive("src", "g.eti", {file("x.txt", "x")});
+        ArchiveFeed feed(archivePaths("src"), {4, 6});
+        auto result = streamInstall(engine(), "f", feed);
+        CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
+        assertLocal("f", manifestOfEntries({file("x.txt", "x")}));
+        assertNoReserved("f");
     }
 
   private:
