@@ -1064,8 +1064,16 @@ class InstallTest : public CppUnit::TestFixture {
             if (rootExisted)
                 CPPUNIT_ASSERT(std::set<std::string>{"keep.txt"} == topLevel(root("g")));
         }
-        // Nothing outside the roots, and nothing left in the state dir but its directories.
-        CPPUNIT_ASSERT(!exists(intent("g")));
+        // Bytes no unpacker bids on.
+        writeWholeFile(root("junk") + "/g.eti", std::string(3 * 1048576, 'z'));
+        ArchiveFeed feed(archivePaths("junk"), {4, 6});
+        auto junk = streamInstall(engine(), "j", feed);
+        CPPUNIT_ASSERT(!junk.ok());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_UNSUPPORTED, junk.status().code());
+        assertContains(junk.status().message(),
+                       "no unpacker can read archive 'g.eti' from a stream (loaded unpackers: " +
+                           kMinimalId + ")");
+        assertStreamRolledBack("j", false);
     }
 
     void testStreamInstallFailedStreamRollsBack() {

@@ -127,8 +127,8 @@ Result<InstallOutcome> InstallEngine::streamInstall(const std::string &gameId,
             auto head = provider.head(kProbeHeadBytes);
             if (!head)
                 return head.status();
-            auto bidders =
-                unpackerBidders(_unpackers, head.value(), archive.name, _pinnedUnpackerId, where);
+            auto bidders = unpackerBidders(_unpackers, head.value(), archive.name,
+                                           _pinnedUnpackerId, where + " from a stream");
             if (!bidders)
                 return bidders.status();
             std::vector<std::string> refused;
