@@ -811,8 +811,8 @@ class StreamScenariosTest : public ScenarioTest {
         verifyInstalled(client, run, expected, archives, {&alpha});
         checkJsonOnly(lab, client);
         evidence("S46b: receiver killed -9 mid-stream (root {" + leftAtKill + "}, " +
-                 mibText(staged) +
-                 " staged); restart: recovery left no root, no local/, no staging; a new "
+                 std::to_string(staged) +
+                 " B staged); restart: recovery left no root, no local/, no staging; a new "
                  "stream-install installed it exactly (" +
                  std::to_string(run.local.size()) + " files), " + run.sha("data/part1.bin"));
     }
