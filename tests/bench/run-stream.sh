@@ -4,7 +4,8 @@
 # tbf-shaped to RATE both ways, a game of MIB MiB of pseudo-random bytes in one tar .eti of
 # STREAM_FILES files. In the same run, round after round, on a fresh receiver each time:
 #   (a) stream-install                     command -> install-finished
-#   (b) download install=false, install    command -> install-finished (the pair)
+#   (b) download install=false, install    command -> install-finished (the pair; install is
+#                                          sent once the download's operation has ended)
 #   (c) download install=false alone       command -> download-finished
 # It is NetnsStreamTest::streamBench (tests/netns/netns_stream_test.cpp), which checks every
 # result by SHA-256; this script only runs it and formats its numbers.
@@ -13,7 +14,8 @@
 #   env: OUT=<BUILD_DIR>/bench  LAB_NAME=lsnd-stream  STREAM_ROUNDS=3  STREAM_FILES=8
 #
 # Prints each mode's times, the ratios stream/(download+install) and stream/download (median,
-# min, max) and the receiver's peak RSS (VmHWM) per mode; writes OUT/stream.md and
+# min, max), the receiver's peak RSS (VmHWM) per mode and the bytes stream-install fetched per
+# archive byte (above 1 when chunks were fetched twice); writes OUT/stream.md and
 # OUT/stream.json. Root only (network namespaces).
 set -euo pipefail
 
@@ -70,14 +72,16 @@ lines = [f"## B9 streamed install: {r['mib']} MiB tar ({r['files']} files), seed
          f"every port {r['rate']} both ways, {r['rounds']} round(s)", "",
          f"Hardware: nproc {os.cpu_count()}, {cpu}, Linux {platform.release()}; "
          f"load average before {load_before}, after {load_after}", "",
-         "| round | stream-install s | download+install s (install s) | download s | "
-         "peak RSS stream / pair / download MiB |",
-         "| ---: | ---: | ---: | ---: | ---: |"]
+         "| round | stream-install s | download+install s (download s, install s) | download s | "
+         "peak RSS stream / pair / download MiB | stream fetched × archive |",
+         "| ---: | ---: | ---: | ---: | ---: | ---: |"]
 for i in range(r["rounds"]):
     lines.append(f"| {i + 1} | {s(r['stream_ms'][i])} | {s(r['pair_ms'][i])} "
-                 f"({s(r['pair_install_ms'][i])}) | {s(r['download_ms'][i])} | "
+                 f"({s(r['pair_download_ms'][i])}, {s(r['pair_install_ms'][i])}) | "
+                 f"{s(r['download_ms'][i])} | "
                  f"{mib(r['stream_peak_rss_kib'][i])} / {mib(r['pair_peak_rss_kib'][i])} / "
-                 f"{mib(r['download_peak_rss_kib'][i])} |")
+                 f"{mib(r['download_peak_rss_kib'][i])} | "
+                 f"{r['stream_fetched_bytes'][i] / r['archive_bytes']:.3f} |")
 sp, sd = r["stream_over_pair"], r["stream_over_download"]
 lines += ["", f"stream / (download+install): **{sp['median']:.2f}** (min {sp['min']:.2f}, "
           f"max {sp['max']:.2f}); stream / download: **{sd['median']:.2f}** "
