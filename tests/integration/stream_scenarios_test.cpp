@@ -959,6 +959,11 @@ class StreamScenariosTest : public ScenarioTest {
         run.chunks = tallyChunks(receiver, kGame, run.from, run.finishedAt);
         run.sources = sourcesOf(receiver.logAt(run.finishedAt).object);
         const uint64_t archiveBytes = sumOf(archives);
+        // The stream's total is its archives (nothing else of the file list is fetched).
+        for (std::size_t i : {begin, run.finishedAt})
+            lab.check(u64(receiver.logAt(i).object, "bytes_total") == archiveBytes,
+                      "bytes_total is not the archives' " + std::to_string(archiveBytes) +
+                          " B: " + receiver.logAt(i).line);
         lab.check(run.chunks.duplicates() == 0,
                   "chunks verified twice:" + run.chunks.duplicated() + "; chunks in order (MiB):" +
                       chunkSequence(receiver, kGame, run.from, run.finishedAt));
