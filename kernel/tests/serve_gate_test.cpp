@@ -321,7 +321,7 @@ class ServeGateTest : public CppUnit::TestFixture {
         const LocalGame g = readyGame();
         lanspread::kernel::transfer::ServeSpreader spreader;
         auto ask = [&](const std::string &peer, const GetChunk &c, uint64_t now) {
-            lanspread::kernel::transfer::Spreading s{spreader, peer, now};
+            lanspread::kernel::transfer::Spreading s{spreader, peer, now, {}};
             return gateGetChunk(catalog(), &g, false, c, nullptr, &s);
         };
         const auto served = [](const std::variant<ServeRange, ServeRefusal> &r) {
@@ -337,7 +337,7 @@ class ServeGateTest : public CppUnit::TestFixture {
         Downloading d;
         d.verified = {{1, 0}};
         for (const char *peer : {"A", "B", "C"}) {
-            lanspread::kernel::transfer::Spreading s{spreader, peer, 6};
+            lanspread::kernel::transfer::Spreading s{spreader, peer, 6, {}};
             CPPUNIT_ASSERT(served(gateGetChunk(catalog(), nullptr, true,
                                                chunk("ggoo.eti", 0, kChunkSize), &d.view, &s)));
         }

@@ -18,9 +18,23 @@ class ServeSpreaderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(refusalLastsWhileTheFirstReceiverFetches);
     CPPUNIT_TEST(requestersGoQuietAndANewRoundStarts);
     CPPUNIT_TEST(gamesAreCountedApart);
+    CPPUNIT_TEST(chunkOfAPeerThatDoesNotRelayIsServed);
     CPPUNIT_TEST_SUITE_END();
 
   public:
+    // A streamed install (S) fetches chunks but never passes them on (it advertises no
+    // partial game), and a peer that left relays nothing either: what they got is no reason to
+    // refuse it to another receiver; what a relaying receiver (A) got still is.
+    void chunkOfAPeerThatDoesNotRelayIsServed() {
+        ServeSpreader s;
+        const auto relays = [](const std::string &peer) { return peer == "A" || peer == "B"; };
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "S", 1, relays));
+        CPPUNIT_ASSERT(s.admit("g", 1, 4, "A", 2, relays));
+        CPPUNIT_ASSERT(s.admit("g", 0, 4, "B", 3, relays));  // S got it: served all the same
+        CPPUNIT_ASSERT(!s.admit("g", 1, 4, "B", 4, relays)); // A got it and relays it
+        CPPUNIT_ASSERT(!s.admit("g", 0, 4, "S", 5, relays)); // B got it last and relays it
+    }
+
     void loneRequesterIsAlwaysServed() {
         ServeSpreader s;
         for (int round = 0; round < 3; ++round)

@@ -444,7 +444,10 @@ PeerRuntime::serveGetChunk(const std::string &peerId, const protocol::GetChunk &
         downloading ? downloading->servingView() : transfer::DownloadingGame{};
     if (!_spreader)
         _spreader = std::make_unique<transfer::ServeSpreader>();
-    transfer::Spreading spreading{*_spreader, peerId, _reactor.now()};
+    transfer::Spreading spreading{*_spreader, peerId, _reactor.now(),
+                                  [this, game = request.game](const std::string &peer) {
+                                      return _network->peers().partial(peer, game) != nullptr;
+                                  }};
     return transfer::gateGetChunk(_catalog, local, rewritesFiles(_operations.current(request.game)),
                                   request, downloading ? &view : nullptr, &spreading);
 }

@@ -138,7 +138,8 @@ gateGetChunk(const catalog::Catalog &catalog, const library::LocalGame *local, b
     // Spreading is a seeder's rule: a peer still downloading relays what it has to anyone.
     if (spreading != nullptr && !partial &&
         !spreading->spreader.admit(request.game, firstChunk + static_cast<std::size_t>(firstIndex),
-                                   chunkTotal, spreading->requester, spreading->nowNs))
+                                   chunkTotal, spreading->requester, spreading->nowNs,
+                                   spreading->relays))
         return refuse("elsewhere", "chunk " + std::to_string(firstIndex) + " of " + request.path +
                                        " went to another peer moments ago: fetch it from there");
     if (partial)

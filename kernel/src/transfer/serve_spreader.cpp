@@ -5,7 +5,8 @@
 namespace lanspread::kernel::transfer {
 
 bool ServeSpreader::admit(const std::string &game, std::size_t chunkId, std::size_t chunkCount,
-                          const std::string &requester, uint64_t nowNs) {
+                          const std::string &requester, uint64_t nowNs,
+                          const std::function<bool(const std::string &)> &relays) {
     if (chunkId >= chunkCount)
         return true; // not a chunk this bookkeeping knows: the gates decide alone
     Game &g = _games[game];
@@ -20,10 +21,9 @@ bool ServeSpreader::admit(const std::string &game, std::size_t chunkId, std::siz
     g.requesters[requester] = nowNs;
     Served &chunk = g.chunks[chunkId];
     // Served this round to another peer that is still fetching the game (it asked within the
-    // window): that peer relays it. Two requesters at least, so a lone downloader never gets
-    // here.
+    // window) and relays it. Two requesters at least, so a lone downloader never gets here.
     if (g.servedOnce < chunkCount && chunk.atNs != 0 && chunk.to != requester &&
-        g.requesters.count(chunk.to) > 0)
+        g.requesters.count(chunk.to) > 0 && (!relays || relays(chunk.to)))
         return false;
     if (chunk.atNs == 0)
         ++g.servedOnce;

@@ -48,6 +48,11 @@ struct Spreading {
     ServeSpreader &spreader;
     std::string requester; // peer_id
     uint64_t nowNs = 0;
+    // Whether a peer relays the game's chunks to others: it advertises the game as a partial
+    // one (it downloads it and serves what it verified). A streamed install or a peer that
+    // left does not, so a chunk it got is no reason to refuse it to anyone. Empty: every
+    // peer relays.
+    std::function<bool(const std::string &peerId)> relays;
 };
 
 // The file list a downloaded game is served with (GetGame), from the library's index; its

@@ -10,7 +10,8 @@
 //   - spreading applies only while at least two peers have asked for the game within the
 //     window: a lone downloader is always served;
 //   - a chunk is refused to a peer when it was served this round to another peer that is
-//     still fetching the game (it asked within the window), and some chunk of the game has
+//     still fetching the game (it asked within the window) and relays it (it advertises the
+//     game as partial: a streamed install never does), and some chunk of the game has
 //     not been served to anyone yet in this round (once every chunk went out at least once,
 //     duplicates are the fastest way to finish);
 //   - everything else is served and recorded;
@@ -22,6 +23,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -34,8 +36,10 @@ class ServeSpreader {
 
     // A request for chunk chunkId (of chunkCount, the game's whole list) from requester. True:
     // serve it (recorded as served to requester now). False: refuse it as "elsewhere".
+    // relays(peer): whether the peer that got a chunk passes it on (empty: every peer does).
     bool admit(const std::string &game, std::size_t chunkId, std::size_t chunkCount,
-               const std::string &requester, uint64_t nowNs);
+               const std::string &requester, uint64_t nowNs,
+               const std::function<bool(const std::string &)> &relays = {});
 
   private:
     struct Served {
