@@ -156,13 +156,10 @@ void Download::streamDelivered(std::size_t chunkId, uint8_t *block) {
             pool->put(const_cast<uint8_t *>(b));
     });
     _provider->deliver(chunkId, std::move(bytes), static_cast<std::size_t>(chunk.length));
-    if (_picker->finished() && !_transferDone)
-        publishStreamFinished();
     streamWanted();
 }
 
 void Download::publishStreamFinished() {
-    _transferDone = true;
     const uint64_t durationNs = std::max<uint64_t>(1, _reactor.now() - _startNs);
     const int64_t durationMs = std::max<int64_t>(1, int64_t(durationNs / 1'000'000));
     const double mibPerS = double(_bytesFetched) / 1048576.0 / (double(durationMs) / 1000.0);
@@ -187,10 +184,9 @@ void Download::streamInstalled(Result<install::InstallOutcome> outcome) {
              outcome.status().message()});
         return;
     }
-    // The unpacker may not have needed every byte (data after the last entry): what it read
-    // is what was installed.
-    if (!_transferDone)
-        publishStreamFinished();
+    // download-finished only now: a stream whose archive turns out unreadable after its last
+    // chunk arrived is a failed download, never a finished one.
+    publishStreamFinished();
     DownloadOutcome finished{DownloadOutcome::Kind::Finished, "", outcome.value()};
     end(std::move(finished));
 }

@@ -194,8 +194,6 @@ class Download : public std::enable_shared_from_this<Download> {
     // Streamed install (download_stream.cpp).
     std::optional<StreamInstallTarget> _stream;
     std::shared_ptr<install::StreamProvider> _provider;
-    bool _streamWake = false;         // a wake from the provider is posted to the reactor
-    bool _transferDone = false;       // every archive chunk was verified (download-finished)
     uint64_t _streamSkippedBytes = 0; // bytes of the files a stream does not fetch
     std::thread _installThread;       // runs InstallEngine::streamInstall
     std::atomic<bool> _installRunning{false};
