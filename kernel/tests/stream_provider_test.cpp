@@ -2,7 +2,8 @@
 // chunks delivered by the test (or a feeder thread) the way the download engine would, and
 // a reader on the byte source. Checks what the unpackers and the fetcher rely on: bytes in
 // order across chunk boundaries whatever the delivery order, blocking reads, seeks with the
-// seek target wanted first, the memory budget, failure, release, and ignored deliveries.
+// seek target wanted first, the memory budget and the eviction order, chunks kept across a
+// zip reader's trips (each fetched once), failure, release on open, and ignored deliveries.
 #include <lanspread/kernel/catalog/chunks.hpp>
 #include <lanspread/kernel/install/stream_provider.hpp>
 
@@ -12,7 +13,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -45,6 +49,8 @@ struct Stream {
     std::vector<StreamArchive> archives;
     std::vector<std::vector<uint8_t>> bytes;
     std::atomic<int> buffersAlive{0}; // chunk buffers delivered and not yet given back
+    std::mutex aliveMutex;
+    std::multiset<std::size_t> aliveIds; // the plan ids of those buffers
 
     void add(const std::string &name, std::size_t size, uint32_t seed) {
         std::size_t first = 3; // ids 0..2 stand for files that are not archives
@@ -84,10 +90,23 @@ struct Stream {
         auto *buffer = new uint8_t[std::max<std::size_t>(length, 1)];
         std::memcpy(buffer, bytes[k].data() + index * kChunkSize, length);
         ++buffersAlive;
-        return StreamProvider::ChunkBytes(buffer, [this](const uint8_t *b) {
+        {
+            std::lock_guard lock(aliveMutex);
+            aliveIds.insert(id);
+        }
+        return StreamProvider::ChunkBytes(buffer, [this, id](const uint8_t *b) {
+            {
+                std::lock_guard lock(aliveMutex);
+                aliveIds.erase(aliveIds.find(id));
+            }
             --buffersAlive;
             delete[] b;
         });
+    }
+    // The plan ids whose buffers the provider still holds (nobody else keeps one).
+    std::set<std::size_t> alive() {
+        std::lock_guard lock(aliveMutex);
+        return std::set<std::size_t>(aliveIds.begin(), aliveIds.end());
     }
     void deliver(StreamProvider &provider, std::size_t id) {
         provider.deliver(id, chunk(id), chunkSize(id));
@@ -167,8 +186,10 @@ class StreamProviderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSeekBounds);
     CPPUNIT_TEST(testBudgetHeldAndWindowBounded);
     CPPUNIT_TEST(testFailWakesBlockedReader);
-    CPPUNIT_TEST(testReleaseBehindReaderAndOnOpen);
-    CPPUNIT_TEST(testUnwantedDeliveriesIgnored);
+    CPPUNIT_TEST(testKeptBehindReaderReleasedOnOpen);
+    CPPUNIT_TEST(testDeliveriesTakenAndIgnored);
+    CPPUNIT_TEST(testEvictionOrder);
+    CPPUNIT_TEST(testZipReaderFetchesEachChunkOnce);
     CPPUNIT_TEST(testWakeOutsideTheLock);
     CPPUNIT_TEST(testEmptyArchive);
     CPPUNIT_TEST_SUITE_END();
@@ -179,7 +200,9 @@ class StreamProviderTest : public CppUnit::TestFixture {
         stream.add("a.eti", 2 * kMiB + 12345, 1); // 3 chunks, the last one short
         stream.add("b.eti", 3 * kMiB, 2);         // exactly 3 chunks
         stream.add("c.eti", 777, 3);              // one short chunk
-        StreamProvider provider(stream.archives, {4, 6}, {});
+        auto owned = std::make_unique<StreamProvider>(stream.archives, StreamBudget{4, 6},
+                                                      std::function<void()>());
+        StreamProvider &provider = *owned;
         CPPUNIT_ASSERT(provider.source()->path == nullptr);
         Feeder feeder(stream, provider);
         const std::size_t pieces[] = {100000, kMiB, 4096};
@@ -197,14 +220,15 @@ class StreamProviderTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_MESSAGE("archive " + std::to_string(k),
                                    readToEnd(provider, pieces[k]) == stream.bytes[k]);
         }
-        // Fully read: nothing wanted, nothing held, every buffer given back.
+        // Fully read: nothing wanted; what is still held goes with the provider.
         CPPUNIT_ASSERT(provider.wanted().empty());
         feeder.stop();
-        CPPUNIT_ASSERT_EQUAL(uint64_t(0), provider.heldBytes());
-        CPPUNIT_ASSERT_EQUAL(0, stream.buffersAlive.load());
+        CPPUNIT_ASSERT(provider.heldBytes() <= 6 * kMiB);
         CPPUNIT_ASSERT(provider.peakHeldBytes() <= 6 * kMiB);
         CPPUNIT_ASSERT(provider.peakHeldBytes() > 0);
         CPPUNIT_ASSERT(provider.lastError().empty());
+        owned.reset();
+        CPPUNIT_ASSERT_EQUAL(0, stream.buffersAlive.load());
     }
 
     void testReadBlocksUntilDelivered() {
@@ -318,7 +342,8 @@ class StreamProviderTest : public CppUnit::TestFixture {
 
     // Deliver everything wanted and more, read with forward and backward seeks: never more
     // than maxHeldChunks held, never more than windowChunks wanted, and only chunks from the
-    // read position on.
+    // read position on; the extra deliveries are taken and then evicted before any window
+    // chunk (the window stays held: nothing is wanted after a feed).
     void testBudgetHeldAndWindowBounded() {
         Stream stream;
         for (uint32_t k = 0; k < 3; ++k)
@@ -349,6 +374,7 @@ class StreamProviderTest : public CppUnit::TestFixture {
             // Chunks nobody asked for: behind, far ahead, every other one.
             for (std::size_t i = 0; i < order.size(); i += 5)
                 stream.deliver(provider, order[i]);
+            CPPUNIT_ASSERT(provider.wanted().empty());
             CPPUNIT_ASSERT(provider.heldBytes() <= budget.maxHeldChunks * kChunkSize);
             CPPUNIT_ASSERT(stream.buffersAlive <= int(budget.maxHeldChunks));
             ++checks;
@@ -430,7 +456,7 @@ class StreamProviderTest : public CppUnit::TestFixture {
         }
     }
 
-    void testReleaseBehindReaderAndOnOpen() {
+    void testKeptBehindReaderReleasedOnOpen() {
         Stream stream;
         stream.add("a.eti", 3 * kMiB, 9);
         stream.add("b.eti", 2 * kMiB, 10);
@@ -444,44 +470,197 @@ class StreamProviderTest : public CppUnit::TestFixture {
         std::vector<uint8_t> buffer(kMiB / 2);
         std::size_t got = 0;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, readSome(provider, buffer.data(), buffer.size(), got));
-        CPPUNIT_ASSERT_EQUAL(uint64_t(4 * kMiB), provider.heldBytes()); // still inside chunk 0
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, readSome(provider, buffer.data(), buffer.size(), got));
-        // Chunk 0 passed: given back, and the window moved on to b's second chunk.
-        CPPUNIT_ASSERT_EQUAL(uint64_t(3 * kMiB), provider.heldBytes());
-        CPPUNIT_ASSERT_EQUAL(3, stream.buffersAlive.load());
+        // Chunk 0 passed: still held (a zip reader comes back), and the window moved on to b's
+        // second chunk.
+        CPPUNIT_ASSERT_EQUAL(uint64_t(4 * kMiB), provider.heldBytes());
+        CPPUNIT_ASSERT((std::set<std::size_t>{a, a + 1, a + 2, b}) == stream.alive());
         CPPUNIT_ASSERT(std::vector<std::size_t>{b + 1} == provider.wanted());
-        // A chunk behind the reader is not taken again.
+        // A second copy of a held chunk is given back at once.
         stream.deliver(provider, a);
-        CPPUNIT_ASSERT_EQUAL(uint64_t(3 * kMiB), provider.heldBytes());
-        // Opening b drops what is left of a, keeps b's first chunk.
+        CPPUNIT_ASSERT_EQUAL(4, stream.buffersAlive.load());
+        // Back to the start: read from what is held, nothing wanted but the window's end.
+        int64_t position = 0;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, seek(provider, 0, LANSPREAD_SEEK_SET, position));
+        CPPUNIT_ASSERT(provider.wanted().empty()); // a .. b, all held
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, readSome(provider, buffer.data(), buffer.size(), got));
+        CPPUNIT_ASSERT(std::equal(buffer.begin(), buffer.end(), stream.bytes[0].begin()));
+        // Opening b drops all of a, keeps b's first chunk.
         provider.open(1);
         CPPUNIT_ASSERT_EQUAL(uint64_t(kMiB), provider.heldBytes());
-        CPPUNIT_ASSERT_EQUAL(1, stream.buffersAlive.load());
+        CPPUNIT_ASSERT((std::set<std::size_t>{b}) == stream.alive());
         CPPUNIT_ASSERT(std::vector<std::size_t>{b + 1} == provider.wanted());
     }
 
-    void testUnwantedDeliveriesIgnored() {
+    void testDeliveriesTakenAndIgnored() {
         Stream stream;
         stream.add("a.eti", 10 * kMiB, 11);
+        stream.add("b.eti", 2 * kMiB, 16);
         StreamProvider provider(stream.archives, {3, 4}, {});
-        const std::size_t a = stream.archives[0].firstChunk;
+        const std::size_t a = stream.archives[0].firstChunk, b = stream.archives[1].firstChunk;
         provider.open(0);
-        stream.deliver(provider, a + 5);                    // beyond the window
+        stream.deliver(provider, a + 5); // beyond the window: taken all the same
+        stream.deliver(provider, b);     // a later archive: taken
+        CPPUNIT_ASSERT_EQUAL(uint64_t(2 * kMiB), provider.heldBytes());
         provider.deliver(a - 1, stream.chunk(a), kMiB);     // not an archive's chunk
         provider.deliver(a + 9999, stream.chunk(a), kMiB);  // not a chunk at all
         provider.deliver(a + 1, stream.chunk(a + 1), 1000); // the wrong size
         provider.deliver(a + 2, nullptr, kMiB);             // no bytes
-        CPPUNIT_ASSERT_EQUAL(uint64_t(0), provider.heldBytes());
-        CPPUNIT_ASSERT_EQUAL(0, stream.buffersAlive.load()); // all given back at once
+        CPPUNIT_ASSERT_EQUAL(uint64_t(2 * kMiB), provider.heldBytes());
+        CPPUNIT_ASSERT((std::set<std::size_t>{a + 5, b}) == stream.alive()); // the rest given back
         stream.deliver(provider, a + 1);
         stream.deliver(provider, a + 1); // a second copy (an endgame duplicate)
-        CPPUNIT_ASSERT_EQUAL(uint64_t(kMiB), provider.heldBytes());
-        CPPUNIT_ASSERT_EQUAL(1, stream.buffersAlive.load());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(3 * kMiB), provider.heldBytes());
+        CPPUNIT_ASSERT_EQUAL(3, stream.buffersAlive.load());
         CPPUNIT_ASSERT((std::vector<std::size_t>{a, a + 2}) == provider.wanted());
+        // Once b is open, a's chunks are of no use: released, and a late one is not taken.
+        provider.open(1);
+        stream.deliver(provider, a + 2);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(kMiB), provider.heldBytes());
+        CPPUNIT_ASSERT((std::set<std::size_t>{b}) == stream.alive());
+        CPPUNIT_ASSERT(std::vector<std::size_t>{b + 1} == provider.wanted());
+    }
+
+    // Chunks delivered behind the read position are kept while the budget has room; when it
+    // has none, the farthest behind go first, then the farthest ahead outside the window (a
+    // chunk just delivered among them), never the window.
+    void testEvictionOrder() {
+        Stream stream;
+        stream.add("a.eti", 12 * kMiB, 17);
+        StreamProvider provider(stream.archives, {2, 5}, {});
+        const std::size_t a = stream.archives[0].firstChunk;
+        provider.open(0);
+        int64_t position = 0;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, seek(provider, 5 * kMiB, LANSPREAD_SEEK_SET, position));
+        CPPUNIT_ASSERT((std::vector<std::size_t>{a + 5, a + 6}) == provider.wanted());
+        const auto chunks = [a](std::initializer_list<std::size_t> indexes) {
+            std::set<std::size_t> ids;
+            for (std::size_t i : indexes)
+                ids.insert(a + i);
+            return ids;
+        };
+        for (std::size_t i : {0, 1, 2}) // behind the reader (arriving after its seek)
+            stream.deliver(provider, a + i);
+        CPPUNIT_ASSERT(chunks({0, 1, 2}) == stream.alive());
+        stream.deliver(provider, a + 5);
+        stream.deliver(provider, a + 6);
+        CPPUNIT_ASSERT(chunks({0, 1, 2, 5, 6}) == stream.alive()); // the budget is full
+        CPPUNIT_ASSERT(provider.wanted().empty());
+        stream.deliver(provider, a + 8); // ahead, outside the window: the farthest behind goes
+        CPPUNIT_ASSERT(chunks({1, 2, 5, 6, 8}) == stream.alive());
+        stream.deliver(provider, a + 3); // behind, but nearer than 1
+        CPPUNIT_ASSERT(chunks({2, 3, 5, 6, 8}) == stream.alive());
+        stream.deliver(provider, a + 11);
+        CPPUNIT_ASSERT(chunks({3, 5, 6, 8, 11}) == stream.alive());
+        stream.deliver(provider, a + 4);
+        CPPUNIT_ASSERT(chunks({4, 5, 6, 8, 11}) == stream.alive());
+        stream.deliver(provider, a + 10);
+        CPPUNIT_ASSERT(chunks({5, 6, 8, 10, 11}) == stream.alive());
+        // Nothing behind any more: the farthest ahead outside the window goes.
+        stream.deliver(provider, a + 9);
+        CPPUNIT_ASSERT(chunks({5, 6, 8, 9, 10}) == stream.alive());
+        stream.deliver(provider, a + 11); // the farthest: it goes at once
+        CPPUNIT_ASSERT(chunks({5, 6, 8, 9, 10}) == stream.alive());
+        CPPUNIT_ASSERT_EQUAL(uint64_t(5 * kMiB), provider.heldBytes());
+        CPPUNIT_ASSERT(provider.wanted().empty()); // the window was never touched
+        // The reader moves on: chunk 5 is behind it, kept until a delivery needs its room.
+        std::vector<uint8_t> buffer(kMiB);
+        std::size_t got = 0;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, readSome(provider, buffer.data(), buffer.size(), got));
+        CPPUNIT_ASSERT(
+            std::equal(buffer.begin(), buffer.end(), stream.bytes[0].begin() + 5 * kMiB));
+        CPPUNIT_ASSERT(chunks({5, 6, 8, 9, 10}) == stream.alive());
+        CPPUNIT_ASSERT(std::vector<std::size_t>{a + 7} == provider.wanted());
+        stream.deliver(provider, a + 7);
+        CPPUNIT_ASSERT(chunks({6, 7, 8, 9, 10}) == stream.alive());
+        CPPUNIT_ASSERT(provider.peakHeldBytes() <= 5 * kMiB);
+    }
+
+    // A zip reader on a 40-chunk archive (budget 32/48): the head and chunks 0..2, a seek to
+    // the last chunk (its central directory) read to the end, back to 0 and everything in
+    // order. The fetcher requests what is wanted, in order, and its requests arrive later,
+    // the way the download engine's do (those for chunks 3.. arrive while the reader is at the
+    // end). Every chunk is delivered once and never wanted again.
+    void testZipReaderFetchesEachChunkOnce() {
+        Stream stream;
+        const std::size_t size = 40 * kMiB - 1000;
+        stream.add("game.eti", size, 18);
+        StreamProvider provider(stream.archives, {32, 48}, {});
+        const std::size_t a = stream.archives[0].firstChunk;
+
+        std::deque<std::size_t> inFlight; // requested, not yet arrived, in request order
+        std::set<std::size_t> requested, delivered;
+        std::map<std::size_t, int> wantedAgain; // chunk -> times wanted after its delivery
+        std::size_t deliveries = 0;
+        const auto poll = [&] {
+            for (std::size_t id : provider.wanted()) {
+                if (requested.count(id) != 0)
+                    continue;
+                if (delivered.count(id) != 0)
+                    ++wantedAgain[id];
+                requested.insert(id);
+                inFlight.push_back(id);
+            }
+        };
+        // Lets requests arrive, oldest first, until the chunk under the read position has.
+        uint64_t at = 0;
+        const auto arriveForRead = [&] {
+            poll();
+            const std::size_t needed = a + static_cast<std::size_t>(at / kChunkSize);
+            while (requested.count(needed) != 0) {
+                const std::size_t id = inFlight.front();
+                inFlight.pop_front();
+                requested.erase(id);
+                stream.deliver(provider, id);
+                delivered.insert(id);
+                ++deliveries;
+                poll();
+            }
+        };
+        const auto readPiece = [&](std::size_t capacity) {
+            arriveForRead();
+            std::vector<uint8_t> buffer(capacity);
+            std::size_t got = 0;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                                 readSome(provider, buffer.data(), buffer.size(), got));
+            CPPUNIT_ASSERT(std::equal(buffer.begin(), buffer.begin() + long(got),
+                                      stream.bytes[0].begin() + long(at)));
+            at += got;
+            return got;
+        };
+        const auto seekTo = [&](uint64_t target) {
+            int64_t position = 0;
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK,
+                                 seek(provider, int64_t(target), LANSPREAD_SEEK_SET, position));
+            at = target;
+        };
+
+        provider.open(0);
+        arriveForRead();
+        CPPUNIT_ASSERT(provider.head(4096).ok());
+        while (at < 3 * kMiB) // the bidder: chunks 0..2
+            readPiece(64 * 1024);
+        seekTo(39 * kMiB); // the central directory, in the last chunk
+        while (readPiece(64 * 1024) > 0) {
+        }
+        CPPUNIT_ASSERT_EQUAL(uint64_t(size), at);
+        seekTo(0); // the entries, in order
+        while (readPiece(256 * 1024) > 0) {
+        }
+        CPPUNIT_ASSERT_EQUAL(uint64_t(size), at);
+
+        std::string again;
+        for (const auto &[id, times] : wantedAgain)
+            again += " " + std::to_string(id - a) + "x" + std::to_string(times);
+        CPPUNIT_ASSERT_MESSAGE("chunks wanted again after delivery:" + again, wantedAgain.empty());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(40), deliveries);
+        CPPUNIT_ASSERT(provider.wanted().empty());
+        CPPUNIT_ASSERT(provider.peakHeldBytes() <= 48 * kMiB);
     }
 
     // wake runs without the provider's lock held (it may call back into it) and only when
-    // the wanted set may have changed: open, another chunk under the read position.
+    // the wanted set may have changed: open, another chunk under the read position (by a seek
+    // or by reading into it: nothing is released, but the window's end moved).
     void testWakeOutsideTheLock() {
         Stream stream;
         stream.add("a.eti", 3 * kMiB, 12);
@@ -512,7 +691,11 @@ class StreamProviderTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(3, wakes.load());
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, readSome(provider, buffer.data(), kMiB, got));
         CPPUNIT_ASSERT_EQUAL(kMiB, got);
-        CPPUNIT_ASSERT_EQUAL(4, wakes.load()); // chunk 0 passed and released
+        CPPUNIT_ASSERT_EQUAL(4, wakes.load()); // into chunk 1: the window now takes in chunk 2
+        CPPUNIT_ASSERT_EQUAL(uint64_t(2 * kMiB), provider.heldBytes()); // chunk 0 is kept
+        CPPUNIT_ASSERT(std::vector<std::size_t>{a + 2} == provider.wanted());
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, readSome(provider, buffer.data(), kMiB / 2, got));
+        CPPUNIT_ASSERT_EQUAL(4, wakes.load()); // within chunk 1
     }
 
     // An empty archive has nothing to fetch: the window skips it, ahead or current.

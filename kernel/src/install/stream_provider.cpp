@@ -134,32 +134,30 @@ void StreamProvider::releaseLocked(std::size_t chunkId, std::vector<ChunkBytes> 
 }
 
 void StreamProvider::enforceBudgetLocked(std::vector<ChunkBytes> &released) {
-    if (_held.size() < _budget.maxHeldChunks)
-        return;
-    const std::vector<std::size_t> window = windowLocked();
     const uint64_t readOrder = readOrderLocked();
-    const auto inWindow = [&window](std::size_t id) {
-        return std::find(window.begin(), window.end(), id) != window.end();
-    };
-    while (!_held.empty() && _held.size() >= _budget.maxHeldChunks) {
-        // The farthest chunk outside the window; inside it only when nothing else is left
-        // (never the chunk under the read position, the window's first).
+    // The victim's rank, the larger the sooner it goes: its tier (2 behind the read position,
+    // 1 ahead of it outside the window, 0 in the window), then how far it is from the read
+    // position.
+    using Rank = std::pair<int, uint64_t>;
+    while (_held.size() > _budget.maxHeldChunks) {
         std::optional<std::size_t> victim;
-        bool victimInWindow = true;
-        uint64_t victimDistance = 0;
+        Rank victimRank{};
         for (const auto &[id, held] : _held) {
             const std::optional<Place> place = placeOf(id);
             if (!place)
                 continue;
-            const bool windowed = inWindow(id);
-            if (windowed && !window.empty() && window.front() == id)
-                continue;
-            const uint64_t away = distance(orderOf(*place), readOrder);
-            if (!victim || (victimInWindow && !windowed) ||
-                (victimInWindow == windowed && away > victimDistance)) {
+            const uint64_t order = orderOf(*place);
+            if (order == readOrder)
+                continue; // the chunk under the read position: the reader needs it now
+            int tier = 0;
+            if (order < readOrder)
+                tier = 2;
+            else if (order - readOrder >= _windowChunks)
+                tier = 1;
+            const Rank rank{tier, distance(order, readOrder)};
+            if (!victim || rank > victimRank) {
                 victim = id;
-                victimInWindow = windowed;
-                victimDistance = away;
+                victimRank = rank;
             }
         }
         if (!victim)
@@ -188,18 +186,20 @@ void StreamProvider::deliver(std::size_t chunkId, ChunkBytes bytes, std::size_t 
         const uint64_t expected =
             catalog::chunkLength(_archives[place->archive].size, place->index);
         if (size != expected || (size > 0 && bytes == nullptr)) {
+            const std::string what = bytes == nullptr && size > 0
+                                         ? std::string("without its bytes")
+                                         : "with " + std::to_string(size) + " bytes instead of " +
+                                               std::to_string(expected);
             log::warning(kLogSource, "stream: chunk " + std::to_string(chunkId) + " of archive '" +
-                                         _archives[place->archive].name + "' delivered with " +
-                                         std::to_string(size) + " bytes instead of " +
-                                         std::to_string(expected) + "; ignored");
+                                         _archives[place->archive].name + "' delivered " + what +
+                                         "; ignored");
             return;
         }
-        const std::vector<std::size_t> window = windowLocked();
-        if (std::find(window.begin(), window.end(), chunkId) == window.end())
-            return; // not wanted (any more): the reader passed it or moved elsewhere
-        enforceBudgetLocked(released);
+        if (place->archive < _current)
+            return; // an archive already read: the reader never goes back to it
         _held[chunkId] = Held{std::move(bytes), size};
         _heldBytes += size;
+        enforceBudgetLocked(released); // may drop the chunk just taken
         _peakHeldBytes = std::max(_peakHeldBytes, _heldBytes);
     }
     _arrived.notify_all();
@@ -301,9 +301,9 @@ std::string StreamProvider::lastError() const {
 
 lanspread_status StreamProvider::readSome(uint8_t *buffer, std::size_t capacity,
                                           std::size_t *outRead) {
-    std::vector<ChunkBytes> released;
     ChunkBytes bytes;
     std::size_t offset = 0, length = 0;
+    bool moved = false;
     {
         std::unique_lock lock(_mutex);
         if (_failed) {
@@ -326,14 +326,15 @@ lanspread_status StreamProvider::readSome(uint8_t *buffer, std::size_t capacity,
         offset = static_cast<std::size_t>(_position - index * catalog::kChunkSize);
         length = std::min(capacity, held.size - offset); // up to the chunk's end
         bytes = held.bytes;
+        // The chunk stays held (a zip reader comes back to it): only the budget lets it go.
+        const uint64_t before = readOrderLocked();
         _position += length;
-        // The reader passed this chunk: give it back, and the window moves on.
-        if (_position >= archive.size || chunkIndexAt(_position) != index)
-            releaseLocked(chunkId, released);
+        moved = readOrderLocked() != before;
     }
     std::memcpy(buffer, bytes.get() + offset, length);
     *outRead = length;
-    if (!released.empty() && _wake)
+    // Another chunk is under the read position: the window moved, its end is to be fetched.
+    if (moved && _wake)
         _wake();
     return LANSPREAD_OK;
 }

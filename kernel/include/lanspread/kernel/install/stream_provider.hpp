@@ -13,13 +13,18 @@
 //
 // Memory budget: at most budget.windowChunks chunks are wanted ahead of the read position
 // (the read-ahead window: chunks of the current archive and then of the next ones), and at
-// most budget.maxHeldChunks delivered chunks are held at once. Chunks behind the read
-// position are released as soon as the reader reads past them (chunks a seek jumps over are
-// kept while the budget allows, so zip's trip to its central directory and back does not
-// fetch the start twice), and every chunk of an earlier archive when the next one is opened;
-// when a delivery would exceed the budget, the held chunks farthest from the read position go
-// first, those outside the window before any inside it. A chunk the reader needs again after
-// it was released (a backward seek) is simply wanted again.
+// most budget.maxHeldChunks delivered chunks are held at once. Every delivered chunk of the
+// current archive or a later one is taken, wanted or not (a request made before a seek that
+// arrives after it is still worth its bytes), and reading releases nothing: a zip reader reads
+// its start, its central directory at the end, goes back to the start and comes back to the
+// last chunk for the last entries, and each of those chunks is fetched once while the budget
+// has room. Chunks are released when the next archive is opened (every chunk of the earlier
+// ones), by fail(), and by the budget: while more than maxHeldChunks are held, the chunks
+// behind the read position go first (the farthest behind first), then those ahead of it
+// outside the window (the farthest first), then window chunks (the farthest first), never the
+// chunk under the read position; a chunk just delivered may be the one to go. A chunk the
+// reader needs after it was released is simply wanted again; what is held when the last
+// archive is read goes with the provider.
 //
 // Chunk ids are the download plan's (the picker's): archive k's chunk i is
 // archives[k].firstChunk + i; every chunk is catalog::kChunkSize long except the last of an
@@ -68,7 +73,8 @@ class StreamProvider {
     using ChunkBytes = std::shared_ptr<const uint8_t>;
 
     // archives: in the order they are installed (sorted by name). wake: the set of wanted
-    // chunks may have changed (the reader moved, or released chunks); called on any thread.
+    // chunks may have changed (another chunk is under the read position, or an archive was
+    // opened); called on any thread.
     StreamProvider(std::vector<StreamArchive> archives, StreamBudget budget,
                    std::function<void()> wake);
     ~StreamProvider();
@@ -84,8 +90,10 @@ class StreamProvider {
     // the read-ahead window in order, leaving out chunks already held. Empty once the last
     // archive is fully read (or the stream failed).
     std::vector<std::size_t> wanted() const;
-    // A verified chunk (size bytes). Ignored when it is not wanted (a late endgame copy, a
-    // chunk the reader has passed) or already held. Wakes a blocked reader.
+    // A verified chunk (size bytes). Taken when it belongs to the current archive or a later
+    // one, wanted or not; ignored when it is already held (a late endgame copy), belongs to an
+    // archive before the current one, or the stream failed. Then the budget is enforced (the
+    // chunk itself may go at once). Wakes a blocked reader.
     void deliver(std::size_t chunkId, ChunkBytes bytes, std::size_t size);
     // Ends the stream: blocked and later reads return status (E_IO, or E_CANCELLED for a
     // cancel). The first call wins. Held chunks are released.
@@ -143,15 +151,16 @@ class StreamProvider {
     // The stream order of the chunk under the read position; when the current archive is read
     // to its end, that of the next archive's first chunk.
     uint64_t readOrderLocked() const;
-    // The read-ahead window: up to windowChunks plan ids from the read position on, in order.
+    // The read-ahead window: up to _windowChunks plan ids from the read position on, in order
+    // (stream orders readOrderLocked() .. + _windowChunks - 1).
     std::vector<std::size_t> windowLocked() const;
     std::vector<std::size_t> wantedLocked() const;
     // Drops one held chunk; its bytes are moved to released so that they are given back
     // (their deleter runs) after the lock is let go.
     void releaseLocked(std::size_t chunkId, std::vector<ChunkBytes> &released);
-    // Makes room for one more chunk: while maxHeldChunks are held, drops the held chunk
-    // farthest from the read position, preferring chunks outside the window (a window chunk
-    // would only be wanted again at once).
+    // While more than maxHeldChunks are held, drops one: behind the read position first (the
+    // farthest behind), then ahead of it outside the window (the farthest), then in the window
+    // (the farthest: it would be wanted again at once); never the chunk under the read position.
     void enforceBudgetLocked(std::vector<ChunkBytes> &released);
 
     std::vector<StreamArchive> _archives;
