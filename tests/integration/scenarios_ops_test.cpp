@@ -17,6 +17,7 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -137,6 +138,56 @@ bool sameBytes(const std::string &a, const std::string &b, std::string &why) {
 // A peer's [lanspread] settings: its total upload cap in MiB/s (0 = none).
 std::string uploadCapIni(double uploadLimitMiBps) {
     return "[lanspread]\nupload_limit_mib_s = " + std::to_string(uploadLimitMiBps) + "\n";
+}
+
+// ---- a filesystem made to run out ----
+
+// Bytes free on the filesystem holding path (0 when it cannot be read).
+uint64_t freeBytesOf(const std::string &path) {
+    struct statvfs vfs {};
+    if (::statvfs(path.c_str(), &vfs) != 0)
+        return 0;
+    return uint64_t(vfs.f_bavail) * vfs.f_frsize;
+}
+// Bytes the regular files under root occupy on disk (sparse files count what they hold).
+uint64_t allocatedBytes(const std::string &root) {
+    uint64_t total = 0;
+    std::error_code ec;
+    for (auto it = fs::recursive_directory_iterator(root, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+        struct stat st {};
+        if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode))
+            total += uint64_t(st.st_blocks) * 512;
+    }
+    return total;
+}
+// Grows the ballast file at path until the filesystem holding it has at most leave bytes free,
+// with posix_fallocate (instant on tmpfs, no data written), so that a download running
+// meanwhile meets ENOSPC on its next writes. The download takes space too, so a grow it
+// outran (ENOSPC) is measured again. Returns the ballast's size.
+uint64_t fillLeaving(const std::string &path, uint64_t leave) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0)
+        throw std::runtime_error("cannot create " + path + ": " + std::strerror(errno));
+    struct stat st {};
+    uint64_t size = ::fstat(fd, &st) == 0 ? uint64_t(st.st_size) : 0;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        const uint64_t free = freeBytesOf(path);
+        if (free <= leave) {
+            ::close(fd);
+            return size;
+        }
+        const int rc = ::posix_fallocate(fd, off_t(size), off_t(free - leave));
+        if (rc == 0)
+            size += free - leave;
+        else if (rc != ENOSPC) {
+            ::close(fd);
+            throw std::runtime_error("cannot grow " + path + ": " + std::strerror(rc));
+        }
+    }
+    ::close(fd);
+    throw std::runtime_error("the filesystem of " + path + " kept more than " +
+                             std::to_string(leave) + " B free after 100 grows");
 }
 
 // ---- what a peer reports ----
@@ -307,18 +358,22 @@ class OpsScenariosTest : public ScenarioTest {
                  join(names) + "} == source by SHA-256, no transfer events");
     }
 
-    // S20: the receiver's games dir is a 40 MiB tmpfs and the game needs 96 MiB: the download
-    // fails naming the write error, nothing is committed, the operation clears and a new
-    // download command is accepted (and fails the same way).
+    // S20: a real write failure mid-download. The receiver's games dir is a 200 MiB tmpfs, so
+    // the 96 MiB game passes download's free-space check (96 + 64 MiB margin); right after the
+    // download is accepted a ballast file fills the tmpfs to 8 MiB free, so the chunk writes
+    // meet ENOSPC: the download fails naming the write error, nothing is committed and the
+    // operation clears. With the ballast still there a download is refused up front
+    // (insufficient-space, suggesting stream-install, no transfer events); without it a retry
+    // is accepted and, the ballast put back, fails the same way.
     void S20_receiverWriteFailure() {
         Lab &lab = newLab("S20");
         writeBigAlienswarm(lab.gamesDirOf("alpha"), 96 * kMiB, 20);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.addPeer("client");
         const std::string games = lab.gamesDirOf("client");
-        if (::mount("tmpfs", games.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=40m,mode=0755") !=
+        if (::mount("tmpfs", games.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=200m,mode=0755") !=
             0)
-            lab.check(false, "cannot mount a 40 MiB tmpfs on " + games + ": " +
+            lab.check(false, "cannot mount a 200 MiB tmpfs on " + games + ": " +
                                  std::strerror(errno) + " (S20 needs root or CAP_SYS_ADMIN)");
         _mounted = games;
         _mountUser = &client;
@@ -327,16 +382,33 @@ class OpsScenariosTest : public ScenarioTest {
         waitRemote(client, "alienswarm", 1);
         const std::string root = client.gameRoot("alienswarm");
         const std::string noSpace = std::strerror(ENOSPC);
+        // A top-level file: no catalog game's root, so the library ignores it.
+        const std::string ballast = games + "/.s20-ballast";
+        const uint64_t leave = 8 * kMiB;
+        const std::string downloadCommand =
+            R"({"cmd":"download","game":"alienswarm","install":false})";
 
         const std::size_t from = client.logSize();
-        client.commandOk(R"({"cmd":"download","game":"alienswarm","install":false})");
+        client.commandOk(downloadCommand);
+        const uint64_t ballastSize = fillLeaving(ballast, leave);
+        // What the download had written when the ballast was in place: it must not be all.
+        const uint64_t written = allocatedBytes(root);
         const std::size_t end = waitDownloadEnd(client, "alienswarm", from, 60s);
         lab.check(client.logAt(end).name == "download-failed",
-                  "expected download-failed, got " + client.logAt(end).line);
+                  "expected download-failed (" + std::to_string(written) +
+                      " B written when the ballast was in place), got " + client.logAt(end).line);
         const std::string error = str(client.logAt(end).object, "error");
-        lab.check(error.find(noSpace) != std::string::npos && error.find(kEti) != std::string::npos,
-                  "the failure does not name the write error (" + noSpace + ") on " + kEti + ": " +
-                      error);
+        // The write that meets ENOSPC is whichever chunk comes next: one of the archive's or
+        // version.ini's (written as .version.ini.download until the commit).
+        const std::string versionTemp = ".version.ini.download";
+        lab.check(error.find(noSpace) != std::string::npos &&
+                      (error.find(kEti) != std::string::npos ||
+                       error.find(versionTemp) != std::string::npos),
+                  "the failure does not name the write error (" + noSpace + ") on " + kEti +
+                      " or " + versionTemp + ": " + error);
+        std::size_t chunksBefore = 0;
+        for (std::size_t i = from; i < end; ++i)
+            chunksBefore += client.logAt(i).name == "download-chunk-finished" ? 1 : 0;
         // The operation is over when the failure is reported.
         lab.check(idle(client, "alienswarm"), "alienswarm is still an active operation");
         Json lastOps;
@@ -349,17 +421,35 @@ class OpsScenariosTest : public ScenarioTest {
         lab.check(local.isNull() ||
                       (!flag(local, "downloaded") && str(local, "availability") != "Ready"),
                   "the partial alienswarm is listed as " + toJson(local));
-        struct statvfs vfs {};
-        ::statvfs(games.c_str(), &vfs);
-        const uint64_t freeBytes = uint64_t(vfs.f_bavail) * vfs.f_frsize;
+        const uint64_t freeAfterFailure = freeBytesOf(games);
 
-        // A retry is accepted (the operation cleared), and fails the same way.
+        // The ballast still there, a download is refused before it starts.
+        const std::size_t refusedFrom = client.logSize();
+        Json refused = client.command(downloadCommand);
+        Json refusal = refused->getObject("error");
+        const std::string code = str(refusal, "code"), message = str(refusal, "message");
+        lab.check(!flag(refused, "ok") && code == "insufficient-space",
+                  "a download into the full tmpfs was answered " + toJson(refused));
+        lab.check(message.find("stream-install") != std::string::npos,
+                  "the insufficient-space message does not suggest stream-install: " + message);
+        client.drain(300ms);
+        const auto refusedEvents = transferEvents(client, refusedFrom);
+        lab.check(refusedEvents.empty(), "the refused download emitted " + joinList(refusedEvents));
+        lab.check(idle(client, "alienswarm"), "the refused download left an operation");
+
+        // Without the ballast a retry is accepted; the ballast put back, it fails the same way.
+        lab.check(::unlink(ballast.c_str()) == 0,
+                  "cannot remove " + ballast + ": " + std::strerror(errno));
+        const uint64_t freeForRetry = freeBytesOf(games);
         const std::size_t retryFrom = client.logSize();
-        Json retry = client.command(R"({"cmd":"download","game":"alienswarm","install":false})");
+        Json retry = client.command(downloadCommand);
         lab.check(retry->optValue<bool>("ok", false), "the retry was refused: " + toJson(retry));
+        fillLeaving(ballast, leave);
+        const uint64_t retryWritten = allocatedBytes(root);
         const std::size_t retryEnd = waitDownloadEnd(client, "alienswarm", retryFrom, 60s);
         lab.check(client.logAt(retryEnd).name == "download-failed",
-                  "expected the retry to fail, got " + client.logAt(retryEnd).line);
+                  "expected the retry to fail (" + std::to_string(retryWritten) +
+                      " B on disk when the ballast was back), got " + client.logAt(retryEnd).line);
         const std::string retryError = str(client.logAt(retryEnd).object, "error");
         lab.check(retryError.find(noSpace) != std::string::npos,
                   "the retry failed otherwise: " + retryError);
@@ -371,11 +461,20 @@ class OpsScenariosTest : public ScenarioTest {
         lab.check(client.running() && str(client.status(), "peer_id") == client.peerId(),
                   "the client is not responsive after the failures");
         checkJsonOnly(lab, client);
-        evidence("S20: 96 MiB alienswarm into a 40 MiB tmpfs -> download-failed (" + error + "), " +
-                 std::to_string(freeBytes) +
-                 " B left free, no version.ini, not listed Ready, active-operations cleared; "
-                 "retry accepted -> download-failed again (" +
-                 retryError + ")");
+        // The tmpfs itself goes in tearDown.
+        lab.check(::unlink(ballast.c_str()) == 0,
+                  "cannot remove " + ballast + ": " + std::strerror(errno));
+        const auto mib = [](uint64_t bytes) { return fixed(double(bytes) / double(kMiB), 1); };
+        evidence("S20: 96 MiB alienswarm into a 200 MiB tmpfs, a " + mib(ballastSize) +
+                 " MiB ballast right after download was accepted (" + mib(written) +
+                 " MiB written by then, " + std::to_string(chunksBefore) +
+                 " chunks finished before the failure) -> download-failed (" + error + "), " +
+                 mib(freeAfterFailure) +
+                 " MiB left free, no version.ini, not listed Ready, active-operations cleared; "
+                 "download with the ballast -> " +
+                 code + " (\"" + message + "\"), no transfer events; ballast removed (" +
+                 mib(freeForRetry) + " MiB free) -> retry accepted, ballast back (" +
+                 mib(retryWritten) + " MiB on disk) -> download-failed again (" + retryError + ")");
     }
 
     // S24: two empty clients download the same 64 MiB game from one source (capped at
