@@ -158,6 +158,19 @@ Status clearLaunchMarker(const std::string &stateDir, const std::string &gameId)
     return base::removeFileIfPresent(launchMarkerPath(stateDir, gameId));
 }
 
+Status finishRollback(bool clean, const std::string &stateDir, const std::string &gameId,
+                      const std::string &what, Status why) {
+    if (clean)
+        clean = removeIntent(stateDir, gameId).succeeded();
+    if (!clean)
+        log::error(kLogSource,
+                   "the failed " + what + " of " + gameId + " is left to startup recovery");
+    // info: the caller reports the failure (an event); a warning would show it twice at a
+    // terminal.
+    log::info(kLogSource, what + " of " + gameId + " failed: " + why.describe());
+    return why;
+}
+
 std::string join(const std::vector<std::string> &parts, const char *separator) {
     std::string out;
     for (const auto &part : parts) {
@@ -229,15 +242,7 @@ Result<InstallOutcome> InstallEngine::install(const std::string &gameId,
                 clean = false;
             }
         }
-        if (clean)
-            clean = removeIntent(_stateDir, gameId).succeeded();
-        if (!clean)
-            log::error(kLogSource,
-                       "the failed install of " + gameId + " is left to startup recovery");
-        // info: the caller reports the failure (install-failed); a warning would show it twice
-        // at a terminal.
-        log::info(kLogSource, "install of " + gameId + " failed: " + why.describe());
-        return why;
+        return finishRollback(clean, _stateDir, gameId, "install", std::move(why));
     };
     auto isCancelled = [&] { return cancelled && cancelled(); };
 

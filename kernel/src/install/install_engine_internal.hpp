@@ -60,6 +60,11 @@ Status promoteStaging(const GamePaths &p);
 Status restoreBackup(const GamePaths &p);
 Status clearLaunchMarker(const std::string &stateDir, const std::string &gameId);
 
+// The end of a failed transaction's undo: the intent goes when the undo was clean (else it
+// stays, so the next start's recovery finishes it), and the failure is logged. Returns why.
+Status finishRollback(bool clean, const std::string &stateDir, const std::string &gameId,
+                      const std::string &what, Status why);
+
 std::string join(const std::vector<std::string> &parts, const char *separator);
 
 // How many bytes of an archive's start the unpackers probe.

@@ -88,14 +88,7 @@ Result<InstallOutcome> InstallEngine::streamInstall(const std::string &gameId,
                 clean = false;
             }
         }
-        if (clean)
-            clean = removeIntent(_stateDir, gameId).succeeded();
-        if (!clean)
-            log::error(kLogSource,
-                       "the failed stream install of " + gameId + " is left to startup recovery");
-        // info: the caller reports the failure; a warning would show it twice at a terminal.
-        log::info(kLogSource, "stream install of " + gameId + " failed: " + why.describe());
-        return why;
+        return finishRollback(clean, _stateDir, gameId, "stream install", std::move(why));
     };
     auto isCancelled = [&] { return cancelled && cancelled(); };
     auto cannot = [&](const Status &why) {

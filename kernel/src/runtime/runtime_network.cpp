@@ -34,6 +34,22 @@ bool looksLikeAddress(const std::string &addr) {
             return false;
     return std::stoul(addr.substr(colon + 1)) <= 65535;
 }
+// The event that reports a download (or stream-install) that ended without the game:
+// download-cancelled, or download-failed (logged); nullopt for one that finished.
+std::optional<contract::Event> unsuccessfulEnd(const std::string &gameId, const char *what,
+                                               const transfer::DownloadOutcome &outcome) {
+    using Kind = transfer::DownloadOutcome::Kind;
+    switch (outcome.kind) {
+    case Kind::Finished: return std::nullopt;
+    case Kind::Cancelled: return contract::downloadCancelled(gameId);
+    case Kind::Failed:
+    case Kind::PeersGone: break;
+    }
+    // info: download-failed is the report; at a terminal (warnings and errors shown) the
+    // failure would otherwise be read twice.
+    log::info(kSource, std::string(what) + " of " + gameId + " failed: " + outcome.error);
+    return contract::downloadFailed(gameId, outcome.error);
+}
 } // namespace
 
 void PeerRuntime::registerPeerCommands() {
@@ -295,20 +311,11 @@ void PeerRuntime::finishStreamInstall(const std::string &gameId, lanspread_cance
     _cancels.release(token);
     _library->setBusy(gameId, false);
     using Kind = transfer::DownloadOutcome::Kind;
-    std::optional<contract::Event> ended;
-    switch (outcome.kind) {
-    case Kind::Finished: {
+    std::optional<contract::Event> ended = unsuccessfulEnd(gameId, "stream-install", outcome);
+    if (outcome.kind == Kind::Finished) {
         const install::ExtractionStats stats =
             outcome.installed ? outcome.installed->stats : install::ExtractionStats{};
         ended = contract::installFinished(gameId, stats.files, stats.bytes, false);
-        break;
-    }
-    case Kind::Cancelled: ended = contract::downloadCancelled(gameId); break;
-    case Kind::Failed:
-    case Kind::PeersGone:
-        ended = contract::downloadFailed(gameId, outcome.error);
-        log::info(kSource, "stream-install of " + gameId + " failed: " + outcome.error);
-        break;
     }
     // The operation ends once the library shows the outcome (LocalOnly, or no game at all).
     _library->rescanNow(gameId, [this, gameId, ended] {
@@ -380,18 +387,7 @@ void PeerRuntime::finishDownload(const std::string &gameId, bool install,
         runInstall(gameId, _library->find(gameId) && _library->find(gameId)->installed);
         return;
     }
-    std::optional<contract::Event> ended;
-    switch (outcome.kind) {
-    case Kind::Finished: break;
-    case Kind::Cancelled: ended = contract::downloadCancelled(gameId); break;
-    case Kind::Failed:
-    case Kind::PeersGone:
-        ended = contract::downloadFailed(gameId, outcome.error);
-        // info: download-failed is the report; at a terminal (warnings and errors shown) the
-        // failure would otherwise be read twice.
-        log::info(kSource, "download of " + gameId + " failed: " + outcome.error);
-        break;
-    }
+    std::optional<contract::Event> ended = unsuccessfulEnd(gameId, "download", outcome);
     // The operation ends once the library shows the outcome (a finished root is Ready, a
     // failed one is not downloaded).
     _library->rescanNow(gameId, [this, gameId, ended] {

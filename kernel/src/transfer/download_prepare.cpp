@@ -146,32 +146,11 @@ void Download::prepared(Result<std::set<std::pair<std::size_t, uint64_t>>> done)
         end({DownloadOutcome::Kind::Failed, done.status().message()});
         return;
     }
-    _phase = Phase::Transferring;
-    _attempts.assign(_picker->chunkCount(), 0);
-    _startNs = _reactor.now();
-    _lastAdvanceNs = _startNs;
-    _lastProgressNs = _startNs;
-    _lastProgressBytes = _bytesReceived;
-    std::vector<std::string> sourceAddrs;
-    for (const auto &p : _picker->sources())
-        sourceAddrs.push_back(addrOf(p));
-    const contract::Event begin = contract::downloadBegin(_game.id, _picker->bytesTotal(),
-                                                          _picker->bytesVerified(), sourceAddrs);
-    _events.publish(begin.topic, begin.payload);
+    beginTransfer(_picker->bytesTotal(), _picker->bytesVerified());
     if (_picker->bytesVerified() > 0)
         log::info(kSource, _game.id + ": resuming, " + std::to_string(_picker->bytesVerified()) +
                                " of " + std::to_string(_picker->bytesTotal()) +
                                " bytes already verified on disk");
-    auto self = shared_from_this();
-    _reactor.startTimer(
-        kProgressIntervalNs,
-        [weak = std::weak_ptr<Download>(self)] {
-            if (auto d = weak.lock()) {
-                d->_progressTimer = 0;
-                d->publishProgress();
-            }
-        },
-        _progressTimer);
     if (_picker->finished()) {
         commit();
         return;

@@ -77,18 +77,7 @@ void Download::prepareStream() {
                                                               });
                                                           });
 
-    _phase = Phase::Transferring;
-    _attempts.assign(_picker->chunkCount(), 0);
-    _startNs = _reactor.now();
-    _lastAdvanceNs = _startNs;
-    _lastProgressNs = _startNs;
-    _lastProgressBytes = _bytesReceived;
-    std::vector<std::string> sourceAddrs;
-    for (const auto &p : _picker->sources())
-        sourceAddrs.push_back(addrOf(p));
-    const contract::Event begin = contract::downloadBegin(
-        _game.id, _picker->bytesTotal() - _streamSkippedBytes, 0, sourceAddrs);
-    _events.publish(begin.topic, begin.payload);
+    beginTransfer(_picker->bytesTotal() - _streamSkippedBytes, 0);
     log::info(kSource, _game.id + ": streaming " + std::to_string(_provider->archives().size()) +
                            " archive(s), " +
                            std::to_string(_picker->bytesTotal() - _streamSkippedBytes) +
@@ -122,15 +111,6 @@ void Download::prepareStream() {
         });
     });
 
-    _reactor.startTimer(
-        kProgressIntervalNs,
-        [weak] {
-            if (auto d = weak.lock()) {
-                d->_progressTimer = 0;
-                d->publishProgress();
-            }
-        },
-        _progressTimer);
     streamWanted();
 }
 

@@ -58,6 +58,10 @@ void Download::publishProgress() {
     pump();
     if (_phase != Phase::Transferring)
         return;
+    startProgressTimer();
+}
+
+void Download::startProgressTimer() {
     _reactor.startTimer(
         kProgressIntervalNs,
         [weak = std::weak_ptr<Download>(shared_from_this())] {
@@ -67,6 +71,22 @@ void Download::publishProgress() {
             }
         },
         _progressTimer);
+}
+
+void Download::beginTransfer(uint64_t bytesTotal, uint64_t bytesResumed) {
+    _phase = Phase::Transferring;
+    _attempts.assign(_picker->chunkCount(), 0);
+    _startNs = _reactor.now();
+    _lastAdvanceNs = _startNs;
+    _lastProgressNs = _startNs;
+    _lastProgressBytes = _bytesReceived;
+    std::vector<std::string> sourceAddrs;
+    for (const auto &p : _picker->sources())
+        sourceAddrs.push_back(addrOf(p));
+    const contract::Event begin =
+        contract::downloadBegin(_game.id, bytesTotal, bytesResumed, sourceAddrs);
+    _events.publish(begin.topic, begin.payload);
+    startProgressTimer();
 }
 
 void Download::pump() {

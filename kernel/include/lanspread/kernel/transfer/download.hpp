@@ -150,6 +150,10 @@ class Download : public std::enable_shared_from_this<Download> {
     void commit();
     void end(DownloadOutcome outcome);
     void publishProgress();
+    void startProgressTimer();
+    // The transfer phase begins: download-begin (bytesTotal: what this download fetches at
+    // most; bytesResumed: verified before it began) and the progress timer.
+    void beginTransfer(uint64_t bytesTotal, uint64_t bytesResumed);
     std::string addrOf(const std::string &peerId) const;
 
     host::Reactor &_reactor;
