@@ -1,22 +1,26 @@
 // B9, the streamed install on a simulated LAN (docs/benchmarks.md): a seeder on lab host 1 and
 // a receiver on host 2 of netns-avahi-lab.sh, every port tbf-shaped both ways, meeting by
-// `connect` (no avahi). The game is one tar .eti of seeded pseudo-random files (nothing to
-// compress), and the same run measures, round after round (the modes taking turns going first),
-// on a fresh receiver and a restarted seeder each time:
+// `connect` (no avahi). The game is one .eti, STREAM_FORMAT "tar" (seeded pseudo-random files,
+// nothing to compress: the install only copies) or "zip" (deflate, seeded files it compresses
+// to about 0.57: the install is CPU-bound inflating, as a real game's is), and the same run
+// measures, round after round (the modes taking turns going first), on a fresh receiver and a
+// restarted seeder each time:
 //
 //   stream    `stream-install`: command -> install-finished
 //   pair      `download` with install=false, then `install`: command -> install-finished
 //   download  `download` with install=false alone: command -> download-finished
 //
 // and reports the ratios stream/pair and stream/download (median, min, max over the rounds),
-// plus each receiver's peak RSS (VmHWM of /proc/<pid>/status once its operation ended) and the
-// bytes each fetched (download-finished.bytes: a chunk fetched twice counts twice). Every
-// result is checked: local/ equals the tar's manifest (stream, pair), the .eti equals the
-// seeder's (download). Run by tests/bench/run-stream.sh inside a 2-host lab; the environment
-// gives STREAM_MIB (game size, default 1024), STREAM_FILES (files in the tar, default 8),
-// STREAM_RATE (tc rate of every port, default 1gbit), STREAM_ROUNDS (default 1) and
-// STREAM_RESULTS (a file the numbers are written to as one JSON object). One evidence line,
-// "B9: ...".
+// plus each receiver's peak RSS (VmHWM of /proc/<pid>/status once its operation ended), the
+// bytes each fetched (download-finished.bytes: a chunk fetched twice counts twice) and the CPU
+// time receiver and seeder spent from the command to the mode's last event (the receiver's
+// busiest thread's too: near the run's wall time, the install is CPU-bound; well below it, it
+// waits on chunks). Every result is checked: local/ equals the archive's manifest (stream,
+// pair), the .eti equals the seeder's (download). Run by tests/bench/run-stream.sh inside a
+// 2-host lab; the environment gives STREAM_MIB (the files' bytes, default 1024), STREAM_FILES
+// (files in the archive, default 8), STREAM_FORMAT (tar or zip, default tar), STREAM_RATE (tc
+// rate of every port, default 1gbit), STREAM_ROUNDS (default 1) and STREAM_RESULTS (a file the
+// numbers are written to as one JSON object). One evidence line, "B9: ...".
 #include "netns_harness.hpp"
 #include "stream_fixtures.hpp"
 
@@ -33,8 +37,11 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 using namespace lanspread::netns;
 namespace fx = lanspread::fixtures;
@@ -72,6 +79,50 @@ int64_t peakRssKiB(pid_t pid) {
     return -1;
 }
 
+// The CPU time (utime + stime, ms) of a /proc/.../stat file: a process's (its ended threads
+// included) or a thread's; 0 when it is unreadable.
+int64_t statCpuMs(const fs::path &statFile) {
+    std::ifstream in(statFile);
+    std::string stat;
+    std::getline(in, stat);
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    const std::size_t close = stat.rfind(')');
+    if (close == std::string::npos)
+        return 0;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string field;
+    int64_t utime = 0, stime = 0;
+    for (int n = 3; n <= 15 && fields >> field; ++n) {
+        if (n == 14)
+            utime = std::stoll(field);
+        if (n == 15)
+            stime = std::stoll(field);
+    }
+    return (utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK);
+}
+int64_t processCpuMs(pid_t pid) {
+    return statCpuMs("/proc/" + std::to_string(pid) + "/stat");
+}
+// Adds the CPU time (ms) of each live thread of a process to seen, by thread id (a thread
+// that ended is missing from /proc: sampled meanwhile, its last sample stays in seen).
+void sampleThreadCpuMs(pid_t pid, std::map<std::string, int64_t> &seen) {
+    std::error_code ec;
+    const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it)
+        seen[it->path().filename().string()] = statCpuMs(it->path() / "stat");
+}
+// CPU each thread spent between two snapshots, busiest first.
+std::vector<int64_t> cpuSpentMs(const std::map<std::string, int64_t> &before,
+                                const std::map<std::string, int64_t> &after) {
+    std::vector<int64_t> out;
+    for (const auto &[tid, ms] : after) {
+        const auto was = before.find(tid);
+        out.push_back(ms - (was == before.end() ? 0 : was->second));
+    }
+    std::sort(out.rbegin(), out.rend());
+    return out;
+}
+
 // {median, min, max} of values (non-empty).
 struct Spread {
     double median = 0, min = 0, max = 0;
@@ -98,6 +149,11 @@ struct Measured {
     int64_t installMs = 0;
     int64_t peakRssKiB = -1; // the receiver's VmHWM once the run ended
     uint64_t bytes = 0;      // download-finished.bytes
+    // CPU from the command to the mode's last event: the receiver's, its busiest thread's,
+    // its threads' (busiest first; sampled every ~200 ms, so a thread that ended counts up to
+    // its last sample), the seeder's
+    int64_t cpuMs = 0, busiestThreadMs = 0, seederCpuMs = 0;
+    std::vector<int64_t> threadMs;
 };
 
 } // namespace
@@ -118,19 +174,23 @@ class NetnsStreamTest : public CppUnit::TestFixture {
         const int files = std::stoi(envOr("STREAM_FILES", "8"));
         const std::string rate = envOr("STREAM_RATE", "1gbit");
         const int rounds = std::stoi(envOr("STREAM_ROUNDS", "1"));
+        const std::string format = envOr("STREAM_FORMAT", "tar");
         _lab = std::make_unique<NetLab>("stream");
         NetLab &lab = *_lab;
         lab.check(labHosts() >= 2,
                   "the lab has " + std::to_string(labHosts()) + " hosts, the bench needs 2");
         lab.check(mib >= uint64_t(files) && files >= 1 && rounds >= 1,
                   "STREAM_MIB must be at least STREAM_FILES, both and STREAM_ROUNDS >= 1");
+        lab.check(format == "tar" || format == "zip",
+                  "STREAM_FORMAT must be tar or zip, not " + format);
         lab.writeCatalog(fx::catalogJson());
 
-        // The game: one tar of `files` pseudo-random files, version.ini last.
+        // The game: one archive of `files` files, version.ini last.
         const std::string root = lab.gamesDirOf("seeder") + "/" + kGame;
         const uint64_t fileBytes = mib * kMiB / uint64_t(files);
-        const Manifest expected =
-            writeRandomTar(root + "/" + kEti, randomMembers("data", files, fileBytes, 9009));
+        const auto members = randomMembers("data", files, fileBytes, 9009);
+        const Manifest expected = format == "zip" ? writeCompressibleZip(root + "/" + kEti, members)
+                                                  : writeRandomTar(root + "/" + kEti, members);
         writeVersionIni(root);
         const uint64_t archiveBytes = fs::file_size(root + "/" + kEti);
         const std::string archiveSha = sha256File(root + "/" + kEti);
@@ -169,11 +229,17 @@ class NetnsStreamTest : public CppUnit::TestFixture {
             return peak;
         };
         const Spread sp = spreadOf(streamPair), sd = spreadOf(streamDownload);
-        evidence("B9: " + std::to_string(mib) + " MiB tar (" + std::to_string(files) + " files, " +
-                 std::to_string(archiveBytes) + " B), every port " + rate + ", " +
-                 std::to_string(rounds) + " round(s): stream-install " +
-                 describe(msSpread("stream"), " s") + ", download+install " +
-                 describe(msSpread("pair"), " s") + ", download " +
+        auto cpuMedian = [&](const std::string &mode, int64_t Measured::*field) {
+            std::vector<double> v;
+            for (const auto &m : runs[mode])
+                v.push_back(double(m.*field) / 1000);
+            return fixed(spreadOf(v).median, 1);
+        };
+        evidence("B9: " + std::to_string(mib) + " MiB of files in a " + format + " (" +
+                 std::to_string(files) + " files, " + std::to_string(archiveBytes) +
+                 " B archive), every port " + rate + ", " + std::to_string(rounds) +
+                 " round(s): stream-install " + describe(msSpread("stream"), " s") +
+                 ", download+install " + describe(msSpread("pair"), " s") + ", download " +
                  describe(msSpread("download"), " s") + "; stream/(download+install) " +
                  describe(sp) + ", stream/download " + describe(sd) +
                  "; receiver peak RSS: stream-install " +
@@ -181,7 +247,14 @@ class NetnsStreamTest : public CppUnit::TestFixture {
                  fixed(double(rssMax("pair")) / 1024, 1) + " MiB, download " +
                  fixed(double(rssMax("download")) / 1024, 1) + " MiB; stream-install fetched " +
                  fixed(double(runs["stream"].back().bytes) / double(archiveBytes), 3) +
-                 "x the archive; every result exact; load " + loadBefore + " -> " + loadAfter);
+                 "x the archive; receiver CPU s (busiest thread), median: stream-install " +
+                 cpuMedian("stream", &Measured::cpuMs) + " (" +
+                 cpuMedian("stream", &Measured::busiestThreadMs) + "), download+install " +
+                 cpuMedian("pair", &Measured::cpuMs) + " (" +
+                 cpuMedian("pair", &Measured::busiestThreadMs) + "), download " +
+                 cpuMedian("download", &Measured::cpuMs) + " (" +
+                 cpuMedian("download", &Measured::busiestThreadMs) +
+                 "); every result exact; load " + loadBefore + " -> " + loadAfter);
 
         const std::string path = envOr("STREAM_RESULTS", "");
         if (path.empty())
@@ -189,17 +262,24 @@ class NetnsStreamTest : public CppUnit::TestFixture {
         Poco::JSON::Object o;
         o.set("mib", mib);
         o.set("files", files);
+        o.set("format", format);
         o.set("archive_bytes", archiveBytes);
         o.set("rate", rate);
         o.set("rounds", rounds);
         for (const std::string mode : {"stream", "pair", "download"}) {
-            Poco::JSON::Array ms, rss, fetched;
+            Poco::JSON::Array ms, rss, fetched, cpu, busiest, seederCpu;
             for (const auto &m : runs[mode]) {
                 ms.add(m.ms);
                 rss.add(m.peakRssKiB);
                 fetched.add(m.bytes);
+                cpu.add(m.cpuMs);
+                busiest.add(m.busiestThreadMs);
+                seederCpu.add(m.seederCpuMs);
             }
             o.set(mode + "_ms", ms);
+            o.set(mode + "_cpu_ms", cpu);
+            o.set(mode + "_busiest_thread_ms", busiest);
+            o.set(mode + "_seeder_cpu_ms", seederCpu);
             o.set(mode + "_peak_rss_kib", rss);
             o.set(mode + "_fetched_bytes", fetched);
         }
@@ -256,6 +336,12 @@ class NetnsStreamTest : public CppUnit::TestFixture {
         const std::string root = receiver.gameRoot(kGame);
         Measured m;
         const std::size_t from = receiver.logSize();
+        const int64_t receiverCpu = processCpuMs(receiver.pid());
+        const int64_t seederCpu = processCpuMs(seeder.pid());
+        std::map<std::string, int64_t> threadsBefore;
+        sampleThreadCpuMs(receiver.pid(), threadsBefore);
+        _threadsSeen.clear();
+        _sampledPid = receiver.pid();
         const int64_t sent = wallMs();
         if (mode == "stream") {
             receiver.commandOk("{\"cmd\":\"stream-install\",\"game\":\"" + kGame + "\"}");
@@ -281,21 +367,30 @@ class NetnsStreamTest : public CppUnit::TestFixture {
                 m.ms = i64(installed, "ts_ms") - sent;
             }
         }
+        sampleThreadCpuMs(receiver.pid(), _threadsSeen);
+        _sampledPid = -1;
+        m.threadMs = cpuSpentMs(threadsBefore, _threadsSeen);
+        m.cpuMs = processCpuMs(receiver.pid()) - receiverCpu;
+        m.busiestThreadMs = m.threadMs.empty() ? 0 : m.threadMs.front();
+        m.seederCpuMs = processCpuMs(seeder.pid()) - seederCpu;
         m.peakRssKiB = peakRssKiB(receiver.pid());
         if (mode == "download") {
             const std::string sha = sha256File(root + "/" + kEti);
             lab.check(sha == archiveSha, label + "'s " + kEti + " differs from the seeder's");
         } else {
             const Manifest local = manifest(root + "/local");
-            lab.check(local == expected,
-                      label + "'s local/ differs from the tar:" + manifestDiff(expected, local));
+            lab.check(local == expected, label + "'s local/ differs from the archive's files:" +
+                                             manifestDiff(expected, local));
         }
-        std::printf(
-            "%s: %s (download %s, install %s), fetched %llu B for a %llu B archive, peak RSS %.1f "
-            "MiB\n",
-            label.c_str(), seconds(m.ms).c_str(), seconds(m.downloadMs).c_str(),
-            seconds(m.installMs).c_str(), static_cast<unsigned long long>(m.bytes),
-            static_cast<unsigned long long>(archiveBytes), double(m.peakRssKiB) / 1024);
+        std::string threads;
+        for (std::size_t t = 0; t < m.threadMs.size() && t < 4; ++t)
+            threads += (t ? " " : "") + seconds(m.threadMs[t]);
+        std::printf("%s: %s (download %s, install %s), fetched %llu B for a %llu B archive, peak "
+                    "RSS %.1f MiB, receiver CPU %s (busiest threads %s), seeder CPU %s\n",
+                    label.c_str(), seconds(m.ms).c_str(), seconds(m.downloadMs).c_str(),
+                    seconds(m.installMs).c_str(), static_cast<unsigned long long>(m.bytes),
+                    static_cast<unsigned long long>(archiveBytes), double(m.peakRssKiB) / 1024,
+                    seconds(m.cpuMs).c_str(), threads.c_str(), seconds(m.seederCpuMs).c_str());
         std::fflush(stdout);
         lab.check(receiver.shutdown() == 0, label + " did not shut down cleanly");
         std::error_code ec;
@@ -304,7 +399,8 @@ class NetnsStreamTest : public CppUnit::TestFixture {
     }
 
     // The event `name` of kGame after from; fails on a failure event or at the timeout. The
-    // seeder's output is read meanwhile (a full stdout pipe would stall its event loop).
+    // seeder's output is read meanwhile (a full stdout pipe would stall its event loop), and
+    // the sampled receiver's threads' CPU.
     Json waitEnd(HostPeer &peer, const std::string &name, std::size_t from,
                  std::chrono::milliseconds timeout, const std::string &label) {
         const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -314,6 +410,8 @@ class NetnsStreamTest : public CppUnit::TestFixture {
                 peer.findAnyEvent({name, "download-failed", "download-cancelled", "install-failed"},
                                   forGame(kGame), 200ms, from);
             _seeder->drain(5ms);
+            if (_sampledPid > 0)
+                sampleThreadCpuMs(_sampledPid, _threadsSeen);
         }
         _lab->check(end != Peer::npos && peer.logAt(end).name == name,
                     label + ": expected " + name + ", got " +
@@ -323,6 +421,8 @@ class NetnsStreamTest : public CppUnit::TestFixture {
 
     std::unique_ptr<NetLab> _lab;
     HostPeer *_seeder = nullptr;
+    pid_t _sampledPid = -1; // the receiver whose threads waitEnd samples, or -1
+    std::map<std::string, int64_t> _threadsSeen;
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(NetnsStreamTest);

@@ -1,9 +1,9 @@
 // Fixtures for the streamed-install scenarios (tests/integration/stream_scenarios_test.cpp)
 // and the streamed-install bench (tests/netns/netns_stream_test.cpp): a plain ustar archive of
-// seeded pseudo-random files written piece by piece (games of hundreds of MiB to 1 GiB never
-// sit in memory, which the fixtures library's in-memory writers would need), the manifest an
-// install of it must produce, a game root made of such archives, and a dir's top-level names.
-// Header-only.
+// seeded pseudo-random files and a deflate zip of seeded compressible files, both written piece
+// by piece (games of hundreds of MiB to 2 GiB never sit in memory, which the fixtures library's
+// in-memory writers would need), the manifest an install of either must produce, a game root
+// made of such archives, and a dir's top-level names. Header-only.
 #pragma once
 
 #include "peer_harness.hpp"
@@ -14,11 +14,15 @@
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 
+#include <archive.h>
+#include <archive_entry.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -26,7 +30,7 @@
 
 namespace lanspread::test {
 
-// One file of a generated tar: its path inside the archive, its size, the seed of its bytes.
+// One file of a generated archive: its path inside the archive, its size, the seed of its bytes.
 struct RandomMember {
     std::string path;
     uint64_t size = 0;
@@ -103,6 +107,67 @@ inline Manifest writeRandomTar(const std::string &outPath,
     out.close();
     if (!out)
         throw std::runtime_error("cannot write " + outPath);
+    return manifest;
+}
+
+// Bytes [offset, offset + size) of a seeded stream that deflate compresses to about 0.57 of its
+// size: each byte is one of 16 letters, drawn from fixtures::pseudoRandom's stream (4 bits of
+// entropy a byte, and LZ77 finds only short matches). Inflating it costs about as much CPU per
+// output byte as real game data does (measured on this project's machines: zlib inflates it
+// and a tar of shared libraries at the same ~150 MB/s), so it stands in for a compressed game.
+inline std::string compressibleBytes(std::size_t size, uint64_t seed, uint64_t offset) {
+    static constexpr char kLetters[] = "abcdefghijklmnop";
+    std::string bytes = lanspread::fixtures::pseudoRandom(size, seed, offset);
+    for (char &c : bytes)
+        c = kLetters[static_cast<unsigned char>(c) & 0x0Fu];
+    return bytes;
+}
+
+// Writes a zip (deflate at zlib's default level, as zip tools make them) of members, regular
+// files of compressibleBytes in the given order, to outPath, 8 MiB at a time; returns the
+// manifest an install of it produces (member path -> SHA-256 of its bytes).
+inline Manifest writeCompressibleZip(const std::string &outPath,
+                                     const std::vector<RandomMember> &members) {
+    std::filesystem::create_directories(std::filesystem::path(outPath).parent_path());
+    std::unique_ptr<struct archive, int (*)(struct archive *)> a(archive_write_new(),
+                                                                 &archive_write_free);
+    auto check = [&](int rc, const std::string &what) {
+        if (rc < ARCHIVE_WARN) {
+            const char *why = archive_error_string(a.get());
+            throw std::runtime_error("zip " + outPath + ": " + what + ": " +
+                                     (why ? why : "unknown libarchive error"));
+        }
+    };
+    check(archive_write_set_format_zip(a.get()), "set format");
+    check(archive_write_zip_set_compression_deflate(a.get()), "deflate");
+    check(archive_write_open_filename(a.get(), outPath.c_str()), "open");
+    Manifest manifest;
+    for (const auto &m : members) {
+        std::unique_ptr<struct archive_entry, void (*)(struct archive_entry *)> e(
+            archive_entry_new(), &archive_entry_free);
+        archive_entry_copy_pathname(e.get(), m.path.c_str());
+        archive_entry_set_filetype(e.get(), AE_IFREG);
+        archive_entry_set_perm(e.get(), 0644);
+        archive_entry_set_mtime(e.get(), 1700000000, 0);
+        archive_entry_set_size(e.get(), static_cast<la_int64_t>(m.size));
+        check(archive_write_header(a.get(), e.get()), "header of " + m.path);
+        Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+        for (uint64_t offset = 0; offset < m.size; offset += 8 * kMiB) {
+            const std::string piece = compressibleBytes(
+                static_cast<std::size_t>(std::min<uint64_t>(8 * kMiB, m.size - offset)), m.seed,
+                offset);
+            sha.update(piece.data(), static_cast<unsigned>(piece.size()));
+            for (std::size_t done = 0; done < piece.size();) {
+                const la_ssize_t n =
+                    archive_write_data(a.get(), piece.data() + done, piece.size() - done);
+                if (n <= 0)
+                    check(ARCHIVE_FATAL, "data of " + m.path);
+                done += static_cast<std::size_t>(n);
+            }
+        }
+        manifest[m.path] = Poco::DigestEngine::digestToHex(sha.digest());
+    }
+    check(archive_write_close(a.get()), "close");
     return manifest;
 }
 
