@@ -33,6 +33,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -1006,39 +1007,34 @@ class DownloadEngineTest : public CppUnit::TestFixture {
 
     // The only source falls silent mid-stream: peers-gone, and the install rolls back.
     void streamOnlySourceLostRollsBack() {
-        Swarm swarm;
-        const StreamGame game = streamGame(swarm.dir.path / "scratch", 8);
-        const Source &only = swarm.addSource("10.0.0.2", game.files);
-        swarm.sim.link(only.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
-
-        swarm.startStreamInstall();
-        const EventLog &log = swarm.receiver->log;
-        CPPUNIT_ASSERT(
-            runUntil(swarm.reactor, [&] { return log.count("download-chunk-finished") > 0; }));
-        swarm.sim.crash(only.ip);
-
-        const transfer::DownloadOutcome outcome = swarm.finish();
-        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::PeersGone);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(1), log.count("download-peers-gone"));
-        assertRolledBack(swarm);
+        streamInterruptedRollsBack([](Swarm &swarm, Source &only) { swarm.sim.crash(only.ip); },
+                                   Kind::PeersGone, 1);
     }
 
     // cancel() mid-stream: Cancelled, the install rolls back.
     void streamCancelRollsBack() {
+        streamInterruptedRollsBack(
+            [](Swarm &swarm, Source &) { swarm.receiver->download->cancel(); }, Kind::Cancelled, 0);
+    }
+
+    // One source; once the first chunk arrived, interrupt(swarm, source): the stream ends as
+    // expected, with peersGoneEvents download-peers-gone events, and nothing is left of it.
+    static void streamInterruptedRollsBack(const std::function<void(Swarm &, Source &)> &interrupt,
+                                           Kind expected, std::size_t peersGoneEvents) {
         Swarm swarm;
         const StreamGame game = streamGame(swarm.dir.path / "scratch", 8);
-        const Source &only = swarm.addSource("10.0.0.2", game.files);
+        Source &only = swarm.addSource("10.0.0.2", game.files);
         swarm.sim.link(only.ip, kReceiverIp).bytesPerSecond = 10.0 * kMiB;
 
         swarm.startStreamInstall();
         const EventLog &log = swarm.receiver->log;
         CPPUNIT_ASSERT(
             runUntil(swarm.reactor, [&] { return log.count("download-chunk-finished") > 0; }));
-        swarm.receiver->download->cancel();
+        interrupt(swarm, only);
 
         const transfer::DownloadOutcome outcome = swarm.finish();
-        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == Kind::Cancelled);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(0), log.count("download-peers-gone"));
+        CPPUNIT_ASSERT_MESSAGE(outcome.error, outcome.kind == expected);
+        CPPUNIT_ASSERT_EQUAL(peersGoneEvents, log.count("download-peers-gone"));
         assertRolledBack(swarm);
     }
 };
