@@ -20,7 +20,6 @@
 #include <fstream>
 #include <iterator>
 #include <string>
-#include <thread>
 #include <vector>
 
 extern "C" const lanspread_plugin_entry *lanspread_plugin_v1(void);
@@ -124,9 +123,7 @@ class UnpackerZipTest : public CppUnit::TestFixture {
                                    lanspread::fixtures::fileEntry("b", "y")});
         for (uint64_t failFrom : {uint64_t{zip.size() - 200}, uint64_t{zip.size() / 2}}) {
             MemorySource stream(zip, 4099);
-            stream.setReadFault([&](uint64_t position) {
-                return position >= failFrom ? LANSPREAD_E_IO : LANSPREAD_OK;
-            });
+            stream.failReadsFrom(failFrom);
             std::vector<ExtractedEntry> got;
             CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, extractAll(stream, got, 4096));
             CPPUNIT_ASSERT(
@@ -382,26 +379,12 @@ class UnpackerZipTest : public CppUnit::TestFixture {
 
         MemorySource stream(zip);
         CPPUNIT_ASSERT(stream.source()->path == nullptr);
-        std::size_t reads = 0;
-        stream.setBeforeRead([&](uint64_t) {
-            stream.setMaxReadBytes(1 + (reads * 7919) % 4093);
-            if (++reads == 20)
-                std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        });
+        stream.setStreamedReads(20, std::chrono::milliseconds(100));
         std::vector<ExtractedEntry> got;
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_END, extractAll(stream, got, 3001));
-        CPPUNIT_ASSERT_EQUAL(want.size(), got.size());
-        for (std::size_t i = 0; i < want.size(); ++i) {
-            std::string what = "streamed: " + want[i].path;
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].path, got[i].path);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].type, got[i].type);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].sizeBytes, got[i].sizeBytes);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mode, got[i].mode);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].mtimeSeconds, got[i].mtimeSeconds);
-            CPPUNIT_ASSERT_EQUAL_MESSAGE(what, want[i].linkTarget, got[i].linkTarget);
-            CPPUNIT_ASSERT_MESSAGE(what, want[i].data == got[i].data);
-        }
-        CPPUNIT_ASSERT(reads > 50); // the small pieces were really used
+        CPPUNIT_ASSERT_EQUAL_MESSAGE("streamed", std::string(),
+                                     lanspread::testing::entriesDifference(want, got));
+        CPPUNIT_ASSERT(stream.readCalls() > 50); // the small pieces were really used
         return got;
     }
 

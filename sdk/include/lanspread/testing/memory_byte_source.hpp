@@ -4,10 +4,13 @@
 // of an archive's bytes and offers them through the C byte source of kinds/unpacker.h the
 // way the kernel offers a file or a network stream, with knobs for the awkward cases:
 //   - short reads: at most maxReadBytes per read() (setMaxReadBytes);
+//   - a streamed install's source: the path is NULL (the default) and setStreamedReads()
+//     serves small pieces of changing odd sizes, one read blocking first;
 //   - a network stream: seekable == false leaves the seek and size members NULL;
 //   - a local file: setPath() fills the path member (sidecar unpackers use only that);
 //   - cancellation: while the cancelled predicate returns true, read() gives E_CANCELLED;
 //   - faults: the read fault hook sees the read position and may return an error status;
+//     failReadsFrom() is the common one, a stream that fails part-way;
 //   - observation: the beforeRead hook runs before every read() with the number of bytes
 //     delivered so far (bytesDelivered()), e.g. to fire a cancel token mid-archive.
 // Seeking past the end is allowed, like lseek; reads there return 0 bytes (end of archive).
@@ -22,6 +25,7 @@
 #include <lanspread/status.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -29,6 +33,7 @@
 #include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -75,12 +80,35 @@ class MemoryByteSource {
         _path = std::move(path);
         _api.path = _path ? _path->c_str() : nullptr;
     }
+    // Reads the way a streamed install's source serves them (with the path left NULL):
+    // every read() delivers at most a piece of changing odd size, 1 to 4093 bytes in a fixed
+    // pseudo-random order (and at most setMaxReadBytes()), so an unpacker meets reads that
+    // split its headers and records anywhere; the blockingRead-th read() (counting from 1,
+    // 0 = none) first sleeps for blockFor, on the calling thread, like a read waiting for
+    // a chunk from the network. It never fails a read. An unpacker that works through it
+    // should produce what it produces from the same bytes read whole; readCalls() shows how
+    // many pieces it took.
+    void setStreamedReads(std::size_t blockingRead = 0,
+                          std::chrono::milliseconds blockFor = std::chrono::milliseconds(0)) {
+        _streamed = true;
+        _blockingRead = blockingRead;
+        _blockFor = blockFor;
+    }
     void setCancelled(Cancelled cancelled) { _cancelled = std::move(cancelled); }
     void setBeforeRead(BeforeRead hook) { _beforeRead = std::move(hook); }
     void setReadFault(ReadFault fault) { _readFault = std::move(fault); }
+    // A stream that fails part-way: every read() starting at or past position returns
+    // status (E_IO by default, what the kernel's source returns when no peer can serve a
+    // chunk) and delivers nothing; the reads before it are served. Replaces the read fault.
+    void failReadsFrom(uint64_t position, lanspread_status status = LANSPREAD_E_IO) {
+        setReadFault(
+            [position, status](uint64_t at) { return at >= position ? status : LANSPREAD_OK; });
+    }
 
     // ---- observation ----
     uint64_t bytesDelivered() const { return _delivered; }
+    // Every read() call so far, whatever it returned.
+    uint64_t readCalls() const { return _readCalls; }
     uint64_t position() const { return _position; }
     const std::string &bytes() const { return _bytes; }
 
@@ -93,8 +121,16 @@ class MemoryByteSource {
                                    size_t *outRead) {
         MemoryByteSource &m = self(s);
         *outRead = 0;
+        const uint64_t call = m._readCalls++; // counting from 0
         if (m._beforeRead)
             m._beforeRead(m._delivered);
+        std::size_t piece = m._maxReadBytes;
+        if (m._streamed) {
+            // 7919 is prime to 4093, so the sizes run through every value before repeating.
+            piece = std::min<std::size_t>(piece, 1 + static_cast<std::size_t>(call * 7919 % 4093));
+            if (call + 1 == m._blockingRead)
+                std::this_thread::sleep_for(m._blockFor);
+        }
         if (m._cancelled && m._cancelled())
             return LANSPREAD_E_CANCELLED;
         if (m._readFault) {
@@ -102,7 +138,7 @@ class MemoryByteSource {
             if (fault != LANSPREAD_OK)
                 return fault;
         }
-        std::size_t n = std::min({capacity, m._maxReadBytes, m._bytes.size() - m._position});
+        std::size_t n = std::min({capacity, piece, m._bytes.size() - m._position});
         if (n > 0)
             std::memcpy(buffer, m._bytes.data() + m._position, n);
         m._position += n;
@@ -140,6 +176,10 @@ class MemoryByteSource {
     std::size_t _position = 0;
     std::size_t _maxReadBytes;
     uint64_t _delivered = 0;
+    uint64_t _readCalls = 0;
+    bool _streamed = false;
+    std::size_t _blockingRead = 0;
+    std::chrono::milliseconds _blockFor{0};
     std::optional<std::string> _path;
     BeforeRead _beforeRead;
     Cancelled _cancelled;

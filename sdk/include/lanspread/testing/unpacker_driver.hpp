@@ -7,7 +7,8 @@
 // including the entry whose data failed with the bytes read before the failure, and
 // checks the plugin's side of the contract in kinds/unpacker.h (no job from a failed open,
 // 0 < *out_read <= capacity for OK, ...): a breach is described in contractError, never
-// thrown or asserted, so any test framework can report it.
+// thrown or asserted, so any test framework can report it. entriesDifference() compares two
+// extractions the same way.
 //
 // Ownership: the vtable, state and source are borrowed for the call; the result owns
 // copies of every path, link target and data byte. Thread: call it on one thread; it
@@ -53,6 +54,38 @@ inline ExtractedEntry describeEntry(const lanspread_archive_entry &entry) {
         e.linkTarget.assign(reinterpret_cast<const char *>(entry.link_target),
                             entry.link_target_len);
     return e;
+}
+
+// "" when got describes the same entries as want, in the same order, with equal type, path,
+// size, mode, mtime, link target and data; otherwise the first difference, for a test's
+// failure message (e.g. an archive read through a streamed source against the same archive
+// read through its path). Compares copies only: no plugin call, any thread.
+inline std::string entriesDifference(const std::vector<ExtractedEntry> &want,
+                                     const std::vector<ExtractedEntry> &got) {
+    if (got.size() != want.size())
+        return std::to_string(got.size()) + " entries, not " + std::to_string(want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        const ExtractedEntry &w = want[i], &g = got[i];
+        const std::string at = "entry " + std::to_string(i) + " '" + w.path + "': ";
+        if (g.path != w.path)
+            return at + "path '" + g.path + "'";
+        if (g.type != w.type)
+            return at + "type " + std::to_string(g.type) + ", not " + std::to_string(w.type);
+        if (g.sizeBytes != w.sizeBytes)
+            return at + "size " + std::to_string(g.sizeBytes) + ", not " +
+                   std::to_string(w.sizeBytes);
+        if (g.mode != w.mode)
+            return at + "mode " + std::to_string(g.mode) + ", not " + std::to_string(w.mode);
+        if (g.mtimeSeconds != w.mtimeSeconds)
+            return at + "mtime " + std::to_string(g.mtimeSeconds) + ", not " +
+                   std::to_string(w.mtimeSeconds);
+        if (g.linkTarget != w.linkTarget)
+            return at + "link target '" + g.linkTarget + "', not '" + w.linkTarget + "'";
+        if (g.data != w.data)
+            return at + std::to_string(g.data.size()) + " data bytes differ from the " +
+                   std::to_string(w.data.size()) + " expected";
+    }
+    return std::string();
 }
 
 // Reads the current entry's data in chunkBytes-sized read_data() calls (chunkBytes >= 1),
