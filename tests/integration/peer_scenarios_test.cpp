@@ -14,10 +14,6 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
@@ -35,20 +31,6 @@ namespace fs = std::filesystem;
 namespace {
 
 // ---- fixtures on disk ----
-
-// A peer's [lanspread] settings as INI text: its total upload cap (0 = none) and how long a
-// silent peer lasts (peer_timeout_ms; 0 = the default).
-std::string peerIni(double uploadLimitMiBps, int peerTimeoutMs = 0) {
-    std::string ini = "[lanspread]\n";
-    if (uploadLimitMiBps > 0)
-        ini += "upload_limit_mib_s = " + std::to_string(uploadLimitMiBps) + "\n";
-    if (peerTimeoutMs > 0)
-        ini += "peer_timeout_ms = " + std::to_string(peerTimeoutMs) + "\n";
-    return ini;
-}
-// A killed peer never says goodbye; it is noticed when it has been silent this long: 3 s
-// instead of the default 10 s.
-constexpr int kPeerTimeoutMs = 3000;
 
 // The ids of a list-peers entry's games.
 std::set<std::string> gameIdsOf(const Json &peerEntry) {
@@ -640,7 +622,10 @@ class PeerScenariosTest : public ScenarioTest {
                 },
                 20s, p->label() + " indexes alienswarm");
         const std::string bad = bravo.gameRoot("alienswarm") + "/" + kEti;
-        corruptKeepingMtime(lab, bad, kBigEtiChunks);
+        const int corrupted = corruptEveryChunkKeepingMtime(bad);
+        lab.check(corrupted == kBigEtiChunks, "corrupted " + std::to_string(corrupted) +
+                                                  " chunks, not the " +
+                                                  std::to_string(kBigEtiChunks) + " of " + kEti);
         lab.check(sha256File(bad) != sha256File(alpha.gameRoot("alienswarm") + "/" + kEti),
                   "the corruption did not change bravo's file");
 
@@ -755,33 +740,6 @@ class PeerScenariosTest : public ScenarioTest {
                  " B verified); run 2 resumed " + std::to_string(resumed) + " B, fetched " +
                  std::to_string(fetched) + " B (" + pct + "% of " + std::to_string(total) + "), " +
                  t.sha(kEti));
-    }
-
-  private:
-    // Overwrites 4 KiB in the middle of each of the first `chunks` chunks of path and restores
-    // its size and mtime, so a library that caches chunk hashes by (size, mtime) keeps
-    // advertising the old hashes.
-    void corruptKeepingMtime(Lab &lab, const std::string &path, int chunks) {
-        struct stat before {};
-        lab.check(::stat(path.c_str(), &before) == 0, "stat " + path);
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-        lab.check(fd >= 0, "open " + path);
-        for (int i = 0; i < chunks; ++i) {
-            const std::string junk = fx::pseudoRandom(4096, 0xBAD0 + uint64_t(i));
-            const off_t at = off_t(uint64_t(i) * kChunk + kChunk / 2);
-            lab.check(::pwrite(fd, junk.data(), junk.size(), at) == ssize_t(junk.size()),
-                      "pwrite " + path);
-        }
-        const timespec times[2] = {before.st_atim, before.st_mtim};
-        const int restored = ::futimens(fd, times);
-        ::fsync(fd);
-        ::close(fd);
-        lab.check(restored == 0, "futimens " + path);
-        struct stat after {};
-        lab.check(::stat(path.c_str(), &after) == 0 && after.st_size == before.st_size &&
-                      after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
-                      after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
-                  "size/mtime of " + path + " not restored");
     }
 };
 

@@ -18,9 +18,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <fcntl.h>
-#include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -142,13 +140,6 @@ std::string uploadCapIni(double uploadLimitMiBps) {
 
 // ---- a filesystem made to run out ----
 
-// Bytes free on the filesystem holding path (0 when it cannot be read).
-uint64_t freeBytesOf(const std::string &path) {
-    struct statvfs vfs {};
-    if (::statvfs(path.c_str(), &vfs) != 0)
-        return 0;
-    return uint64_t(vfs.f_bavail) * vfs.f_frsize;
-}
 // Bytes the regular files under root occupy on disk (sparse files count what they hold).
 uint64_t allocatedBytes(const std::string &root) {
     uint64_t total = 0;
@@ -218,21 +209,6 @@ class OpsScenariosTest : public ScenarioTest {
     CPPUNIT_TEST_SUITE_END();
 
   public:
-    void tearDown() override {
-        // A tmpfs under the lab goes before the lab: its user first, then the mount (lazily
-        // if something still holds it), so the lab's removal never meets a busy mount.
-        if (!_mounted.empty()) {
-            if (_mountUser)
-                _mountUser->kill9();
-            if (::umount2(_mounted.c_str(), 0) != 0 && ::umount2(_mounted.c_str(), MNT_DETACH) != 0)
-                std::fprintf(stderr, "cannot unmount %s: %s\n", _mounted.c_str(),
-                             std::strerror(errno));
-            _mounted.clear();
-            _mountUser = nullptr;
-        }
-        ScenarioTest::tearDown();
-    }
-
     // S5: an empty client downloads cnctw (a real RAR5 .eti) from bravo with the default
     // install=true: download-finished, then install-begin and install-finished; cnctw is
     // downloaded and installed, its root equals bravo's and local/ holds exactly the
@@ -371,12 +347,7 @@ class OpsScenariosTest : public ScenarioTest {
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.addPeer("client");
         const std::string games = lab.gamesDirOf("client");
-        if (::mount("tmpfs", games.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=200m,mode=0755") !=
-            0)
-            lab.check(false, "cannot mount a 200 MiB tmpfs on " + games + ": " +
-                                 std::strerror(errno) + " (S20 needs root or CAP_SYS_ADMIN)");
-        _mounted = games;
-        _mountUser = &client;
+        mountTmpfs(client, 200);
         client.start("client", games, lab.stateDirOf("client"), lab.catalogPath());
         client.connect(alpha);
         waitRemote(client, "alienswarm", 1);
@@ -425,14 +396,7 @@ class OpsScenariosTest : public ScenarioTest {
 
         // The ballast still there, a download is refused before it starts.
         const std::size_t refusedFrom = client.logSize();
-        Json refused = client.command(downloadCommand);
-        Json refusal = refused->getObject("error");
-        const std::string code = str(refusal, "code"), message = str(refusal, "message");
-        lab.check(!flag(refused, "ok") && code == "insufficient-space",
-                  "a download into the full tmpfs was answered " + toJson(refused));
-        lab.check(message.find("stream-install") != std::string::npos,
-                  "the insufficient-space message does not suggest stream-install: " + message);
-        client.drain(300ms);
+        const auto [code, message] = expectInsufficientSpace(client, downloadCommand);
         const auto refusedEvents = transferEvents(client, refusedFrom);
         lab.check(refusedEvents.empty(), "the refused download emitted " + joinList(refusedEvents));
         lab.check(idle(client, "alienswarm"), "the refused download left an operation");
@@ -922,10 +886,6 @@ class OpsScenariosTest : public ScenarioTest {
                  fixed(mbitps, 1) + " Mbit/s, ratio 8.388608), " + std::to_string(etiChunks) +
                  " chunks, copy == source size and bytes");
     }
-
-  private:
-    std::string _mounted;       // a tmpfs this test mounted (unmounted in tearDown)
-    Peer *_mountUser = nullptr; // the peer whose games dir it is
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(OpsScenariosTest);

@@ -17,16 +17,10 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
-#include <fcntl.h>
-#include <sys/mount.h>
-#include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -40,19 +34,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kGame = "alienswarm";
-
-// A peer's [lanspread] settings: its total upload cap in MiB/s (0 = none) and how long a
-// silent peer lasts (0 = the default 10 s).
-std::string peerIni(double uploadLimitMiBps, int peerTimeoutMs = 0) {
-    std::string ini = "[lanspread]\n";
-    if (uploadLimitMiBps > 0)
-        ini += "upload_limit_mib_s = " + std::to_string(uploadLimitMiBps) + "\n";
-    if (peerTimeoutMs > 0)
-        ini += "peer_timeout_ms = " + std::to_string(peerTimeoutMs) + "\n";
-    return ini;
-}
-// A killed peer never says goodbye; it is noticed after this much silence instead of 10 s.
-constexpr int kPeerTimeoutMs = 3000;
 
 // A receiver that can unpack zip only through unpacker-zip (Poco), not libarchive.
 const char *const kZipOnlyPlugins =
@@ -74,14 +55,6 @@ std::string mibText(uint64_t bytes) {
     return fixed(static_cast<double>(bytes) / double(kMiB), 1) + " MiB";
 }
 
-// Bytes still free on the filesystem of path.
-uint64_t freeBytes(const std::string &path) {
-    struct statvfs vfs {};
-    if (::statvfs(path.c_str(), &vfs) != 0)
-        return 0;
-    return uint64_t(vfs.f_bavail) * vfs.f_frsize;
-}
-
 // The names of a peer's game events (kGameEvents) of game in the log window [from, to), as
 // "name@index", for messages and negative checks.
 std::vector<std::string> gameEvents(const Peer &peer, const std::string &game, std::size_t from,
@@ -101,7 +74,7 @@ std::string joinList(const std::vector<std::string> &items) {
     return s.empty() ? "none" : s;
 }
 
-// A game root with the given archives (written by the caller) gets its version.ini last.
+// The label's root of kGame in the lab (whether or not it exists yet).
 std::string gameRootOf(Lab &lab, const std::string &label) {
     return lab.gamesDirOf(label) + "/" + kGame;
 }
@@ -137,6 +110,19 @@ std::map<std::string, uint64_t> archivesOf(const std::string &root) {
             out[name] = entry.file_size();
     }
     return out;
+}
+// Finishes alpha's game root, whose archives the caller wrote: version.ini last. Returns its
+// root archives.
+std::map<std::string, uint64_t> finishAlphaRoot(Lab &lab) {
+    writeVersionIni(gameRootOf(lab, "alpha"));
+    return archivesOf(gameRootOf(lab, "alpha"));
+}
+// alpha's game root holding one archive, kEti, of entries in format (finished, see
+// finishAlphaRoot). Returns its root archives.
+std::map<std::string, uint64_t> writeAlphaGame(Lab &lab, fx::Format format,
+                                               const std::vector<fx::Entry> &entries) {
+    writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, format, entries);
+    return finishAlphaRoot(lab);
 }
 // The download-chunk-finished events of game in [from, to) in arrival order, as
 // "<path>@<offset in MiB>" (the path left out while it stays the same), for messages.
@@ -200,21 +186,6 @@ class StreamScenariosTest : public ScenarioTest {
     CPPUNIT_TEST_SUITE_END();
 
   public:
-    void tearDown() override {
-        // A tmpfs under the lab goes before the lab: its user first, then the mount (lazily
-        // if something still holds it), so the lab's removal never meets a busy mount.
-        if (!_mounted.empty()) {
-            if (_mountUser)
-                _mountUser->kill9();
-            if (::umount2(_mounted.c_str(), 0) != 0 && ::umount2(_mounted.c_str(), MNT_DETACH) != 0)
-                std::fprintf(stderr, "cannot unmount %s: %s\n", _mounted.c_str(),
-                             std::strerror(errno));
-            _mounted.clear();
-            _mountUser = nullptr;
-        }
-        ScenarioTest::tearDown();
-    }
-
     // S39: a RAR5 (store) alienswarm.eti with files under bin/ and data/, from two Ready
     // sources (each capped at 12 MiB/s, so both serve): every contract event in order; the
     // result is installed, not downloaded, LocalOnly, and its root holds only local/; local/
@@ -230,20 +201,15 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/pak1.pak", fx::pseudoRandom(7 * kMiB + 77, 393)),
             fx::fileEntry("data/maps/empty.dat", ""),
         };
-        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        const auto archives = writeAlphaGame(lab, fx::Format::Rar5Stored, entries);
         linkGame(lab.gamesDirOf("alpha"), lab.gamesDirOf("bravo"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         Peer &alpha = lab.startPeer("alpha", peerIni(12));
         Peer &bravo = lab.startPeer("bravo", peerIni(12));
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        client.connect(bravo);
-        waitRemote(client, kGame, 2);
+        connectSources(client, {&alpha, &bravo});
 
-        StreamRun run = startStream(client, 2);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha, &bravo}, true);
+        StreamRun run =
+            streamInstalled(client, {&alpha, &bravo}, entriesManifest(entries), archives, true);
         lab.check(run.sources.size() == 2 && run.sources.count(alpha.peerId()) &&
                       run.sources.count(bravo.peerId()),
                   "not every source contributed: sources " +
@@ -251,8 +217,7 @@ class StreamScenariosTest : public ScenarioTest {
 
         // The same archive installed the ordinary way (download, then install from disk).
         Peer &charlie = lab.startPeer("charlie");
-        charlie.connect(alpha);
-        waitRemote(charlie, kGame, 1);
+        connectSources(charlie, {&alpha});
         const std::size_t cFrom = charlie.logSize();
         charlie.commandOk(R"({"cmd":"download","game":")" + kGame + R"("})");
         const std::size_t cEnd = waitInstallEnd(charlie, kGame, cFrom, 60s);
@@ -283,16 +248,13 @@ class StreamScenariosTest : public ScenarioTest {
         Lab &lab = newLab("S39b");
         const Manifest expected = writeRandomTar(gameRootOf(lab, "alpha") + "/" + kEti,
                                                  randomMembers("data", 2, 32 * kMiB, 3920));
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        const auto archives = finishAlphaRoot(lab);
         linkGame(lab.gamesDirOf("alpha"), lab.gamesDirOf("bravo"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         const uint64_t chunks = (archives.at(kEti) + kChunk - 1) / kChunk;
         Peer &alpha = lab.startPeer("alpha", peerIni(8, kPeerTimeoutMs));
         Peer &bravo = lab.startPeer("bravo", peerIni(8, kPeerTimeoutMs));
         Peer &client = lab.startPeer("client", peerIni(0, kPeerTimeoutMs));
-        client.connect(alpha);
-        client.connect(bravo);
-        waitRemote(client, kGame, 2);
+        connectSources(client, {&alpha, &bravo});
         const std::string bravoId = bravo.peerId();
 
         StreamRun run = startStream(client, 2);
@@ -338,34 +300,21 @@ class StreamScenariosTest : public ScenarioTest {
         Lab &lab = newLab("S39c");
         const Manifest expected = writeRandomTar(gameRootOf(lab, "alpha") + "/" + kEti,
                                                  randomMembers("data", 3, 20 * kMiB, 3930));
-        writeVersionIni(gameRootOf(lab, "alpha"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
+        const auto archives = finishAlphaRoot(lab);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.addPeer("client");
         const std::string games = lab.gamesDirOf("client");
-        if (::mount("tmpfs", games.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=96m,mode=0755") !=
-            0)
-            lab.check(false,
-                      "cannot mount a 96 MiB tmpfs on " + games + ": " + std::strerror(errno));
-        _mounted = games;
-        _mountUser = &client;
+        mountTmpfs(client, 96);
         client.start("client", games, lab.stateDirOf("client"), lab.catalogPath());
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
-        const uint64_t freeBefore = freeBytes(games);
+        connectSources(client, {&alpha});
+        const uint64_t freeBefore = freeBytesOf(games);
         lab.check(freeBefore > archives.at(kEti) && freeBefore < 2 * archives.at(kEti),
                   "fixture: " + std::to_string(freeBefore) + " B free for a " +
                       std::to_string(archives.at(kEti)) + " B archive: not once-but-not-twice");
 
         const std::size_t refusedFrom = client.logSize();
-        Json refused = client.command(R"({"cmd":"download","game":")" + kGame + R"("})");
-        Json error = refused->getObject("error");
-        const std::string code = str(error, "code"), message = str(error, "message");
-        lab.check(!flag(refused, "ok") && code == "insufficient-space",
-                  "download into the small tmpfs was answered " + toJson(refused));
-        lab.check(message.find("stream-install") != std::string::npos,
-                  "the insufficient-space message does not suggest stream-install: " + message);
-        client.drain(300ms);
+        const auto [code, message] =
+            expectInsufficientSpace(client, R"({"cmd":"download","game":")" + kGame + R"("})");
         const auto refusedEvents = gameEvents(client, kGame, refusedFrom);
         lab.check(refusedEvents.empty(),
                   "the refused download emitted events: " + joinList(refusedEvents));
@@ -374,10 +323,8 @@ class StreamScenariosTest : public ScenarioTest {
                                                     "} in the games dir");
         lab.check(idle(client, kGame), "the refused download left an operation");
 
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, expected, archives, {&alpha});
-        const uint64_t freeAfter = freeBytes(games);
+        StreamRun run = streamInstalled(client, {&alpha}, expected, archives);
+        const uint64_t freeAfter = freeBytesOf(games);
         checkJsonOnly(lab, client);
         evidence("S39c: " + mibText(archives.at(kEti)) + " tar into a 96 MiB tmpfs (" +
                  mibText(freeBefore) + " free): download -> " + code + " (\"" + message +
@@ -395,16 +342,11 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("bin/alienswarm.exe", fx::pseudoRandom(2 * kMiB + 400, 401)),
             fx::fileEntry("data/pak0.pak", fx::pseudoRandom(3 * kMiB, 402)),
         };
-        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
-        writeVersionIni(gameRootOf(lab, "alpha"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
+        const auto archives = writeAlphaGame(lab, fx::Format::Rar5Stored, entries);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha});
+        connectSources(client, {&alpha});
+        StreamRun run = streamInstalled(client, {&alpha}, entriesManifest(entries), archives);
 
         Peer &delta = lab.startPeer("delta");
         delta.connect(client);
@@ -466,16 +408,11 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/readme.txt", text),
             fx::fileEntry("data/empty.dat", ""),
         };
-        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::SevenZipSolid, entries);
-        writeVersionIni(gameRootOf(lab, "alpha"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
+        const auto archives = writeAlphaGame(lab, fx::Format::SevenZipSolid, entries);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha});
+        connectSources(client, {&alpha});
+        StreamRun run = streamInstalled(client, {&alpha}, entriesManifest(entries), archives);
         checkJsonOnly(lab, client);
         evidence("S41: " + kEti + " solid 7z (" + std::to_string(archives.at(kEti)) + " B, " +
                  std::to_string(run.chunks.events) + " chunks) stream-installed: local/ " +
@@ -494,9 +431,7 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("data/pak1.pak", fx::pseudoRandom(8 * kMiB - 5, 4123)),
             fx::fileEntry("data/config/settings.cfg", "lang=en\n"),
         };
-        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::ZipStored, entries);
-        writeVersionIni(gameRootOf(lab, "alpha"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
+        const auto archives = writeAlphaGame(lab, fx::Format::ZipStored, entries);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.addPeer("client");
         client.start("client", lab.gamesDirOf("client"), lab.stateDirOf("client"),
@@ -510,11 +445,8 @@ class StreamScenariosTest : public ScenarioTest {
         }
         lab.check(unpackers == std::set<std::string>{"org.lanspread.unpacker.zip"},
                   "the client's unpackers are {" + join(unpackers) + "}, not unpacker-zip alone");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha});
+        connectSources(client, {&alpha});
+        StreamRun run = streamInstalled(client, {&alpha}, entriesManifest(entries), archives);
         checkJsonOnly(lab, client);
         evidence("S41b: " + kEti + " stored zip (" + std::to_string(archives.at(kEti)) + " B, " +
                  std::to_string(run.chunks.events) +
@@ -532,9 +464,8 @@ class StreamScenariosTest : public ScenarioTest {
         Lab &lab = newLab("S42");
         const Manifest expected = writeRandomTar(gameRootOf(lab, "alpha") + "/" + kEti,
                                                  randomMembers("data", 2, 24 * kMiB, 4200));
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        const auto archives = finishAlphaRoot(lab);
         copyGame(lab.gamesDirOf("alpha"), lab.gamesDirOf("bravo"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         Peer &alpha = lab.startPeer("alpha", peerIni(16));
         Peer &bravo = lab.startPeer("bravo");
         for (Peer *p : {&alpha, &bravo})
@@ -545,17 +476,13 @@ class StreamScenariosTest : public ScenarioTest {
                 },
                 20s, p->label() + " indexes " + kGame);
         const std::string bad = bravo.gameRoot(kGame) + "/" + kEti;
-        const int corrupted = corruptEveryChunkKeepingMtime(lab, bad);
+        const int corrupted = corruptEveryChunkKeepingMtime(bad);
         lab.check(sha256File(bad) != sha256File(alpha.gameRoot(kGame) + "/" + kEti),
                   "the corruption did not change bravo's file");
 
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        client.connect(bravo);
-        waitRemote(client, kGame, 2);
-        StreamRun run = startStream(client, 2);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, expected, archives, {&alpha, &bravo});
+        connectSources(client, {&alpha, &bravo});
+        StreamRun run = streamInstalled(client, {&alpha, &bravo}, expected, archives);
         client.drain(300ms);
 
         auto rejected = client.events("download-chunk-rejected", forGame(kGame), run.from);
@@ -604,18 +531,13 @@ class StreamScenariosTest : public ScenarioTest {
             fx::fileEntry("bin/alienswarm.exe", fx::pseudoRandom(2 * kMiB + 43, 431)),
             fx::fileEntry("data/pak0.pak", fx::pseudoRandom(kMiB, 432)),
         };
-        writeArchiveAt(gameRootOf(lab, "alpha") + "/" + kEti, fx::Format::Rar5Stored, entries);
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        const auto archives = writeAlphaGame(lab, fx::Format::Rar5Stored, entries);
         fx::writeGame(lab.gamesDirOf("alpha"), "ggoo");
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
+        connectSources(client, {&alpha});
         waitRemote(client, "ggoo", 1);
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, entriesManifest(entries), archives, {&alpha});
+        StreamRun run = streamInstalled(client, {&alpha}, entriesManifest(entries), archives);
 
         const std::string root = client.gameRoot(kGame);
         const Manifest localBefore = manifest(root + "/local");
@@ -679,16 +601,14 @@ class StreamScenariosTest : public ScenarioTest {
         const std::size_t keep = 64 * 1024;
         bytes.replace(keep, bytes.size() - keep, fx::pseudoRandom(bytes.size() - keep, 0x44BAD));
         writeWholeFile(gameRootOf(lab, "alpha") + "/" + kEti, bytes);
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        finishAlphaRoot(lab);
         Peer &alpha = lab.startPeer("alpha");
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
+        connectSources(client, {&alpha});
 
         StreamRun run = startStream(client, 1);
         waitStreamEnd(client, run, 60s);
-        lab.check(run.endName(client) == "download-failed",
-                  "expected download-failed, got " + client.logAt(run.end).line);
+        checkEndedWith(client, run, "download-failed");
         const std::string error = str(client.logAt(run.end).object, "error");
         const uint64_t verified = tallyChunks(client, kGame, run.from).bytes;
         checkRolledBack(client, run);
@@ -706,11 +626,10 @@ class StreamScenariosTest : public ScenarioTest {
         Lab &lab = newLab("S45");
         writeRandomTar(gameRootOf(lab, "alpha") + "/" + kEti,
                        randomMembers("data", 4, 32 * kMiB, 4500));
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        finishAlphaRoot(lab);
         Peer &alpha = lab.startPeer("alpha", peerIni(16, kPeerTimeoutMs));
         Peer &client = lab.startPeer("client", peerIni(0, kPeerTimeoutMs));
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
+        connectSources(client, {&alpha});
 
         StreamRun run = startStream(client, 1);
         client.waitEventIndex("download-chunk-finished", forGame(kGame), 30s, run.from);
@@ -718,8 +637,7 @@ class StreamScenariosTest : public ScenarioTest {
         lab.check(client.events("download-finished", forGame(kGame), run.from).empty(),
                   "the stream finished before the source was killed");
         waitStreamEnd(client, run, 45s);
-        lab.check(run.endName(client) == "download-failed",
-                  "expected download-failed, got " + client.logAt(run.end).line);
+        checkEndedWith(client, run, "download-failed");
         const std::size_t gone =
             client.findEvent("download-peers-gone", forGame(kGame), 0ms, run.from);
         lab.check(gone != Peer::npos && gone < run.end,
@@ -739,11 +657,10 @@ class StreamScenariosTest : public ScenarioTest {
         Lab &lab = newLab("S46");
         writeRandomTar(gameRootOf(lab, "alpha") + "/" + kEti,
                        randomMembers("data", 4, 32 * kMiB, 4600));
-        writeVersionIni(gameRootOf(lab, "alpha"));
+        finishAlphaRoot(lab);
         Peer &alpha = lab.startPeer("alpha", peerIni(16));
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
+        connectSources(client, {&alpha});
 
         StreamRun run = startStream(client, 1);
         client.waitEventIndex("download-chunk-finished", forGame(kGame), 30s, run.from);
@@ -754,8 +671,7 @@ class StreamScenariosTest : public ScenarioTest {
                   "status active_operations during the stream: " + toJson(ops));
         client.commandOk(R"({"cmd":"cancel-download","game":")" + kGame + R"("})");
         waitStreamEnd(client, run, 30s);
-        lab.check(run.endName(client) == "download-cancelled",
-                  "expected download-cancelled, got " + client.logAt(run.end).line);
+        checkEndedWith(client, run, "download-cancelled");
         const auto chunks = tallyChunks(client, kGame, run.from);
         checkRolledBack(client, run);
         for (const char *kind : {"download-failed", "install-failed", "download-peers-gone"})
@@ -776,12 +692,10 @@ class StreamScenariosTest : public ScenarioTest {
         Lab &lab = newLab("S46b");
         const Manifest expected = writeRandomTar(gameRootOf(lab, "alpha") + "/" + kEti,
                                                  randomMembers("data", 2, 32 * kMiB, 4620));
-        writeVersionIni(gameRootOf(lab, "alpha"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
+        const auto archives = finishAlphaRoot(lab);
         Peer &alpha = lab.startPeer("alpha", peerIni(16, kPeerTimeoutMs));
         Peer &client = lab.startPeer("client", peerIni(0, kPeerTimeoutMs));
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
+        connectSources(client, {&alpha});
         const std::string root = client.gameRoot(kGame);
 
         StreamRun first = startStream(client, 1);
@@ -804,11 +718,8 @@ class StreamScenariosTest : public ScenarioTest {
                   "after the restart the game is " + toJson(row));
         lab.check(idle(client, kGame), "an operation survived the restart");
 
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, expected, archives, {&alpha});
+        connectSources(client, {&alpha});
+        StreamRun run = streamInstalled(client, {&alpha}, expected, archives);
         checkJsonOnly(lab, client);
         evidence("S46b: receiver killed -9 mid-stream (root {" + leftAtKill + "}, " +
                  std::to_string(staged) +
@@ -833,18 +744,14 @@ class StreamScenariosTest : public ScenarioTest {
         };
         writeArchiveAt(gameRootOf(lab, "alpha") + "/b.eti", fx::Format::ZipStored, b);
         writeArchiveAt(gameRootOf(lab, "alpha") + "/a.eti", fx::Format::Tar, a);
-        writeVersionIni(gameRootOf(lab, "alpha"));
-        const auto archives = archivesOf(gameRootOf(lab, "alpha"));
+        const auto archives = finishAlphaRoot(lab);
         std::vector<fx::Entry> both = a;
         both.insert(both.end(), b.begin(), b.end());
         const Manifest expected = entriesManifest(both); // b's settings.cfg replaces a's
         Peer &alpha = lab.startPeer("alpha", peerIni(16));
         Peer &client = lab.startPeer("client");
-        client.connect(alpha);
-        waitRemote(client, kGame, 1);
-        StreamRun run = startStream(client, 1);
-        waitStreamEnd(client, run, 60s);
-        verifyInstalled(client, run, expected, archives, {&alpha});
+        connectSources(client, {&alpha});
+        StreamRun run = streamInstalled(client, {&alpha}, expected, archives);
         const std::string cfg =
             readWholeFile(client.gameRoot(kGame) + "/local/common/settings.cfg");
         lab.check(cfg == "written by b.eti, the later archive\n",
@@ -880,6 +787,24 @@ class StreamScenariosTest : public ScenarioTest {
     }
 
   private:
+    // Connects receiver to every source and waits until it lists kGame with all of them.
+    void connectSources(Peer &receiver, const std::vector<Peer *> &sources) {
+        for (Peer *source : sources)
+            receiver.connect(*source);
+        waitRemote(receiver, kGame, sources.size());
+    }
+    // A stream-install of kGame from sources (connected) that must end installed:
+    // verifyInstalled's checks, with expectedLocal as local/.
+    StreamRun streamInstalled(Peer &receiver, const std::vector<Peer *> &sources,
+                              const Manifest &expectedLocal,
+                              const std::map<std::string, uint64_t> &archives,
+                              bool installBeginFirst = false) {
+        StreamRun run = startStream(receiver, sources.size());
+        waitStreamEnd(receiver, run, 60s);
+        verifyInstalled(receiver, run, expectedLocal, archives, sources, installBeginFirst);
+        return run;
+    }
+
     // Sends stream-install of kGame; expects it accepted, naming expectedSources sources.
     StreamRun startStream(Peer &receiver, uint64_t expectedSources) {
         StreamRun run;
@@ -901,6 +826,13 @@ class StreamScenariosTest : public ScenarioTest {
                                                " did not end within " +
                                                std::to_string(timeout.count()) + " ms");
     }
+    // The stream's terminal event is name.
+    void checkEndedWith(Peer &receiver, const StreamRun &run, const std::string &name) {
+        _lab->check(
+            run.endName(receiver) == name,
+            "expected " + name + ", got " +
+                (run.end == Peer::npos ? std::string("nothing") : receiver.logAt(run.end).line));
+    }
 
     // The stream ended installed: the events came in the contract's order (with
     // installBeginFirst, install-begin before download-finished too: a small archive from an
@@ -914,10 +846,7 @@ class StreamScenariosTest : public ScenarioTest {
                          const std::map<std::string, uint64_t> &archives,
                          const std::vector<Peer *> &sources, bool installBeginFirst = false) {
         Lab &lab = *_lab;
-        lab.check(run.endName(receiver) == "install-finished",
-                  "expected install-finished, got " + (run.end == Peer::npos
-                                                           ? std::string("nothing")
-                                                           : receiver.logAt(run.end).line));
+        checkEndedWith(receiver, run, "install-finished");
         run.installed = receiver.logAt(run.end).object;
         const auto index = [&](const std::string &name) {
             return receiver.findEvent(name, forGame(kGame), 0ms, run.from);
@@ -1005,35 +934,6 @@ class StreamScenariosTest : public ScenarioTest {
         lab.check(row.isNull() || (!flag(row, "installed") && !flag(row, "downloaded")),
                   "list-games shows the failed game as " + toJson(row));
     }
-
-    // Overwrites 4 KiB in the middle of every chunk of path (within the file) and restores
-    // its size and mtime, so the library keeps advertising the old chunk hashes. Returns the
-    // number of chunks changed.
-    int corruptEveryChunkKeepingMtime(Lab &lab, const std::string &path) {
-        struct stat before {};
-        lab.check(::stat(path.c_str(), &before) == 0, "stat " + path);
-        const uint64_t size = uint64_t(before.st_size);
-        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-        lab.check(fd >= 0, "open " + path);
-        int changed = 0;
-        for (uint64_t start = 0; start < size; start += kChunk, ++changed) {
-            const uint64_t length = std::min<uint64_t>(kChunk, size - start);
-            const uint64_t at = start + length / 2;
-            const std::string junk = fx::pseudoRandom(
-                static_cast<std::size_t>(std::min<uint64_t>(4096, size - at)), 0x42BAD + start);
-            lab.check(::pwrite(fd, junk.data(), junk.size(), off_t(at)) == ssize_t(junk.size()),
-                      "pwrite " + path);
-        }
-        const timespec times[2] = {before.st_atim, before.st_mtim};
-        const int restored = ::futimens(fd, times);
-        ::fsync(fd);
-        ::close(fd);
-        lab.check(restored == 0, "futimens " + path);
-        return changed;
-    }
-
-    std::string _mounted;       // a tmpfs this test mounted (unmounted in tearDown)
-    Peer *_mountUser = nullptr; // the peer whose games dir it is
 };
 
 CPPUNIT_TEST_SUITE_REGISTRATION(StreamScenariosTest);

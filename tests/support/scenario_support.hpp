@@ -1,17 +1,25 @@
 // What the real-process scenario suites (tests/integration/peer_scenarios_test.cpp,
-// scenarios_mesh_test.cpp, scenarios_ops_test.cpp) and the netns tests share beyond the Peer/Lab
-// harness: sizes, event-field access, big seeded fixture files, root inspection, what a peer
-// lists, the chunk tally and verified transfer of a download, the evidence line, and
-// ScenarioTest, the fixture base that owns a scenario's lab. Header-only.
+// scenarios_mesh_test.cpp, scenarios_ops_test.cpp, stream_scenarios_test.cpp) and the netns
+// tests share beyond the Peer/Lab harness: sizes, event-field access, big seeded fixture files,
+// root inspection, what a peer lists, the chunk tally and verified transfer of a download, the
+// evidence line, and ScenarioTest, the fixture base that owns a scenario's lab (and the tmpfs
+// it may mount) and holds the suites' common settings, corruption and refusal checks.
+// Header-only.
 #pragma once
 
 #include "peer_harness.hpp"
+#include "tmpfs_mount.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
 #include <lanspread/fixtures/game_set.hpp>
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -288,14 +296,65 @@ inline void checkJsonOnly(const Lab &lab, const Peer &peer) {
 // tearDown()), and the checks every suite makes of downloads are here once.
 class ScenarioTest : public CppUnit::TestFixture {
   public:
-    void tearDown() override { _lab.reset(); }
+    // A tmpfs under the lab goes before the lab (TmpfsMount: its user killed, then unmounted),
+    // so the lab's removal never meets a busy mount.
+    void tearDown() override {
+        _tmpfs.reset();
+        _lab.reset();
+    }
 
   protected:
+    // A killed peer never says goodbye; it is noticed when it has been silent this long: 3 s
+    // instead of the default 10 s.
+    static constexpr int kPeerTimeoutMs = 3000;
+    // A peer's [lanspread] settings as INI text: its total upload cap (0 = none) and how long
+    // a silent peer lasts (peer_timeout_ms; 0 = the default).
+    static std::string peerIni(double uploadLimitMiBps, int peerTimeoutMs = 0) {
+        std::string ini = "[lanspread]\n";
+        if (uploadLimitMiBps > 0)
+            ini += "upload_limit_mib_s = " + std::to_string(uploadLimitMiBps) + "\n";
+        if (peerTimeoutMs > 0)
+            ini += "peer_timeout_ms = " + std::to_string(peerTimeoutMs) + "\n";
+        return ini;
+    }
+
     Lab &newLab(const std::string &scenario,
                 const std::string &catalog = lanspread::fixtures::catalogJson()) {
         _lab = std::make_unique<Lab>(scenario);
         _lab->writeCatalog(catalog);
         return *_lab;
+    }
+
+    // Mounts a sizeMiB tmpfs on user's games dir (user added to the lab, not started yet);
+    // fails the test when it cannot (not root). It goes in tearDown(), user killed first.
+    void mountTmpfs(Peer &user, uint64_t sizeMiB) {
+        try {
+            _tmpfs = std::make_unique<TmpfsMount>(_lab->gamesDirOf(user.label()), sizeMiB, user);
+        } catch (const std::exception &e) {
+            _lab->check(false, e.what());
+        }
+    }
+
+    // What a refused command answered: its error's code and message.
+    struct Refusal {
+        std::string code, message;
+    };
+    // Sends a download command that the peer's free space cannot take (a small tmpfs): it
+    // must be refused up front with insufficient-space, its message suggesting
+    // stream-install. The peer's output is drained for 300 ms after, so the caller can check
+    // that no event followed.
+    Refusal expectInsufficientSpace(Peer &peer, const std::string &downloadCommand) {
+        Json answer = peer.command(downloadCommand);
+        Json error = answer->getObject("error");
+        Refusal refusal{str(error, "code"), str(error, "message")};
+        _lab->check(!flag(answer, "ok") && refusal.code == "insufficient-space",
+                    downloadCommand + " was answered " + toJson(answer) +
+                        ", not insufficient-space");
+        _lab->check(refusal.message.find("stream-install") != std::string::npos,
+                    "the insufficient-space message does not suggest stream-install: " +
+                        refusal.message);
+        peer.drain(300ms);
+        return refusal;
     }
 
     // Waits until peer's list-games remote shows game with peerCount sources.
@@ -358,6 +417,39 @@ class ScenarioTest : public CppUnit::TestFixture {
         return t;
     }
 
+    // Overwrites 4 KiB in the middle of every chunk of path (within the file) and restores
+    // its size and mtime, so a library that caches chunk hashes by (size, mtime) keeps
+    // advertising the old hashes: a source that serves corrupt chunks. Returns the number of
+    // chunks changed.
+    int corruptEveryChunkKeepingMtime(const std::string &path) {
+        Lab &lab = *_lab;
+        struct stat before {};
+        lab.check(::stat(path.c_str(), &before) == 0, "stat " + path);
+        const uint64_t size = uint64_t(before.st_size);
+        const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        lab.check(fd >= 0, "open " + path);
+        int changed = 0;
+        for (uint64_t start = 0; start < size; start += kChunk, ++changed) {
+            const uint64_t length = std::min<uint64_t>(kChunk, size - start);
+            const uint64_t at = start + length / 2;
+            const std::string junk = lanspread::fixtures::pseudoRandom(
+                static_cast<std::size_t>(std::min<uint64_t>(4096, size - at)), 0x42BAD + start);
+            lab.check(::pwrite(fd, junk.data(), junk.size(), off_t(at)) == ssize_t(junk.size()),
+                      "pwrite " + path);
+        }
+        const timespec times[2] = {before.st_atim, before.st_mtim};
+        const int restored = ::futimens(fd, times);
+        ::fsync(fd);
+        ::close(fd);
+        lab.check(restored == 0, "futimens " + path);
+        struct stat after {};
+        lab.check(::stat(path.c_str(), &after) == 0 && after.st_size == before.st_size &&
+                      after.st_mtim.tv_sec == before.st_mtim.tv_sec &&
+                      after.st_mtim.tv_nsec == before.st_mtim.tv_nsec,
+                  "size/mtime of " + path + " not restored");
+        return changed;
+    }
+
     // got-game-files lists exactly the source's files with their sizes.
     void checkFileList(const Json &got, const std::string &sourceRoot) {
         std::map<std::string, uint64_t> listed;
@@ -371,6 +463,7 @@ class ScenarioTest : public CppUnit::TestFixture {
     }
 
     std::unique_ptr<Lab> _lab;
+    std::unique_ptr<TmpfsMount> _tmpfs; // mountTmpfs(); at most one per test
 
   private:
     std::size_t waitEnd(Peer &peer, const std::string &operation, const std::string &game,
