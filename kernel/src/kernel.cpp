@@ -4,10 +4,14 @@
 #include <lanspread/kinds/unpacker.h>
 #include <lanspread/services/control.h>
 
+#include <Poco/String.h>
+
 #include <unistd.h>
 
+#include <algorithm>
 #include <future>
 #include <optional>
+#include <sstream>
 
 namespace lanspread::kernel {
 
@@ -72,27 +76,44 @@ void Kernel::startRuntime() {
             unpackers.push_back({plugin->id(),
                                  static_cast<const lanspread_unpacker_v1 *>(plugin->interface),
                                  plugin->state});
-    // The transport: the one named by lanspread.transport, else the first one loaded.
-    const std::string wanted = _config->getString("lanspread.transport", "");
-    std::optional<peers::TransportRef> transport;
+    // The transports, preferred first: those lanspread.transport lists (comma-separated), in
+    // its order; else every one loaded, in load order (the order of lanspread.plugins).
+    std::vector<peers::TransportRef> loaded;
     for (const auto &plugin : _loader.plugins())
-        if (plugin->kind() == LANSPREAD_KIND_TRANSPORT && !transport &&
-            (wanted.empty() || plugin->id() == wanted))
-            transport = peers::TransportRef{
+        if (plugin->kind() == LANSPREAD_KIND_TRANSPORT)
+            loaded.push_back(peers::TransportRef{
                 plugin->id(), static_cast<const lanspread_transport_v1 *>(plugin->interface),
-                plugin->state};
-    if (!transport)
-        log::error(kSource, wanted.empty()
+                plugin->state});
+    std::vector<peers::TransportRef> transports;
+    const std::string wanted = _config->getString("lanspread.transport", "");
+    std::stringstream list(wanted);
+    for (std::string id; std::getline(list, id, ',');) {
+        id = Poco::trim(id);
+        if (id.empty())
+            continue;
+        auto it = std::find_if(loaded.begin(), loaded.end(),
+                               [&](const peers::TransportRef &t) { return t.id == id; });
+        if (it == loaded.end())
+            log::error(kSource, "lanspread.transport names " + id +
+                                    ", which is not a loaded transport plugin");
+        else if (std::none_of(transports.begin(), transports.end(),
+                              [&](const peers::TransportRef &t) { return t.id == id; }))
+            transports.push_back(*it);
+    }
+    if (Poco::trim(wanted).empty())
+        transports = loaded;
+    if (transports.empty())
+        log::error(kSource, loaded.empty()
                                 ? "no transport plugin is loaded: this peer cannot reach others"
-                                : "lanspread.transport names " + wanted +
-                                      ", which is not a loaded transport plugin");
+                                : "lanspread.transport names no loaded transport plugin: this "
+                                  "peer cannot reach others");
     std::vector<peers::DiscoveryRef> discovery;
     for (const auto &plugin : _loader.plugins())
         if (plugin->kind() == LANSPREAD_KIND_DISCOVERY)
             discovery.push_back({plugin->id(),
                                  static_cast<const lanspread_discovery_v1 *>(plugin->interface),
                                  plugin->state});
-    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""), transport,
+    _runtime.start(std::move(unpackers), _config->getString("lanspread.unpacker", ""), transports,
                    std::move(discovery));
 }
 

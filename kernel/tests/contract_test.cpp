@@ -126,6 +126,8 @@ class ContractTest : public CppUnit::TestFixture {
         status.version = "1.2.3";
         status.pid = 99;
         status.listenAddr = "127.0.0.1:4433";
+        status.transports = {{"quic", "org.lanspread.transport.quic", "127.0.0.1:4433"},
+                             {"tls", "org.lanspread.transport.tls", "127.0.0.1:4434"}};
         status.gamesDir = "/g";
         status.stateDir = "/s";
         status.plugins = {{"org.x", "transport", "0.1", "/p/x.so"}};
@@ -140,7 +142,11 @@ class ContractTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(
             std::string(
                 R"({"event":"result","ts_ms":0,"id":"7","ok":true,"data":{"name":"alpha",)"
-                R"("version":"1.2.3","pid":99,"listen_addr":"127.0.0.1:4433","games_dir":"/g",)"
+                R"("version":"1.2.3","pid":99,"listen_addr":"127.0.0.1:4433",)"
+                R"("transports":[{"transport":"quic","plugin":"org.lanspread.transport.quic",)"
+                R"("listen_addr":"127.0.0.1:4433"},{"transport":"tls",)"
+                R"("plugin":"org.lanspread.transport.tls","listen_addr":"127.0.0.1:4434"}],)"
+                R"("games_dir":"/g",)"
                 R"("state_dir":"/s","plugins":[{"id":"org.x","kind":"transport","version":"0.1",)"
                 R"("path":"/p/x.so"}],"rejected_plugins":[{"path":"","failure":"not-found",)"
                 R"("reason":"org.y"}],"peer_id":"abc","catalog":"/c.json",)"
@@ -184,7 +190,8 @@ class ContractTest : public CppUnit::TestFixture {
                              resultLine(contract::playResult({false, true, false, true})));
         CPPUNIT_ASSERT_EQUAL(head +
                                  R"({"peers":[{"peer_id":"p1","name":"bravo",)"
-                                 R"("addr":"10.0.0.2:4433","via":"mdns","games":[{"id":"ggoo",)"
+                                 R"("addr":"10.0.0.2:4433","via":"mdns","transport":"tls",)"
+                                 R"("games":[{"id":"ggoo",)"
                                  R"("version":"3","availability":"Ready"}],"partials":[{"id":"ut",)"
                                  R"("version":"4","chunks_have":7,"chunk_count":4000}]}]}})",
                              resultLine(contract::listPeersResult({{"p1",
@@ -192,7 +199,8 @@ class ContractTest : public CppUnit::TestFixture {
                                                                     "10.0.0.2:4433",
                                                                     "mdns",
                                                                     {{"ggoo", "3", "Ready"}},
-                                                                    {{"ut", "4", 7, 4000}}}})));
+                                                                    {{"ut", "4", 7, 4000}},
+                                                                    "tls"}})));
     }
 
     void peerEvents() {
@@ -201,7 +209,8 @@ class ContractTest : public CppUnit::TestFixture {
                                        "10.0.0.2:4433",
                                        "connect",
                                        {{"cnctw", "1", "Stale"}, {"ggoo", "3", "Ready"}},
-                                       {{"bf", "2", 0, 1}, {"ut", "4", 12, 12}}};
+                                       {{"bf", "2", 0, 1}, {"ut", "4", 12, 12}},
+                                       "quic"};
         const std::string partials = R"("partials":[{"id":"bf","version":"2","chunks_have":0,)"
                                      R"("chunk_count":1},{"id":"ut","version":"4",)"
                                      R"("chunks_have":12,"chunk_count":12}]})";

@@ -241,13 +241,13 @@ class PeerDbTest : public CppUnit::TestFixture {
     void listPeersShowsPeersAndGamesSorted() {
         PeerDb db;
         db.upsert(hello(kBravo, "bravo", {stale("ggoo", "2"), ready("cnctw", "20250301")}),
-                  "10.0.0.2:4000", "mdns", 1);
-        db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 1);
+                  "10.0.0.2:4000", "mdns", 1, "tls", {{"tls", "10.0.0.2:4000"}});
+        db.upsert(hello(kAlpha, "alpha", {}), "10.0.0.1:4000", "connect", 1, "quic");
         const std::string expected =
             R"({"peers":[{"peer_id":")" + kAlpha +
-            R"(","name":"alpha","addr":"10.0.0.1:4000","via":"connect","games":[],"partials":[]},)" +
-            R"({"peer_id":")" + kBravo +
-            R"(","name":"bravo","addr":"10.0.0.2:4000","via":"mdns","games":[)" +
+            R"(","name":"alpha","addr":"10.0.0.1:4000","via":"connect","transport":"quic",)" +
+            R"("games":[],"partials":[]},)" + R"({"peer_id":")" + kBravo +
+            R"(","name":"bravo","addr":"10.0.0.2:4000","via":"mdns","transport":"tls","games":[)" +
             R"({"id":"cnctw","version":"20250301","availability":"Ready"},)" +
             R"({"id":"ggoo","version":"2","availability":"Stale"}],"partials":[]}]})";
         CPPUNIT_ASSERT_EQUAL(expected, listPeersJson(db));

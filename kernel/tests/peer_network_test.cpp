@@ -214,15 +214,22 @@ struct Node {
     }
 };
 
-// Several peers on one simulated network and one virtual-time reactor.
+// Several peers on one simulated network and one virtual-time reactor. With two transports,
+// every peer is a host on two networks: `sim` carries the preferred transport ("quic"),
+// `second` the fallback ("tls"), and each fails on its own.
 struct Lan {
     host::Reactor reactor{host::Reactor::Clock::Virtual};
     host::WorkerPool workers{2};
     SimNetwork sim;
-    std::vector<std::unique_ptr<Node>> nodes; // destroyed before the network they use
+    std::unique_ptr<SimNetwork> second;
+    std::vector<std::unique_ptr<Node>> nodes; // destroyed before the networks they use
 
     explicit Lan(testing::SimLink links = {}, uint64_t seed = 1) : sim(reactor, links, seed) {
         testing::holdTimeForWorkers(reactor, workers);
+    }
+    // Peers added from now on listen with two transports.
+    void addSecondTransport(testing::SimLink links = {}, uint64_t seed = 2) {
+        second = std::make_unique<SimNetwork>(reactor, links, seed);
     }
 
     Node &add(const std::string &ip, std::size_t identityIndex) {
@@ -231,7 +238,11 @@ struct Lan {
     Node &add(const std::string &ip, const peers::Identity &identity) {
         nodes.push_back(std::make_unique<Node>(reactor, workers, ip, identity));
         Node &node = *nodes.back();
-        const Status started = node.net->start(sim.transport(ip), "0.0.0.0:0");
+        std::vector<peers::TransportRef> transports = {sim.transport(ip)};
+        if (second)
+            transports = {sim.transport(ip, "test.transport.quic"),
+                          second->transport(ip, "test.transport.tls")};
+        const Status started = node.net->start(transports, "0.0.0.0:0");
         CPPUNIT_ASSERT_MESSAGE(started.message(), started.succeeded());
         return node;
     }
@@ -309,6 +320,10 @@ class PeerNetworkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSelfConnectIsRefused);
     CPPUNIT_TEST(testUnreachableAddressesFailToConnect);
     CPPUNIT_TEST(testSimultaneousDialKeepsOneConnection);
+    CPPUNIT_TEST(testTwoTransportsListenOnOnePort);
+    CPPUNIT_TEST(testDialPrefersTheFirstTransport);
+    CPPUNIT_TEST(testDialFallsBackToTheSecondTransport);
+    CPPUNIT_TEST(testRacingTransportsKeepOneConnection);
     CPPUNIT_TEST(testQuietPeersStayConnected);
     CPPUNIT_TEST(testSilentPeerTimesOut);
     CPPUNIT_TEST(testGoodbyeIsALossWithoutRedial);
@@ -474,6 +489,130 @@ class PeerNetworkTest : public CppUnit::TestFixture {
             }
             CPPUNIT_ASSERT_MESSAGE(where, a.knows(b) && b.knows(a));
             // The survivor carries requests.
+            bool answered = false;
+            a.net->requestGameFiles(b.identity.peerId, "g1", [&](Result<protocol::GameFiles> r) {
+                answered = r.ok() && r.value().game == "g1";
+            });
+            CPPUNIT_ASSERT_MESSAGE(where, runUntil(
+                                              lan.reactor, [&] { return answered; }, kSimSeconds));
+        }
+    }
+
+    // The transport list-peers shows for `other` at `node` ("" when not connected).
+    static std::string transportOf(const Node &node, const Node &other) {
+        for (const auto &view : node.net->peers().peerViews())
+            if (view.peerId == other.identity.peerId)
+                return view.transport;
+        return {};
+    }
+
+    void testTwoTransportsListenOnOnePort() {
+        Lan lan;
+        lan.addSecondTransport();
+        Node &a = lan.add("10.0.0.1", 0);
+        const std::vector<peers::ListenerInfo> listeners = a.net->listeners();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), listeners.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("quic"), listeners[0].transport);
+        CPPUNIT_ASSERT_EQUAL(std::string("test.transport.quic"), listeners[0].pluginId);
+        CPPUNIT_ASSERT_EQUAL(std::string("tls"), listeners[1].transport);
+        CPPUNIT_ASSERT_EQUAL(listeners[0].addr, listeners[1].addr);
+        CPPUNIT_ASSERT_EQUAL(listeners[0].addr, a.net->listenAddr());
+        CPPUNIT_ASSERT(a.net->listenFailures().empty());
+    }
+
+    void testDialPrefersTheFirstTransport() {
+        // Both transports work: the first one answers, well before the fallback time, and
+        // the second is never dialled.
+        Lan lan;
+        lan.addSecondTransport();
+        Node &a = lan.add("10.0.0.1", 0);
+        Node &b = lan.add("10.0.0.2", 1);
+        const uint64_t began = lan.reactor.now();
+        lan.connect(a, b);
+        CPPUNIT_ASSERT(a.last("peer-connected")->atNs - began < 100 * kSimMs);
+        CPPUNIT_ASSERT(runFor(lan.reactor, 30 * kSimSeconds));
+        CPPUNIT_ASSERT_EQUAL(std::string("quic"), transportOf(a, b));
+        CPPUNIT_ASSERT_EQUAL(std::string("quic"), transportOf(b, a));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), lan.second->dials(a.ip));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lan.sim.openConnections(a.ip));
+        // Each side learnt where the other listens with either transport (Hello listeners).
+        const peers::PeerRecord *rb = a.net->peers().find(b.identity.peerId);
+        CPPUNIT_ASSERT(rb != nullptr);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), rb->addrs.size());
+        CPPUNIT_ASSERT_EQUAL(b.addr(), rb->addrs.at("tls"));
+    }
+
+    void testDialFallsBackToTheSecondTransport() {
+        // UDP is dropped between the two hosts (a firewall): the QUIC attempt meets silence
+        // and, once the configured fallback time has passed without a connection, the dial
+        // tries TLS as well, which connects. Both sides show the TLS connection, and the
+        // abandoned QUIC attempt ends without a peer-lost.
+        for (const uint64_t fallbackMs : {1500ull, 4000ull}) {
+            const std::string where = std::to_string(fallbackMs) + " ms";
+            Lan lan;
+            lan.addSecondTransport();
+            Node &a = lan.add("10.0.0.1", 0);
+            Node &b = lan.add("10.0.0.2", 1);
+            a.net->setTransportFallback(fallbackMs * kSimMs);
+            lan.sim.setPartitioned(a.ip, b.ip, true);
+            const uint64_t began = lan.reactor.now();
+            lan.connect(a, b);
+            const uint64_t took = a.last("peer-connected")->atNs - began;
+            CPPUNIT_ASSERT_MESSAGE(where + ": " + std::to_string(took),
+                                   took >= fallbackMs * kSimMs);
+            CPPUNIT_ASSERT_MESSAGE(where + ": " + std::to_string(took),
+                                   took < fallbackMs * kSimMs + 50 * kSimMs);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::string("tls"), transportOf(a, b));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::string("tls"), transportOf(b, a));
+            CPPUNIT_ASSERT(runFor(lan.reactor, 30 * kSimSeconds));
+            for (Node *n : {&a, &b}) {
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(0), n->count("peer-lost"));
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(1), n->count("peer-connected"));
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(1),
+                                             lan.second->openConnections(n->ip));
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(0), lan.sim.openConnections(n->ip));
+            }
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::string("tls"), transportOf(a, b));
+            bool answered = false;
+            a.net->requestGameFiles(b.identity.peerId, "g1", [&](Result<protocol::GameFiles> r) {
+                answered = r.ok() && r.value().game == "g1";
+            });
+            CPPUNIT_ASSERT_MESSAGE(where, runUntil(
+                                              lan.reactor, [&] { return answered; }, kSimSeconds));
+        }
+    }
+
+    void testRacingTransportsKeepOneConnection() {
+        // No fallback delay and both peers dialling at once: four connections race, over two
+        // transports, in an order the seeds vary. Each side keeps the same single one: over
+        // the first transport (QUIC), and the others close without a peer-lost.
+        testing::SimLink links;
+        links.connectionJitterNs = 2 * kSimMs;
+        for (uint64_t seed = 1; seed <= 20; ++seed) {
+            const std::string where = "seed " + std::to_string(seed);
+            Lan lan(links, seed);
+            lan.addSecondTransport(links, seed + 100);
+            Node &a = lan.add("10.0.0.1", 0);
+            Node &b = lan.add("10.0.0.2", 1);
+            a.net->setTransportFallback(0);
+            b.net->setTransportFallback(0);
+            ConnectResult ab, ba;
+            a.net->connect(b.addr(), "connect", ab.callback());
+            b.net->connect(a.addr(), "connect", ba.callback());
+            CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return ab.done && ba.done; }));
+            CPPUNIT_ASSERT_MESSAGE(where + ": " + ab.text, ab.ok);
+            CPPUNIT_ASSERT_MESSAGE(where + ": " + ba.text, ba.ok);
+            CPPUNIT_ASSERT(runFor(lan.reactor, 30 * kSimSeconds));
+            for (Node *n : {&a, &b}) {
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(1), lan.sim.openConnections(n->ip));
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(0),
+                                             lan.second->openConnections(n->ip));
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(0), n->count("peer-lost"));
+                CPPUNIT_ASSERT_MESSAGE(where, n->delegate.lost.empty());
+                CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::size_t(1), n->count("peer-connected"));
+            }
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::string("quic"), transportOf(a, b));
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(where, std::string("quic"), transportOf(b, a));
             bool answered = false;
             a.net->requestGameFiles(b.identity.peerId, "g1", [&](Result<protocol::GameFiles> r) {
                 answered = r.ok() && r.value().game == "g1";

@@ -53,6 +53,7 @@ Hello sampleHello() {
     h.peerId = kPeerId;
     h.name = "Kitchen PC \xc3\xa9\xe2\x82\xac \"quoted\" \\ /";
     h.listenAddr = "192.168.1.20:41234";
+    h.listeners = {{"quic", "192.168.1.20:41234"}, {"tls", "0.0.0.0:41235"}};
     h.features = {"quic", "resume"};
     h.libraryRevision = 42;
     h.games = {{"bf1942", "1.6", "Ready", true, true, 1234567890123ull, hexHash(-2)},
@@ -195,6 +196,7 @@ class ProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(emptyHandlersAreSkipped);
     CPPUNIT_TEST(decodeRejectsBadJson);
     CPPUNIT_TEST(decodeRejectsMissingAndWronglyTypedMembers);
+    CPPUNIT_TEST(helloListenersAreOptional);
     CPPUNIT_TEST(decodeRejectsBadNumbers);
     CPPUNIT_TEST(decodeRejectsOversizeStrings);
     CPPUNIT_TEST(decodeRejectsNulInStrings);
@@ -467,6 +469,32 @@ class ProtocolTest : public CppUnit::TestFixture {
         FrameReader empty(recorder.handler());
         CPPUNIT_ASSERT(!empty.feed(Bytes{uint8_t(FrameType::Pong), 0, 0, 0, 0}).succeeded());
         CPPUNIT_ASSERT(empty.failed());
+    }
+
+    void helloListenersAreOptional() {
+        // A peer that predates several transports sends no "listeners": its Hello still
+        // decodes (no version bump), with none.
+        std::vector<Message> received;
+        FrameReader reader({[&](Message &&m) { received.push_back(std::move(m)); }, {}, {}});
+        const std::string old = edited(sampleHello(), [](auto &o) { o.remove("listeners"); });
+        CPPUNIT_ASSERT(old.find("listeners") == std::string::npos);
+        CPPUNIT_ASSERT(reader.feed(frameOf(FrameType::Hello, old)).succeeded());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), received.size());
+        Hello expected = sampleHello();
+        expected.listeners.clear();
+        CPPUNIT_ASSERT(received[0] == Message(expected));
+        CPPUNIT_ASSERT(payloadText(encode(sampleHello()))
+                           .find(R"("listeners":[{"addr":"192.168.1.20:41234","transport":"quic"},)"
+                                 R"({"addr":"0.0.0.0:41235","transport":"tls"}])") !=
+                       std::string::npos);
+        // Present, it is checked like any other member.
+        expectError(
+            FrameType::Hello,
+            edited(sampleHello(), [](auto &o) { objectIn(o, "listeners", 1).remove("addr"); }),
+            "Hello: listeners[1].addr: missing");
+        expectError(FrameType::Hello,
+                    edited(sampleHello(), [](auto &o) { o.set("listeners", "quic"); }),
+                    "Hello: listeners: expected an array, got a string");
     }
 
     void decodeRejectsMissingAndWronglyTypedMembers() {

@@ -82,6 +82,7 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testExampleConfigsLoad);
     CPPUNIT_TEST(testNearestKey);
     CPPUNIT_TEST(testServeWhileDownloading);
+    CPPUNIT_TEST(testTransportFallback);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -255,7 +256,7 @@ class SettingsTest : public CppUnit::TestFixture {
     void testEveryKnownKeyIsAccepted() {
         std::string ini = "[lanspread]\nGames = /srv/g\nlisten = 127.0.0.1:1\n"
                           "peer_timeout_ms = 2000\nupload_limit_mib_s = 1\n"
-                          "serve_while_downloading = off\n";
+                          "serve_while_downloading = off\ntransport_fallback_ms = 250\n";
         for (const char *key : {"state", "catalog", "name", "plugin_dir", "plugins", "log_level",
                                 "transport", "unpacker"})
             ini += std::string(key) + " = x\n";
@@ -264,7 +265,8 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE(result.status().describe(), result.ok());
         CPPUNIT_ASSERT_EQUAL(std::string("/srv/g"), result.value().gamesDir);
         CPPUNIT_ASSERT(!result.value().serveWhileDownloading);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(13), lanspread::kernel::host::lanspreadKeys().size());
+        CPPUNIT_ASSERT_EQUAL(int64_t(250), result.value().transportFallbackMs);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(14), lanspread::kernel::host::lanspreadKeys().size());
     }
 
     // The config examples of README.md and docs/configuration.md.
@@ -294,6 +296,21 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(!bad.ok());
         CPPUNIT_ASSERT_EQUAL(
             std::string("lanspread.serve_while_downloading must be true or false, got 'maybe'"),
+            bad.status().message());
+    }
+
+    // 1.5 s by default; 0 (dial every transport at once) to 60 s.
+    void testTransportFallback() {
+        Result<Settings> none = fromIni("[lanspread]\n");
+        CPPUNIT_ASSERT(none.ok());
+        CPPUNIT_ASSERT_EQUAL(int64_t(1500), none.value().transportFallbackMs);
+        Result<Settings> zero = fromIni("[lanspread]\ntransport_fallback_ms = 0\n");
+        CPPUNIT_ASSERT(zero.ok());
+        CPPUNIT_ASSERT_EQUAL(int64_t(0), zero.value().transportFallbackMs);
+        Result<Settings> bad = fromIni("[lanspread]\ntransport_fallback_ms = 60001\n");
+        CPPUNIT_ASSERT(!bad.ok());
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("lanspread.transport_fallback_ms must be between 0 and 60000, got 60001"),
             bad.status().message());
     }
 

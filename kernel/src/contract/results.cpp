@@ -46,6 +46,15 @@ Poco::JSON::Object statusResult(const StatusView &status) {
     data.set("version", status.version);
     data.set("pid", status.pid);
     data.set("listen_addr", status.listenAddr);
+    Poco::JSON::Array transports;
+    for (const auto &t : status.transports) {
+        Poco::JSON::Object entry = object();
+        entry.set("transport", t.transport);
+        entry.set("plugin", t.plugin);
+        entry.set("listen_addr", t.listenAddr);
+        transports.add(entry);
+    }
+    data.set("transports", transports);
     data.set("games_dir", status.gamesDir);
     data.set("state_dir", status.stateDir);
     Poco::JSON::Array plugins;
@@ -98,6 +107,7 @@ Poco::JSON::Object listPeersResult(const std::vector<PeerView> &peers) {
         entry.set("name", peer.name);
         entry.set("addr", peer.addr);
         entry.set("via", peer.via);
+        entry.set("transport", peer.transport);
         entry.set("games", peerGamesJson(peer.games));
         entry.set("partials", peerPartialsJson(peer.partials));
         rows.add(entry);

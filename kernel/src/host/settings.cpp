@@ -51,6 +51,7 @@ const std::vector<std::string> &lanspreadKeys() {
                                                   "plugins",
                                                   "log_level",
                                                   "peer_timeout_ms",
+                                                  "transport_fallback_ms",
                                                   "upload_limit_mib_s",
                                                   "transport",
                                                   "unpacker",
@@ -168,6 +169,11 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
         return Status(LANSPREAD_E_INVALID_ARGUMENT,
                       "lanspread.peer_timeout_ms must be between 1000 and 3600000, got " +
                           std::to_string(s.peerTimeoutMs));
+    s.transportFallbackMs = config.getInt64("lanspread.transport_fallback_ms", 1500);
+    if (s.transportFallbackMs < 0 || s.transportFallbackMs > 60000)
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.transport_fallback_ms must be between 0 and 60000, got " +
+                          std::to_string(s.transportFallbackMs));
     const std::string limit = config.getString("lanspread.upload_limit_mib_s", "0");
     try {
         std::size_t used = 0;

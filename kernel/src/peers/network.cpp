@@ -45,11 +45,19 @@ contract::Failure connectFailed(std::string message) {
 }
 } // namespace
 
+std::string transportName(const std::string &pluginId) {
+    const auto dot = pluginId.rfind('.');
+    return dot == std::string::npos ? pluginId : pluginId.substr(dot + 1);
+}
+
 struct NetworkCallbacks {
-    static PeerNetwork *self(void *u) { return static_cast<PeerNetwork *>(u); }
+    static PeerNetwork::Listener &listener(void *u) {
+        return *static_cast<PeerNetwork::Listener *>(u);
+    }
+    static PeerNetwork *self(void *u) { return listener(u).network; }
     static void connected(void *u, lanspread_transport_conn *c,
                           const lanspread_remote_identity *r) {
-        self(u)->onConnected(c, r);
+        self(u)->onConnected(listener(u), c, r);
     }
     static void opened(void *u, lanspread_transport_conn *c, uint64_t s) {
         self(u)->onStreamOpened(c, s);
@@ -70,23 +78,14 @@ PeerNetwork::PeerNetwork(host::Reactor &reactor, host::WorkerPool &workers, host
                          const Identity &identity, std::string name, NetworkDelegate &delegate)
     : _reactor(reactor), _workers(workers), _events(events), _identity(identity),
       _name(std::move(name)), _delegate(delegate), _uploadBucket(double(kServeBlock)),
-      _alive(std::make_shared<bool>(true)) {
-    _callbacks.struct_size = sizeof _callbacks;
-    _callbacks.user_data = this;
-    _callbacks.on_connected = &NetworkCallbacks::connected;
-    _callbacks.on_stream_opened = &NetworkCallbacks::opened;
-    _callbacks.on_stream_data = &NetworkCallbacks::data;
-    _callbacks.on_writable = &NetworkCallbacks::writable;
-    _callbacks.on_closed = &NetworkCallbacks::closed;
-}
+      _alive(std::make_shared<bool>(true)) {}
 
 PeerNetwork::~PeerNetwork() {
     *_alive = false;
     stop();
 }
 
-Status PeerNetwork::start(const TransportRef &transport, const std::string &bindAddr) {
-    _transport = transport;
+Status PeerNetwork::listenWith(Listener &listener, const std::string &bindAddr) {
     lanspread_transport_config config{};
     config.struct_size = sizeof config;
     config.bind_addr = bindAddr.c_str();
@@ -96,23 +95,86 @@ Status PeerNetwork::start(const TransportRef &transport, const std::string &bind
     config.key_der_len = _identity.keyDer.size();
     config.idle_timeout_ns = _peerTimeoutNs;
     config.keepalive_ns = _peerTimeoutNs / 4;
+    const TransportRef &transport = listener.ref;
     lanspread_status st =
-        _transport.vtable->listen(_transport.state, &config, &_callbacks, &_endpoint);
-    if (st != LANSPREAD_OK || _endpoint == nullptr) {
-        _endpoint = nullptr;
+        transport.vtable->listen(transport.state, &config, &listener.callbacks, &listener.endpoint);
+    if (st != LANSPREAD_OK || listener.endpoint == nullptr) {
+        listener.endpoint = nullptr;
         return Status(LANSPREAD_E_IO, "cannot listen on " + bindAddr + " with " + transport.id +
                                           " (" + lanspread_status_name(st) +
                                           "; is the address in use or not local?)");
     }
     char buffer[128];
     size_t required = 0;
-    if (_transport.vtable->local_address(_endpoint, buffer, sizeof buffer, &required) ==
+    if (transport.vtable->local_address(listener.endpoint, buffer, sizeof buffer, &required) ==
         LANSPREAD_OK)
-        _listenAddr = buffer;
+        listener.listenAddr = buffer;
     else
-        _listenAddr = bindAddr;
-    log::info(kSource, "listening on " + _listenAddr + " (" + transport.id + ")");
+        listener.listenAddr = bindAddr;
+    log::info(kSource, "listening on " + listener.listenAddr + " (" + transport.id + ")");
     return Status::ok();
+}
+
+Status PeerNetwork::start(const std::vector<TransportRef> &transports,
+                          const std::string &bindAddr) {
+    std::optional<Status> firstFailure;
+    for (const auto &transport : transports) {
+        auto listener = std::make_unique<Listener>();
+        listener->network = this;
+        listener->ref = transport;
+        listener->name = transportName(transport.id);
+        auto &callbacks = listener->callbacks;
+        callbacks.struct_size = sizeof callbacks;
+        callbacks.user_data = listener.get();
+        callbacks.on_connected = &NetworkCallbacks::connected;
+        callbacks.on_stream_opened = &NetworkCallbacks::opened;
+        callbacks.on_stream_data = &NetworkCallbacks::data;
+        callbacks.on_writable = &NetworkCallbacks::writable;
+        callbacks.on_closed = &NetworkCallbacks::closed;
+        // One port number for every transport when the port is left to them, so the address
+        // a user types works whichever transport answers it.
+        std::string at = bindAddr;
+        if (!_listeners.empty() && portOf(bindAddr) == "0")
+            at = joinHostPort(hostOf(bindAddr), portOf(_listeners.front()->listenAddr));
+        Status listening = listenWith(*listener, at);
+        if (!listening && at != bindAddr) {
+            log::info(kSource, transport.id + " cannot have port " + portOf(at) + " (" +
+                                   listening.message() + "); it takes any free port");
+            listening = listenWith(*listener, bindAddr);
+        }
+        if (!listening) {
+            if (!firstFailure)
+                firstFailure = listening;
+            _listenFailures.emplace_back(transport.id, listening.message());
+            continue;
+        }
+        listener->rank = _listeners.size();
+        _listeners.push_back(std::move(listener));
+    }
+    if (_listeners.empty())
+        return firstFailure ? *firstFailure
+                            : Status(LANSPREAD_E_IO, "no transport plugin to listen with");
+    _listenAddr = _listeners.front()->listenAddr;
+    return Status::ok();
+}
+
+bool PeerNetwork::running() const {
+    for (const auto &listener : _listeners)
+        if (listener->endpoint != nullptr)
+            return true;
+    return false;
+}
+
+std::vector<ListenerInfo> PeerNetwork::listeners() const {
+    std::vector<ListenerInfo> out;
+    for (const auto &listener : _listeners)
+        if (listener->endpoint != nullptr)
+            out.push_back({listener->name, listener->ref.id, listener->listenAddr});
+    return out;
+}
+
+const lanspread_transport_v1 &PeerNetwork::vt(const Session &s) {
+    return *s.listener->ref.vtable;
 }
 
 void PeerNetwork::stop() {
@@ -130,27 +192,35 @@ void PeerNetwork::stop() {
         if (s->state == Session::State::Ready && s->control != kNoStream)
             sendControl(*s, protocol::Goodbye{"shutdown"});
         s->state = Session::State::Closing;
-        _transport.vtable->close(conn, kAppErrorGoodbye);
+        vt(*s).close(conn, kAppErrorGoodbye);
     }
-    if (_endpoint != nullptr) {
-        _transport.vtable->destroy_endpoint(_endpoint);
-        _endpoint = nullptr;
-    }
+    for (auto &listener : _listeners)
+        if (listener->endpoint != nullptr) {
+            listener->ref.vtable->destroy_endpoint(listener->endpoint);
+            listener->endpoint = nullptr;
+        }
+    for (auto &[id, dial] : _dials)
+        if (dial->fallbackTimer != 0)
+            _reactor.stopTimer(dial->fallbackTimer);
+    _dials.clear();
     _sessions.clear();
     _requests.clear();
 }
 
 bool PeerNetwork::isOwnAddress(const std::string &addr) const {
-    if (_listenAddr.empty())
-        return false;
-    if (addr == _listenAddr)
-        return true;
-    if (portOf(addr) != portOf(_listenAddr))
-        return false;
-    const std::string host = hostOf(addr);
-    const std::string own = hostOf(_listenAddr);
-    const bool loopback = host == "127.0.0.1" || host == "::1" || host == "localhost";
-    return isWildcardHost(own) && (loopback || isWildcardHost(host));
+    for (const auto &listener : _listeners) {
+        const std::string &listenAddr = listener->listenAddr;
+        if (addr == listenAddr)
+            return true;
+        if (portOf(addr) != portOf(listenAddr))
+            continue;
+        const std::string host = hostOf(addr);
+        const std::string own = hostOf(listenAddr);
+        const bool loopback = host == "127.0.0.1" || host == "::1" || host == "localhost";
+        if (isWildcardHost(own) && (loopback || isWildcardHost(host)))
+            return true;
+    }
+    return false;
 }
 
 PeerNetwork::Session *PeerNetwork::session(lanspread_transport_conn *conn) {
@@ -176,6 +246,8 @@ protocol::Hello PeerNetwork::ownHello(Session &s) {
     hello.peerId = _identity.peerId;
     hello.name = _name;
     hello.listenAddr = _listenAddr;
+    for (const auto &listener : _listeners)
+        hello.listeners.push_back({listener->name, listener->listenAddr});
     hello.features = {"chunks-v2"}; // 1 MiB chunks, partial games, Have
     _delegate.librarySnapshot(hello.libraryRevision, hello.games, hello.partials);
     s.sentRevision = hello.libraryRevision;
@@ -187,6 +259,9 @@ protocol::Hello PeerNetwork::ownHello(Session &s) {
 }
 
 bool PeerNetwork::dialing(const std::string &addr) const {
+    for (const auto &[id, dial] : _dials)
+        if (!dial->answered && dial->addr == addr)
+            return true;
     for (const auto &[conn, s] : _sessions)
         if (s->outgoing && s->dialAddr == addr && s->state != Session::State::Ready &&
             s->state != Session::State::Closing)
@@ -195,11 +270,67 @@ bool PeerNetwork::dialing(const std::string &addr) const {
 }
 
 void PeerNetwork::connect(const std::string &addr, const std::string &via, ConnectDone done,
-                          const std::string &expectedPeerId) {
-    if (_endpoint == nullptr) {
+                          const std::string &expectedPeerId,
+                          const std::map<std::string, std::string> &addrByTransport) {
+    if (!running() || _stopping) {
         done(connectFailed("connect-failed: no transport is running"));
         return;
     }
+    auto dial = std::make_unique<Dial>();
+    dial->addr = addr;
+    dial->addrByTransport = addrByTransport;
+    dial->via = via;
+    dial->expectedPeerId = expectedPeerId;
+    dial->waiters.push_back(std::move(done));
+    const uint64_t id = _nextDial++;
+    _dials[id] = std::move(dial);
+    dialNext(id);
+}
+
+void PeerNetwork::dialNext(uint64_t dialId) {
+    auto it = _dials.find(dialId);
+    if (it == _dials.end() || _stopping)
+        return;
+    Dial &dial = *it->second;
+    if (dial.answered)
+        return;
+    if (dial.fallbackTimer != 0) {
+        _reactor.stopTimer(dial.fallbackTimer);
+        dial.fallbackTimer = 0;
+    }
+    while (dial.next < _listeners.size()) {
+        Listener &listener = *_listeners[dial.next++];
+        if (listener.endpoint == nullptr)
+            continue;
+        auto at = dial.addrByTransport.find(listener.name);
+        if (startAttempt(dial, dialId, listener,
+                         at == dial.addrByTransport.end() ? dial.addr : at->second))
+            break;
+    }
+    if (dial.pending > 0 && dial.next < _listeners.size()) {
+        _reactor.startTimer(
+            _fallbackNs,
+            [this, alive = _alive, dialId] {
+                if (!*alive)
+                    return;
+                auto found = _dials.find(dialId);
+                if (found == _dials.end())
+                    return;
+                found->second->fallbackTimer = 0;
+                if (found->second->answered)
+                    return;
+                log::info(kSource, found->second->addr + ": no connection within " +
+                                       std::to_string(_fallbackNs / 1'000'000) +
+                                       " ms; trying the next transport as well");
+                dialNext(dialId);
+            },
+            dial.fallbackTimer);
+    }
+    finishDialIfIdle(dialId);
+}
+
+bool PeerNetwork::startAttempt(Dial &dial, uint64_t dialId, Listener &listener,
+                               const std::string &addr) {
     lanspread_transport_config config{};
     config.struct_size = sizeof config;
     config.bind_addr = "";
@@ -210,22 +341,28 @@ void PeerNetwork::connect(const std::string &addr, const std::string &via, Conne
     config.idle_timeout_ns = _peerTimeoutNs;
     config.keepalive_ns = _peerTimeoutNs / 4;
     lanspread_transport_conn *conn = nullptr;
-    lanspread_status st =
-        _transport.vtable->connect(_transport.state, &config, addr.c_str(), &_callbacks, &conn);
+    const TransportRef &transport = listener.ref;
+    lanspread_status st = transport.vtable->connect(transport.state, &config, addr.c_str(),
+                                                    &listener.callbacks, &conn);
     if (st != LANSPREAD_OK || conn == nullptr) {
-        done(connectFailed("connect-failed: cannot connect to " + addr + " (" +
-                           lanspread_status_name(st) + ")"));
-        return;
+        if (!dial.failure)
+            dial.failure =
+                connectFailed("connect-failed: cannot connect to " + addr +
+                              (_listeners.size() > 1 ? " over " + listener.name : std::string()) +
+                              " (" + lanspread_status_name(st) + ")");
+        return false;
     }
     auto s = std::make_unique<Session>();
     s->conn = conn;
+    s->listener = &listener;
+    s->dial = dialId;
     s->serial = _nextSerial++;
     s->outgoing = true;
-    s->via = via;
+    s->via = dial.via;
     s->dialAddr = addr;
     s->remoteAddr = addr;
-    s->expectedPeerId = expectedPeerId;
-    s->waiters.push_back(std::move(done));
+    s->expectedPeerId = dial.expectedPeerId;
+    ++dial.pending;
     const uint64_t serial = s->serial;
     _reactor.startTimer(
         kHandshakeTimeoutNs,
@@ -238,14 +375,82 @@ void PeerNetwork::connect(const std::string &addr, const std::string &via, Conne
         },
         s->handshakeTimer);
     _sessions[conn] = std::move(s);
+    return true;
 }
 
-void PeerNetwork::onConnected(lanspread_transport_conn *conn,
+void PeerNetwork::attemptSucceeded(Session &s) {
+    const uint64_t dialId = s.dial;
+    s.dial = 0;
+    auto it = _dials.find(dialId);
+    if (it == _dials.end())
+        return;
+    Dial &dial = *it->second;
+    --dial.pending;
+    std::vector<ConnectDone> waiters;
+    if (!dial.answered) {
+        dial.answered = true;
+        waiters = std::move(dial.waiters);
+        dial.waiters.clear();
+    }
+    finishDialIfIdle(dialId);
+    for (auto &waiter : waiters)
+        waiter(s.peerId);
+}
+
+void PeerNetwork::attemptFailed(Session &s, const contract::Failure &failure) {
+    const uint64_t dialId = s.dial;
+    s.dial = 0;
+    auto it = _dials.find(dialId);
+    if (it == _dials.end())
+        return;
+    Dial &dial = *it->second;
+    --dial.pending;
+    // A refusal after the transport connected (identity, self-connect, version) says more
+    // than a transport that did not connect; otherwise the preferred transport's failure.
+    const bool afterTransport = !s.fingerprint.empty();
+    if (!dial.failure || (afterTransport && !dial.failureAfterTransport)) {
+        dial.failure = failure;
+        dial.failureAfterTransport = afterTransport;
+    }
+    if (!dial.answered && dial.pending == 0 && dial.next < _listeners.size()) {
+        // Every attempt so far failed: the next transport need not wait for the fallback
+        // time. Not from inside the transport's callback.
+        _reactor.post([this, alive = _alive, dialId] {
+            if (*alive)
+                dialNext(dialId);
+        });
+        return;
+    }
+    finishDialIfIdle(dialId);
+}
+
+void PeerNetwork::finishDialIfIdle(uint64_t dialId) {
+    auto it = _dials.find(dialId);
+    if (it == _dials.end() || it->second->pending > 0)
+        return;
+    Dial &dial = *it->second;
+    if (!dial.answered && dial.next < _listeners.size())
+        return; // the next transport is about to be tried
+    std::unique_ptr<Dial> done = std::move(it->second);
+    _dials.erase(it);
+    if (done->fallbackTimer != 0)
+        _reactor.stopTimer(done->fallbackTimer);
+    if (done->answered)
+        return;
+    const contract::Failure failure =
+        done->failure ? *done->failure
+                      : connectFailed("connect-failed: " + done->addr + ": no transport to try");
+    for (auto &waiter : done->waiters)
+        waiter(failure);
+}
+
+void PeerNetwork::onConnected(Listener &listener, lanspread_transport_conn *conn,
                               const lanspread_remote_identity *remote) {
     Session *s = session(conn);
     if (s == nullptr) { // incoming
         auto fresh = std::make_unique<Session>();
         fresh->conn = conn;
+        fresh->listener = &listener;
         fresh->serial = _nextSerial++;
         fresh->outgoing = false;
         fresh->via = "incoming";
@@ -281,7 +486,7 @@ void PeerNetwork::onConnected(lanspread_transport_conn *conn,
         return;
     }
     uint64_t streamId = 0;
-    if (_transport.vtable->open_stream(conn, &streamId) != LANSPREAD_OK) {
+    if (vt(*s).open_stream(conn, &streamId) != LANSPREAD_OK) {
         closeSession(*s, "connect-failed", "cannot open the control stream");
         return;
     }
@@ -310,10 +515,12 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     if (s->handshakeTimer != 0)
         _reactor.stopTimer(s->handshakeTimer);
     const std::string why = reason != nullptr && *reason ? reason : lanspread_status_name(status);
-    for (auto &waiter : s->waiters)
-        waiter(connectFailed(
-            "connect-failed: " + (s->dialAddr.empty() ? s->remoteAddr : s->dialAddr) + ": " + why));
-    s->waiters.clear();
+    if (s->dial != 0)
+        attemptFailed(
+            *s,
+            connectFailed("connect-failed: " + (s->dialAddr.empty() ? s->remoteAddr : s->dialAddr) +
+                          (_listeners.size() > 1 ? " (" + s->listener->name + ")" : std::string()) +
+                          ": " + why));
     // Outgoing requests on this connection fail; incoming ones just stop.
     for (auto &[id, st] : s->streams) {
         if (st->role == Stream::Role::Incoming && st->serving && st->serveGame.size()) {
@@ -380,10 +587,8 @@ void PeerNetwork::closeSession(Session &s, const std::string &code, const std::s
             code == "self-connect"
                 ? contract::Failure{contract::ErrorCode::SelfConnect, "self-connect: " + why}
                 : connectFailed("connect-failed: " + code + ": " + why);
-        auto waiters = std::move(s.waiters);
-        s.waiters.clear();
-        for (auto &waiter : waiters)
-            waiter(failure);
+        if (s.dial != 0)
+            attemptFailed(s, failure);
     }
     s.state = Session::State::Closing;
     if (!wasReady)
@@ -403,12 +608,12 @@ void PeerNetwork::closeSession(Session &s, const std::string &code, const std::s
                 if (!*alive)
                     return;
                 if (Session *t = session(conn); t && t->serial == serial)
-                    _transport.vtable->close(conn, kAppErrorProtocol);
+                    vt(*t).close(conn, kAppErrorProtocol);
             },
             timer);
         return;
     }
-    _transport.vtable->close(s.conn, kAppErrorProtocol); // on_closed may run inside
+    vt(s).close(s.conn, kAppErrorProtocol); // on_closed may run inside
 }
 
 void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
@@ -498,7 +703,7 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
         log::info(kSource, "peer " + s.label() + " says goodbye: " + bye->reason);
         s.goodbye = true;
         s.state = Session::State::Closing;
-        _transport.vtable->close(s.conn, kAppErrorGoodbye);
+        vt(s).close(s.conn, kAppErrorGoodbye);
     } else if (auto *error = std::get_if<protocol::ErrorReply>(&message)) {
         log::warning(kSource,
                      "peer " + s.label() + " reports " + error->code + ": " + error->message);
@@ -523,22 +728,29 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
         if (candidate.get() != &s && candidate->state == Session::State::Ready &&
             candidate->peerId == s.peerId)
             other = candidate.get();
+    // The preferred transport first, then the smaller initiator, then the newest: the same
+    // choice at both ends, whichever handshake each end finishes first.
     auto initiator = [this](const Session &x) { return x.outgoing ? _identity.peerId : x.peerId; };
     bool keepNew = true;
-    if (other != nullptr && initiator(*other) != initiator(s))
+    if (other != nullptr && other->listener->rank != s.listener->rank)
+        keepNew = s.listener->rank < other->listener->rank;
+    else if (other != nullptr && initiator(*other) != initiator(s))
         keepNew = initiator(s) < initiator(*other);
     Session *loser = other == nullptr ? nullptr : (keepNew ? other : &s);
+    const Session &kept = loser == &s ? *other : s;
 
-    const auto change =
-        _peers.upsert(hello, s.addr, s.outgoing ? s.via : "incoming", host::EventBus::nowUnixMs());
+    std::map<std::string, std::string> addrs;
+    for (const auto &listener : hello.listeners)
+        addrs[listener.transport] = reachableAddr(listener.addr, s.remoteAddr);
+    const auto change = _peers.upsert(hello, s.addr, s.outgoing ? s.via : "incoming",
+                                      host::EventBus::nowUnixMs(), kept.listener->name, addrs);
     s.state = Session::State::Ready;
     s.lastActivityNs = _reactor.now();
     if (_livenessTimer == 0)
         livenessTick();
-    auto waiters = std::move(s.waiters);
-    s.waiters.clear();
-    log::info(kSource, "peer " + s.label() + " (" + hello.name + ") connected at " + s.addr + ", " +
-                           std::to_string(hello.games.size()) + " games");
+    log::info(kSource, "peer " + s.label() + " (" + hello.name + ") connected at " + s.addr +
+                           " over " + s.listener->name + ", " + std::to_string(hello.games.size()) +
+                           " games");
     const PeerRecord *record = _peers.find(s.peerId);
     if (change == PeerDb::Upsert::Added) {
         if (s.outgoing && s.via != "mdns") { // discovery announced it when it was found
@@ -553,11 +765,20 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
         const contract::Event updated = contract::peerUpdated(peerView(*record));
         _events.publish(updated.topic, updated.payload);
     }
+    const std::string peerId = hello.peerId;
+    _lost.erase(peerId); // back: no re-dial needed
+    if (s.dial != 0)
+        attemptSucceeded(s);
     if (loser != nullptr) {
-        log::info(kSource, "peer " + s.label() + ": closing a duplicate connection");
+        log::info(kSource, "peer " + peerId.substr(0, 12) +
+                               ": closing the duplicate connection over " + loser->listener->name +
+                               " (" + (loser->outgoing ? "ours" : "theirs") +
+                               "); keeping the one over " + kept.listener->name + " (" +
+                               (kept.outgoing ? "ours" : "theirs") + ")");
         loser->silent = true;
         loser->state = Session::State::Closing;
-        _transport.vtable->close(loser->conn, kAppErrorDuplicate);
+        // on_closed may run inside: when the loser is s, s is gone after this.
+        vt(*loser).close(loser->conn, kAppErrorDuplicate);
     }
     // Our library or our downloads changed between our Hello and now (the first scan
     // ending, a chunk verified, say): broadcasts missed this session, so it gets the
@@ -589,12 +810,8 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
         }
         if (gamesChanged || partialsChanged)
             sendControl(s, catchUp);
+        s.sentPartials.clear(); // only the catch-up needs it; a bitmap can be megabytes
     }
-    s.sentPartials.clear();    // only the catch-up needs it; a bitmap can be megabytes
-    _lost.erase(hello.peerId); // back: no re-dial needed
-    const std::string peerId = hello.peerId;
-    for (auto &waiter : waiters)
-        waiter(peerId);
     _delegate.peerLibraryChanged(peerId);
 }
 

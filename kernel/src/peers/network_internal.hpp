@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -31,6 +32,36 @@ inline constexpr uint64_t kRedialIntervalNs = 5'000'000'000ull;
 inline constexpr uint64_t kRedialForNs = 600'000'000'000ull; // keep trying a lost peer for 10 min
 inline constexpr uint64_t kCloseLingerNs = 250'000'000ull;   // lets a refusal reach the peer
 } // namespace network_detail
+
+// One transport listening: the callbacks' user_data, so an incoming connection is known to
+// come from it.
+struct PeerNetwork::Listener {
+    PeerNetwork *network = nullptr;
+    TransportRef ref;
+    std::string name;     // transportName(ref.id)
+    std::size_t rank = 0; // position in the order of preference
+    lanspread_transport_events callbacks{};
+    lanspread_transport_endpoint *endpoint = nullptr;
+    std::string listenAddr;
+};
+
+// One connect(): an attempt per transport, the next one started after the fallback time or
+// when all so far failed. Answered once: by the first handshake to complete, or by the most
+// telling failure once every transport failed. Kept until its last attempt ends (a slower
+// attempt over a preferred transport may still complete; then one-per-peer keeps it).
+struct PeerNetwork::Dial {
+    std::string addr;
+    std::map<std::string, std::string> addrByTransport;
+    std::string via;
+    std::string expectedPeerId;
+    std::size_t next = 0;    // the listener to try next
+    std::size_t pending = 0; // attempts under way
+    bool answered = false;
+    std::vector<ConnectDone> waiters;
+    std::optional<contract::Failure> failure;
+    bool failureAfterTransport = false; // the failing attempt got past the transport handshake
+    uint64_t fallbackTimer = 0;
+};
 
 // Bytes accepted by us for a stream but not yet by the transport.
 struct PeerNetwork::OutBuffer {
@@ -78,6 +109,8 @@ struct PeerNetwork::Stream {
 struct PeerNetwork::Session {
     enum class State { Connecting, Handshaking, Ready, Closing };
     lanspread_transport_conn *conn = nullptr;
+    Listener *listener = nullptr; // the transport it runs over
+    uint64_t dial = 0;            // the connect() it is an attempt of, until it reports (0: none)
     uint64_t serial = 0;
     bool outgoing = false;
     std::string via;
@@ -101,7 +134,6 @@ struct PeerNetwork::Session {
     bool goodbye = false;
     uint64_t handshakeTimer = 0;
     std::map<uint64_t, std::unique_ptr<Stream>> streams;
-    std::vector<ConnectDone> waiters;
 
     std::string label() const { return peerId.empty() ? remoteAddr : peerId.substr(0, 12); }
 };

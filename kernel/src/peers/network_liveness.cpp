@@ -13,6 +13,8 @@ void PeerNetwork::publishLost(const std::string &peerId, const std::string &reas
     const PeerRecord *record = _peers.find(peerId);
     const std::string addr = record ? record->addr : std::string();
     const std::string via = record && record->via != "incoming" ? record->via : "connect";
+    const std::map<std::string, std::string> addrs =
+        record ? record->addrs : std::map<std::string, std::string>();
     const contract::Event lost = contract::peerLost(peerId, addr, reason);
     _peers.remove(peerId);
     log::info(kSource, "peer " + peerId.substr(0, 12) + " lost: " + reason);
@@ -21,7 +23,7 @@ void PeerNetwork::publishLost(const std::string &peerId, const std::string &reas
     // same address; discovery will not announce it again (its records stay cached), so we
     // try it again for a while.
     if (redial && !addr.empty()) {
-        _lost[peerId] = LostPeer{addr, via, _reactor.now() + kRedialForNs};
+        _lost[peerId] = LostPeer{addr, addrs, via, _reactor.now() + kRedialForNs};
         if (_redialTimer == 0)
             scheduleRedial();
     }
@@ -46,7 +48,8 @@ void PeerNetwork::scheduleRedial() {
                 }
                 if (!dialing(lost.addr))
                     connect(
-                        lost.addr, lost.via, [](contract::Outcome<std::string>) {}, peerId);
+                        lost.addr, lost.via, [](contract::Outcome<std::string>) {}, peerId,
+                        lost.addrs);
                 ++it;
             }
             if (!_lost.empty())
@@ -81,7 +84,7 @@ void PeerNetwork::livenessTick() {
                                       " ms; dropping it");
             s->state = Session::State::Closing;
             s->timedOut = true;
-            _transport.vtable->close(conn, kAppErrorProtocol);
+            vt(*s).close(conn, kAppErrorProtocol);
         }
     if (anyReady)
         _reactor.startTimer(

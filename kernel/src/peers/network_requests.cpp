@@ -11,7 +11,7 @@ void PeerNetwork::requestGameFiles(const std::string &peerId, const std::string 
                                    std::function<void(Result<protocol::GameFiles>)> done) {
     Session *s = readySession(peerId);
     uint64_t streamId = 0;
-    if (s == nullptr || _transport.vtable->open_stream(s->conn, &streamId) != LANSPREAD_OK) {
+    if (s == nullptr || vt(*s).open_stream(s->conn, &streamId) != LANSPREAD_OK) {
         done(Status(LANSPREAD_E_IO, "peer " + peerId.substr(0, 12) + " is not connected"));
         return;
     }
@@ -65,7 +65,7 @@ PeerNetwork::RequestId PeerNetwork::requestChunk(const std::string &peerId,
     Session *s = readySession(peerId);
     uint64_t streamId = 0;
     const RequestId id = _nextRequest++;
-    if (s == nullptr || _transport.vtable->open_stream(s->conn, &streamId) != LANSPREAD_OK) {
+    if (s == nullptr || vt(*s).open_stream(s->conn, &streamId) != LANSPREAD_OK) {
         auto onEnd = std::move(handler.onEnd);
         _reactor.post([onEnd, peerId] {
             onEnd(Status(LANSPREAD_E_IO, "peer " + peerId.substr(0, 12) + " is not connected"));
@@ -130,8 +130,8 @@ void PeerNetwork::releaseChunkBytes(RequestId id, std::size_t bytes) {
     if (it == _requests.end() || bytes == 0)
         return;
     auto [conn, streamId] = it->second;
-    if (session(conn) != nullptr)
-        _transport.vtable->consume(conn, streamId, bytes);
+    if (Session *s = session(conn))
+        vt(*s).consume(conn, streamId, bytes);
 }
 
 void PeerNetwork::forgetRequest(RequestId id) {
@@ -152,7 +152,7 @@ void PeerNetwork::cancelRequest(RequestId id) {
         sit->second->responded = true;
         retireStream(*s, streamId);
     }
-    _transport.vtable->reset_stream(conn, streamId, kAppErrorProtocol);
+    vt(*s).reset_stream(conn, streamId, kAppErrorProtocol);
 }
 
 } // namespace lanspread::kernel::peers

@@ -144,7 +144,7 @@ void PeerNetwork::pumpServe(Session &s, Stream &st) {
                     // The file shrank under us: the requester sees a short chunk and retries
                     // elsewhere.
                     log::warning(kSource, "serving " + cur.serveGame + ": read failed; resetting");
-                    _transport.vtable->reset_stream(conn, streamId, kAppErrorProtocol);
+                    vt(*t).reset_stream(conn, streamId, kAppErrorProtocol);
                     finishStream(*t, streamId);
                     return;
                 }

@@ -58,7 +58,7 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
     if (it == s->streams.end()) {
         // A stream we already finished (or never knew): give the window back, ignore it.
         if (len > 0)
-            _transport.vtable->consume(conn, streamId, len);
+            vt(*s).consume(conn, streamId, len);
         return;
     }
     Stream &st = *it->second;
@@ -81,7 +81,7 @@ void PeerNetwork::onStreamData(lanspread_transport_conn *conn, uint64_t streamId
     // download engine releases them (releaseChunkBytes).
     const std::size_t controlBytes = len - std::min(len, cur.dataInFeed);
     if (controlBytes > 0)
-        _transport.vtable->consume(conn, streamId, controlBytes);
+        vt(*s).consume(conn, streamId, controlBytes);
     if (!fed) {
         if (cur.role == Stream::Role::Control) {
             log::warning(kSource, "peer " + s->label() +
@@ -171,9 +171,8 @@ void PeerNetwork::flushStream(Session &s, Stream &st) {
         const std::size_t left = front.size() - out.offset;
         const bool last = out.pieces.size() == 1 && out.fin;
         size_t accepted = 0;
-        lanspread_status status =
-            _transport.vtable->send(s.conn, st.id, front.data() + out.offset, left,
-                                    last ? LANSPREAD_STREAM_FIN : 0u, &accepted);
+        lanspread_status status = vt(s).send(s.conn, st.id, front.data() + out.offset, left,
+                                             last ? LANSPREAD_STREAM_FIN : 0u, &accepted);
         if (status != LANSPREAD_OK) {
             // The stream is gone (the requester stopped it) or the connection is: an incoming
             // stream is freed; an outgoing one ends through on_closed or its reset.
@@ -192,8 +191,7 @@ void PeerNetwork::flushStream(Session &s, Stream &st) {
     }
     if (out.fin && !out.finSent) {
         size_t accepted = 0;
-        if (_transport.vtable->send(s.conn, st.id, nullptr, 0, LANSPREAD_STREAM_FIN, &accepted) ==
-            LANSPREAD_OK)
+        if (vt(s).send(s.conn, st.id, nullptr, 0, LANSPREAD_STREAM_FIN, &accepted) == LANSPREAD_OK)
             out.finSent = true;
     }
     if (st.serving)
@@ -261,7 +259,7 @@ PeerNetwork::Stream *PeerNetwork::findStream(Session &s, uint64_t streamId) {
 
 void PeerNetwork::abortIncoming(Session &s, Stream &st, bool sendReset) {
     if (sendReset && !st.aborted)
-        _transport.vtable->reset_stream(s.conn, st.id, kAppErrorProtocol);
+        vt(s).reset_stream(s.conn, st.id, kAppErrorProtocol);
     st.aborted = true;
     st.recvEnded = true;
     st.out.pieces.clear();
@@ -298,7 +296,7 @@ void PeerNetwork::failRequest(Session &s, Stream &st, const Status &status) {
     auto filesDone = std::move(st.filesDone);
     auto onEnd = std::move(st.chunk.onEnd);
     const uint64_t streamId = st.id;
-    _transport.vtable->reset_stream(s.conn, streamId, kAppErrorProtocol);
+    vt(s).reset_stream(s.conn, streamId, kAppErrorProtocol);
     retireStream(s, streamId); // this may run inside the stream's own FrameReader
     _requests.erase(request);
     if (filesDone)

@@ -30,7 +30,8 @@ bool servesCatalogVersion(const PeerRecord &peer, const catalog::CatalogGame &ga
 } // namespace
 
 PeerDb::Upsert PeerDb::upsert(const protocol::Hello &hello, const std::string &addr,
-                              const std::string &via, int64_t nowMs) {
+                              const std::string &via, int64_t nowMs, const std::string &transport,
+                              const std::map<std::string, std::string> &addrs) {
     auto it = _peers.find(hello.peerId);
     Upsert outcome = Upsert::Added;
     if (it == _peers.end()) {
@@ -43,6 +44,8 @@ PeerDb::Upsert PeerDb::upsert(const protocol::Hello &hello, const std::string &a
     record.name = hello.name;
     record.addr = addr;
     record.via = via;
+    record.transport = transport;
+    record.addrs = addrs;
     record.libraryRevision = hello.libraryRevision;
     record.games = byId(hello.games);
     record.partials = byId(hello.partials);
@@ -128,7 +131,8 @@ const protocol::PartialGame *PeerDb::partial(const std::string &peerId,
 }
 
 contract::PeerView peerView(const PeerRecord &record) {
-    contract::PeerView view{record.peerId, record.name, record.addr, record.via, {}, {}};
+    contract::PeerView view{record.peerId,   record.name, record.addr, record.via, {}, {},
+                            record.transport};
     for (const auto &[gameId, summary] : record.games)
         view.games.push_back({gameId, summary.version, summary.availability});
     for (const auto &[gameId, partial] : record.partials) {

@@ -27,6 +27,7 @@ static_assert(kMaxDataPayload == catalog::kChunkSize, "one ChunkData frame is on
 
 // Bounds a Have's list (and so its decode work) well below the control payload limit.
 constexpr std::size_t kMaxHaveChunks = std::size_t(1) << 20;
+constexpr std::size_t kMaxListeners = 16; // transports one peer listens with
 
 namespace {
 
@@ -151,6 +152,8 @@ class Fields {
             throw Invalid{name(member), "expected a boolean, got " + describe(value)};
         return value.extract<bool>();
     }
+    bool has(const std::string &member) const { return _object->has(member); }
+
     Array::Ptr array(const std::string &member) const {
         const Var value = get(member);
         if (value.type() != typeid(Array::Ptr))
@@ -371,6 +374,19 @@ Hello helloFrom(const Fields &in) {
     m.peerId = peerId(in, "peer_id");
     m.name = in.text("name", kMaxTextLength);
     m.listenAddr = in.text("listen_addr", kMaxTextLength);
+    if (in.has("listeners")) { // optional: peers before it send none
+        const Array::Ptr listeners = in.array("listeners");
+        const std::string field = in.name("listeners");
+        if (listeners->size() > kMaxListeners)
+            throw Invalid{field, std::to_string(listeners->size()) +
+                                     " listeners exceed the limit of " +
+                                     std::to_string(kMaxListeners)};
+        for (std::size_t i = 0; i < listeners->size(); ++i) {
+            const Fields entry = objectAt(listeners, i, field);
+            m.listeners.push_back(
+                {entry.text("transport", kMaxTextLength), entry.text("addr", kMaxTextLength)});
+        }
+    }
     m.features = texts(in, "features", kMaxTextLength);
     m.libraryRevision = in.number("library_revision");
     m.games = gameSummaries(in, "games");

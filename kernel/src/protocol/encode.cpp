@@ -79,6 +79,14 @@ Object::Ptr helloJson(const Hello &m) {
     o->set("peer_id", m.peerId);
     o->set("name", m.name);
     o->set("listen_addr", m.listenAddr);
+    Array::Ptr listeners = new Array;
+    for (const auto &listener : m.listeners) {
+        Object::Ptr entry = new Object;
+        entry->set("transport", listener.transport);
+        entry->set("addr", listener.addr);
+        listeners->add(entry);
+    }
+    o->set("listeners", listeners);
     o->set("features", stringArray(m.features));
     o->set("library_revision", Poco::UInt64(m.libraryRevision));
     o->set("games", gamesJson(m.games));

@@ -60,7 +60,7 @@ Status PeerRuntime::prepare() {
 }
 
 void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string pinnedUnpackerId,
-                        std::optional<peers::TransportRef> transport,
+                        std::vector<peers::TransportRef> transports,
                         std::vector<peers::DiscoveryRef> discovery) {
     _discoveryPlugins = std::move(discovery);
     _network =
@@ -68,11 +68,15 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
                                              static_cast<peers::NetworkDelegate &>(*this));
     _network->setUploadLimit(_settings.uploadLimitMiBps * 1048576.0);
     _network->setPeerTimeout(uint64_t(_settings.peerTimeoutMs) * 1'000'000ull);
-    if (transport) {
-        Status listening = _network->start(*transport, _settings.listenAddr);
-        if (!listening) {
+    _network->setTransportFallback(uint64_t(_settings.transportFallbackMs) * 1'000'000ull);
+    if (!transports.empty()) {
+        Status listening = _network->start(transports, _settings.listenAddr);
+        if (!listening)
             log::error(kSource, listening.message() + "; other peers cannot reach this one");
-            publish(contract::runtimeFailed(transport->id, listening.message()));
+        for (const auto &[id, why] : _network->listenFailures()) {
+            if (listening)
+                log::error(kSource, why + "; peers reach this one over the other transports");
+            publish(contract::runtimeFailed(id, why));
         }
     }
     if (!pinnedUnpackerId.empty()) {
@@ -164,8 +168,11 @@ void PeerRuntime::addStatusFields(contract::StatusView &status) const {
     status.peerId = _identity.peerId;
     status.catalog = _catalog.origin();
     status.activeOperations = _operations.view();
-    if (_network && _network->running())
+    if (_network && _network->running()) {
         status.listenAddr = _network->listenAddr();
+        for (const auto &listener : _network->listeners())
+            status.transports.push_back({listener.transport, listener.pluginId, listener.addr});
+    }
     status.protocolVersion = protocol::PROTOCOL_VERSION;
     if (_network)
         status.outboundTransfers = _network->outboundTransfers();

@@ -224,8 +224,8 @@ SimNetwork::~SimNetwork() {
             _reactor.stopTimer(link->timer);
 }
 
-peers::TransportRef SimNetwork::transport(const std::string &ip) {
-    return peers::TransportRef{"sim", SimTransportCalls::table(), &host(ip)};
+peers::TransportRef SimNetwork::transport(const std::string &ip, const std::string &pluginId) {
+    return peers::TransportRef{pluginId, SimTransportCalls::table(), &host(ip)};
 }
 
 SimNetwork::Host &SimNetwork::host(const std::string &ip) {

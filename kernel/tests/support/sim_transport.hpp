@@ -99,8 +99,10 @@ class SimNetwork {
     SimNetwork(const SimNetwork &) = delete;
     SimNetwork &operator=(const SimNetwork &) = delete;
 
-    // The transport of host `ip` (created on first use), for PeerNetwork::start.
-    peers::TransportRef transport(const std::string &ip);
+    // The transport of host `ip` (created on first use), for PeerNetwork::start. pluginId
+    // names it: a peer with two transports is a host on two SimNetworks (say UDP and TCP,
+    // "x.quic" and "x.tls"), and faults on one network leave the other alone.
+    peers::TransportRef transport(const std::string &ip, const std::string &pluginId = "sim");
     // The link from one host to another (created from the defaults on first use). Changes
     // apply to what is sent afterwards.
     SimLink &link(const std::string &from, const std::string &to);

@@ -44,6 +44,7 @@ struct PeerView {
     std::string via;                       // "connect", "mdns" or "incoming"
     std::vector<PeerGameView> games;       // sorted by id
     std::vector<PeerPartialView> partials; // sorted by id
+    std::string transport;                 // the connection's transport: "quic", "tls"
 };
 
 // A catalog game connected peers offer (list-games "remote").
@@ -86,6 +87,13 @@ struct StatusView {
     std::string version;
     int pid = 0;
     std::string listenAddr; // the setting, or the transport's real address once it listens
+    // Every transport listening, preferred first: short name, plugin id, "ip:port".
+    struct TransportView {
+        std::string transport;
+        std::string plugin;
+        std::string listenAddr;
+    };
+    std::vector<TransportView> transports;
     std::string gamesDir;
     std::string stateDir;
     std::vector<PluginView> plugins;

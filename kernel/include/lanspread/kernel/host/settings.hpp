@@ -28,6 +28,9 @@ struct Settings {
     // lanspread.peer_timeout_ms: a peer silent this long is gone (its connection closes);
     // keep-alives go out at a quarter of it, so a live idle peer never hits it.
     int64_t peerTimeoutMs = 10000;
+    // lanspread.transport_fallback_ms: how long a dial waits for the preferred transport to
+    // connect before it also tries the next one (QUIC over UDP a firewall drops -> TLS).
+    int64_t transportFallbackMs = 1500;
 
     // Reads the lanspread.* keys; fails naming the key when one is malformed or unknown
     // (a misspelt key would otherwise be silently ignored).

@@ -3,9 +3,16 @@
 // (wire format: protocol/messages.hpp). It owns the peer DB and publishes the peer events of
 // docs/cli-contract.md (peer-discovered, peer-connected, peer-updated, peer-lost).
 //
+// Several transports: the network listens with each (in the configured order, on the same
+// port number where it is free) and advertises them all in Hello. A dial tries the first
+// transport, and the next one whenever the attempts so far have not connected within the
+// fallback time (or have all failed); the first handshake to complete answers the dial.
+//
 // One connection per peer: when a second connection to a known peer_id completes its
-// handshake, both sides keep the same one (the one initiated by the smaller peer_id; among
-// connections from the same initiator, the newest) and close the other without a peer-lost.
+// handshake, both sides keep the same one and close the other without a peer-lost: the one
+// over the transport earlier in the configured order (every peer is assumed to list them in
+// the same order); between equals, the one initiated by the smaller peer_id; among
+// connections from the same initiator, the newest.
 //
 // Serving (GetGame, GetChunk) asks the ServeHandler for the decision (the serve gates) and
 // reads file bytes on the worker pool, a block at a time, only as fast as the transport takes
@@ -40,6 +47,17 @@ struct TransportRef {
     void *state = nullptr;
 };
 
+// The short name a transport goes by on the wire and in list-peers: the last dot-separated
+// part of its plugin id ("org.lanspread.transport.quic" -> "quic").
+std::string transportName(const std::string &pluginId);
+
+// One transport this peer listens with.
+struct ListenerInfo {
+    std::string transport; // short name
+    std::string pluginId;
+    std::string addr; // bound "ip:port"
+};
+
 // What the network needs from the rest of the peer. Thread: reactor.
 class NetworkDelegate {
   public:
@@ -70,20 +88,35 @@ class PeerNetwork {
     PeerNetwork(const PeerNetwork &) = delete;
     PeerNetwork &operator=(const PeerNetwork &) = delete;
 
-    // Listens on bindAddr ("ip:port"). The error says which address and why.
-    Status start(const TransportRef &transport, const std::string &bindAddr);
+    // Listens on bindAddr ("ip:port") with each transport, in order of preference. A
+    // transport after the first asks for the first one's port when bindAddr's is 0 (a peer is
+    // then one port number on UDP and TCP alike) and takes any port if that one is taken.
+    // Fails when no transport listens (the error says which address and why); a transport
+    // that cannot listen while another can is left out and named in listenFailures().
+    Status start(const std::vector<TransportRef> &transports, const std::string &bindAddr);
+    Status start(const TransportRef &transport, const std::string &bindAddr) {
+        return start(std::vector<TransportRef>{transport}, bindAddr);
+    }
     // Sends Goodbye to every peer and closes every connection (peer-lost is not published
     // for our own shutdown). Thread: reactor, before the transport plugin shuts down.
     void stop();
-    bool running() const { return _endpoint != nullptr; }
+    bool running() const;
     // Caps the bytes per second served to all peers together (0 = no cap): a host whose
     // own game must not lag can share at a polite rate. A token bucket with a 1 MiB burst.
     void setUploadLimit(double bytesPerSecond) { _uploadBucket.setRate(bytesPerSecond); }
     // How long a silent peer lasts before its connection closes (transport idle timeout).
     void setPeerTimeout(uint64_t ns) { _peerTimeoutNs = ns; }
+    // How long a dial waits for a transport to connect before it also tries the next one.
+    void setTransportFallback(uint64_t ns) { _fallbackNs = ns; }
 
-    // The bound listener "ip:port" ("" before start()).
+    // The first (preferred) transport's bound listener "ip:port" ("" before start()).
     const std::string &listenAddr() const { return _listenAddr; }
+    // Every transport listening, in order of preference.
+    std::vector<ListenerInfo> listeners() const;
+    // The transports that could not listen: (plugin id, why).
+    const std::vector<std::pair<std::string, std::string>> &listenFailures() const {
+        return _listenFailures;
+    }
     // Whether addr names this peer's own listener (the self-connect check of `connect`).
     bool isOwnAddress(const std::string &addr) const;
 
@@ -91,10 +124,13 @@ class PeerNetwork {
     // ConnectFailed for everything else (the message names the refusal, e.g.
     // "connect-failed: identity-mismatch: ...").
     using ConnectDone = std::function<void(contract::Outcome<std::string>)>;
-    // Connects and handshakes. expectedPeerId (from discovery) pins the identity: a different
-    // key is refused (identity-mismatch).
+    // Connects and handshakes, trying the transports in order (see above). expectedPeerId
+    // (from discovery) pins the identity: a different key is refused (identity-mismatch).
+    // addrByTransport: where each transport (by short name) listens when it is not addr
+    // (from Hello or the mDNS record); a transport without an entry dials addr.
     void connect(const std::string &addr, const std::string &via, ConnectDone done,
-                 const std::string &expectedPeerId = {});
+                 const std::string &expectedPeerId = {},
+                 const std::map<std::string, std::string> &addrByTransport = {});
     // Whether a handshake to addr is under way (discovery does not dial twice).
     bool dialing(const std::string &addr) const;
 
@@ -133,10 +169,13 @@ class PeerNetwork {
     struct Session;
     struct Stream;
     struct OutBuffer;
+    struct Listener;
+    struct Dial;
     friend struct NetworkCallbacks;
 
     // Transport callbacks.
-    void onConnected(lanspread_transport_conn *conn, const lanspread_remote_identity *remote);
+    void onConnected(Listener &listener, lanspread_transport_conn *conn,
+                     const lanspread_remote_identity *remote);
     void onStreamOpened(lanspread_transport_conn *conn, uint64_t streamId);
     void onStreamData(lanspread_transport_conn *conn, uint64_t streamId, const uint8_t *data,
                       std::size_t len, uint32_t flags);
@@ -144,6 +183,16 @@ class PeerNetwork {
     void onClosed(lanspread_transport_conn *conn, lanspread_status status, const char *reason);
 
     Session *session(lanspread_transport_conn *conn);
+    // The transport a session runs over.
+    static const lanspread_transport_v1 &vt(const Session &s);
+    // Dials: one attempt per transport (dialNext starts the next one and arms the fallback
+    // timer); an attempt's session reports back once, success or failure.
+    void dialNext(uint64_t dialId);
+    bool startAttempt(Dial &dial, uint64_t dialId, Listener &listener, const std::string &addr);
+    Status listenWith(Listener &listener, const std::string &bindAddr);
+    void attemptSucceeded(Session &s);
+    void attemptFailed(Session &s, const contract::Failure &failure);
+    void finishDialIfIdle(uint64_t dialId);
     Session *readySession(const std::string &peerId);
     void onControlMessage(Session &s, protocol::Message &&message);
     void completeHandshake(Session &s, const protocol::Hello &hello);
@@ -191,10 +240,12 @@ class PeerNetwork {
     const Identity &_identity;
     std::string _name;
     NetworkDelegate &_delegate;
-    TransportRef _transport;
-    lanspread_transport_events _callbacks{};
-    lanspread_transport_endpoint *_endpoint = nullptr;
+    std::vector<std::unique_ptr<Listener>> _listeners; // in order of preference
+    std::vector<std::pair<std::string, std::string>> _listenFailures;
     std::string _listenAddr;
+    uint64_t _fallbackNs = 1'500'000'000ull;
+    std::map<uint64_t, std::unique_ptr<Dial>> _dials;
+    uint64_t _nextDial = 1;
     PeerDb _peers;
     std::map<lanspread_transport_conn *, std::unique_ptr<Session>> _sessions;
     std::map<RequestId, std::pair<lanspread_transport_conn *, uint64_t>> _requests;
@@ -208,6 +259,7 @@ class PeerNetwork {
     uint64_t _livenessTimer = 0;
     struct LostPeer {
         std::string addr;
+        std::map<std::string, std::string> addrs; // by transport
         std::string via;
         uint64_t untilNs = 0;
     };

@@ -19,8 +19,10 @@ namespace lanspread::kernel::peers {
 struct PeerRecord {
     std::string peerId;
     std::string name;
-    std::string addr; // advertised listener "ip:port"
-    std::string via;  // how it was found: "connect" or "mdns"
+    std::string addr;                         // advertised listener "ip:port"
+    std::string via;                          // how it was found: "connect" or "mdns"
+    std::string transport;                    // the connection's transport ("quic", "tls")
+    std::map<std::string, std::string> addrs; // every listener it advertised, by transport
     uint64_t libraryRevision = 0;
     std::map<std::string, protocol::GameSummary> games;    // by game id
     std::map<std::string, protocol::PartialGame> partials; // games it downloads, by id
@@ -36,8 +38,10 @@ class PeerDb {
 
     // Records a completed handshake: the full snapshot replaces the library. An existing
     // record with the same peer_id keeps its identity; addr/name/library are replaced.
+    // transport: the connection kept; addrs: its listeners by transport (reachable form).
     Upsert upsert(const protocol::Hello &hello, const std::string &addr, const std::string &via,
-                  int64_t nowMs);
+                  int64_t nowMs, const std::string &transport = {},
+                  const std::map<std::string, std::string> &addrs = {});
     // Applies a LibraryDelta; false when the peer is unknown (the delta is ignored).
     bool applyDelta(const std::string &peerId, const protocol::LibraryDelta &delta, int64_t nowMs);
     // Marks the chunks of a Have in the peer's partial game; false (nothing changes) when the

@@ -84,12 +84,22 @@ struct PartialGame {
     bool operator==(const PartialGame &) const = default;
 };
 
+// One transport the sender listens with: its short name ("quic", "tls") and "ip:port".
+struct ListenerAddr {
+    std::string transport;
+    std::string addr;
+    bool operator==(const ListenerAddr &) const = default;
+};
+
 // Hello (connecting side) and HelloAck (accepting side) carry the same fields.
 struct Hello {
     uint32_t protocolVersion = PROTOCOL_VERSION;
     std::string peerId;     // lowercase hex SHA-256 of the sender's certificate SPKI
     std::string name;       // display name
     std::string listenAddr; // the sender's listener "ip:port" (never an ephemeral source port)
+    // Every transport the sender listens with, preferred first (listenAddr is the first's).
+    // Optional on the wire: a peer that sends none is reached at listenAddr alone.
+    std::vector<ListenerAddr> listeners;
     std::vector<std::string> features;
     uint64_t libraryRevision = 0;
     std::vector<GameSummary> games;    // the full library snapshot

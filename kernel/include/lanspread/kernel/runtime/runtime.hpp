@@ -45,10 +45,11 @@ class PeerRuntime : private peers::NetworkDelegate {
     // loads the identity, and recovers interrupted install transactions. The error is one
     // line for the user (the daemon exits with it).
     Status prepare();
-    // On the reactor, once plugins are loaded: listens with the transport (if any) and
-    // starts the library scan; commands that need the library wait for its first scan.
+    // On the reactor, once plugins are loaded: listens with the transports (preferred first;
+    // none: this peer reaches no one) and starts the library scan; commands that need the
+    // library wait for its first scan.
     void start(std::vector<install::UnpackerRef> unpackers, std::string pinnedUnpackerId,
-               std::optional<peers::TransportRef> transport,
+               std::vector<peers::TransportRef> transports,
                std::vector<peers::DiscoveryRef> discovery = {});
     // On the reactor, before plugins shut down: says goodbye to every peer, abandons running
     // downloads (their verified chunks stay on disk for a resume) and stops watching.
