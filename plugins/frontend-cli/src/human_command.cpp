@@ -31,7 +31,7 @@ const Spec kSpecs[] = {
     {"download", Arg::Game, "download <game> [install=true|false]",
      "download a game from the peers (then install it, unless install=false)"},
     {"stream-install", Arg::Game, "stream-install <game>",
-     "install a game straight from the peers, without storing its archives (low disk)"},
+     "install from the peers without storing the archives (low disk)"},
     {"cancel-download", Arg::Game, "cancel-download <game>",
      "stop a running download or stream-install"},
     {"install", Arg::Game, "install <game>", "install a downloaded game"},

@@ -173,11 +173,11 @@ class HumanCommandTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_MESSAGE(name,
                                    parseHumanLine(name + " x", "1").error.find("unknown command") ==
                                        std::string::npos);
-        // stream-install is in no kernel: neither listed nor sent.
-        CPPUNIT_ASSERT(!contains(help, "stream-install"));
+        // A command no kernel has is neither listed nor sent.
+        CPPUNIT_ASSERT(!contains(help, "fetch-everything"));
         CPPUNIT_ASSERT_EQUAL(
-            std::string("unknown command 'stream-install' (type help for the list)"),
-            error("stream-install ggoo"));
+            std::string("unknown command 'fetch-everything' (type help for the list)"),
+            error("fetch-everything ggoo"));
     }
 
     void unknownCommandsAndMissingArgumentsAreRefused() {
