@@ -7,6 +7,9 @@
 
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <algorithm>
+#include <map>
+
 #include <string>
 #include <vector>
 
@@ -84,15 +87,24 @@ class LanDiscoveryTest : public CppUnit::TestFixture {
     void tearDown() override { g_fake = nullptr; }
 
     void announcementRoundTrips() {
-        Announcement a{kOther, 1, 42, "bravo's rig"};
+        Announcement a{kOther, 1, 42, "bravo's rig", {}};
         auto decoded = decodeAnnouncement(encodeAnnouncement(a));
         CPPUNIT_ASSERT(decoded.ok());
         CPPUNIT_ASSERT_EQUAL(a.peerId, decoded.value().peerId);
         CPPUNIT_ASSERT_EQUAL(a.protocol, decoded.value().protocol);
         CPPUNIT_ASSERT_EQUAL(a.revision, decoded.value().revision);
         CPPUNIT_ASSERT_EQUAL(a.name, decoded.value().name);
+        CPPUNIT_ASSERT(decoded.value().transports.empty());
+        // The transports, preferred first, each with its port.
+        a.transports = {{"quic", 40001}, {"tls", 40002}};
+        const auto txt = encodeAnnouncement(a);
+        CPPUNIT_ASSERT(std::find(txt.begin(), txt.end(), "transports=quic:40001,tls:40002") !=
+                       txt.end());
+        decoded = decodeAnnouncement(txt);
+        CPPUNIT_ASSERT(decoded.ok());
+        CPPUNIT_ASSERT(a.transports == decoded.value().transports);
         // Every TXT string fits DNS-SD's 255-byte limit, even with a long name.
-        for (const auto &t : encodeAnnouncement({kOther, 1, 1, std::string(1000, 'n')}))
+        for (const auto &t : encodeAnnouncement({kOther, 1, 1, std::string(1000, 'n'), {}}))
             CPPUNIT_ASSERT(t.size() <= 255);
     }
 
@@ -109,11 +121,21 @@ class LanDiscoveryTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(noProto.status().message().find("proto") != std::string::npos);
         CPPUNIT_ASSERT(!decodeAnnouncement({"peer_id=" + kOther, "proto=1x"}).ok());
         CPPUNIT_ASSERT(!decodeAnnouncement({"peer_id=" + kOther, "proto=1", "rev=-1"}).ok());
+        for (const std::string bad : {"", "quic", "quic:", "quic:0", "quic:65536", "QUIC:1",
+                                      "quic:1,", ",tls:2", "quic:1;tls:2", "a b:1"}) {
+            auto decoded =
+                decodeAnnouncement({"peer_id=" + kOther, "proto=1", "transports=" + bad});
+            CPPUNIT_ASSERT_MESSAGE(bad, !decoded.ok());
+            CPPUNIT_ASSERT_MESSAGE(bad, decoded.status().message().find("transports") !=
+                                            std::string::npos);
+        }
     }
 
     void advertisesAndFollowsTheRevision() {
-        LanDiscovery discovery(kOwn, [](const std::string &, const std::string &) {});
-        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 7);
+        LanDiscovery discovery(kOwn, [](const std::string &, const std::string &,
+                                        const std::map<std::string, std::string> &) {});
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 7,
+                        {{"quic", 4433}, {"tls", 4434}});
         CPPUNIT_ASSERT_EQUAL(std::string("alpha"), _fake.advertisedName);
         CPPUNIT_ASSERT_EQUAL(uint16_t(4433), _fake.port);
         auto own = decodeAnnouncement(_fake.advertisedTxt);
@@ -121,16 +143,23 @@ class LanDiscoveryTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(kOwn, own.value().peerId);
         CPPUNIT_ASSERT_EQUAL(lanspread::kernel::protocol::PROTOCOL_VERSION, own.value().protocol);
         CPPUNIT_ASSERT_EQUAL(uint64_t(7), own.value().revision);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), own.value().transports.size());
+        CPPUNIT_ASSERT_EQUAL(uint16_t(4434), own.value().transports[1].port);
         discovery.updateRevision(8);
         CPPUNIT_ASSERT_EQUAL(uint64_t(8), decodeAnnouncement(_fake.advertisedTxt).value().revision);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2),
+                             decodeAnnouncement(_fake.advertisedTxt).value().transports.size());
         discovery.stop();
         CPPUNIT_ASSERT_EQUAL(2, _fake.stops);
     }
 
     void foundPeersBecomeCandidatesOthersAreIgnored() {
         std::vector<std::pair<std::string, std::string>> found;
-        LanDiscovery discovery(kOwn, [&](const std::string &id, const std::string &addr) {
+        std::vector<std::map<std::string, std::string>> foundTransports;
+        LanDiscovery discovery(kOwn, [&](const std::string &id, const std::string &addr,
+                                         const std::map<std::string, std::string> &byTransport) {
             found.emplace_back(id, addr);
+            foundTransports.push_back(byTransport);
         });
         discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 1);
         const std::string proto =
@@ -139,11 +168,17 @@ class LanDiscoveryTest : public CppUnit::TestFixture {
         resolve("old", "10.0.0.2", 4433, {"peer_id=" + kOther, "proto=999"});
         resolve("anon", "10.0.0.3", 4433, {proto});
         resolve("bravo", "10.0.0.4", 5000, {"peer_id=" + kOther, proto, "rev=3", "name=bravo"});
-        resolve("v6", "fe80::1", 5001, {"peer_id=" + kOther, proto});
+        resolve("v6", "fe80::1", 5001,
+                {"peer_id=" + kOther, proto, "transports=quic:5001,tls:5002"});
+        resolve("garbled", "10.0.0.5", 5000, {"peer_id=" + kOther, proto, "transports=quic"});
         CPPUNIT_ASSERT_EQUAL(std::size_t(2), found.size());
         CPPUNIT_ASSERT_EQUAL(kOther, found[0].first);
         CPPUNIT_ASSERT_EQUAL(std::string("10.0.0.4:5000"), found[0].second);
+        CPPUNIT_ASSERT(foundTransports[0].empty());
         CPPUNIT_ASSERT_EQUAL(std::string("[fe80::1]:5001"), found[1].second);
+        const std::map<std::string, std::string> v6{{"quic", "[fe80::1]:5001"},
+                                                    {"tls", "[fe80::1]:5002"}};
+        CPPUNIT_ASSERT(v6 == foundTransports[1]);
     }
 
   private:

@@ -323,6 +323,7 @@ class PeerNetworkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTwoTransportsListenOnOnePort);
     CPPUNIT_TEST(testDialPrefersTheFirstTransport);
     CPPUNIT_TEST(testDialFallsBackToTheSecondTransport);
+    CPPUNIT_TEST(testDialTriesOnlyTheAnnouncedTransports);
     CPPUNIT_TEST(testRacingTransportsKeepOneConnection);
     CPPUNIT_TEST(testQuietPeersStayConnected);
     CPPUNIT_TEST(testSilentPeerTimesOut);
@@ -580,6 +581,36 @@ class PeerNetworkTest : public CppUnit::TestFixture {
             CPPUNIT_ASSERT_MESSAGE(where, runUntil(
                                               lan.reactor, [&] { return answered; }, kSimSeconds));
         }
+    }
+
+    void testDialTriesOnlyTheAnnouncedTransports() {
+        // The mDNS record says b listens with tls only (on its own port): the dial goes
+        // straight to TLS at that address, without waiting out a QUIC attempt first.
+        Lan lan;
+        lan.addSecondTransport();
+        Node &a = lan.add("10.0.0.1", 0);
+        Node &b = lan.add("10.0.0.2", 1);
+        const uint64_t began = lan.reactor.now();
+        ConnectResult result;
+        a.net->connect("10.0.0.2:9", "mdns", result.callback(), b.identity.peerId,
+                       {{"tls", b.addr()}});
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return result.done && b.knows(a); }));
+        CPPUNIT_ASSERT_MESSAGE(result.text, result.ok);
+        CPPUNIT_ASSERT(a.last("peer-connected")->atNs - began < 100 * kSimMs);
+        CPPUNIT_ASSERT_EQUAL(std::string("tls"), transportOf(a, b));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), lan.sim.dials(a.ip));
+
+        // A peer that announces only transports this one does not run: refused at once,
+        // naming them.
+        ConnectResult none;
+        a.net->connect("10.0.0.3:9", "mdns", none.callback(), {},
+                       {{"carrier-pigeon", "10.0.0.3:9"}});
+        CPPUNIT_ASSERT(runUntil(
+            lan.reactor, [&] { return none.done; }, kSimSeconds));
+        CPPUNIT_ASSERT(!none.ok);
+        CPPUNIT_ASSERT_MESSAGE(none.text, none.text.find("carrier-pigeon") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), lan.sim.dials(a.ip));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lan.second->dials(a.ip));
     }
 
     void testRacingTransportsKeepOneConnection() {

@@ -22,12 +22,55 @@ template <typename T> bool parseNumber(const std::string &text, T &out) {
     auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     return ec == std::errc() && end == text.data() + text.size() && !text.empty();
 }
+
+// A transport's short name in the record: what transportName() makes of a plugin id.
+bool isTransportName(const std::string &name) {
+    if (name.empty() || name.size() > 32)
+        return false;
+    for (char c : name)
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_'))
+            return false;
+    return true;
+}
+
+// "quic:40001,tls:40001" -> the list; fails on anything else.
+bool parseTransports(const std::string &text, std::vector<AnnouncedTransport> &out) {
+    std::size_t at = 0;
+    while (at <= text.size()) {
+        std::size_t end = text.find(',', at);
+        if (end == std::string::npos)
+            end = text.size();
+        const std::string item = text.substr(at, end - at);
+        const std::size_t colon = item.find(':');
+        AnnouncedTransport t;
+        if (colon == std::string::npos)
+            return false;
+        t.name = item.substr(0, colon);
+        if (!isTransportName(t.name) || !parseNumber(item.substr(colon + 1), t.port) || t.port == 0)
+            return false;
+        out.push_back(t);
+        at = end + 1;
+    }
+    return !out.empty();
+}
 } // namespace
 
 std::vector<std::string> encodeAnnouncement(const Announcement &a) {
-    // DNS-SD TXT strings are at most 255 bytes each: the name is cut to fit.
-    return {"peer_id=" + a.peerId, "proto=" + std::to_string(a.protocol),
-            "rev=" + std::to_string(a.revision), "name=" + a.name.substr(0, 200)};
+    // DNS-SD TXT strings are at most 255 bytes each: the name is cut to fit, and the
+    // transports list is short by construction (a few names of <= 32 characters).
+    std::vector<std::string> txt{"peer_id=" + a.peerId, "proto=" + std::to_string(a.protocol),
+                                 "rev=" + std::to_string(a.revision),
+                                 "name=" + a.name.substr(0, 200)};
+    std::string transports;
+    for (const auto &t : a.transports) {
+        const std::string item = t.name + ":" + std::to_string(t.port);
+        if (transports.size() + item.size() + 1 > 255 - 11)
+            break;
+        transports += (transports.empty() ? "" : ",") + item;
+    }
+    if (!transports.empty())
+        txt.push_back("transports=" + transports);
+    return txt;
 }
 
 Result<Announcement> decodeAnnouncement(const std::vector<std::string> &txt) {
@@ -45,6 +88,10 @@ Result<Announcement> decodeAnnouncement(const std::vector<std::string> &txt) {
     if (kv.count("rev") && !parseNumber(kv["rev"], a.revision))
         return Status(LANSPREAD_E_INVALID_ARGUMENT, "TXT rev is not a number");
     a.name = kv.count("name") ? kv["name"] : std::string();
+    if (kv.count("transports") && !parseTransports(kv["transports"], a.transports))
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "TXT transports is not a list of name:port (\"" +
+                          kv["transports"].substr(0, 64) + "\")");
     return a;
 }
 
@@ -70,8 +117,9 @@ std::vector<const char *> LanDiscovery::txtPointers(std::vector<std::string> &st
 }
 
 void LanDiscovery::start(std::vector<DiscoveryRef> plugins, const std::string &name, uint16_t port,
-                         uint64_t revision) {
-    _own = Announcement{_ownPeerId, protocol::PROTOCOL_VERSION, revision, name};
+                         uint64_t revision, std::vector<AnnouncedTransport> transports) {
+    _own =
+        Announcement{_ownPeerId, protocol::PROTOCOL_VERSION, revision, name, std::move(transports)};
     for (auto &ref : plugins) {
         Active active{ref};
         std::vector<std::string> storage;
@@ -146,9 +194,12 @@ void LanDiscovery::onResolved(void *user, const lanspread_discovered_service *se
     if (a.peerId == self->_ownPeerId)
         return;
     const std::string host = service->address;
-    const std::string addr = (host.find(':') != std::string::npos ? "[" + host + "]" : host) + ":" +
-                             std::to_string(service->port);
-    self->_found(a.peerId, addr);
+    const std::string bracketed = host.find(':') != std::string::npos ? "[" + host + "]" : host;
+    const std::string addr = bracketed + ":" + std::to_string(service->port);
+    std::map<std::string, std::string> addrByTransport;
+    for (const auto &t : a.transports)
+        addrByTransport.emplace(t.name, bracketed + ":" + std::to_string(t.port));
+    self->_found(a.peerId, addr, addrByTransport);
 }
 
 void LanDiscovery::onLost(void *, const char *) {

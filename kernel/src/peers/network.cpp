@@ -298,16 +298,14 @@ void PeerNetwork::dialNext(uint64_t dialId) {
         _reactor.stopTimer(dial.fallbackTimer);
         dial.fallbackTimer = 0;
     }
-    while (dial.next < _listeners.size()) {
+    while (nextTransport(dial)) {
         Listener &listener = *_listeners[dial.next++];
-        if (listener.endpoint == nullptr)
-            continue;
         auto at = dial.addrByTransport.find(listener.name);
         if (startAttempt(dial, dialId, listener,
                          at == dial.addrByTransport.end() ? dial.addr : at->second))
             break;
     }
-    if (dial.pending > 0 && dial.next < _listeners.size()) {
+    if (dial.pending > 0 && nextTransport(dial)) {
         _reactor.startTimer(
             _fallbackNs,
             [this, alive = _alive, dialId] {
@@ -327,6 +325,16 @@ void PeerNetwork::dialNext(uint64_t dialId) {
             dial.fallbackTimer);
     }
     finishDialIfIdle(dialId);
+}
+
+bool PeerNetwork::nextTransport(Dial &dial) const {
+    for (; dial.next < _listeners.size(); ++dial.next) {
+        const Listener &listener = *_listeners[dial.next];
+        if (listener.endpoint != nullptr &&
+            (dial.addrByTransport.empty() || dial.addrByTransport.count(listener.name) != 0))
+            return true;
+    }
+    return false;
 }
 
 bool PeerNetwork::startAttempt(Dial &dial, uint64_t dialId, Listener &listener,
@@ -412,7 +420,7 @@ void PeerNetwork::attemptFailed(Session &s, const contract::Failure &failure) {
         dial.failure = failure;
         dial.failureAfterTransport = afterTransport;
     }
-    if (!dial.answered && dial.pending == 0 && dial.next < _listeners.size()) {
+    if (!dial.answered && dial.pending == 0 && nextTransport(dial)) {
         // Every attempt so far failed: the next transport need not wait for the fallback
         // time. Not from inside the transport's callback.
         _reactor.post([this, alive = _alive, dialId] {
@@ -429,7 +437,7 @@ void PeerNetwork::finishDialIfIdle(uint64_t dialId) {
     if (it == _dials.end() || it->second->pending > 0)
         return;
     Dial &dial = *it->second;
-    if (!dial.answered && dial.next < _listeners.size())
+    if (!dial.answered && nextTransport(dial))
         return; // the next transport is about to be tried
     std::unique_ptr<Dial> done = std::move(it->second);
     _dials.erase(it);
@@ -437,9 +445,15 @@ void PeerNetwork::finishDialIfIdle(uint64_t dialId) {
         _reactor.stopTimer(done->fallbackTimer);
     if (done->answered)
         return;
+    std::string announced;
+    for (const auto &[name, at] : done->addrByTransport)
+        announced += (announced.empty() ? "" : ",") + name;
     const contract::Failure failure =
         done->failure ? *done->failure
-                      : connectFailed("connect-failed: " + done->addr + ": no transport to try");
+        : announced.empty()
+            ? connectFailed("connect-failed: " + done->addr + ": no transport to try")
+            : connectFailed("connect-failed: " + done->addr + " listens with " + announced +
+                            ", none of which this peer runs");
     for (auto &waiter : done->waiters)
         waiter(failure);
 }

@@ -98,9 +98,16 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
         const std::string &addr = _network->listenAddr();
         const auto port = static_cast<uint16_t>(std::stoul(addr.substr(addr.rfind(':') + 1)));
         _discovery = std::make_unique<peers::LanDiscovery>(
-            _identity.peerId,
-            [this](const std::string &peerId, const std::string &at) { onDiscovered(peerId, at); });
-        _discovery->start(_discoveryPlugins, _settings.name, port, 0);
+            _identity.peerId, [this](const std::string &peerId, const std::string &at,
+                                     const std::map<std::string, std::string> &addrByTransport) {
+                onDiscovered(peerId, at, addrByTransport);
+            });
+        std::vector<peers::AnnouncedTransport> announced;
+        for (const auto &listener : _network->listeners())
+            announced.push_back(
+                {listener.transport, static_cast<uint16_t>(std::stoul(
+                                         listener.addr.substr(listener.addr.rfind(':') + 1)))});
+        _discovery->start(_discoveryPlugins, _settings.name, port, 0, std::move(announced));
     }
     _library = std::make_unique<library::Library>(_reactor, _workers, _catalog, _settings.gamesDir,
                                                   _settings.stateDir);
@@ -139,7 +146,8 @@ void PeerRuntime::stop() {
         _library->stop();
 }
 
-void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &addr) {
+void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &addr,
+                               const std::map<std::string, std::string> &addrByTransport) {
     if (_stopped || !_network || !_network->running())
         return;
     const peers::PeerRecord *known = _network->peers().find(peerId);
@@ -154,7 +162,7 @@ void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &add
                 log::info(kSource, "discovered peer " + peerId.substr(0, 12) + " at " + addr +
                                        " not connected: " + connected.failure().message);
         },
-        peerId);
+        peerId, addrByTransport);
 }
 
 void PeerRuntime::whenLibraryReady(std::function<void()> task) {

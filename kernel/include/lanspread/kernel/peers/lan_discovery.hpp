@@ -1,8 +1,11 @@
 // LAN discovery glue: advertises this peer through every loaded lanspread.discovery/1 plugin
 // and turns what they find into candidates for the peer network. The service type is
 // "_lanspread._udp"; the TXT record carries peer_id, proto (PROTOCOL_VERSION), rev (library
-// revision) and name. A found service with another protocol is ignored with one log line per
-// instance; one without a valid peer_id, or with our own, is ignored. Thread: reactor.
+// revision), name and transports (each transport the peer listens with and its port,
+// preferred first: "quic:40001,tls:40001"; the SRV port is the first one's). A dialer then
+// tries only the transports the peer has, each at its own port. A found service with another
+// protocol is ignored with one log line per instance; one without a valid peer_id, or with our
+// own, is ignored. Thread: reactor.
 #pragma once
 
 #include <lanspread/kinds/discovery.h>
@@ -25,12 +28,22 @@ struct DiscoveryRef {
     void *state = nullptr;
 };
 
+// A transport a peer listens with: its short name ("quic", "tls") and port.
+struct AnnouncedTransport {
+    std::string name;
+    uint16_t port = 0;
+    bool operator==(const AnnouncedTransport &) const = default;
+};
+
 // What a TXT record says about a peer. Exposed for tests.
 struct Announcement {
     std::string peerId;
     uint32_t protocol = 0;
     uint64_t revision = 0;
     std::string name;
+    // Preferred first; empty when the record has none (a peer before the key: dial every
+    // transport at the SRV port).
+    std::vector<AnnouncedTransport> transports;
 };
 std::vector<std::string> encodeAnnouncement(const Announcement &a); // "key=value" strings
 // Fails naming the missing or malformed key.
@@ -38,17 +51,20 @@ Result<Announcement> decodeAnnouncement(const std::vector<std::string> &txt);
 
 class LanDiscovery {
   public:
-    // A peer to connect to: its listener "ip:port" and the peer_id it announced.
-    using Found = std::function<void(const std::string &peerId, const std::string &addr)>;
+    // A peer to connect to: the peer_id it announced, its SRV "ip:port", and where each
+    // transport it announced listens (short name -> "ip:port"; empty when it announced none).
+    using Found = std::function<void(const std::string &peerId, const std::string &addr,
+                                     const std::map<std::string, std::string> &addrByTransport)>;
 
     LanDiscovery(std::string ownPeerId, Found found);
     ~LanDiscovery();
     LanDiscovery(const LanDiscovery &) = delete;
     LanDiscovery &operator=(const LanDiscovery &) = delete;
 
-    // Advertises (name, port, revision) and browses with every plugin.
+    // Advertises (name, port, revision, transports) and browses with every plugin. port is
+    // the SRV port: the preferred transport's.
     void start(std::vector<DiscoveryRef> plugins, const std::string &name, uint16_t port,
-               uint64_t revision);
+               uint64_t revision, std::vector<AnnouncedTransport> transports = {});
     // The library revision changed: the TXT record follows.
     void updateRevision(uint64_t revision);
     void stop();

@@ -126,8 +126,9 @@ class PeerNetwork {
     using ConnectDone = std::function<void(contract::Outcome<std::string>)>;
     // Connects and handshakes, trying the transports in order (see above). expectedPeerId
     // (from discovery) pins the identity: a different key is refused (identity-mismatch).
-    // addrByTransport: where each transport (by short name) listens when it is not addr
-    // (from Hello or the mDNS record); a transport without an entry dials addr.
+    // addrByTransport: the transports the peer announced (short name -> "ip:port", from the
+    // mDNS record); when it is not empty the dial tries only those, each at its address, in
+    // this peer's order of preference. Empty: every transport dials addr.
     void connect(const std::string &addr, const std::string &via, ConnectDone done,
                  const std::string &expectedPeerId = {},
                  const std::map<std::string, std::string> &addrByTransport = {});
@@ -188,6 +189,9 @@ class PeerNetwork {
     // Dials: one attempt per transport (dialNext starts the next one and arms the fallback
     // timer); an attempt's session reports back once, success or failure.
     void dialNext(uint64_t dialId);
+    // Moves dial.next to the next transport the dial may use (listening here and, when the
+    // peer announced its transports, one of them); false when there is none.
+    bool nextTransport(Dial &dial) const;
     bool startAttempt(Dial &dial, uint64_t dialId, Listener &listener, const std::string &addr);
     Status listenWith(Listener &listener, const std::string &bindAddr);
     void attemptSucceeded(Session &s);

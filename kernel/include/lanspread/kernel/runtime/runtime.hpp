@@ -117,7 +117,9 @@ class PeerRuntime : private peers::NetworkDelegate {
     std::unique_ptr<peers::PeerNetwork> _network;
     std::unique_ptr<peers::LanDiscovery> _discovery;
     std::vector<peers::DiscoveryRef> _discoveryPlugins;
-    void onDiscovered(const std::string &peerId, const std::string &addr);
+    // mDNS found a peer: dial it over the transports it announced (all at addr when none).
+    void onDiscovered(const std::string &peerId, const std::string &addr,
+                      const std::map<std::string, std::string> &addrByTransport);
     std::map<std::string, std::shared_ptr<transfer::Download>> _downloads; // by game id
     // The swarm. A download's verified chunks are served from the moment its files are
     // prepared until the library shows its outcome (then the game is Ready, or not served):
