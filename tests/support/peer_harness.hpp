@@ -110,6 +110,36 @@ inline std::string manifestDiff(const Manifest &expected, const Manifest &actual
     return s.empty() ? " none" : s;
 }
 
+// ---- the transport under test ----
+
+// The transport every scenario peer uses: transport-quic, unless LANSPREAD_TEST_TRANSPORT names
+// another ("tls"), which then takes transport-quic's place in every plugin list the harness
+// starts a peer with. So any scenario runs on either transport unchanged (S53: ctest runs S4,
+// S7, S14, S50 and S51 with LANSPREAD_TEST_TRANSPORT=tls).
+inline std::string transportUnderTest() {
+    const char *chosen = getenv("LANSPREAD_TEST_TRANSPORT");
+    const std::string name = chosen != nullptr && *chosen != '\0' ? chosen : "quic";
+    if (name != "quic" && name != "tls")
+        CPPUNIT_FAIL("LANSPREAD_TEST_TRANSPORT is '" + name + "'; it must be quic or tls");
+    return name;
+}
+// The plugin id of transportUnderTest().
+inline std::string transportPluginUnderTest() {
+    return "org.lanspread.transport." + transportUnderTest();
+}
+// plugins (a comma-separated --plugins list) with transport-quic replaced by the transport
+// under test.
+inline std::string withTransportUnderTest(std::string plugins) {
+    const std::string quic = "org.lanspread.transport.quic";
+    const std::string chosen = transportPluginUnderTest();
+    if (chosen == quic)
+        return plugins;
+    for (auto at = plugins.find(quic); at != std::string::npos;
+         at = plugins.find(quic, at + chosen.size()))
+        plugins.replace(at, quic.size(), chosen);
+    return plugins;
+}
+
 // ---- one peer ----
 
 struct LoggedEvent {
@@ -261,10 +291,26 @@ class Peer {
                 peers->getObject(static_cast<unsigned>(i))->optValue<std::string>("peer_id", ""));
         return ids;
     }
-    // The peer_id returned by connect.
+    // The peer_id returned by connect. The connection must run over the transport under test
+    // (list-peers names it), so a scenario cannot pass over another transport by accident.
     std::string connect(const Peer &other) {
-        return commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(other.listenAddr()) + "}")
-            ->getValue<std::string>("peer_id");
+        const std::string peerId =
+            commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(other.listenAddr()) + "}")
+                ->getValue<std::string>("peer_id");
+        JsonArray peers = listPeers();
+        for (std::size_t i = 0; peers && i < peers->size(); ++i) {
+            Json row = peers->getObject(static_cast<unsigned>(i));
+            if (row->optValue<std::string>("peer_id", "") != peerId)
+                continue;
+            const std::string transport = row->optValue<std::string>("transport", "");
+            if (transport != transportUnderTest())
+                fail("connected to " + other.label() + " over '" + transport + "', not over " +
+                     transportUnderTest());
+            if (transport != "quic") // the evidence that a swapped-transport run used it
+                std::printf("%s connected to %s over %s\n", _label.c_str(), other.label().c_str(),
+                            transport.c_str());
+        }
+        return peerId;
     }
 
     // ---- events ----
@@ -408,9 +454,10 @@ class Peer {
     void launch() {
         CPPUNIT_ASSERT_MESSAGE(_label + " is already running", !running());
         ++_run;
+        const std::string plugins = withTransportUnderTest(_plugins);
         std::vector<std::string> line{
             LANSPREADD_PATH, "--games",    _gamesDir, "--state", _stateDir,   "--catalog", _catalog,
-            "--listen",      listenSpec(), "--name",  _name,     "--plugins", _plugins};
+            "--listen",      listenSpec(), "--name",  _name,     "--plugins", plugins};
         if (!_ini.empty()) {
             const std::string ini = _workDir + "/peer.ini";
             writeWholeFile(ini, _ini);

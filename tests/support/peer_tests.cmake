@@ -55,3 +55,27 @@ function(lanspread_scenario_tests binary suite list)
     set_tests_properties(${id} PROPERTIES LABELS "scenario;integration;peer" TIMEOUT ${S_TIMEOUT})
   endforeach()
 endfunction()
+
+# lanspread_scenario_reruns(<binary> <suite> <list file> NAME <id> ENVIRONMENT <VAR=value...>
+#                           SCENARIOS <S<n>...> TIMEOUT <seconds>)
+# Scenarios of the list run again under another environment, one ctest each named
+# <id>-S<n> (`ctest -R S53` runs them all): S53 reruns S4, S7 and S14 with
+# LANSPREAD_TEST_TRANSPORT=tls, so the same code proves the same behaviour over transport-tls.
+function(lanspread_scenario_reruns binary suite list)
+  cmake_parse_arguments(R "" "NAME;TIMEOUT" "ENVIRONMENT;SCENARIOS" ${ARGN})
+  lanspread_list_entries(tests ${list} LANSPREAD_SCENARIO)
+  foreach(wanted IN LISTS R_SCENARIOS)
+    set(found "")
+    foreach(test IN LISTS tests)
+      if(test MATCHES "^${wanted}_")
+        set(found ${test})
+      endif()
+    endforeach()
+    if(NOT found)
+      message(FATAL_ERROR "${list} has no scenario ${wanted} for ${R_NAME}")
+    endif()
+    add_test(NAME ${R_NAME}-${wanted} COMMAND ${binary} ${suite}::${found})
+    set_tests_properties(${R_NAME}-${wanted} PROPERTIES
+      LABELS "scenario;integration;peer" TIMEOUT ${R_TIMEOUT} ENVIRONMENT "${R_ENVIRONMENT}")
+  endforeach()
+endfunction()
