@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """One lanspread download for the B1 benchmark (docs/benchmarks.md): two real lanspreadd processes
-on loopback, the source serving BLOB as the only archive of a catalog game, the receiver
-running `download` with install=false. Prints one line for run-b1.sh:
+on loopback over TRANSPORT (quic or tls: the only transport both load), the source serving
+BLOB as the only archive of a catalog game, the receiver running `download` with install=false.
+Prints one line for run-b1.sh:
 
-    download <mib_per_s> <receiver_cpu_s_per_gib> <sender_cpu_s_per_gib> <receiver_peak_rss_mib>
+    download-<transport> <mib_per_s> <receiver_cpu_s_per_gib> <sender_cpu_s_per_gib> <receiver_peak_rss_mib>
 
 mib_per_s is the receiver's own download-finished figure (first request to version.ini
 committed, every chunk SHA-256-verified and written). The downloaded copy is compared with
 the source by size and SHA-256 of its first and last MiB, then removed.
 
-    lanspread_download.py BUILD_DIR BLOB WORK_DIR
+    lanspread_download.py BUILD_DIR BLOB WORK_DIR [TRANSPORT]
 """
 import hashlib
 import json
@@ -22,6 +23,11 @@ import threading
 import time
 
 build, blob, work = sys.argv[1:4]
+transport = sys.argv[4] if len(sys.argv) > 4 else "quic"
+if transport not in ("quic", "tls"):
+    raise SystemExit(f"lanspread_download: TRANSPORT is quic or tls, not {transport}")
+plugins = ("org.lanspread.frontend.cli,org.lanspread.unpacker.libarchive,"
+           f"org.lanspread.transport.{transport}")
 lanspreadd = os.path.join(build, "bin", "lanspreadd")
 hz = os.sysconf("SC_CLK_TCK")
 size = os.path.getsize(blob)
@@ -48,7 +54,7 @@ class Peer:
         self.proc = subprocess.Popen(
             [lanspreadd, "--games", self.games, "--state", os.path.join(root, "state"),
              "--catalog", catalog, "--listen", "127.0.0.1:0", "--name", name,
-             "--log-level", "warning"],
+             "--plugins", plugins, "--log-level", "warning"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=open(os.path.join(root, "stderr.log"), "w"), text=True, bufsize=1)
         self.lines = queue.Queue()
@@ -130,5 +136,5 @@ if os.path.getsize(copy) != size or edge_hash(copy) != edge_hash(blob):
 receiver.stop()
 source.stop()
 gib = size / 2**30
-print(f"download {done['mib_per_s']:.1f} {cpu_rx / gib:.3f} {cpu_tx / gib:.3f} {rss:.1f}")
+print(f"download-{transport} {done['mib_per_s']:.1f} {cpu_rx / gib:.3f} {cpu_tx / gib:.3f} {rss:.1f}")
 shutil.rmtree(work, ignore_errors=True)

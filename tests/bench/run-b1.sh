@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# B1 (docs/benchmarks.md): single-source transfer on loopback, lanspread's QUIC transport next to
-# what a user would set up instead (curl from nginx) and the TCP ceiling (iperf3), in one run,
-# RUNS times each; writes a Markdown table and a JSON file with medians and ratios.
+# B1 (docs/benchmarks.md): single-source transfer on loopback, lanspread's transports (a whole
+# download and the bare transport, each over transport-quic and transport-tls) next to what a
+# user would set up instead (curl from nginx) and the TCP ceiling (iperf3), in one run, RUNS
+# times each; writes a Markdown table and a JSON file with medians and ratios.
 #
 #   tests/bench/run-b1.sh [BUILD_DIR]        (default build/release)
-#   env: GIB=2 RUNS=3 OUT=<BUILD_DIR>/bench QUIC_SET="cc=bbr max_udp_payload=1472"
+#   env: GIB=2 RUNS=3 OUT=<BUILD_DIR>/bench TRANSPORTS="quic tls"
+#        QUIC_SET="cc=bbr max_udp_payload=1472" (transport-quic keys for its pump)
 #
 # Needs: iperf3, nginx (nginx-light), curl, python3 (scripts/bench-packages.txt, installed by this script). nginx runs
 # from a temporary prefix with its own config on 127.0.0.1 and is stopped afterwards.
@@ -15,8 +17,9 @@ GIB=${GIB:-2}
 RUNS=${RUNS:-3}
 OUT=${OUT:-$BUILD/bench}
 QUIC_SET=${QUIC_SET:-}
-PUMP=$BUILD/bin/quic_pump
-PLUGIN=$BUILD/lib/lanspread/plugins/lanspread-transport-quic.so
+TRANSPORTS=${TRANSPORTS:-quic tls}
+PUMP=$BUILD/bin/transport_pump
+PLUGINS=$BUILD/lib/lanspread/plugins
 
 # The reference tools: installed from scripts/bench-packages.txt when missing.
 missing=()
@@ -31,8 +34,13 @@ fi
 for tool in iperf3 nginx curl python3; do
   command -v "$tool" >/dev/null || { echo "run-b1: $tool is missing (apt-get install it)" >&2; exit 2; }
 done
-[[ -x $PUMP && -f $PLUGIN && -x $BUILD/bin/lanspreadd ]] ||
-  { echo "run-b1: build lanspreadd, quic_pump and the plugins in $BUILD first" >&2; exit 2; }
+for t in $TRANSPORTS; do
+  [[ $t == quic || $t == tls ]] || { echo "run-b1: TRANSPORTS names quic and tls, not $t" >&2; exit 2; }
+  [[ -f $PLUGINS/lanspread-transport-$t.so ]] ||
+    { echo "run-b1: build lanspread-transport-$t.so in $BUILD first" >&2; exit 2; }
+done
+[[ -x $PUMP && -x $BUILD/bin/lanspreadd ]] ||
+  { echo "run-b1: build lanspreadd, transport_pump and the plugins in $BUILD first" >&2; exit 2; }
 mkdir -p "$OUT"
 
 WORK=$(mktemp -d /tmp/lanspread-b1-XXXXXX)
@@ -92,11 +100,12 @@ iperf3 -s -p "$IPERF_PORT" >/dev/null 2>&1 &
 IPERF_PID=$!
 sleep 0.3
 
-run_quic() {
+run_pump() { # TRANSPORT
   local args=()
-  for kv in $QUIC_SET; do args+=(--set "$kv"); done
+  [[ $1 == quic ]] && for kv in $QUIC_SET; do args+=(--set "$kv"); done
   local out
-  out=$("$PUMP" --fork --gib "$GIB" --quiet --plugin "$PLUGIN" "${args[@]}")
+  out=$("$PUMP" --fork --gib "$GIB" --quiet --transport "$1" \
+    --plugin "$PLUGINS/lanspread-transport-$1.so" "${args[@]}")
   local rx tx
   rx=$(grep '^role=receiver' <<<"$out")
   tx=$(grep '^role=sender' <<<"$out")
@@ -104,7 +113,7 @@ run_quic() {
   mibs=$(sed -E 's/.*mib_per_s=([0-9.]+).*/\1/' <<<"$rx")
   rcpu=$(sed -E 's/.*cpu_s_per_gib=([0-9.]+).*/\1/' <<<"$rx")
   scpu=$(sed -E 's/.*cpu_s_per_gib=([0-9.]+).*/\1/' <<<"$tx")
-  echo "quic $mibs $rcpu $scpu" >>"$RESULTS"
+  echo "pump-$1 $mibs $rcpu $scpu" >>"$RESULTS"
 }
 
 run_curl() {
@@ -145,18 +154,20 @@ print(f"iperf3 {size / 2**20 / secs:.1f} {cpu['remote_total'] / 100 * secs / gib
 PY
 }
 
-# A whole lanspread download: two lanspreadd processes, GetChunk over transport-quic, every
-# chunk SHA-256-verified and written to disk on the receiver (tests/bench/lanspread_download.py).
-run_download() {
-  python3 "$(dirname "$0")/lanspread_download.py" "$BUILD" "$WORK/www/blob" "$WORK/download" \
+# A whole lanspread download: two lanspreadd processes, GetChunk over TRANSPORT, every chunk
+# SHA-256-verified and written to disk on the receiver (tests/bench/lanspread_download.py).
+run_download() { # TRANSPORT
+  python3 "$(dirname "$0")/lanspread_download.py" "$BUILD" "$WORK/www/blob" "$WORK/download" "$1" \
     >>"$RESULTS"
 }
 
 # Interleaved, so a burst of load elsewhere on the machine hits every tool alike.
 for run in $(seq "$RUNS"); do
   echo "run-b1: run $run/$RUNS" >&2
-  run_download
-  run_quic
+  for t in $TRANSPORTS; do
+    run_download "$t"
+    run_pump "$t"
+  done
   run_curl
   run_iperf
 done
@@ -179,9 +190,13 @@ hardware = {"nproc": os.cpu_count(), "cpu": cpu_model, "kernel": platform.releas
 med = {t: statistics.median(v[0] for v in r) for t, r in rows.items()}
 report = {"benchmark": "B1 loopback single-source transfer", "gib": float(gib), "runs": int(runs),
           "quic_settings": quic_set, "hardware": hardware, "tools": {}}
-names = {"download": "lanspread download (2 lanspreadd, verified, written to disk)",
-         "quic": "lanspread transport-quic (quic_pump, 2 processes)",
+names = {"download-quic": "lanspread download over transport-quic (2 lanspreadd, verified, written to disk)",
+         "download-tls": "lanspread download over transport-tls (2 lanspreadd, verified, written to disk)",
+         "pump-quic": "transport-quic alone (transport_pump, 2 processes)",
+         "pump-tls": "transport-tls alone (transport_pump, 2 processes)",
          "curl": "curl from nginx (sendfile)", "iperf3": "iperf3 TCP (ceiling)"}
+# Each row's own transport's pump is its "× pump"; curl and iperf3 are set against quic's.
+pump_of = lambda t: "pump-" + (t.split("-", 1)[1] if "-" in t else "quic")
 for t, r in rows.items():
     report["tools"][t] = {
         "name": names[t], "mib_per_s": [v[0] for v in r],
@@ -190,7 +205,7 @@ for t, r in rows.items():
         "median_sender_cpu_s_per_gib": statistics.median(v[2] for v in r),
         "ratio_to_curl": med[t] / med["curl"] if med.get("curl") else None,
         "ratio_to_iperf3": med[t] / med["iperf3"] if med.get("iperf3") else None,
-        "ratio_to_quic_pump": med[t] / med["quic"] if med.get("quic") else None,
+        "ratio_to_pump": med[t] / med[pump_of(t)] if med.get(pump_of(t)) else None,
         "max_receiver_peak_rss_mib": max(rss[t]) if t in rss else None}
 json.dump(report, open(os.path.join(out, "b1.json"), "w"), indent=2)
 lines = [f"## B1: {gib} GiB over loopback, {runs} runs each, interleaved",
@@ -201,14 +216,14 @@ lines = [f"## B1: {gib} GiB over loopback, {runs} runs each, interleaved",
          "",
          "| what | median MiB/s | min | max | receiver CPU s/GiB | sender CPU s/GiB | × curl/nginx | × iperf3 | × pump | receiver peak RSS MiB |",
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-for t in ("download", "quic", "curl", "iperf3"):
+for t in ("download-quic", "download-tls", "pump-quic", "pump-tls", "curl", "iperf3"):
     if t not in report["tools"]:
         continue
     e = report["tools"][t]
     lines.append(f"| {e['name']} | {e['median_mib_per_s']:.0f} | {e['min']:.0f} | {e['max']:.0f} | "
                  f"{e['median_receiver_cpu_s_per_gib']:.2f} | {e['median_sender_cpu_s_per_gib']:.2f} | "
                  f"{e['ratio_to_curl']:.2f} | {e['ratio_to_iperf3']:.2f} | "
-                 f"{e['ratio_to_quic_pump']:.2f} | "
+                 + (f"{e['ratio_to_pump']:.2f} | " if e['ratio_to_pump'] else "— | ")
                  + (f"{e['max_receiver_peak_rss_mib']:.0f} |" if e['max_receiver_peak_rss_mib'] else "— |"))
 open(os.path.join(out, "b1.md"), "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))

@@ -1,5 +1,6 @@
-// quic_pump: pushes N MiB over one lanspread transport connection between two processes on
-// loopback, and reports throughput and CPU cost for each side (B1, docs/benchmarks.md).
+// transport_pump: pushes N MiB over one lanspread transport connection (transport-quic or
+// transport-tls) between two processes on loopback, and reports throughput and CPU cost for
+// each side (B1, docs/benchmarks.md).
 //
 // The plugin .so is loaded the way the daemon loads it — the kernel's PluginLoader (dlopen +
 // lanspread_plugin_v1 + every acceptance rule) with the kernel's PluginHost on the kernel's
@@ -7,10 +8,12 @@
 // self-signed certificate in a temporary state dir); the sender checks that the fingerprint
 // the transport reports is the receiver's peer_id.
 //
-//   quic_pump --serve PORT [--bind IP]                 receive one transfer, then exit
-//   quic_pump --send IP:PORT (--gib N | --mib N)       send, wait for the receiver's verdict
-//   quic_pump --fork (--gib N | --mib N)               both, in two processes (fork)
-// Options: --plugin PATH (default: <bin>/../lib/lanspread/plugins/lanspread-transport-quic.so),
+//   transport_pump --serve PORT [--bind IP]            receive one transfer, then exit
+//   transport_pump --send IP:PORT (--gib N | --mib N)  send, wait for the receiver's verdict
+//   transport_pump --fork (--gib N | --mib N)          both, in two processes (fork)
+// Options: --transport quic|tls (default quic: the plugin
+//          <bin>/../lib/lanspread/plugins/lanspread-transport-<name>.so), --plugin PATH (another
+//          .so of that transport),
 //          --verify (SHA-256 both ends; the sender fails on mismatch), --set KEY=VALUE (plugin
 //          config key, e.g. --set cc=bbr), --quiet (no kernel log lines below warning),
 //          --verbose (debug lines too: socket options, connection statistics at the end).
@@ -47,7 +50,6 @@
 namespace {
 
 using lanspread::kernel::host::Reactor;
-constexpr const char *kPluginId = "org.lanspread.transport.quic";
 
 struct Args {
     std::string mode; // serve, send, fork
@@ -55,6 +57,7 @@ struct Args {
     int port = 0;
     std::string target;
     uint64_t bytes = 0;
+    std::string transport = "quic"; // the plugin id's last part
     std::string plugin;
     bool verify = false;
     bool quiet = false;
@@ -64,10 +67,12 @@ struct Args {
 };
 
 [[noreturn]] void usage(const std::string &why) {
-    std::fprintf(stderr,
-                 "quic_pump: %s\nusage: quic_pump --serve PORT | --send IP:PORT --gib N | --fork "
-                 "--gib N  [--mib N] [--plugin PATH] [--verify] [--set KEY=VALUE] [--quiet]\n",
-                 why.c_str());
+    std::fprintf(
+        stderr,
+        "transport_pump: %s\nusage: transport_pump --serve PORT | --send IP:PORT --gib N | --fork "
+        "--gib N  [--mib N] [--transport quic|tls] [--plugin PATH] [--verify] [--set KEY=VALUE] "
+        "[--quiet]\n",
+        why.c_str());
     std::exit(2);
 }
 
@@ -94,6 +99,10 @@ Args parse(int argc, char **argv) {
             a.bytes = static_cast<uint64_t>(std::atof(next().c_str()) * 1024 * 1024 * 1024);
         } else if (arg == "--mib") {
             a.bytes = static_cast<uint64_t>(std::atof(next().c_str()) * 1024 * 1024);
+        } else if (arg == "--transport") {
+            a.transport = next();
+            if (a.transport != "quic" && a.transport != "tls")
+                usage("--transport is quic or tls, not " + a.transport);
         } else if (arg == "--plugin") {
             a.plugin = next();
         } else if (arg == "--verify") {
@@ -121,7 +130,8 @@ Args parse(int argc, char **argv) {
     if (a.plugin.empty()) {
         std::error_code ec;
         auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-        a.plugin = (exe.parent_path() / ".." / "lib/lanspread/plugins/lanspread-transport-quic.so")
+        a.plugin = (exe.parent_path() / ".." /
+                    ("lib/lanspread/plugins/lanspread-transport-" + a.transport + ".so"))
                        .lexically_normal()
                        .string();
     }
@@ -148,12 +158,15 @@ std::string hex(const uint8_t *data, std::size_t len) {
 // One side: the kernel's reactor and host for the transport plugin, and an identity.
 class Side {
   public:
+    // The plugin id the config keys go under.
+    std::string pluginId() const { return "org.lanspread.transport." + _args.transport; }
+
     Side(const Args &args, const std::string &role) : _args(args), _role(role) {
         if (args.quiet)
             lanspread::kernel::log::setThreshold(lanspread::kernel::log::Level::Warning);
         if (args.verbose)
             lanspread::kernel::log::setThreshold(lanspread::kernel::log::Level::Debug);
-        char pattern[] = "/tmp/quic-pump-XXXXXX";
+        char pattern[] = "/tmp/transport-pump-XXXXXX";
         _stateDir = mkdtemp(pattern);
         auto identity = lanspread::kernel::peers::Identity::loadOrCreate(_stateDir, role);
         if (!identity)
@@ -161,9 +174,9 @@ class Side {
         _identity = identity.value();
         _config = new Poco::Util::MapConfiguration();
         for (const auto &[key, value] : args.settings)
-            _config->setString(std::string("plugin.") + kPluginId + "." + key, value);
+            _config->setString("plugin." + pluginId() + "." + key, value);
         _host = std::make_unique<lanspread::kernel::host::PluginHost>(
-            kPluginId, _reactor, _bus, _cancels, *_config,
+            pluginId(), _reactor, _bus, _cancels, *_config,
             [](const std::string &) -> const void * { return nullptr; });
         _loader = std::make_unique<lanspread::kernel::host::PluginLoader>(
             [this](const lanspread::kernel::host::PluginImage &) { return _host->api(); });
@@ -222,7 +235,7 @@ class Side {
             [[maybe_unused]] ssize_t n = write(portFd, line.data(), line.size());
             close(portFd);
         } else {
-            std::fprintf(stderr, "quic_pump: listening on %s as peer %s\n", address,
+            std::fprintf(stderr, "transport_pump: listening on %s as peer %s\n", address,
                          _identity.peerId.c_str());
         }
         _reactor.run();
@@ -248,7 +261,7 @@ class Side {
 
   private:
     [[noreturn]] void fail(const std::string &why) {
-        std::fprintf(stderr, "quic_pump %s: %s\n", _role.c_str(), why.c_str());
+        std::fprintf(stderr, "transport_pump %s: %s\n", _role.c_str(), why.c_str());
         std::error_code ec;
         std::filesystem::remove_all(_stateDir, ec);
         std::exit(1);
@@ -257,8 +270,8 @@ class Side {
     void onConnected(lanspread_transport_conn *conn, const lanspread_remote_identity *remote) {
         const std::string peer = hex(remote->key_fingerprint, remote->key_fingerprint_len);
         if (!_args.expectPeer.empty() && peer != _args.expectPeer) {
-            std::fprintf(stderr, "quic_pump %s: peer %s is not the expected %s\n", _role.c_str(),
-                         peer.c_str(), _args.expectPeer.c_str());
+            std::fprintf(stderr, "transport_pump %s: peer %s is not the expected %s\n",
+                         _role.c_str(), peer.c_str(), _args.expectPeer.c_str());
             _api->close(conn, 1);
             return;
         }
@@ -332,14 +345,14 @@ class Side {
             "bytes=" + std::to_string(_sent) + (_args.verify ? " sha256=" + digest : "") + "\n";
         _ok = _verdict == want;
         if (!_ok)
-            std::fprintf(stderr, "quic_pump sender: receiver says \"%s\", expected \"%s\"\n",
+            std::fprintf(stderr, "transport_pump sender: receiver says \"%s\", expected \"%s\"\n",
                          _verdict.c_str(), want.c_str());
         _api->close(conn, 0);
     }
 
     void onClosed(lanspread_transport_conn *conn, lanspread_status status, const char *why) {
         if (!_ok || _role == "sender")
-            std::fprintf(stderr, "quic_pump %s: connection closed (%s): %s\n", _role.c_str(),
+            std::fprintf(stderr, "transport_pump %s: connection closed (%s): %s\n", _role.c_str(),
                          lanspread_status_name(status), why ? why : "");
         if (conn == _conn)
             _conn = nullptr;
@@ -428,7 +441,7 @@ int main(int argc, char **argv) {
     close(fds[0]);
     const auto space = line.find(' ');
     if (space == std::string::npos) {
-        std::fprintf(stderr, "quic_pump: the receiver did not start\n");
+        std::fprintf(stderr, "transport_pump: the receiver did not start\n");
         waitpid(child, nullptr, 0);
         return 1;
     }

@@ -22,6 +22,7 @@
 // rate of every port, default 1gbit), STREAM_ROUNDS (default 1) and STREAM_RESULTS (a file the
 // numbers are written to as one JSON object). One evidence line, "B9: ...".
 #include "netns_harness.hpp"
+#include "netns_measure.hpp"
 #include "stream_fixtures.hpp"
 
 #include <lanspread/fixtures/game_set.hpp>
@@ -50,95 +51,6 @@ namespace fs = std::filesystem;
 namespace {
 
 const std::string kGame = "alienswarm";
-
-std::string envOr(const char *name, const std::string &fallback) {
-    const char *v = ::getenv(name);
-    return v && *v ? v : fallback;
-}
-std::string fixed(double v, int decimals = 2) {
-    char s[32];
-    std::snprintf(s, sizeof s, "%.*f", decimals, v);
-    return s;
-}
-std::string seconds(int64_t ms) {
-    return fixed(static_cast<double>(ms) / 1000, 2) + " s";
-}
-std::string loadAverage() {
-    std::ifstream in("/proc/loadavg");
-    std::string one, five, fifteen;
-    in >> one >> five >> fifteen;
-    return one + " " + five + " " + fifteen;
-}
-// A process's peak resident set (VmHWM) in KiB; -1 when unreadable.
-int64_t peakRssKiB(pid_t pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line))
-        if (line.rfind("VmHWM:", 0) == 0)
-            return std::stoll(line.substr(6));
-    return -1;
-}
-
-// The CPU time (utime + stime, ms) of a /proc/.../stat file: a process's (its ended threads
-// included) or a thread's; 0 when it is unreadable.
-int64_t statCpuMs(const fs::path &statFile) {
-    std::ifstream in(statFile);
-    std::string stat;
-    std::getline(in, stat);
-    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
-    const std::size_t close = stat.rfind(')');
-    if (close == std::string::npos)
-        return 0;
-    std::istringstream fields(stat.substr(close + 2));
-    std::string field;
-    int64_t utime = 0, stime = 0;
-    for (int n = 3; n <= 15 && fields >> field; ++n) {
-        if (n == 14)
-            utime = std::stoll(field);
-        if (n == 15)
-            stime = std::stoll(field);
-    }
-    return (utime + stime) * 1000 / ::sysconf(_SC_CLK_TCK);
-}
-int64_t processCpuMs(pid_t pid) {
-    return statCpuMs("/proc/" + std::to_string(pid) + "/stat");
-}
-// Adds the CPU time (ms) of each live thread of a process to seen, by thread id (a thread
-// that ended is missing from /proc: sampled meanwhile, its last sample stays in seen).
-void sampleThreadCpuMs(pid_t pid, std::map<std::string, int64_t> &seen) {
-    std::error_code ec;
-    const std::string dir = "/proc/" + std::to_string(pid) + "/task";
-    for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it)
-        seen[it->path().filename().string()] = statCpuMs(it->path() / "stat");
-}
-// CPU each thread spent between two snapshots, busiest first.
-std::vector<int64_t> cpuSpentMs(const std::map<std::string, int64_t> &before,
-                                const std::map<std::string, int64_t> &after) {
-    std::vector<int64_t> out;
-    for (const auto &[tid, ms] : after) {
-        const auto was = before.find(tid);
-        out.push_back(ms - (was == before.end() ? 0 : was->second));
-    }
-    std::sort(out.rbegin(), out.rend());
-    return out;
-}
-
-// {median, min, max} of values (non-empty).
-struct Spread {
-    double median = 0, min = 0, max = 0;
-};
-Spread spreadOf(std::vector<double> values) {
-    std::sort(values.begin(), values.end());
-    Spread s;
-    s.min = values.front();
-    s.max = values.back();
-    const std::size_t n = values.size();
-    s.median = n % 2 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
-    return s;
-}
-std::string describe(const Spread &s, const std::string &unit = "") {
-    return fixed(s.median) + unit + " (min " + fixed(s.min) + ", max " + fixed(s.max) + ")";
-}
 
 // One measured run on a fresh receiver.
 struct Measured {
