@@ -9,6 +9,8 @@
 #include <lanspread/kernel/base/text.hpp>
 #include <lanspread/kernel/contract/events.hpp>
 
+#include <cstdlib>
+
 namespace lanspread::kernel::peers {
 
 using namespace network_detail;
@@ -42,6 +44,20 @@ std::string reachableAddr(const std::string &advertised, const std::string &remo
 
 contract::Failure connectFailed(std::string message) {
     return contract::Failure{contract::ErrorCode::ConnectFailed, std::move(message)};
+}
+// Whether a transport's close reason names application error `code`. The reason is text for
+// the log (transport.h), and the transports spell the code differently: transport-quic writes
+// "application error 0x3", transport-tls "application error 3" (strtoull's base 0 reads both).
+bool closedWithAppError(const std::string &why, uint64_t code) {
+    static const std::string kLabel = "application error ";
+    for (auto at = why.find(kLabel); at != std::string::npos; at = why.find(kLabel, at + 1)) {
+        const char *digits = why.c_str() + at + kLabel.size();
+        char *end = nullptr;
+        const unsigned long long value = std::strtoull(digits, &end, 0);
+        if (end != digits && value == code)
+            return true;
+    }
+    return false;
 }
 } // namespace
 
@@ -562,7 +578,7 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
         return;
     if (readySession(s->peerId) != nullptr)
         return; // another connection to the same peer carries on
-    if (why.find("application error 0x3") != std::string::npos) {
+    if (closedWithAppError(why, kAppErrorDuplicate)) {
         // The peer closed this one as the duplicate of a connection whose handshake has not
         // finished here yet: not a loss, unless that connection never arrives.
         const std::string peerId = s->peerId;
@@ -578,7 +594,7 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
         return;
     }
     // A goodbye may arrive as the Goodbye frame or only as the close that follows it.
-    s->goodbye = s->goodbye || why.find("application error 0x2") != std::string::npos;
+    s->goodbye = s->goodbye || closedWithAppError(why, kAppErrorGoodbye);
     publishLost(s->peerId,
                 s->goodbye ? std::string("goodbye")
                 : s->timedOut
