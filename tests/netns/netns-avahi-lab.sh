@@ -2,7 +2,8 @@
 # netns-avahi-lab.sh - simulate a small LAN of N hosts on ONE Linux box (root, no Docker).
 #
 # The lanspread LAN lab, kept in the project's tests for the netns tests (discovery, swarm)
-# (tests/netns/README.md). Adapted for tests/netns: LAB_BROWSE_ONLY (below), shape-host.
+# (tests/netns/README.md). Adapted for tests/netns: LAB_BROWSE_ONLY (below), shape-host,
+# block-udp and udp-drops.
 #
 #   lan switch : network namespace "$LAB-lan" holding bridge br0 (no IP, no link to the host)
 #   host i     : network ns "$LAB-h<i>" (eth0 = veth peer of "vh<i>" on br0, IPv4 $SUBNET.(10+i)/24)
@@ -28,6 +29,15 @@
 #                                          a rate such as 400mbit, or none (unlimited, the default
 #                                          for DOWN); LAB_BURST sets the bucket (default 1mb)
 #   netns-avahi-lab.sh unshape             remove the rate limits
+#   netns-avahi-lab.sh block-udp I         firewall host I (nftables inside its network namespace,
+#                                          table inet lab_udp_block): drop every UDP packet in and
+#                                          out except mDNS (udp port 5353 either way), like a
+#                                          desktop firewall that allows mDNS but blocks an
+#                                          application's UDP; TCP is untouched. Needs nft (Debian
+#                                          nftables). The rules go with the namespace: down needs
+#                                          nothing extra
+#   netns-avahi-lab.sh udp-drops I         print "input=N output=M": the UDP packets block-udp
+#                                          has dropped on host I so far, each way
 #   netns-avahi-lab.sh status              namespaces, addresses, daemons, qdiscs
 #   netns-avahi-lab.sh wait-ready I [SECS] wait until host I's avahi-daemon finished startup
 #   netns-avahi-lab.sh restart-avahi I     kill -TERM + restart host I's avahi-daemon
@@ -280,6 +290,45 @@ cmd_unshape() {
     done
 }
 
+# block-udp's ruleset, in host I's network namespace only. mDNS is UDP too (5353 to and from
+# 224.0.0.251; a unicast answer to a legacy query leaves 5353 for another port), so it stays
+# allowed either way: dropping it would hide the host from discovery as well.
+UDP_BLOCK_TABLE=lab_udp_block
+cmd_block_udp() {
+    local i=${1:?host index}
+    check_host "$i"
+    command -v nft >/dev/null || die "block-udp needs nft (apt-get install nftables)"
+    ip netns exec "$(hns "$i")" nft -f - <<EOF
+table inet $UDP_BLOCK_TABLE {
+    chain input {
+        type filter hook input priority filter; policy accept;
+        udp dport 5353 accept
+        udp sport 5353 accept
+        meta l4proto udp counter drop
+    }
+    chain output {
+        type filter hook output priority filter; policy accept;
+        udp sport 5353 accept
+        udp dport 5353 accept
+        meta l4proto udp counter drop
+    }
+}
+EOF
+    log "h$i: every UDP packet but mDNS (port 5353) is dropped, in and out"
+}
+
+cmd_udp_drops() {
+    local i=${1:?host index} chain n out=""
+    check_host "$i"
+    for chain in input output; do
+        n=$(ip netns exec "$(hns "$i")" nft list chain inet "$UDP_BLOCK_TABLE" "$chain" 2>/dev/null |
+            sed -n 's/.*udp counter packets \([0-9]*\) bytes [0-9]* drop.*/\1/p') || true
+        [ -n "$n" ] || die "h$i has no UDP block (block-udp $i first)"
+        out+="${out:+ }$chain=$n"
+    done
+    echo "$out"
+}
+
 cmd_status() {
     local i d
     echo "netns: $(ip netns list | awk '{print $1}' | grep "^$LAB-" | tr '\n' ' ')"
@@ -313,6 +362,8 @@ case "$sub" in
     shape) cmd_shape "$@" ;;
     shape-host) cmd_shape_host "$@" ;;
     unshape) cmd_unshape ;;
+    block-udp) cmd_block_udp "$@" ;;
+    udp-drops) cmd_udp_drops "$@" ;;
     status) cmd_status ;;
     wait-ready) check_host "${1:?host index}"; wait_ready "$1" "${2:-15}" ;;
     restart-avahi)

@@ -40,9 +40,10 @@ n=${1:?usage: run-in-lab.sh N -- CMD...}; shift
 [ "${1:-}" = -- ] && shift
 [ $# -gt 0 ] || fail "no command"
 [ -n "${LAB_NAME:-}" ] || fail "LAB_NAME is not set"
-for tool in ip nsenter unshare mount dbus-daemon avahi-daemon timeout; do
+# nft: the lab's block-udp (S60's firewalled host).
+for tool in ip nsenter unshare mount dbus-daemon avahi-daemon timeout nft; do
     command -v "$tool" >/dev/null ||
-        fail "$tool is missing (scripts/debian-packages.txt: apt-get install iproute2 util-linux dbus avahi-daemon)"
+        fail "$tool is missing (scripts/debian-packages.txt: apt-get install iproute2 util-linux dbus avahi-daemon nftables)"
 done
 # A previous run that was killed before its teardown: start from nothing.
 if [ -e "/run/$LAB_NAME" ] || ip netns list | awk '{print $1}' | grep -q "^$LAB_NAME-"; then
