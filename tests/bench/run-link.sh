@@ -39,25 +39,19 @@ mkdir -p "$OUT"
 
 WORK=$(mktemp -d /tmp/lanspread-link-XXXXXX)
 trap 'cp "$WORK/test.log" "$OUT/link.log" 2>/dev/null; rm -rf "$WORK"' EXIT
+source "$HERE/lab_bench.sh"
 LIMIT=${NETNS_TEST_LIMIT:-$((240 + LINK_ROUNDS * 3 * MIB / 5))}
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-LAB_NO_AVAHI=1 LINK_MIB=$MIB LINK_RATE=$RATE LINK_RESULTS=$WORK/link-run.json \
-  NETNS_TEST_LIMIT=$LIMIT "$HERE/../netns/run-in-lab.sh" 2 -- \
-  "$TEST" NetnsLinkTest::linkBench >"$WORK/test.log" 2>&1 ||
-  { cat "$WORK/test.log" >&2; echo "run-link: the bench failed (log above)" >&2; exit 1; }
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+run_lab_bench run-link 2 "$TEST" NetnsLinkTest::linkBench \
+  LINK_MIB="$MIB" LINK_RATE="$RATE" LINK_RESULTS="$WORK/link-run.json"
 grep -oE '(B2:|iperf3-[0-9]+:|quic[0-9]+:|tls[0-9]+:).*' "$WORK/test.log" || true
 
 COMMAND="tests/bench/run-link.sh $MIB $RATE ${3:-build/release}"
-python3 - "$WORK/link-run.json" "$OUT" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
-import json, os, platform, statistics, sys
-run_file, out, command, load_before, load_after = sys.argv[1:]
-r = json.load(open(run_file))
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-            if l.startswith("model name")), "?")
-r["hardware"] = {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-                 "load_before": load_before, "load_after": load_after}
-r["command"] = command
+python3 - "$HERE" "$WORK/link-run.json" "$OUT" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, os, statistics, sys
+sys.path.insert(0, sys.argv[1])
+import bench_report
+run_file, out, command, load_before, load_after = sys.argv[2:]
+r = bench_report.load(run_file, command, load_before, load_after)
 json.dump(r, open(os.path.join(out, "link.json"), "w"), indent=2)
 names = {"iperf3": "iperf3 TCP (the link's ceiling)",
          "quic": "lanspread download over transport-quic",
@@ -65,8 +59,7 @@ names = {"iperf3": "iperf3 TCP (the link's ceiling)",
 med = lambda k: statistics.median(r[k])
 lines = [f"## B2: {r['mib']} MiB, one seeder -> one receiver, every port {r['rate']} both ways, "
          f"{r['rounds']} round(s), interleaved", "",
-         f"Hardware: nproc {os.cpu_count()}, {cpu}, Linux {platform.release()}; "
-         f"load average before {load_before}, after {load_after}", "",
+         bench_report.hardware_line(r), "",
          "| what | median MiB/s | min | max | × iperf3 | receiver CPU s/GiB | sender CPU s/GiB |",
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
 for mode in r["modes"]:

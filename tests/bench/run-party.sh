@@ -41,36 +41,30 @@ mkdir -p "$OUT"
 
 WORK=$(mktemp -d /tmp/lanspread-party-XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+source "$HERE/lab_bench.sh"
 # One copy at RATE, in seconds; the run may take T1 plus, with the swarm off, N copies more.
 ONE=$(python3 -c "import re,sys; v,u=re.fullmatch(r'([0-9.]+)([kmg])bit',sys.argv[2]).groups(); \
 print(int(int(sys.argv[1])*8.388608/(float(v)*{'k':1e-3,'m':1,'g':1e3}[u]))+1)" "$MIB" "$RATE")
 LIMIT=${NETNS_TEST_LIMIT:-$((300 + (N + 6) * ONE * 3 / 2))}
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-LAB_NO_AVAHI=1 PARTY_MIB=$MIB PARTY_RATE=$RATE PARTY_RESULTS=$WORK/party-run.json \
-  NETNS_TEST_LIMIT=$LIMIT "$HERE/../netns/run-in-lab.sh" $((N + 1)) -- \
-  "$TEST" NetnsSwarmTest::partyBench >"$WORK/test.log" 2>&1 ||
-  { cat "$WORK/test.log" >&2; echo "run-party: the party failed (log above)" >&2; exit 1; }
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+run_lab_bench run-party $((N + 1)) "$TEST" NetnsSwarmTest::partyBench \
+  PARTY_MIB="$MIB" PARTY_RATE="$RATE" PARTY_RESULTS="$WORK/party-run.json"
 grep '^party:' "$WORK/test.log" || true
 
 COMMAND="${SWARM_NO_RELAY:+SWARM_NO_RELAY=$SWARM_NO_RELAY }tests/bench/run-party.sh $N $MIB $RATE ${4:-build/release}"
-python3 - "$WORK/party-run.json" "$OUT" "$README" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
-import json, os, platform, sys
-run_file, out, readme, command, load_before, load_after = sys.argv[1:]
-r = json.load(open(run_file))
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-            if l.startswith("model name")), "?")
-r["hardware"] = {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-                 "load_before": load_before, "load_after": load_after}
-r["command"] = command
+python3 - "$HERE" "$WORK/party-run.json" "$OUT" "$README" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import bench_report
+run_file, out, readme, command, load_before, load_after = sys.argv[2:]
+r = bench_report.load(run_file, command, load_before, load_after)
+cpu = r["hardware"]["cpu"]
 json.dump(r, open(os.path.join(out, "party.json"), "w"), indent=2)
 
 s = lambda ms: f"{ms / 1000:.1f}"
 relay = "off (serve_while_downloading = false)" if r["no_relay"] else "on"
 lines = [f"## LAN party: 1 seeder + {r['receivers']} receivers, {r['mib']} MiB, every port "
          f"{r['rate']} both ways, serving while downloading {relay}", "",
-         f"Hardware: nproc {os.cpu_count()}, {cpu}, Linux {platform.release()}; "
-         f"load average before {load_before}, after {load_after}", "",
+         bench_report.hardware_line(r), "",
          f"T1 (one receiver alone, same lab, same run): **{s(r['t1_ms'])} s**", "",
          "| peer | download s | MiB/s | uploaded MiB | CPU s |", "| --- | ---: | ---: | ---: | ---: |"]
 up, cpu_s = r["uploaded_bytes"], r["cpu_s"]

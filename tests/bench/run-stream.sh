@@ -51,28 +51,22 @@ mkdir -p "$OUT"
 
 WORK=$(mktemp -d /tmp/lanspread-stream-XXXXXX)
 trap 'cp "$WORK/test.log" "$OUT/stream.log" 2>/dev/null; rm -rf "$WORK"' EXIT
+source "$HERE/lab_bench.sh"
 # Three transfers per round at RATE, at least 5 MiB/s each, plus the installs and start-up
 # (a zip of MIB MiB is ~0.6 MIB MiB, but takes ~1 minute a GiB to write).
 LIMIT=${NETNS_TEST_LIMIT:-$((240 + STREAM_ROUNDS * 3 * MIB / 5))}
-LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-LAB_NO_AVAHI=1 STREAM_MIB=$MIB STREAM_RATE=$RATE STREAM_RESULTS=$WORK/stream-run.json \
-  NETNS_TEST_LIMIT=$LIMIT "$HERE/../netns/run-in-lab.sh" 2 -- \
-  "$TEST" NetnsStreamTest::streamBench >"$WORK/test.log" 2>&1 ||
-  { cat "$WORK/test.log" >&2; echo "run-stream: the bench failed (log above)" >&2; exit 1; }
-LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+run_lab_bench run-stream 2 "$TEST" NetnsStreamTest::streamBench \
+  STREAM_MIB="$MIB" STREAM_RATE="$RATE" STREAM_RESULTS="$WORK/stream-run.json"
 grep -oE '(B9:|stream[0-9]+:|pair[0-9]+:|download[0-9]+:).*' "$WORK/test.log" || true
 
 COMMAND="tests/bench/run-stream.sh $MIB $RATE ${3:-build/release}"
 [ "$STREAM_FORMAT" = tar ] || COMMAND="STREAM_FORMAT=$STREAM_FORMAT $COMMAND"
-python3 - "$WORK/stream-run.json" "$OUT" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
-import json, os, platform, sys
-run_file, out, command, load_before, load_after = sys.argv[1:]
-r = json.load(open(run_file))
-cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo")
-            if l.startswith("model name")), "?")
-r["hardware"] = {"nproc": os.cpu_count(), "cpu": cpu, "kernel": platform.release(),
-                 "load_before": load_before, "load_after": load_after}
-r["command"] = command
+python3 - "$HERE" "$WORK/stream-run.json" "$OUT" "$COMMAND" "$LOAD_BEFORE" "$LOAD_AFTER" <<'PY'
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import bench_report
+run_file, out, command, load_before, load_after = sys.argv[2:]
+r = bench_report.load(run_file, command, load_before, load_after)
 json.dump(r, open(os.path.join(out, "stream.json"), "w"), indent=2)
 
 s = lambda ms: f"{ms / 1000:.2f}"
@@ -80,8 +74,7 @@ mib = lambda kib: f"{kib / 1024:.1f}" if kib >= 0 else "?"
 lines = [f"## B9 streamed install: {r['mib']} MiB of files in a {r['archive_bytes'] / 2**20:.0f} "
          f"MiB {r['format']} ({r['files']} files), seeder -> receiver, "
          f"every port {r['rate']} both ways, {r['rounds']} round(s)", "",
-         f"Hardware: nproc {os.cpu_count()}, {cpu}, Linux {platform.release()}; "
-         f"load average before {load_before}, after {load_after}", "",
+         bench_report.hardware_line(r), "",
          "| round | stream-install s | download+install s (download s, install s) | download s | "
          "peak RSS stream / pair / download MiB | stream fetched × archive |",
          "| ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -217,28 +217,13 @@ class NetnsLinkTest : public CppUnit::TestFixture {
                              const std::string &archiveSha) {
         NetLab &lab = *_lab;
         const std::string label = transport + std::to_string(round);
-        // A seeder restarted for every run: its serve spreader remembers which peer got which
-        // chunk "moments ago" and would hold those chunks back from the next receiver.
-        lab.check(seeder.shutdown() == 0, "the seeder did not shut down cleanly");
-        seeder.restart();
-        lab.waitUntil(
-            [&] {
-                Json g = localGame(seeder, kGame);
-                return !g.isNull() && str(g, "availability") == "Ready";
-            },
-            120s, "the restarted seeder lists " + kGame + " Ready");
+        restartSeeder(lab, seeder, kGame);
         HostPeer &receiver = lab.startPeer(label, 2, "", receiverPlugins(transport));
-        const std::string id =
-            receiver
-                .commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(seeder.lanAddr()) + "}")
-                ->getValue<std::string>("peer_id");
-        lab.check(id == seeder.peerId(), label + " reached another peer than the seeder");
+        connectToSeeder(lab, receiver, seeder, kGame);
         JsonArray peers = receiver.listPeers();
         lab.check(peers && peers->size() == 1 &&
                       peers->getObject(0)->optValue<std::string>("transport", "") == transport,
                   label + " is not connected over " + transport);
-        lab.waitUntil([&] { return remotePeerCount(receiver, kGame) == 1; }, 20s,
-                      label + " lists the seeder's game");
         const uint64_t size = fs::file_size(seeder.gameRoot(kGame) + "/" + kEti);
         const auto timeout = std::chrono::milliseconds(60000 + int64_t(size / kMiB) * 200);
         const std::size_t from = receiver.logSize();

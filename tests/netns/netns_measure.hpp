@@ -1,7 +1,9 @@
 // Measuring a bench run in the netns lab (B2, B9): environment knobs, CPU time of a process
-// and of its threads from /proc, peak RSS, the load average, and {median, min, max} of the
-// rounds. Header-only; Linux.
+// and of its threads from /proc, peak RSS, the load average, {median, min, max} of the rounds,
+// and the fresh seeder-to-receiver setup each run starts from. Header-only; Linux.
 #pragma once
+
+#include "netns_harness.hpp"
 
 #include <unistd.h>
 
@@ -106,6 +108,32 @@ inline Spread spreadOf(std::vector<double> values) {
 }
 inline std::string describe(const Spread &s, const std::string &unit = "") {
     return fixed(s.median) + unit + " (min " + fixed(s.min) + ", max " + fixed(s.max) + ")";
+}
+
+// Restarts seeder and waits until it lists game Ready again, so a run starts on a seeder whose
+// serve spreader does not remember the last run's receiver (it holds back, for a moment, the
+// chunks it just sent to a peer, even once that peer is gone).
+inline void restartSeeder(NetLab &lab, HostPeer &seeder, const std::string &game) {
+    lab.check(seeder.shutdown() == 0, "the seeder did not shut down cleanly");
+    seeder.restart();
+    lab.waitUntil(
+        [&] {
+            Json g = localGame(seeder, game);
+            return !g.isNull() && str(g, "availability") == "Ready";
+        },
+        120s, "the restarted seeder lists " + game + " Ready");
+}
+
+// Connects receiver to seeder by its lab address and waits until the receiver lists game
+// from it.
+inline void connectToSeeder(NetLab &lab, HostPeer &receiver, HostPeer &seeder,
+                            const std::string &game) {
+    const std::string id =
+        receiver.commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(seeder.lanAddr()) + "}")
+            ->getValue<std::string>("peer_id");
+    lab.check(id == seeder.peerId(), receiver.label() + " reached another peer than the seeder");
+    lab.waitUntil([&] { return remotePeerCount(receiver, game) == 1; }, 20s,
+                  receiver.label() + " lists the seeder's " + game);
 }
 
 } // namespace lanspread::netns

@@ -224,25 +224,9 @@ class NetnsStreamTest : public CppUnit::TestFixture {
                      uint64_t archiveBytes, const std::string &archiveSha) {
         NetLab &lab = *_lab;
         const std::string label = mode + std::to_string(round);
-        // A seeder restarted for every run: its serve spreader remembers which peer got
-        // which chunk "moments ago" and refuses those chunks to the next receiver, even once
-        // that peer is gone (and a streaming receiver never serves them at all).
-        lab.check(seeder.shutdown() == 0, "the seeder did not shut down cleanly");
-        seeder.restart();
-        lab.waitUntil(
-            [&] {
-                Json g = localGame(seeder, kGame);
-                return !g.isNull() && str(g, "availability") == "Ready";
-            },
-            120s, "the restarted seeder lists " + kGame + " Ready");
+        restartSeeder(lab, seeder, kGame); // a streaming receiver never serves what it got
         HostPeer &receiver = lab.startPeer(label, 2, "", HostPeer::kPluginsNoDiscovery);
-        const std::string id =
-            receiver
-                .commandOk("{\"cmd\":\"connect\",\"addr\":" + jsonString(seeder.lanAddr()) + "}")
-                ->getValue<std::string>("peer_id");
-        lab.check(id == seeder.peerId(), label + " reached another peer than the seeder");
-        lab.waitUntil([&] { return remotePeerCount(receiver, kGame) == 1; }, 20s,
-                      label + " lists the seeder's game");
+        connectToSeeder(lab, receiver, seeder, kGame);
         const auto timeout = std::chrono::milliseconds(
             60000 + static_cast<int64_t>(archiveBytes / kMiB) * 200); // >= 5 MiB/s
         const std::string root = receiver.gameRoot(kGame);
