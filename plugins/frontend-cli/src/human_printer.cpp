@@ -270,11 +270,15 @@ std::string peers(const Array &list) {
         Object p = list->getObject(static_cast<unsigned>(i));
         rows.push_back(
             {str(p, "name"), str(p, "addr"), str(p, "peer_id").substr(0, 16), str(p, "via"),
+             str(p, "transport"),
              gameList(p ? p->getArray("games") : nullptr, p ? p->getArray("partials") : nullptr)});
     }
+    // TRANSPORT shows a fallback: a peer reached over tls where quic is preferred.
     return "peers (" + std::to_string(list->size()) + "):\n" +
-           indent(renderTable({{"NAME"}, {"ADDRESS"}, {"PEER ID"}, {"VIA"}, {"GAMES"}}, rows),
-                  "  ");
+           indent(
+               renderTable({{"NAME"}, {"ADDRESS"}, {"PEER ID"}, {"VIA"}, {"TRANSPORT"}, {"GAMES"}},
+                           rows),
+               "  ");
 }
 
 // The fields of an event other than event and ts_ms, as "key=value" words.

@@ -290,18 +290,20 @@ class CliFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(pumpUntilSubmitted(4));
         answer(3, R"({"event":"result","id":"cli-3","ok":true,"data":{"peers":[)"
                   R"({"peer_id":"abcdef0123456789ff","name":"bravo","addr":"10.0.0.2:4433",)"
-                  R"("via":"mdns","games":[{"id":"ggoo","version":"3","availability":"Ready"}],)"
+                  R"("via":"mdns","transport":"quic",)"
+                  R"("games":[{"id":"ggoo","version":"3","availability":"Ready"}],)"
                   R"("partials":[{"id":"ut","version":"1","chunks_have":7,"chunk_count":40}]},)"
                   R"({"peer_id":"0123456789abcdefff","name":"charlie","addr":"10.0.0.3:4433",)"
-                  R"("via":"connect","games":[],)"
+                  R"("via":"connect","transport":"tls","games":[],)"
                   R"("partials":[{"id":"ut","version":"1","chunks_have":0,"chunk_count":40}]}]}})");
         CPPUNIT_ASSERT_EQUAL(
             std::string(
                 "peers (2):\n"
-                "  NAME     ADDRESS        PEER ID           VIA      GAMES\n"
-                "  bravo    10.0.0.2:4433  abcdef0123456789  mdns     ggoo, ut (downloading "
-                "7/40)\n"
-                "  charlie  10.0.0.3:4433  0123456789abcdef  connect  ut (downloading 0/40)\n"),
+                "  NAME     ADDRESS        PEER ID           VIA      TRANSPORT  GAMES\n"
+                "  bravo    10.0.0.2:4433  abcdef0123456789  mdns     quic       ggoo, ut "
+                "(downloading 7/40)\n"
+                "  charlie  10.0.0.3:4433  0123456789abcdef  connect  tls        ut (downloading "
+                "0/40)\n"),
             readAvailable(_out[0]));
     }
 
