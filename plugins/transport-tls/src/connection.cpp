@@ -6,7 +6,6 @@
 namespace lanspread::plugins::tls {
 
 namespace {
-constexpr std::size_t kReadChunk = 64 * 1024;
 constexpr int kReadsPerEvent = 16; // then other fds get their turn
 constexpr std::size_t kFrameBatch = 64 * 1024;
 constexpr uint64_t kProtocolError = 1; // the CLOSE code for a framing/flow-control violation
@@ -20,8 +19,7 @@ Connection::Connection(Host host, ConnectionOwner &owner, const Options &options
       _fd(std::move(fd)), _remote(remote), _remoteText(remote.toString()), _listener(listener),
       _incoming(listener != nullptr), _reported(listener == nullptr),
       _state(listener != nullptr ? State::Handshaking : State::Connecting),
-      _context(std::move(context)), _mux(listener == nullptr, options.mux, *this),
-      _readBuffer(kReadChunk) {}
+      _context(std::move(context)), _mux(listener == nullptr, options.mux, *this) {}
 
 Connection::~Connection() = default;
 
@@ -79,10 +77,11 @@ void Connection::onSocket(uint32_t revents) {
 
 void Connection::readSocket() {
     for (int i = 0; i < kReadsPerEvent; ++i) {
-        const long n = readSome(_fd.get(), _readBuffer.data(), _readBuffer.size());
+        const std::span<uint8_t> buffer = _owner.readBuffer();
+        const long n = readSome(_fd.get(), buffer.data(), buffer.size());
         if (n > 0) {
             _lastReceive = static_cast<uint64_t>(_host.now().count());
-            _tls->feed(std::span<const uint8_t>(_readBuffer.data(), static_cast<std::size_t>(n)));
+            _tls->feed(buffer.first(static_cast<std::size_t>(n)));
             process();
             if (_state == State::Closed)
                 return;
@@ -274,6 +273,8 @@ void Connection::tick() {
 // ---- mux events ----
 
 void Connection::settingsReceived() {
+    if (_incoming)
+        _owner.incomingHandshakeEnded();
     _state = State::Open;
     _lastReceive = static_cast<uint64_t>(_host.now().count());
     armTimer(std::min(_options.idleTimeoutNs,
@@ -393,6 +394,8 @@ void Connection::finish(lanspread_status status, const std::string &reason) {
     _timer.reset();
     _flushTimer.reset();
     _fd.reset();
+    if (_incoming && !_reported)
+        _owner.incomingHandshakeEnded();
     if (_reported)
         _events.closed(*this, status, reason);
     else if (status != LANSPREAD_E_CANCELLED)

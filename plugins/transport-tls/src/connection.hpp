@@ -18,6 +18,7 @@
 #include <lanspread/kinds/transport.hpp>
 
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@ class ConnectionOwner {
   public:
     virtual ~ConnectionOwner() = default;
     virtual void scheduleReap() = 0; // a connection closed: free it on a later loop turn
+    // An incoming connection left its handshake (connected, refused or timed out): it no
+    // longer counts against max_pending_handshakes. Called exactly once per incoming one.
+    virtual void incomingHandshakeEnded() = 0;
+    // Where a connection reads its socket into: one buffer for all of them (every read runs
+    // on the reactor thread, and the bytes are handed to the TLS session before anything else
+    // happens), so an idle or half-open connection does not hold a read chunk of its own.
+    virtual std::span<uint8_t> readBuffer() = 0;
 };
 
 class Connection final : public TransportConnection, private MuxEvents {
@@ -104,7 +112,6 @@ class Connection final : public TransportConnection, private MuxEvents {
     uint64_t _lastReceive = 0;
     uint64_t _lastSend = 0;
     std::vector<uint8_t> _plain;
-    std::vector<uint8_t> _readBuffer;
 };
 
 } // namespace lanspread::plugins::tls

@@ -18,6 +18,8 @@ const char *const kConfigKeys[] = {
     "conn_send_buffer_bytes: the same for all streams of a connection (default 67108864)",
     "output_buffer_bytes: encrypted bytes waiting for the socket before sending pauses "
     "(default 262144)",
+    "max_pending_handshakes: incoming connections still in their handshake at once; more are "
+    "closed at accept (default 256)",
     nullptr};
 
 namespace {
@@ -76,6 +78,9 @@ Options Options::read(const Host &host, const TransportConfig &config,
     uint64_t output = o.outputBuffer;
     readNumber(host, "output_buffer_bytes", 16 * 1024, 64ull << 20, output, warnings);
     o.outputBuffer = static_cast<std::size_t>(output);
+    uint64_t pending = o.maxPendingHandshakes;
+    readNumber(host, "max_pending_handshakes", 1, 65536, pending, warnings);
+    o.maxPendingHandshakes = static_cast<std::size_t>(pending);
     return o;
 }
 

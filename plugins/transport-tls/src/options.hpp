@@ -22,6 +22,11 @@ struct Options {
                                            // send_buffer_bytes, conn_send_buffer_bytes
     std::size_t outputBuffer = 256 * 1024; // output_buffer_bytes: TLS records waiting for the
                                            // socket before no more frames are encrypted
+    // max_pending_handshakes: incoming connections accepted but not yet connected (TCP open,
+    // TLS handshake or SETTINGS pending), across the plugin's listeners; one more is closed
+    // at once. Each costs a socket, a TLS session and buffers until handshake_timeout_ms, so
+    // this bounds what a flood of silent or slow connections can hold.
+    std::size_t maxPendingHandshakes = 256;
 
     // Reads every key; a malformed value is reported in `warnings` and the default kept.
     static Options read(const Host &host, const TransportConfig &config,

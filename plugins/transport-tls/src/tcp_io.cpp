@@ -128,7 +128,10 @@ Result<Fd> listenTcp(const SockAddr &addr) {
         ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     if (::bind(fd.get(), reinterpret_cast<const sockaddr *>(&addr.storage), addr.length) != 0)
         return Result<Fd>(LANSPREAD_E_IO, "bind " + addr.toString() + ": " + errnoText(errno));
-    if (::listen(fd.get(), 128) != 0)
+    // The kernel's maximum backlog (net.core.somaxconn): a burst of connects larger than a
+    // small backlog would wait on SYN retransmits (1 s, then 3 s...) before being accepted,
+    // refused or timed out; max_pending_handshakes is the limit that counts.
+    if (::listen(fd.get(), SOMAXCONN) != 0)
         return Result<Fd>(LANSPREAD_E_IO, "listen " + addr.toString() + ": " + errnoText(errno));
     return fd;
 }

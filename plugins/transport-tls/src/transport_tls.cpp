@@ -75,6 +75,8 @@ TlsTransport::~TlsTransport() {
         connection->terminate(LANSPREAD_E_CANCELLED, "the TLS transport is shutting down");
     _connections.clear();
     _reapTimer.reset();
+    logOverCapRefusals(); // a count still waiting for its second is said now
+    _overCapTimer.reset();
     wolfSSL_Cleanup();
 }
 
@@ -116,6 +118,13 @@ Result<std::unique_ptr<TransportEndpoint>> TlsTransport::listen(const TransportC
 }
 
 void TlsTransport::accepted(Listener *listener, Fd fd, const SockAddr &remote) {
+    if (_pendingHandshakes >= listener->options.maxPendingHandshakes) {
+        // Closed at once (fd goes out of scope): the peer learns right away, and the
+        // connection costs nothing beyond this accept.
+        refuseOverCap(remote, listener->options.maxPendingHandshakes);
+        return;
+    }
+    ++_pendingHandshakes; // until Connection calls incomingHandshakeEnded()
     auto connection =
         std::make_unique<Connection>(host(), *this, listener->options, listener->context,
                                      listener->events, std::move(fd), remote, listener);
@@ -158,6 +167,44 @@ void TlsTransport::retireListener(Listener *listener) {
     for (auto &connection : _connections)
         if (connection->listener() == listener)
             connection->terminate(LANSPREAD_E_CANCELLED, "the listening endpoint was destroyed");
+}
+
+void TlsTransport::incomingHandshakeEnded() {
+    if (_pendingHandshakes > 0)
+        --_pendingHandshakes;
+}
+
+void TlsTransport::refuseOverCap(const SockAddr &remote, std::size_t cap) {
+    ++_overCapUnlogged;
+    _overCapLast = remote.toString();
+    _overCapLimit = cap;
+    constexpr std::chrono::nanoseconds kLogEvery = std::chrono::seconds(1);
+    const std::chrono::nanoseconds now = host().now();
+    if (!_overCapLoggedAt || now - *_overCapLoggedAt >= kLogEvery) {
+        logOverCapRefusals();
+        return;
+    }
+    // Within a second of the last line: counted, and said in one line when the second is up.
+    if (_overCapTimer.pending())
+        return;
+    auto timer =
+        host().startTimer(*_overCapLoggedAt + kLogEvery - now, [this] { logOverCapRefusals(); });
+    if (timer)
+        _overCapTimer = std::move(timer.value());
+}
+
+void TlsTransport::logOverCapRefusals() {
+    if (_overCapUnlogged == 0)
+        return;
+    const std::string why = std::to_string(_overCapLimit) +
+                            " incoming handshakes already in progress (max_pending_handshakes)";
+    if (_overCapUnlogged == 1)
+        host().warning("refused a connection from " + _overCapLast + ": " + why);
+    else
+        host().warning("refused " + std::to_string(_overCapUnlogged) +
+                       " connections (the latest from " + _overCapLast + "): " + why);
+    _overCapUnlogged = 0;
+    _overCapLoggedAt = host().now();
 }
 
 void TlsTransport::scheduleReap() {

@@ -8,9 +8,14 @@
 
 #include <lanspread/kinds/transport.hpp>
 
+#include <chrono>
 #include <list>
 #include <memory>
+#include <optional>
 #include <set>
+#include <span>
+#include <string>
+#include <vector>
 
 namespace lanspread::plugins::tls {
 
@@ -29,6 +34,8 @@ class TlsTransport final : public TransportPlugin, public ConnectionOwner {
 
     // ConnectionOwner
     void scheduleReap() override;
+    void incomingHandshakeEnded() override;
+    std::span<uint8_t> readBuffer() override { return _readBuffer; }
 
     // From Listener.
     void accepted(Listener *listener, Fd fd, const SockAddr &remote);
@@ -37,14 +44,27 @@ class TlsTransport final : public TransportPlugin, public ConnectionOwner {
     // Tests: live connection objects (closed ones go at the next reap).
     std::size_t connectionCount() const { return _connections.size(); }
     const std::list<std::unique_ptr<Connection>> &connections() const { return _connections; }
+    // Tests: incoming connections still in their handshake (max_pending_handshakes counts these).
+    std::size_t pendingHandshakes() const { return _pendingHandshakes; }
 
   private:
     Options readOptions(const TransportConfig &config) const;
     void reap();
+    void refuseOverCap(const SockAddr &remote, std::size_t cap);
+    void logOverCapRefusals();
 
     std::list<std::unique_ptr<Connection>> _connections;
     std::set<Listener *> _listeners;
     Timer _reapTimer;
+    std::vector<uint8_t> _readBuffer = std::vector<uint8_t>(64 * 1024); // one read's chunk
+    std::size_t _pendingHandshakes = 0;
+    // Connections closed at accept because max_pending_handshakes were pending: logged at
+    // most once a second (a flood must not become a log flood), every one counted in a line.
+    uint64_t _overCapUnlogged = 0;
+    std::string _overCapLast; // the address of the latest one
+    std::size_t _overCapLimit = 0;
+    std::optional<std::chrono::nanoseconds> _overCapLoggedAt;
+    Timer _overCapTimer;
 };
 
 } // namespace lanspread::plugins::tls

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -245,6 +246,7 @@ class TransportTlsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testCloseReportsCodeAndReason);
     CPPUNIT_TEST(testBulkDoesNotStarveControlStream);
     CPPUNIT_TEST(testPeerThatStopsReadingCostsBoundedMemory);
+    CPPUNIT_TEST(testPendingHandshakesAreCapped);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -492,6 +494,85 @@ class TransportTlsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE(std::to_string(maxBuffered),
                                maxBuffered <= (2u << 20) + (256u << 10) + (192u << 10));
         CPPUNIT_ASSERT(!client.closed);
+    }
+
+    // max_pending_handshakes: silent TCP connections fill it; one more is closed at accept
+    // (so an honest client too, while it is full), the refusals are logged at most once a
+    // second with their count; a pending one that ends frees its place.
+    void testPendingHandshakesAreCapped() {
+        Side server(identity(0));
+        server.host.setConfig("max_pending_handshakes", "3");
+        server.host.setConfig("handshake_timeout_ms", "600000");
+        const std::string address = server.listen();
+        const auto closedByServer = [](int fd) {
+            char first = 0;
+            const long n = ::recv(fd, &first, 1, MSG_DONTWAIT);
+            return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        };
+        std::vector<int> silent;
+        for (int i = 0; i < 3; ++i)
+            silent.push_back(rawConnect(address));
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return server.impl().pendingHandshakes() == 3; }));
+        runUntil(
+            {&server}, [] { return false; }, 0.1);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), countLogs(server.host, "refused"));
+        for (int fd : silent)
+            CPPUNIT_ASSERT(!closedByServer(fd));
+
+        // Five more, while the clock stands still: all closed at once, one line now ...
+        std::vector<int> over;
+        for (int i = 0; i < 5; ++i)
+            over.push_back(rawConnect(address));
+        CPPUNIT_ASSERT(runUntil({&server}, [&] {
+            for (int fd : over)
+                if (!closedByServer(fd))
+                    return false;
+            return true;
+        }));
+        runUntil(
+            {&server}, [] { return false; }, 0.1);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), server.impl().pendingHandshakes());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), server.impl().connectionCount());
+        const std::string full = ": 3 incoming handshakes already in progress "
+                                 "(max_pending_handshakes)";
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), countLogs(server.host, "refused"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1),
+                             countLogs(server.host, "refused a connection from 127.0.0.1:"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), countLogs(server.host, full));
+        // ... and the other four in one line when the second is up.
+        advance({&server}, 1000 * kMs);
+        CPPUNIT_ASSERT(runUntil(
+            {&server}, [&] { return countLogs(server.host, "refused 4 connections") == 1; }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), countLogs(server.host, full));
+        for (int fd : over)
+            ::close(fd);
+
+        // An honest client while it is full: refused too.
+        Side client(identity(1));
+        client.connect(address);
+        CPPUNIT_ASSERT(runUntil({&server, &client}, [&] { return client.closed; }));
+        CPPUNIT_ASSERT(!client.connected && !server.connected);
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, client.closeStatus);
+
+        // A silent one leaves (its own refusal line): the next honest client gets in.
+        ::close(silent[0]);
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return server.impl().pendingHandshakes() == 2; }));
+        CPPUNIT_ASSERT_EQUAL(
+            std::size_t(1),
+            countLogs(server.host, "the peer closed the connection during the handshake"));
+        Side client2(identity(1));
+        client2.connect(address);
+        CPPUNIT_ASSERT(
+            runUntil({&server, &client2}, [&] { return server.connected && client2.connected; }));
+        CPPUNIT_ASSERT_EQUAL(identity(1).peerId, hex(server.fingerprint));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), server.impl().pendingHandshakes());
+        for (std::size_t i = 1; i < silent.size(); ++i)
+            ::close(silent[i]);
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return server.impl().pendingHandshakes() == 0; }));
+        // The refused honest client is in the count of the next line.
+        advance({&server}, 1000 * kMs);
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return countLogs(server.host, full) == 3; }));
+        CPPUNIT_ASSERT(!server.closed && !client2.closed);
     }
 };
 
