@@ -1,12 +1,16 @@
 // S50 "Identity is pinned" and S51 "Hostile requests" against a real lanspreadd: a raw
-// client (the real transport-quic plugin loaded through the kernel's PluginLoader and
-// PluginHost, a wolfCrypt Identity — tests/support/raw_peer.hpp) speaks the peer protocol
-// byte by byte, lies about its peer_id in Hello, and sends every kind of hostile request on
-// request streams. The daemon is driven and observed over its JSONL stdin/stdout; inotify
-// watches the files outside the game root (and local/) to prove none of them is ever opened.
+// client (the real transport plugin loaded through the kernel's PluginLoader and PluginHost,
+// a wolfCrypt Identity — tests/support/raw_peer.hpp) speaks the peer protocol byte by byte,
+// lies about its peer_id in Hello, and sends every kind of hostile request on request
+// streams. The daemon is driven and observed over its JSONL stdin/stdout; inotify watches the
+// files outside the game root (and local/) to prove none of them is ever opened.
+// The transport is the one under test (tests/support/peer_harness.hpp): transport-quic, or
+// with LANSPREAD_TEST_TRANSPORT=tls transport-tls for both the raw client and the daemon
+// (ctest S53-S50, S53-S51), every assertion unchanged.
 #include "child_process.hpp"
 #include "file_text.hpp"
 #include "json_lines.hpp"
+#include "peer_harness.hpp"
 #include "raw_peer.hpp"
 
 #include <lanspread/fixtures/archive_writer.hpp>
@@ -52,7 +56,22 @@ constexpr std::size_t kPakSize = 100'000;
 
 using lanspread::test::parseJson;
 using lanspread::test::toJson;
+using lanspread::test::transportPluginUnderTest;
+using lanspread::test::transportUnderTest;
 using lanspread::test::writeWholeFile;
+
+// The raw client's transport plugin: the one under test, as the daemon's.
+std::string rawTransport() {
+    const bool tls = transportUnderTest() == "tls";
+#ifdef TRANSPORT_TLS_PATH
+    if (tls)
+        return TRANSPORT_TLS_PATH;
+#else
+    if (tls)
+        CPPUNIT_FAIL("LANSPREAD_TEST_TRANSPORT=tls, but transport-tls was not built");
+#endif
+    return TRANSPORT_QUIC_PATH;
+}
 
 // A frame with any type byte and declared length, followed by payload (which may be shorter
 // or longer than declared).
@@ -233,7 +252,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(honestId.peerId != impostorId.peerId);
 
         // The honest peer: Hello with its own id -> HelloAck, peer-connected, list-peers.
-        RawPeer honest(TRANSPORT_QUIC_PATH, honestId);
+        RawPeer honest(rawTransport(), honestId);
         const auto h =
             handshake(honest, helloFrom(honestId.peerId, "honest", {readyGame("css", 1234)}));
         CPPUNIT_ASSERT_MESSAGE(h.failure, h.failure.empty());
@@ -261,7 +280,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
         std::map<std::string, int> codes;
         std::string delivery, undelivered;
         for (const auto &claim : claims) {
-            RawPeer impostor(TRANSPORT_QUIC_PATH, impostorId);
+            RawPeer impostor(rawTransport(), impostorId);
             const auto s = handshake(
                 impostor, helloFrom(claim.claimedId, "impostor", {readyGame(claim.game, 999)}));
             // Refused: the daemon closes the connection, and never acknowledges the Hello.
@@ -318,12 +337,13 @@ class HostilePeerTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE("honest peer lost", !honest.conn(h.conn).closed);
         CPPUNIT_ASSERT(pingPong(honest, h, 50));
 
-        std::printf("\nS50: %zu impostor Hellos refused (identity-mismatch x%d [claimed a known "
-                    "peer, claimed an unknown peer], self-connect x%d) with a valid certificate; "
-                    "delivery: %s; list-peers = honest peer only with its library [css]; no "
-                    "peer event for any impostor; honest session alive (ping/pong)\n",
-                    claims.size(), codes["identity-mismatch"], codes["self-connect"],
-                    delivery.c_str());
+        std::printf("\nS50 [transport-%s]: %zu impostor Hellos refused (identity-mismatch x%d "
+                    "[claimed a known peer, claimed an unknown peer], self-connect x%d) with a "
+                    "valid certificate; delivery: %s; list-peers = honest peer only with its "
+                    "library [css]; no peer event for any impostor; honest session alive "
+                    "(ping/pong)\n",
+                    transportUnderTest().c_str(), claims.size(), codes["identity-mismatch"],
+                    codes["self-connect"], delivery.c_str());
         // The refused side is told why (messages.hpp: ErrorReply is "the reason a session is
         // being closed"; the connecting side gets "HelloAck (or ErrorReply then close)").
         CPPUNIT_ASSERT_MESSAGE("ErrorReply not delivered before the close:" + undelivered,
@@ -342,7 +362,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
         watch.add("local/", _root + "/local");
         watch.add("ggoo.eti", _root + "/ggoo.eti"); // the positive control: served below
 
-        RawPeer client(TRANSPORT_QUIC_PATH, identity("client"));
+        RawPeer client(rawTransport(), identity("client"));
         const auto s = handshake(client, helloFrom(client.identity().peerId, "client", {}));
         CPPUNIT_ASSERT_MESSAGE(s.failure, s.failure.empty());
 
@@ -501,7 +521,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
         }
 
         // A control frame above the 16 MiB limit ends only that session.
-        RawPeer second(TRANSPORT_QUIC_PATH, identity("second"));
+        RawPeer second(rawTransport(), identity("second"));
         const auto s2 = handshake(second, helloFrom(second.identity().peerId, "second", {}));
         CPPUNIT_ASSERT_MESSAGE(s2.failure, s2.failure.empty());
         second.send(s2.conn, s2.control, rawFrame(3, (16u << 20) + 1, ""), false);
@@ -549,15 +569,17 @@ class HostilePeerTest : public CppUnit::TestFixture {
         for (const auto &[code, count] : tally)
             summary += (summary.empty() ? "" : ", ") + code +
                        (count > 1 ? " x" + std::to_string(count) : "");
-        std::printf("S51: %zu hostile requests refused (%s; %d ErrorReply, %d reset); nothing "
-                    "outside the game root or under local/ opened (inotify); connection and "
+        std::printf("S51 [transport-%s]: %zu hostile requests refused (%s; %d ErrorReply, %d "
+                    "reset); nothing outside the game root or under local/ opened (inotify); "
+                    "connection and "
                     "daemon up; valid chunk sha256 ok (%s, %llu bytes); oversized control frame "
                     "closed only its session; clean shutdown; after all requests: "
                     "outbound_transfers %s, game "
                     "files held open: %s\n",
-                    cases.size(), summary.c_str(), errorReplies, resets,
-                    expectedSha.substr(0, 16).c_str(), static_cast<unsigned long long>(first),
-                    outbound.c_str(), held.empty() ? "none" : held.c_str());
+                    transportUnderTest().c_str(), cases.size(), summary.c_str(), errorReplies,
+                    resets, expectedSha.substr(0, 16).c_str(),
+                    static_cast<unsigned long long>(first), outbound.c_str(),
+                    held.empty() ? "none" : held.c_str());
         CPPUNIT_ASSERT_EQUAL_MESSAGE("upload slots still held after every request ended",
                                      std::string("{}"), outbound);
         CPPUNIT_ASSERT_EQUAL_MESSAGE("game files still open after every request ended",
@@ -634,7 +656,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
         };
         std::string table;
 
-        RawPeer partial(TRANSPORT_QUIC_PATH, identity("partial"));
+        RawPeer partial(rawTransport(), identity("partial"));
         protocol::Hello hello = helloFrom(partial.identity().peerId, "partial", {});
         hello.partials = {ggoo};
         const auto s = handshake(partial, hello);
@@ -714,7 +736,7 @@ class HostilePeerTest : public CppUnit::TestFixture {
             const Bad &b = bad[i];
             const std::size_t errorsBefore = controlStreamErrors().size();
             const std::string liarName = "liar" + std::to_string(i);
-            RawPeer liar(TRANSPORT_QUIC_PATH, identity(liarName));
+            RawPeer liar(rawTransport(), identity(liarName));
             const std::vector<uint8_t> ownHello = liarHello(liar, liarName);
             Session ls;
             if (b.inHello) {
@@ -856,10 +878,11 @@ class HostilePeerTest : public CppUnit::TestFixture {
     void startPeer() {
         _peer = std::make_unique<ChildProcess>(
             LANSPREADD_PATH,
-            std::vector<std::string>{"--games", "games", "--state", "state", "--catalog",
-                                     "catalog.json", "--listen", "127.0.0.1:0", "--name", "target",
-                                     "--plugins",
-                                     "org.lanspread.frontend.cli,org.lanspread.transport.quic"},
+            std::vector<std::string>{
+                "--games", "games", "--state", "state", "--catalog", "catalog.json", "--listen",
+                "127.0.0.1:0", "--name", "target", "--plugins",
+                lanspread::test::withTransportUnderTest(
+                    "org.lanspread.frontend.cli,org.lanspread.transport.quic")},
             _dir, _dir + "/stderr.log");
         auto ready = _peer->readUntil("local-peer-ready", 20s);
         CPPUNIT_ASSERT_MESSAGE(_peer->stderrText(), ready.has_value());
@@ -867,6 +890,13 @@ class HostilePeerTest : public CppUnit::TestFixture {
         _daemonId = event->getValue<std::string>("peer_id");
         _listenAddr = event->getValue<std::string>("listen_addr");
         CPPUNIT_ASSERT_MESSAGE(_listenAddr, _listenAddr.rfind("127.0.0.1:", 0) == 0);
+        // It listens with the transport under test and no other (so the raw client, which
+        // loads the same plugin, cannot be talking to it over another).
+        auto transports =
+            command("{\"cmd\":\"status\"}")->getObject("data")->getArray("transports");
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), transports->size());
+        CPPUNIT_ASSERT_EQUAL(transportPluginUnderTest(),
+                             transports->getObject(0)->getValue<std::string>("plugin"));
         // The served game is indexed and Ready (and installed: local/ exists).
         auto local = command("{\"cmd\":\"list-games\"}")->getObject("data")->getArray("local");
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), local->size());

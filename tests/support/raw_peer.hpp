@@ -1,7 +1,10 @@
-// A raw lanspread peer for hostile-peer tests: the real transport plugin (.so) loaded the way
-// the kernel loads it (PluginLoader + PluginHost on a kernel Reactor running on its own
-// thread), a kernel Identity, and direct access to connections and streams, so a test can send
-// any bytes — well-formed protocol frames or garbage — and see exactly what comes back.
+// A raw lanspread peer for hostile-peer tests: a real transport plugin (.so: transport-quic or
+// transport-tls) loaded the way the kernel loads it (PluginLoader + PluginHost on a kernel
+// Reactor running on its own thread), a kernel Identity, and direct access to connections and
+// streams, so a test can send any bytes — well-formed protocol frames or garbage — and see
+// exactly what comes back. Only the SDK's transport contract (kinds/transport.h) is assumed:
+// stream ids are whatever open_stream returns, a peer's reset is on_stream_data(len 0,
+// LANSPREAD_STREAM_RESET).
 //
 // Every transport call runs on the reactor thread (LoopThread::call); received stream bytes
 // are kept per stream and consumed at once (the window never stalls). Test-thread accessors
@@ -37,8 +40,6 @@ namespace lanspread::test {
 
 class RawPeer {
   public:
-    static constexpr uint32_t kStreamResetFlag = 0x2; // transport-quic: the peer reset it
-
     struct StreamView {
         std::vector<uint8_t> data; // everything received so far
         bool fin = false;          // the remote finished its side
@@ -400,7 +401,7 @@ class RawPeer {
             if (len > 0)
                 in.data.insert(in.data.end(), data, data + len);
             in.fin = in.fin || (flags & LANSPREAD_STREAM_FIN) != 0;
-            in.reset = in.reset || (flags & kStreamResetFlag) != 0;
+            in.reset = in.reset || (flags & LANSPREAD_STREAM_RESET) != 0;
             _changed.notify_all();
         }
         if (len > 0)
