@@ -394,9 +394,9 @@ class TlsAbuseTest : public ScenarioTest {
         Lab &lab = newLab("S53-tls-abuse");
         fx::writeGameSet(lab.gamesDirOf("victim"), "bravo");
         // peer_timeout_ms is also the transport's idle timeout for the victim's connections:
-        // at the default (10 s) it would race the kernel's 10 s Hello timeout in the no-Hello
-        // case, and a connection the transport closes before its Hello is not logged at all.
-        // 20 s leaves that case to the Hello timeout.
+        // 20 s leaves the no-Hello case to the kernel's 10 s Hello timeout. The other way
+        // round (the transport's idle timeout first) is caseIdleBeforeHello, on a second
+        // victim.
         const std::string ini = "[lanspread]\npeer_timeout_ms = 20000\n"
                                 "[plugin.org.lanspread.transport.tls]\nhandshake_timeout_ms = " +
                                 std::to_string(kHandshakeTimeoutMs) + "\n";
@@ -428,6 +428,7 @@ class TlsAbuseTest : public ScenarioTest {
         caseTlsThenSilent(impostor.value());
         caseNoHello(impostor.value());
         caseHalfOpen(honest);
+        caseIdleBeforeHello(lab, impostor.value());
 
         // The end: the victim is up, the honest peer still connected, and a second download.
         lab.check(victim.running(), "the victim exited");
@@ -674,6 +675,46 @@ class TlsAbuseTest : public ScenarioTest {
                                    : std::string()) +
                    how + ")",
                ms, line);
+    }
+
+    // TLS and SETTINGS, then nothing, to a victim whose transport idle timeout (its
+    // peer_timeout_ms, 4 s) ends the connection before the kernel's 10 s Hello timeout: still
+    // exactly one line, from the kernel, naming the connection.
+    void caseIdleBeforeHello(Lab &lab, const Identity &impostor) {
+        const std::string what = "idle-before-hello";
+        Peer &quick = lab.addPeer("victim2");
+        quick.start("victim2", lab.gamesDirOf("victim2"), lab.stateDirOf("victim2"),
+                    lab.catalogPath(), "[lanspread]\npeer_timeout_ms = 4000\n", kPlugins);
+        Peer *const first = _victim;
+        const std::string firstAddr = _addr;
+        _victim = &quick;
+        _addr = quick.listenAddr();
+        const std::size_t from = logLines(quick).size();
+        const auto t0 = Clock::now();
+        TlsClient client(_addr, impostor.certDer, impostor.keyDer);
+        const std::string handshake = client.handshake();
+        _lab->check(handshake.empty(), what + ": TLS handshake: " + handshake);
+        client.write(settingsFrame());
+        bool closed = false;
+        std::string how;
+        client.readToEnd(std::chrono::milliseconds(kHelloTimeoutMs + 5000), closed, how);
+        const int64_t ms = msSince(t0);
+        _lab->check(closed, what + ": still open after " + std::to_string(ms) + " ms");
+        _lab->check(ms < kHelloTimeoutMs - 1000,
+                    what + ": closed after " + std::to_string(ms) +
+                        " ms: the Hello timeout, not the transport's idle timeout");
+        waitLine(from, client.port, 5s, what);
+        std::this_thread::sleep_for(300ms);
+        const std::string line = oneLine(from, client.port,
+                                         "connection 127.0.0.1:" + std::to_string(client.port) +
+                                             " refused: closed before its Hello",
+                                         what);
+        report(what, "TLS 1.3 (own certificate) and SETTINGS, then nothing; idle timeout 4 s",
+               "the transport timed it out (" + how + ")", ms, line);
+        _victim = first;
+        _addr = firstAddr;
+        checkJsonOnly(lab, quick);
+        quick.shutdown();
     }
 
     // 200 TCP connections at once that never send a byte. While they are pending the honest

@@ -571,6 +571,12 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     }
     for (auto rit = _requests.begin(); rit != _requests.end();)
         rit = rit->second.first == conn ? _requests.erase(rit) : std::next(rit);
+    // An incoming connection that ends before its handshake did, closed by the peer or by the
+    // transport (its idle timeout can beat the Hello timer): one line, as for a refusal here.
+    if (!s->outgoing && !_stopping &&
+        (s->state == Session::State::Connecting || s->state == Session::State::Handshaking))
+        log::warning(kSource,
+                     "connection " + s->remoteAddr + " refused: closed before its Hello: " + why);
     if (s->state != Session::State::Ready &&
         !(s->state == Session::State::Closing && !s->peerId.empty() && !s->silent))
         return;
