@@ -643,10 +643,18 @@ class TlsAbuseTest : public ScenarioTest {
                "timed it out (" + end.how + ")", ms, line);
     }
 
-    // TLS and SETTINGS, then nothing: the transport is open, the kernel's Hello timeout ends
-    // it.
-    void caseNoHello(const Identity &impostor) {
-        const std::string what = "no-hello";
+    // What a client that sends TLS and SETTINGS, then nothing, saw.
+    struct Silenced {
+        int64_t ms = 0;   // until the victim closed it
+        std::string how;  // how it closed ("FIN", the receive error)
+        std::string line; // the victim's one log line for it
+        Received got;     // the frames the victim sent
+    };
+    // A TLS 1.3 client (own certificate) sends SETTINGS and then nothing: the victim must close
+    // it between atLeastMs and beforeMs, with exactly one log line that says
+    // "connection 127.0.0.1:<port> refused: <refusal>".
+    Silenced settingsThenSilence(const std::string &what, const Identity &impostor,
+                                 int64_t atLeastMs, int64_t beforeMs, const std::string &refusal) {
         const std::size_t from = logLines(*_victim).size();
         const auto t0 = Clock::now();
         TlsClient client(_addr, impostor.certDer, impostor.keyDer);
@@ -654,27 +662,37 @@ class TlsAbuseTest : public ScenarioTest {
         _lab->check(handshake.empty(), what + ": TLS handshake: " + handshake);
         client.write(settingsFrame());
         bool closed = false;
-        std::string how;
-        const Received got = parseFrames(
-            client.readToEnd(std::chrono::milliseconds(kHelloTimeoutMs + 5000), closed, how));
-        const int64_t ms = msSince(t0);
-        _lab->check(closed, what + ": still open after " + std::to_string(ms) + " ms");
-        _lab->check(ms >= kHelloTimeoutMs - 200,
-                    what + ": closed after " + std::to_string(ms) + " ms, before the timeout");
+        Silenced out;
+        out.got = parseFrames(
+            client.readToEnd(std::chrono::milliseconds(beforeMs + 5000), closed, out.how));
+        out.ms = msSince(t0);
+        _lab->check(closed, what + ": still open after " + std::to_string(out.ms) + " ms");
+        _lab->check(out.ms >= atLeastMs && out.ms < beforeMs,
+                    what + ": closed after " + std::to_string(out.ms) + " ms, not in [" +
+                        std::to_string(atLeastMs) + ", " + std::to_string(beforeMs) + ") ms");
         waitLine(from, client.port, 5s, what);
         std::this_thread::sleep_for(300ms);
-        const std::string line = oneLine(from, client.port,
-                                         "connection 127.0.0.1:" + std::to_string(client.port) +
-                                             " refused: protocol-error: no Hello within 10 s",
-                                         what);
+        out.line = oneLine(
+            from, client.port,
+            "connection 127.0.0.1:" + std::to_string(client.port) + " refused: " + refusal, what);
+        return out;
+    }
+
+    // TLS and SETTINGS, then nothing: the transport is open, the kernel's Hello timeout ends
+    // it.
+    void caseNoHello(const Identity &impostor) {
+        const std::string what = "no-hello";
+        const Silenced s =
+            settingsThenSilence(what, impostor, kHelloTimeoutMs - 200, kHelloTimeoutMs + 5000,
+                                "protocol-error: no Hello within 10 s");
         report(what, "TLS 1.3 (own certificate) and SETTINGS, then nothing",
                std::string("timed it out in the kernel (") +
-                   (got.settings ? "its SETTINGS came, " : "") +
-                   (got.closeFrame ? "then CLOSE(" + std::to_string(got.closeError) + ", \"" +
-                                         got.closeReason + "\"), "
-                                   : std::string()) +
-                   how + ")",
-               ms, line);
+                   (s.got.settings ? "its SETTINGS came, " : "") +
+                   (s.got.closeFrame ? "then CLOSE(" + std::to_string(s.got.closeError) + ", \"" +
+                                           s.got.closeReason + "\"), "
+                                     : std::string()) +
+                   s.how + ")",
+               s.ms, s.line);
     }
 
     // TLS and SETTINGS, then nothing, to a victim whose transport idle timeout (its
@@ -689,28 +707,10 @@ class TlsAbuseTest : public ScenarioTest {
         const std::string firstAddr = _addr;
         _victim = &quick;
         _addr = quick.listenAddr();
-        const std::size_t from = logLines(quick).size();
-        const auto t0 = Clock::now();
-        TlsClient client(_addr, impostor.certDer, impostor.keyDer);
-        const std::string handshake = client.handshake();
-        _lab->check(handshake.empty(), what + ": TLS handshake: " + handshake);
-        client.write(settingsFrame());
-        bool closed = false;
-        std::string how;
-        client.readToEnd(std::chrono::milliseconds(kHelloTimeoutMs + 5000), closed, how);
-        const int64_t ms = msSince(t0);
-        _lab->check(closed, what + ": still open after " + std::to_string(ms) + " ms");
-        _lab->check(ms < kHelloTimeoutMs - 1000,
-                    what + ": closed after " + std::to_string(ms) +
-                        " ms: the Hello timeout, not the transport's idle timeout");
-        waitLine(from, client.port, 5s, what);
-        std::this_thread::sleep_for(300ms);
-        const std::string line = oneLine(from, client.port,
-                                         "connection 127.0.0.1:" + std::to_string(client.port) +
-                                             " refused: closed before its Hello",
-                                         what);
+        const Silenced s = settingsThenSilence(what, impostor, 4000 - 200, kHelloTimeoutMs - 1000,
+                                               "closed before its Hello");
         report(what, "TLS 1.3 (own certificate) and SETTINGS, then nothing; idle timeout 4 s",
-               "the transport timed it out (" + how + ")", ms, line);
+               "the transport timed it out (" + s.how + ")", s.ms, s.line);
         _victim = first;
         _addr = firstAddr;
         checkJsonOnly(lab, quick);
