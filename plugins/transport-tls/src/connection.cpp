@@ -135,11 +135,12 @@ void Connection::advanceHandshake() {
     switch (_tls->handshake(error)) {
     case TlsSession::Progress::WantMore: flush(); return;
     case TlsSession::Progress::Failed:
+        releaseThreadEccCache();
         // Whatever alert wolfSSL queued goes out before the socket closes.
         writeSocket();
         finish(LANSPREAD_E_FAILED, "TLS handshake with " + _remoteText + " failed: " + error);
         return;
-    case TlsSession::Progress::Done: break;
+    case TlsSession::Progress::Done: releaseThreadEccCache(); break;
     }
     auto fingerprint = _tls->peerFingerprint();
     if (!fingerprint) {
@@ -394,6 +395,8 @@ void Connection::finish(lanspread_status status, const std::string &reason) {
     _timer.reset();
     _flushTimer.reset();
     _fd.reset();
+    if (!_reported)
+        releaseThreadEccCache(); // a handshake cut short may have done ECC too
     if (_incoming && !_reported)
         _owner.incomingHandshakeEnded();
     if (_reported)

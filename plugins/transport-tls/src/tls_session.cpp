@@ -5,6 +5,7 @@
 #include <wolfssl/ssl.h>
 #include <wolfssl/wolfcrypt/asn.h>
 #include <wolfssl/wolfcrypt/asn_public.h>
+#include <wolfssl/wolfcrypt/ecc.h>
 #include <wolfssl/wolfcrypt/sha256.h>
 
 #include <climits>
@@ -88,7 +89,9 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(bool server,
                                            static_cast<long>(keyDer.size()), WOLFSSL_FILETYPE_ASN1);
     if (rc != WOLFSSL_SUCCESS)
         return R(LANSPREAD_E_INVALID_ARGUMENT, "the local private key: " + errorText(rc));
-    if (wolfSSL_CTX_check_private_key(out->_ctx) != WOLFSSL_SUCCESS)
+    const bool keyMatches = wolfSSL_CTX_check_private_key(out->_ctx) == WOLFSSL_SUCCESS;
+    releaseThreadEccCache(); // the check is ECC work on this thread
+    if (!keyMatches)
         return R(LANSPREAD_E_INVALID_ARGUMENT,
                  "the private key does not belong to the local certificate");
     wolfSSL_CTX_set_verify(out->_ctx, WOLFSSL_VERIFY_PEER | WOLFSSL_VERIFY_FAIL_IF_NO_PEER_CERT,
@@ -104,6 +107,12 @@ Result<std::shared_ptr<TlsContext>> TlsContext::create(bool server,
         return R(LANSPREAD_E_FAILED,
                  std::string("wolfSSL refuses the cipher suites ") + kCipherSuites);
     return out;
+}
+
+void releaseThreadEccCache() {
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
 }
 
 TlsContext::~TlsContext() {

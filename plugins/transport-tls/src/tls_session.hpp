@@ -48,6 +48,14 @@ class TlsContext {
     bool _server = false;
 };
 
+// Debian's wolfSSL has FP_ECC: ECC operations fill a per-thread cache of precomputed points
+// (~1.6 MB) that only wc_ecc_fp_free() on that same thread releases. A TLS 1.3 session does
+// all its ECC in the handshake (no resumption, no post-handshake auth), so a connection calls
+// this, on the reactor thread, once its handshake has ended either way: the cache is never
+// left behind for the thread's end (LeakSanitizer), at the cost of recomputing it for the next
+// handshake (a fraction of a millisecond). Thread: the one that ran the handshake.
+void releaseThreadEccCache();
+
 class TlsSession {
   public:
     static Result<std::unique_ptr<TlsSession>> create(std::shared_ptr<TlsContext> context);

@@ -327,6 +327,7 @@ class TransportTlsTest : public CppUnit::TestFixture {
             wolfSSL_free(ssl);
             wolfSSL_CTX_free(ctx);
             ::close(fd);
+            releaseThreadEccCache(); // this thread's handshake filled wolfSSL's ECC cache
             wolfSSL_Cleanup();
             done = true;
         });
