@@ -284,6 +284,7 @@ class WrapperTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStatusErrorCarriesCode);
     CPPUNIT_TEST(testThrowInFrontendStart);
     CPPUNIT_TEST(testTransport);
+    CPPUNIT_TEST(testConfigNumber);
     CPPUNIT_TEST(testDiscovery);
     CPPUNIT_TEST(testThrowInFdCallback);
     CPPUNIT_TEST(testThrowInTimerCallback);
@@ -530,6 +531,30 @@ class WrapperTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_FAILED, vt->start(p.state, &session));
         CPPUNIT_ASSERT(session == nullptr);
         CPPUNIT_ASSERT(host.logged("exception in start: boom in start", LANSPREAD_LOG_ERROR));
+    }
+
+    void testConfigNumber() {
+        FakeHost fake;
+        fake.setConfig("good", "42");
+        fake.setConfig("low", "3");
+        fake.setConfig("junk", "12x");
+        fake.setConfig("negative", "-1");
+        fake.setConfig("empty", "");
+        const lanspread::Host host(fake.api());
+        std::vector<std::string> warnings;
+        uint64_t value = 7;
+        CPPUNIT_ASSERT(host.configNumber("unset", 0, 100, value, warnings));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(7), value);
+        CPPUNIT_ASSERT(host.configNumber("good", 0, 100, value, warnings));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(42), value);
+        CPPUNIT_ASSERT(warnings.empty());
+        for (const char *bad : {"low", "junk", "negative", "empty"}) {
+            CPPUNIT_ASSERT_MESSAGE(bad, !host.configNumber(bad, 10, 100, value, warnings));
+            CPPUNIT_ASSERT_EQUAL(uint64_t(42), value); // kept
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(4), warnings.size());
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("config junk=\"12x\" is not a number in 10..100; using 42"), warnings[1]);
     }
 
     void testTransport() {

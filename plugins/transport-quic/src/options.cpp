@@ -1,7 +1,6 @@
 #include "options.hpp"
 
 #include <algorithm>
-#include <charconv>
 #include <limits>
 #include <optional>
 
@@ -35,30 +34,6 @@ const char *ccName(ngtcp2_cc_algo cc) {
 }
 
 namespace {
-
-std::optional<uint64_t> parseUnsigned(const std::string &text) {
-    uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
-        return std::nullopt;
-    return value;
-}
-
-// Reads key as an unsigned number in [min, max]; unset keeps `value`.
-void readNumber(const Host &host, const char *key, uint64_t min, uint64_t max, uint64_t &value,
-                std::vector<std::string> &warnings) {
-    auto text = host.config(key);
-    if (!text)
-        return;
-    auto parsed = parseUnsigned(*text);
-    if (!parsed || *parsed < min || *parsed > max) {
-        warnings.push_back(std::string("config ") + key + "=\"" + *text + "\" is not a number in " +
-                           std::to_string(min) + ".." + std::to_string(max) + "; using " +
-                           std::to_string(value));
-        return;
-    }
-    value = *parsed;
-}
 
 void readBool(const Host &host, const char *key, bool &value, std::vector<std::string> &warnings) {
     auto text = host.config(key);
@@ -94,9 +69,9 @@ Options Options::read(const Host &host, const TransportConfig &config,
     constexpr uint64_t kMs = 1'000'000;
     uint64_t idleMs = o.idleTimeoutNs / kMs, keepaliveMs = o.keepaliveNs / kMs,
              handshakeMs = o.handshakeTimeoutNs / kMs;
-    readNumber(host, "idle_timeout_ms", 10, 24ull * 3600 * 1000, idleMs, warnings);
-    readNumber(host, "keepalive_ms", 0, 24ull * 3600 * 1000, keepaliveMs, warnings);
-    readNumber(host, "handshake_timeout_ms", 10, 3600ull * 1000, handshakeMs, warnings);
+    host.configNumber("idle_timeout_ms", 10, 24ull * 3600 * 1000, idleMs, warnings);
+    host.configNumber("keepalive_ms", 0, 24ull * 3600 * 1000, keepaliveMs, warnings);
+    host.configNumber("handshake_timeout_ms", 10, 3600ull * 1000, handshakeMs, warnings);
     o.idleTimeoutNs = idleMs * kMs;
     o.keepaliveNs = keepaliveMs * kMs;
     o.handshakeTimeoutNs = handshakeMs * kMs;
@@ -106,19 +81,19 @@ Options Options::read(const Host &host, const TransportConfig &config,
     if (config.keepalive.count() > 0)
         o.keepaliveNs = static_cast<uint64_t>(config.keepalive.count());
 
-    readNumber(host, "max_streams", 1, 1u << 20, o.maxStreams, warnings);
+    host.configNumber("max_streams", 1, 1u << 20, o.maxStreams, warnings);
     constexpr uint64_t kMaxWindow = 1ull << 32;
-    readNumber(host, "stream_window_bytes", 16 * 1024, kMaxWindow, o.streamWindow, warnings);
-    readNumber(host, "conn_window_bytes", 16 * 1024, kMaxWindow, o.connWindow, warnings);
+    host.configNumber("stream_window_bytes", 16 * 1024, kMaxWindow, o.streamWindow, warnings);
+    host.configNumber("conn_window_bytes", 16 * 1024, kMaxWindow, o.connWindow, warnings);
     o.connSendBuffer = o.connWindow;
-    readNumber(host, "send_buffer_bytes", 16 * 1024, kMaxWindow, o.streamSendBuffer, warnings);
+    host.configNumber("send_buffer_bytes", 16 * 1024, kMaxWindow, o.streamSendBuffer, warnings);
     o.connSendBuffer = std::max(o.connSendBuffer, o.streamSendBuffer);
     uint64_t socketBuffer = static_cast<uint64_t>(o.socketBuffer);
-    readNumber(host, "socket_buffer_bytes", 0, 1ull << 30, socketBuffer, warnings);
+    host.configNumber("socket_buffer_bytes", 0, 1ull << 30, socketBuffer, warnings);
     o.socketBuffer = static_cast<int>(socketBuffer);
 
     if (auto payload = host.config("max_udp_payload"); payload && *payload != "auto") {
-        auto parsed = parseUnsigned(*payload);
+        auto parsed = Host::parseUnsigned(*payload);
         if (!parsed || *parsed < 1200 || *parsed > 65527)
             warnings.push_back("config max_udp_payload=\"" + *payload +
                                "\" is not auto or a number in 1200..65527; using auto");

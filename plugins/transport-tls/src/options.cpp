@@ -1,6 +1,5 @@
 #include "options.hpp"
 
-#include <charconv>
 #include <optional>
 
 namespace lanspread::plugins::tls {
@@ -22,43 +21,15 @@ const char *const kConfigKeys[] = {
     "closed at accept (default 256)",
     nullptr};
 
-namespace {
-
-std::optional<uint64_t> parseUnsigned(const std::string &text) {
-    uint64_t value = 0;
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-    if (ec != std::errc() || end != text.data() + text.size() || text.empty())
-        return std::nullopt;
-    return value;
-}
-
-// Reads key as an unsigned number in [min, max]; unset keeps `value`.
-void readNumber(const Host &host, const char *key, uint64_t min, uint64_t max, uint64_t &value,
-                std::vector<std::string> &warnings) {
-    auto text = host.config(key);
-    if (!text)
-        return;
-    auto parsed = parseUnsigned(*text);
-    if (!parsed || *parsed < min || *parsed > max) {
-        warnings.push_back(std::string("config ") + key + "=\"" + *text + "\" is not a number in " +
-                           std::to_string(min) + ".." + std::to_string(max) + "; using " +
-                           std::to_string(value));
-        return;
-    }
-    value = *parsed;
-}
-
-} // namespace
-
 Options Options::read(const Host &host, const TransportConfig &config,
                       std::vector<std::string> &warnings) {
     Options o;
     constexpr uint64_t kMs = 1'000'000;
     uint64_t idleMs = o.idleTimeoutNs / kMs, keepaliveMs = o.keepaliveNs / kMs,
              handshakeMs = o.handshakeTimeoutNs / kMs;
-    readNumber(host, "idle_timeout_ms", 10, 24ull * 3600 * 1000, idleMs, warnings);
-    readNumber(host, "keepalive_ms", 0, 24ull * 3600 * 1000, keepaliveMs, warnings);
-    readNumber(host, "handshake_timeout_ms", 10, 3600ull * 1000, handshakeMs, warnings);
+    host.configNumber("idle_timeout_ms", 10, 24ull * 3600 * 1000, idleMs, warnings);
+    host.configNumber("keepalive_ms", 0, 24ull * 3600 * 1000, keepaliveMs, warnings);
+    host.configNumber("handshake_timeout_ms", 10, 3600ull * 1000, handshakeMs, warnings);
     o.idleTimeoutNs = idleMs * kMs;
     o.keepaliveNs = keepaliveMs * kMs;
     o.handshakeTimeoutNs = handshakeMs * kMs;
@@ -69,17 +40,17 @@ Options Options::read(const Host &host, const TransportConfig &config,
         o.keepaliveNs = static_cast<uint64_t>(config.keepalive.count());
 
     constexpr uint64_t kMaxWindow = 1ull << 32;
-    readNumber(host, "max_streams", 1, 1u << 20, o.mux.maxStreams, warnings);
-    readNumber(host, "stream_window_bytes", 16 * 1024, kMaxWindow, o.mux.streamWindow, warnings);
-    readNumber(host, "conn_window_bytes", 16 * 1024, kMaxWindow, o.mux.connWindow, warnings);
-    readNumber(host, "send_buffer_bytes", 16 * 1024, kMaxWindow, o.mux.streamSendBuffer, warnings);
-    readNumber(host, "conn_send_buffer_bytes", 16 * 1024, kMaxWindow, o.mux.connSendBuffer,
-               warnings);
+    host.configNumber("max_streams", 1, 1u << 20, o.mux.maxStreams, warnings);
+    host.configNumber("stream_window_bytes", 16 * 1024, kMaxWindow, o.mux.streamWindow, warnings);
+    host.configNumber("conn_window_bytes", 16 * 1024, kMaxWindow, o.mux.connWindow, warnings);
+    host.configNumber("send_buffer_bytes", 16 * 1024, kMaxWindow, o.mux.streamSendBuffer, warnings);
+    host.configNumber("conn_send_buffer_bytes", 16 * 1024, kMaxWindow, o.mux.connSendBuffer,
+                      warnings);
     uint64_t output = o.outputBuffer;
-    readNumber(host, "output_buffer_bytes", 16 * 1024, 64ull << 20, output, warnings);
+    host.configNumber("output_buffer_bytes", 16 * 1024, 64ull << 20, output, warnings);
     o.outputBuffer = static_cast<std::size_t>(output);
     uint64_t pending = o.maxPendingHandshakes;
-    readNumber(host, "max_pending_handshakes", 1, 65536, pending, warnings);
+    host.configNumber("max_pending_handshakes", 1, 65536, pending, warnings);
     o.maxPendingHandshakes = static_cast<std::size_t>(pending);
     return o;
 }

@@ -10,6 +10,7 @@
 #include <lanspread/host.h>
 #include <lanspread/result.hpp>
 
+#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace lanspread {
 
@@ -188,6 +190,33 @@ class Host {
     std::string config(std::string_view key, std::string fallback) const {
         auto value = config(key);
         return value ? *value : std::move(fallback);
+    }
+    // Reads key as a whole decimal number in [min, max] into value. Unset: value is kept and
+    // the result is true. Malformed or out of range: value is kept, one sentence naming the
+    // key, its text, the range and the kept value is appended to warnings, and the result is
+    // false (the plugin logs the warnings; a bad key never stops it). Thread: reactor.
+    bool configNumber(std::string_view key, uint64_t min, uint64_t max, uint64_t &value,
+                      std::vector<std::string> &warnings) const {
+        auto text = config(key);
+        if (!text)
+            return true;
+        auto parsed = parseUnsigned(*text);
+        if (!parsed || *parsed < min || *parsed > max) {
+            warnings.push_back("config " + std::string(key) + "=\"" + *text +
+                               "\" is not a number in " + std::to_string(min) + ".." +
+                               std::to_string(max) + "; using " + std::to_string(value));
+            return false;
+        }
+        value = *parsed;
+        return true;
+    }
+    // text as a whole unsigned decimal number (no sign, no spaces), or nullopt. Thread: any.
+    static std::optional<uint64_t> parseUnsigned(std::string_view text) {
+        uint64_t value = 0;
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (ec != std::errc() || end != text.data() + text.size() || text.empty())
+            return std::nullopt;
+        return value;
     }
 
     // Thread: reactor. The watch ends with the returned FdWatch.
