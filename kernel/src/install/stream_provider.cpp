@@ -219,6 +219,9 @@ void StreamProvider::fail(lanspread_status status, std::string why) {
             released.push_back(std::move(held.bytes));
         _held.clear();
         _heldBytes = 0;
+        // A blocked reader is woken now and has the failure to act on (roll back): from here
+        // it is working, not waiting, even before its thread is scheduled.
+        _readerWaiting = false;
     }
     _arrived.notify_all();
 }

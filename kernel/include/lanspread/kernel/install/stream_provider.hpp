@@ -103,7 +103,7 @@ class StreamProvider {
     Status failure() const;
 
     // The reader is blocked waiting for a chunk (rather than unpacking or writing): what a
-    // virtual-time test needs to know before it lets time move.
+    // virtual-time test needs to know before it lets time move. False from fail() on.
     bool readerWaiting() const;
 
     // Memory actually used, for the budget's proof (bytes of held chunks: now, and the peak).
