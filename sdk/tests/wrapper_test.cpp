@@ -289,6 +289,7 @@ class WrapperTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testThrowInFdCallback);
     CPPUNIT_TEST(testThrowInTimerCallback);
     CPPUNIT_TEST(testThrowInPostedTask);
+    CPPUNIT_TEST(testShutdownReleasesPendingPostedTasks);
     CPPUNIT_TEST(testConfigBufferGrowth);
     CPPUNIT_TEST(testFdWatchRaii);
     CPPUNIT_TEST(testTimerRaii);
@@ -733,6 +734,40 @@ class WrapperTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(host.logged("exception in posted task: post boom", LANSPREAD_LOG_ERROR));
         host.refusePosts();
         CPPUNIT_ASSERT(!h.post([] {}));
+    }
+
+    // A task the host accepted but never ran before the plugin shut down (the kernel drops
+    // those, host.h) is destroyed unrun when shutdown() returns: what it captured is freed,
+    // and a late run of the stale task by the host does nothing.
+    void testShutdownReleasesPendingPostedTasks() {
+        FakeHost host;
+        auto captured = std::make_shared<int>(7);
+        bool ran = false;
+        {
+            Started<TestFrontend> plugin(host);
+            CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, plugin.status);
+            Host h(host.api());
+            CPPUNIT_ASSERT(h.post([captured, &ran] { ran = *captured == 7; }));
+            CPPUNIT_ASSERT_EQUAL(std::size_t{1},
+                                 lanspread::detail::PendingTasks::pendingFor(host.api()));
+            CPPUNIT_ASSERT_EQUAL(2L, captured.use_count());
+        } // shutdown()
+        CPPUNIT_ASSERT_EQUAL(1L, captured.use_count());
+        CPPUNIT_ASSERT_EQUAL(std::size_t{0},
+                             lanspread::detail::PendingTasks::pendingFor(host.api()));
+        host.runUntilIdle(); // the host's stale queue entry finds nothing to run
+        CPPUNIT_ASSERT(!ran);
+
+        // A task that ran is no longer pending, and a refused one is not kept either.
+        Host h(host.api());
+        CPPUNIT_ASSERT(h.post([&ran] { ran = true; }));
+        host.runUntilIdle();
+        CPPUNIT_ASSERT(ran);
+        host.refusePosts();
+        CPPUNIT_ASSERT(!h.post([captured] {}));
+        CPPUNIT_ASSERT_EQUAL(1L, captured.use_count());
+        CPPUNIT_ASSERT_EQUAL(std::size_t{0},
+                             lanspread::detail::PendingTasks::pendingFor(host.api()));
     }
 
     void testConfigBufferGrowth() {

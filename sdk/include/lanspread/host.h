@@ -50,7 +50,10 @@ typedef void (*lanspread_fd_callback)(void *user_data, int fd, uint32_t revents)
 typedef void (*lanspread_timer_callback)(void *user_data, uint64_t timer_id);
 
 /* A task posted with post(). Thread: [reactor-thread]. Runs exactly once, unless the kernel
- * is shutting down, in which case pending tasks are dropped after the plugin's shutdown(). */
+ * is shutting down, in which case pending tasks are dropped after the plugin's shutdown():
+ * from the moment shutdown() is called, no task of the plugin runs, so a plugin frees what
+ * its still-pending tasks own once shutdown() is done with everything else (the C++
+ * wrapper, lanspread::Host::post, does this itself). */
 typedef void (*lanspread_task_callback)(void *user_data);
 
 typedef struct lanspread_host_api lanspread_host_api;
@@ -120,7 +123,8 @@ struct lanspread_host_api {
 
     /* Queues callback(user_data) to run on the reactor thread; the way a plugin-owned thread
      * hands work back. Tasks posted from one thread run in the order they were posted.
-     * Thread: [any-thread]. Ownership: user_data must stay valid until the task has run.
+     * Thread: [any-thread]. Ownership: user_data must stay valid until the task has run, or
+     * until shutdown() for a task still pending then (it is dropped, never called).
      * Returns: OK; E_FAILED when the kernel is shutting down (the task will never run). */
     lanspread_status (*post)(const lanspread_host_api *host, lanspread_task_callback callback,
                              void *user_data);

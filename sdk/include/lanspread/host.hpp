@@ -16,10 +16,12 @@
 #include <exception>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -35,6 +37,69 @@ enum class LogLevel : int32_t {
 class Host;
 
 namespace detail {
+// The tasks Host::post() handed to a host that have not run yet, per host table. host.h lets
+// the host drop pending tasks once the plugin has shut down; their user_data is the SDK's
+// heap task, so the SDK frees them itself when shutdown() returns (EntryTrampolines in
+// plugin.hpp calls releaseAll), after which the host runs none of them.
+// Thread: any; one mutex guards the registry. Ownership: a registered task belongs to the
+// registry until take() hands it back to the caller, or releaseAll() destroys it.
+class PendingTasks {
+  public:
+    struct Task {
+        const lanspread_host_api *host;
+        std::function<void()> function;
+    };
+
+    static void add(Task *task) {
+        std::lock_guard<std::mutex> lock(mutex());
+        registry().emplace(task, task->host);
+    }
+
+    // Unregisters task; false if it is not registered (already released). Looks the pointer
+    // up without dereferencing it, so a released task's stale pointer is harmless here.
+    static bool take(Task *task) noexcept {
+        std::lock_guard<std::mutex> lock(mutex());
+        return registry().erase(task) != 0;
+    }
+
+    // Destroys, unrun, every task still pending for host. Called once the plugin is gone.
+    static void releaseAll(const lanspread_host_api *host) noexcept {
+        std::vector<Task *> orphans;
+        {
+            std::lock_guard<std::mutex> lock(mutex());
+            for (auto it = registry().begin(); it != registry().end();) {
+                if (it->second == host) {
+                    orphans.push_back(it->first);
+                    it = registry().erase(it);
+                } else {
+                    ++it;
+                }
+            }
+        }
+        // Outside the lock: a captured object's destructor may post (and be refused).
+        for (Task *task : orphans)
+            delete task;
+    }
+
+    static size_t pendingFor(const lanspread_host_api *host) {
+        std::lock_guard<std::mutex> lock(mutex());
+        size_t n = 0;
+        for (const auto &[task, owner] : registry())
+            n += owner == host ? 1 : 0;
+        return n;
+    }
+
+  private:
+    static std::mutex &mutex() {
+        static std::mutex m;
+        return m;
+    }
+    static std::unordered_map<Task *, const lanspread_host_api *> &registry() {
+        static std::unordered_map<Task *, const lanspread_host_api *> r;
+        return r;
+    }
+};
+
 // Reports an exception that reached a callback trampoline: a C frame sits above it, so it
 // must not propagate; it is logged through the host instead.
 inline void logCallbackException(const lanspread_host_api *host, const char *where) noexcept {
@@ -256,12 +321,17 @@ class Host {
     std::chrono::nanoseconds now() const { return std::chrono::nanoseconds(_api->now_ns(_api)); }
 
     // Runs task on the reactor thread. Thread: any. Returns false when the host refused it
-    // (shutting down); the task is then destroyed without running.
+    // (shutting down); the task is then destroyed without running. A task the host accepted
+    // but dropped because the plugin shut down first is destroyed, unrun, when the plugin's
+    // shutdown() returns (detail::PendingTasks), so what it captured is not leaked.
     bool post(std::function<void()> task) const {
-        auto *heap = new PostedTask{_api, std::move(task)};
+        auto *heap = new detail::PendingTasks::Task{_api, std::move(task)};
+        // Registered before the host sees it: the reactor may run it before post() returns.
+        detail::PendingTasks::add(heap);
         lanspread_status s = _api->post(_api, &postTrampoline, heap);
         if (s != LANSPREAD_OK) {
-            delete heap;
+            if (detail::PendingTasks::take(heap))
+                delete heap;
             return false;
         }
         return true;
@@ -278,12 +348,13 @@ class Host {
     }
 
   private:
-    struct PostedTask {
-        const lanspread_host_api *host;
-        std::function<void()> function;
-    };
     static void postTrampoline(void *userData) noexcept {
-        std::unique_ptr<PostedTask> task(static_cast<PostedTask *>(userData));
+        auto *raw = static_cast<detail::PendingTasks::Task *>(userData);
+        // Not registered any more only if the plugin's shutdown() already freed it, and the
+        // host runs no task after that (host.h): then there is nothing to run.
+        if (!detail::PendingTasks::take(raw))
+            return;
+        std::unique_ptr<detail::PendingTasks::Task> task(raw);
         try {
             task->function();
         } catch (...) {

@@ -90,8 +90,14 @@ template <typename PluginClass> struct EntryTrampolines {
     }
 
     static void shutdown(void *state) noexcept {
+        if (state == nullptr)
+            return;
+        auto *plugin = static_cast<Plugin *>(state);
+        const lanspread_host_api *api = plugin->host().api();
         // Destructors are noexcept; nothing can escape here.
-        delete static_cast<Plugin *>(state);
+        delete plugin;
+        // The host runs none of the plugin's pending posted tasks from now on (host.h).
+        PendingTasks::releaseAll(api);
     }
 
     static const void *getInterface(void *state, const char *interfaceId) noexcept {
