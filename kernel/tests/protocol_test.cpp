@@ -96,7 +96,10 @@ std::vector<Message> everyMessage() {
             Goodbye{"shutting down"},
             Goodbye{""},
             Have{"cod5", hexHash(-3), {0, 5, kMaxChunksPerGame - 1}},
-            Have{"cod5", hexHash(-3), {}}};
+            Have{"cod5", hexHash(-3), {}},
+            KeyChallenge{kPartyKeyScheme, hexHash(7)},
+            KeyChallenge{"another-scheme/9", hexHash(8)},
+            KeyProof{hexHash(9)}};
 }
 
 std::span<const uint8_t> payloadOf(const Bytes &frame) {
@@ -207,6 +210,7 @@ class ProtocolTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(decodeRejectsBadFilesDigests);
     CPPUNIT_TEST(decodeRejectsBadPartials);
     CPPUNIT_TEST(decodeRejectsBadHaves);
+    CPPUNIT_TEST(decodeRejectsBadPartyKeyMessages);
     CPPUNIT_TEST(filesDigestIsFixedAndCoversEveryField);
     CPPUNIT_TEST(decodeRejectsChunkDataAndUnknownTypes);
     CPPUNIT_TEST(readerRejectsUnknownTypeAtOnce);
@@ -217,10 +221,10 @@ class ProtocolTest : public CppUnit::TestFixture {
 
   public:
     void frameTypeNamesAndMessageTypes() {
-        const char *names[] = {"Hello",     "HelloAck", "LibraryDelta", "GetGame",
-                               "GameFiles", "GetChunk", "ChunkData",    "Error",
-                               "Ping",      "Pong",     "Goodbye",      "Have"};
-        for (int i = 1; i <= 12; ++i)
+        const char *names[] = {"Hello",    "HelloAck",  "LibraryDelta", "GetGame", "GameFiles",
+                               "GetChunk", "ChunkData", "Error",        "Ping",    "Pong",
+                               "Goodbye",  "Have",      "KeyChallenge", "KeyProof"};
+        for (int i = 1; i <= 14; ++i)
             CPPUNIT_ASSERT_EQUAL(std::string(names[i - 1]),
                                  std::string(frameTypeName(static_cast<FrameType>(i))));
         CPPUNIT_ASSERT_EQUAL(std::string("unknown"),
@@ -240,6 +244,10 @@ class ProtocolTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(frameTypeOf(Goodbye{}) == FrameType::Goodbye);
         CPPUNIT_ASSERT(frameTypeOf(Have{}) == FrameType::Have);
         CPPUNIT_ASSERT_EQUAL(uint8_t(12), uint8_t(FrameType::Have));
+        CPPUNIT_ASSERT(frameTypeOf(KeyChallenge{}) == FrameType::KeyChallenge);
+        CPPUNIT_ASSERT(frameTypeOf(KeyProof{}) == FrameType::KeyProof);
+        CPPUNIT_ASSERT_EQUAL(uint8_t(13), uint8_t(FrameType::KeyChallenge));
+        CPPUNIT_ASSERT_EQUAL(uint8_t(14), uint8_t(FrameType::KeyProof));
     }
 
     void wireFormatIsHeaderPlusCompactSnakeCaseJson() {
@@ -252,6 +260,11 @@ class ProtocolTest : public CppUnit::TestFixture {
                              payloadText(encode(GetChunk{"g", "a/b", 1, 2})));
         CPPUNIT_ASSERT_EQUAL(std::string(R"({"code":"busy","message":"later"})"),
                              payloadText(encode(ErrorReply{"busy", "later"})));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string(R"({"nonce":")" + hexHash(1) + R"(","scheme":"party-key/1"})"),
+            payloadText(encode(KeyChallenge{kPartyKeyScheme, hexHash(1)})));
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"mac":")" + hexHash(2) + R"("})"),
+                             payloadText(encode(KeyProof{hexHash(2)})));
 
         const std::string hello = payloadText(encode(sampleHello()));
         for (const char *member :
@@ -842,6 +855,33 @@ class ProtocolTest : public CppUnit::TestFixture {
                     "LibraryDelta: partial_removed: missing");
     }
 
+    // KeyChallenge and KeyProof: a nonce and a MAC are exactly 32 bytes as 64 lowercase hex;
+    // the scheme is a non-empty text (another scheme decodes: the session refuses it).
+    void decodeRejectsBadPartyKeyMessages() {
+        const std::string good = hexHash(3);
+        for (const std::string &bad :
+             {std::string(), good.substr(1), good + "0", std::string(64, 'A'),
+              std::string(63, 'a') + "g", good.substr(0, 62) + "\u0000a"}) {
+            expectError(FrameType::KeyChallenge,
+                        R"({"scheme":"party-key/1","nonce":")" + bad + R"("})",
+                        "KeyChallenge: nonce: ");
+            expectError(FrameType::KeyProof, R"({"mac":")" + bad + R"("})", "KeyProof: mac: ");
+        }
+        expectError(FrameType::KeyChallenge, R"({"scheme":"","nonce":")" + good + R"("})",
+                    "KeyChallenge: scheme: empty");
+        expectError(FrameType::KeyChallenge, R"({"nonce":")" + good + R"("})",
+                    "KeyChallenge: scheme");
+        expectError(FrameType::KeyChallenge, R"({"scheme":"party-key/1"})", "KeyChallenge: nonce");
+        expectError(FrameType::KeyChallenge,
+                    R"({"scheme":")" + std::string(kMaxTextLength + 1, 's') + R"(","nonce":")" +
+                        good + R"("})",
+                    "KeyChallenge: scheme");
+        expectError(FrameType::KeyChallenge, R"({"scheme":"party-key/1","nonce":7})",
+                    "KeyChallenge: nonce");
+        expectError(FrameType::KeyProof, R"({})", "KeyProof: mac");
+        expectError(FrameType::KeyProof, R"({"mac":["x"]})", "KeyProof: mac");
+    }
+
     void decodeRejectsBadHaves() {
         const std::string digest = hexHash(1);
         expectError(FrameType::Have, payloadText(encode(Have{"g", digest, {3, 3}})),
@@ -910,7 +950,7 @@ class ProtocolTest : public CppUnit::TestFixture {
         expectError(FrameType::ChunkData, "{}", "ChunkData: raw data, not a control message");
         expectError(static_cast<FrameType>(0), R"({"nonce":1})", "unknown frame type 0");
         expectError(static_cast<FrameType>(200), R"({"nonce":1})", "unknown frame type 200");
-        expectError(static_cast<FrameType>(13), R"({"nonce":1})", "unknown frame type 13");
+        expectError(static_cast<FrameType>(15), R"({"nonce":1})", "unknown frame type 15");
         // The control limit holds for decode() itself.
         std::string huge = R"({"reason":"x","pad":")";
         huge += std::string(kMaxControlPayload, 'p') + "\"}";
@@ -918,7 +958,7 @@ class ProtocolTest : public CppUnit::TestFixture {
     }
 
     void readerRejectsUnknownTypeAtOnce() {
-        for (uint8_t type : {uint8_t(0), uint8_t(13), uint8_t(200), uint8_t(255)}) {
+        for (uint8_t type : {uint8_t(0), uint8_t(15), uint8_t(200), uint8_t(255)}) {
             Recorder recorder;
             FrameReader reader(recorder.handler());
             const Status status = reader.feed(Bytes{type});
@@ -1112,7 +1152,7 @@ class ProtocolTest : public CppUnit::TestFixture {
                                decoded.status().message().find(needle) != std::string::npos);
 
         // The reader reports the same error and delivers nothing.
-        if (static_cast<uint8_t>(type) < 1 || static_cast<uint8_t>(type) > 12 ||
+        if (static_cast<uint8_t>(type) < 1 || static_cast<uint8_t>(type) > 14 ||
             type == FrameType::ChunkData || payload.size() > kMaxControlPayload)
             return;
         int delivered = 0;

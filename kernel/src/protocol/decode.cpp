@@ -500,6 +500,24 @@ Goodbye goodbyeFrom(const Fields &in) {
     return m;
 }
 
+// 32 bytes as 64 lowercase hex digits: a party-key nonce or MAC.
+std::string hex32(const Fields &in, const std::string &member, const std::string &what) {
+    std::string value = in.text(member, kMaxIdLength);
+    if (!isLowerHex64(value))
+        throw Invalid{in.name(member),
+                      quoted(value) + " is not a " + what + " (64 lowercase hex digits)"};
+    return value;
+}
+
+KeyChallenge keyChallengeFrom(const Fields &in) {
+    KeyChallenge m;
+    m.scheme = in.text("scheme", kMaxTextLength);
+    if (m.scheme.empty())
+        throw Invalid{in.name("scheme"), "empty"};
+    m.nonce = hex32(in, "nonce", "nonce");
+    return m;
+}
+
 Message messageFrom(FrameType type, const Fields &in) {
     switch (type) {
     case FrameType::Hello: return helloFrom(in);
@@ -513,6 +531,8 @@ Message messageFrom(FrameType type, const Fields &in) {
     case FrameType::Pong: return Pong{in.number("nonce")};
     case FrameType::Goodbye: return goodbyeFrom(in);
     case FrameType::Have: return haveFrom(in);
+    case FrameType::KeyChallenge: return keyChallengeFrom(in);
+    case FrameType::KeyProof: return KeyProof{hex32(in, "mac", "MAC")};
     case FrameType::ChunkData: break;
     }
     throw Invalid{{}, "not a control message"}; // unreachable: decode() checks the type first

@@ -178,6 +178,19 @@ Object::Ptr toJson(const Goodbye &m) {
     return o;
 }
 
+Object::Ptr toJson(const KeyChallenge &m) {
+    Object::Ptr o = new Object;
+    o->set("scheme", m.scheme);
+    o->set("nonce", m.nonce);
+    return o;
+}
+
+Object::Ptr toJson(const KeyProof &m) {
+    Object::Ptr o = new Object;
+    o->set("mac", m.mac);
+    return o;
+}
+
 } // namespace
 
 std::string filesDigest(const GameFiles &files) {

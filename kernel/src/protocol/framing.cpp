@@ -25,7 +25,7 @@ void putHeader(std::vector<uint8_t> &out, FrameType type, uint32_t length) {
 
 bool knownType(uint8_t type) {
     return type >= static_cast<uint8_t>(FrameType::Hello) &&
-           type <= static_cast<uint8_t>(FrameType::Have);
+           type <= static_cast<uint8_t>(FrameType::KeyProof);
 }
 
 Status protocolError(std::string message) {
@@ -52,6 +52,8 @@ const char *frameTypeName(FrameType type) {
     case FrameType::Pong: return "Pong";
     case FrameType::Goodbye: return "Goodbye";
     case FrameType::Have: return "Have";
+    case FrameType::KeyChallenge: return "KeyChallenge";
+    case FrameType::KeyProof: return "KeyProof";
     }
     return "unknown";
 }
@@ -80,6 +82,10 @@ FrameType frameTypeOf(const Message &message) {
                 return FrameType::Pong;
             else if constexpr (std::is_same_v<T, Goodbye>)
                 return FrameType::Goodbye;
+            else if constexpr (std::is_same_v<T, KeyChallenge>)
+                return FrameType::KeyChallenge;
+            else if constexpr (std::is_same_v<T, KeyProof>)
+                return FrameType::KeyProof;
             else {
                 static_assert(std::is_same_v<T, Have>, "a Message alternative has no type");
                 return FrameType::Have;

@@ -4,7 +4,8 @@
 // Streams (all bidirectional, over any lanspread.transport/1):
 //   control stream  opened by the connecting side right after the transport handshake:
 //                   Hello -> HelloAck, then LibraryDelta / Have / Ping / Pong / Goodbye
-//                   either way;
+//                   either way; with a party key, KeyChallenge -> KeyChallenge + KeyProof
+//                   -> KeyProof + Hello -> HelloAck (docs/protocol.md#party-key);
 //   request stream  one per request, opened by the requester:
 //                   GetGame  -> GameFiles | Error, then FIN
 //                   GetChunk -> ChunkData (exactly the requested length) | Error, then FIN
@@ -45,6 +46,8 @@ enum class FrameType : uint8_t {
     Pong = 10,
     Goodbye = 11,
     Have = 12,
+    KeyChallenge = 13, // party key: a side's fresh nonce (before Hello, only with a key)
+    KeyProof = 14,     // party key: a side's MAC over both peer ids and both nonces
 };
 const char *frameTypeName(FrameType type); // "Hello", ...; "unknown" for others
 
@@ -166,7 +169,7 @@ struct GetChunk {
 struct ErrorReply {
     std::string code; // stable: "protocol-error", "unknown-game", "not-servable", "busy",
                       // "bad-path", "out-of-range", "io-error", "version-mismatch",
-                      // "self-connect", "identity-mismatch"
+                      // "self-connect", "identity-mismatch", "party-key-mismatch"
     std::string message;
     bool operator==(const ErrorReply &) const = default;
 };
@@ -184,9 +187,24 @@ struct Goodbye {
     bool operator==(const Goodbye &) const = default;
 };
 
+// The party-key handshake (peers with lanspread.party_key only; docs/protocol.md#party-key).
+// Sent before Hello on the control stream: the dialer's KeyChallenge, the listener's
+// KeyChallenge and KeyProof, then the dialer's KeyProof and Hello. The key never goes on the
+// wire: a proof is HMAC-SHA256 under it over both peer ids, both nonces and the prover's role.
+constexpr const char *kPartyKeyScheme = "party-key/1";
+struct KeyChallenge {
+    std::string scheme = kPartyKeyScheme; // how proofs are made; another scheme is a mismatch
+    std::string nonce;                    // 32 fresh random bytes, 64 lowercase hex
+    bool operator==(const KeyChallenge &) const = default;
+};
+struct KeyProof {
+    std::string mac; // HMAC-SHA256, 64 lowercase hex
+    bool operator==(const KeyProof &) const = default;
+};
+
 // Every control message (everything but ChunkData, whose payload is raw bytes).
 using Message = std::variant<Hello, HelloAck, LibraryDelta, GetGame, GameFiles, GetChunk,
-                             ErrorReply, Ping, Pong, Goodbye, Have>;
+                             ErrorReply, Ping, Pong, Goodbye, Have, KeyChallenge, KeyProof>;
 FrameType frameTypeOf(const Message &message);
 
 // The whole frame (header + JSON payload) of a control message.
