@@ -100,6 +100,16 @@ Event peerLost(const std::string &peerId, const std::string &addr, const std::st
     return e;
 }
 
+Event peerRefused(const std::string &peerId, const std::string &addr, const std::string &code,
+                  const std::string &reason) {
+    Event e = event("peer-refused");
+    e.payload.set("peer_id", peerId);
+    e.payload.set("addr", addr);
+    e.payload.set("code", code);
+    e.payload.set("reason", reason);
+    return e;
+}
+
 Event noPeersHaveGame(const std::string &game) {
     return gameEvent("no-peers-have-game", game);
 }

@@ -55,7 +55,9 @@ const std::vector<std::string> &lanspreadKeys() {
                                                   "upload_limit_mib_s",
                                                   "transport",
                                                   "unpacker",
-                                                  "serve_while_downloading"};
+                                                  "serve_while_downloading",
+                                                  "party_key",
+                                                  "party_key_file"};
     return keys;
 }
 
@@ -186,6 +188,22 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
                       "got '" +
                           limit + "'");
     }
+    const bool hasKey = config.hasProperty("lanspread.party_key");
+    const bool hasKeyFile = config.hasProperty("lanspread.party_key_file");
+    if (hasKey && hasKeyFile)
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.party_key and lanspread.party_key_file are both set; set one "
+                      "(a passphrase, or a file that holds the secret)");
+    s.partyKey = config.getString("lanspread.party_key", "");
+    s.partyKeyFile = config.getString("lanspread.party_key_file", "");
+    if (hasKey && s.partyKey.empty())
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.party_key is empty; give a passphrase, or remove the key to let "
+                      "anyone on the LAN join");
+    if (hasKeyFile && s.partyKeyFile.empty())
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "lanspread.party_key_file is empty; give the path of the key file, or "
+                      "remove the key to let anyone on the LAN join");
     const std::string serve = config.getString("lanspread.serve_while_downloading", "true");
     if (serve == "true" || serve == "on" || serve == "1")
         s.serveWhileDownloading = true;

@@ -16,6 +16,8 @@ namespace lanspread::kernel::peers {
 using namespace network_detail;
 
 namespace {
+constexpr std::size_t kNonce = PartyKey::kNonceBytes;
+
 std::string hostOf(const std::string &addr) {
     if (!addr.empty() && addr.front() == '[') {
         auto close = addr.find(']');
@@ -292,6 +294,14 @@ void PeerNetwork::connect(const std::string &addr, const std::string &via, Conne
         done(connectFailed("connect-failed: no transport is running"));
         return;
     }
+    if (!expectedPeerId.empty() && partyKeyRefused(expectedPeerId)) {
+        // Discovery or a re-dial: this peer failed the party key; trying again every few
+        // seconds would only repeat the refusal (a `connect` by address still tries).
+        done(connectFailed("connect-failed: party-key-mismatch: peer " +
+                           expectedPeerId.substr(0, 12) +
+                           " was refused for the party key; not dialled again until restart"));
+        return;
+    }
     auto dial = std::make_unique<Dial>();
     dial->addr = addr;
     dial->addrByTransport = addrByTransport;
@@ -532,6 +542,18 @@ void PeerNetwork::onConnected(Listener &listener, lanspread_transport_conn *conn
                                                onControlMessage(*t, std::move(m));
                                        },
                                        nullptr, nullptr});
+    if (_partyKey) {
+        // Our library waits until the listener proved the key: first only our nonce.
+        auto nonce = freshNonce();
+        if (!nonce) {
+            closeSession(*s, "connect-failed", nonce.status().message());
+            return;
+        }
+        s->ownNonce = nonce.value();
+        sendControl(*s, protocol::KeyChallenge{protocol::kPartyKeyScheme,
+                                               base::toHex(s->ownNonce->data(), kNonce)});
+        return;
+    }
     sendControl(*s, ownHello(*s));
 }
 
@@ -655,6 +677,8 @@ void PeerNetwork::closeSession(Session &s, const std::string &code, const std::s
 void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
     _peers.touch(s.peerId, host::EventBus::nowUnixMs());
     if (s.state == Session::State::Handshaking) {
+        if (partyKeyStep(s, message))
+            return;
         if (auto *hello = std::get_if<protocol::Hello>(&message); hello && !s.outgoing) {
             if (hello->protocolVersion != protocol::PROTOCOL_VERSION) {
                 closeSession(s, "version-mismatch",
@@ -704,7 +728,10 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
             return;
         }
         if (auto *error = std::get_if<protocol::ErrorReply>(&message)) {
-            closeSession(s, error->code, "the peer refused: " + error->message, false);
+            if (error->code == "party-key-mismatch")
+                refuseForPartyKey(s, "the peer refused: " + error->message, false);
+            else
+                closeSession(s, error->code, "the peer refused: " + error->message, false);
             return;
         }
         closeSession(s, "protocol-error",
@@ -749,6 +776,117 @@ void PeerNetwork::onControlMessage(Session &s, protocol::Message &&message) {
                                   " on the control stream");
         closeSession(s, "protocol-error", "unexpected " + what + " on the control stream");
     }
+}
+
+bool PeerNetwork::partyKeyStep(Session &s, protocol::Message &message) {
+    using Role = PartyKey::Role;
+    auto *challenge = std::get_if<protocol::KeyChallenge>(&message);
+    auto *proof = std::get_if<protocol::KeyProof>(&message);
+    if (!_partyKey) {
+        // Only a peer with a key sends these; we hold none, so it cannot join us.
+        if (challenge != nullptr || proof != nullptr) {
+            refuseForPartyKey(s, "this peer holds no party key (lanspread.party_key is not set "
+                                 "here) and the peer requires one");
+            return true;
+        }
+        return false;
+    }
+    // Both ids come from the transport: our own certificate key and the peer's, so a proof
+    // is bound to this pair of keys (a relay in between has keys of its own).
+    const std::string &own = _identity.peerId;
+    const std::string &peer = s.fingerprint;
+    if (challenge != nullptr) {
+        // The dialer opens with its nonce; the listener answers with its own (a dialer gets
+        // it once, after sending its own).
+        if (s.peerNonce || (s.outgoing && !s.ownNonce)) {
+            closeSession(s, "protocol-error", "unexpected KeyChallenge");
+            return true;
+        }
+        if (challenge->scheme != protocol::kPartyKeyScheme) {
+            refuseForPartyKey(s, "the peer proves its key with " + challenge->scheme +
+                                     ", this peer with " + protocol::kPartyKeyScheme);
+            return true;
+        }
+        PartyKey::Nonce nonce{};
+        parseHex32(challenge->nonce, nonce); // decode() checked it is 64 lowercase hex
+        s.peerNonce = nonce;
+        if (s.outgoing)
+            return true; // the listener's proof comes next
+        auto fresh = freshNonce();
+        auto mac = fresh ? _partyKey->proof(Role::Listener, own, peer, nonce, fresh.value())
+                         : Result<PartyKey::Mac>(fresh.status());
+        if (!mac) {
+            closeSession(s, "protocol-error",
+                         "cannot prove the party key: " + mac.status().message());
+            return true;
+        }
+        s.ownNonce = fresh.value();
+        sendControl(s, protocol::KeyChallenge{protocol::kPartyKeyScheme,
+                                              base::toHex(s.ownNonce->data(), kNonce)});
+        sendControl(s, protocol::KeyProof{base::toHex(mac.value().data(), mac.value().size())});
+        return true;
+    }
+    if (proof != nullptr) {
+        if (!s.ownNonce || !s.peerNonce || s.partyKeyProved) {
+            closeSession(s, "protocol-error", "unexpected KeyProof");
+            return true;
+        }
+        PartyKey::Mac mac{};
+        parseHex32(proof->mac, mac);
+        const Role role = s.outgoing ? Role::Listener : Role::Dialer;
+        const PartyKey::Nonce &dialerNonce = s.outgoing ? *s.ownNonce : *s.peerNonce;
+        const PartyKey::Nonce &listenerNonce = s.outgoing ? *s.peerNonce : *s.ownNonce;
+        if (!_partyKey->verify(mac, role, peer, own, dialerNonce, listenerNonce)) {
+            refuseForPartyKey(s, "the peer's proof does not match this peer's party key (it "
+                                 "holds another key)");
+            return true;
+        }
+        s.partyKeyProved = true;
+        if (s.outgoing) {
+            // The listener proved the key: our proof, then our library.
+            auto ours = _partyKey->proof(Role::Dialer, own, peer, dialerNonce, listenerNonce);
+            if (!ours) {
+                closeSession(s, "connect-failed",
+                             "cannot prove the party key: " + ours.status().message());
+                return true;
+            }
+            sendControl(s,
+                        protocol::KeyProof{base::toHex(ours.value().data(), ours.value().size())});
+            sendControl(s, ownHello(s));
+        }
+        return true;
+    }
+    const bool hello = std::holds_alternative<protocol::Hello>(message) ||
+                       std::holds_alternative<protocol::HelloAck>(message);
+    if (hello && !s.partyKeyProved) {
+        refuseForPartyKey(s, std::string(s.outgoing ? "HelloAck" : "Hello") +
+                                 " before the peer proved the party key (it holds none, or runs "
+                                 "a lanspread without party keys); this peer requires one");
+        return true;
+    }
+    if (auto *error = std::get_if<protocol::ErrorReply>(&message);
+        error && s.outgoing && !s.partyKeyProved && error->code == "protocol-error") {
+        // All we sent is our KeyChallenge: a peer that cannot read it predates party keys.
+        refuseForPartyKey(s,
+                          "the peer does not take part in the party-key handshake (a "
+                          "lanspread without party keys?): " +
+                              error->code + ": " + error->message,
+                          false);
+        return true;
+    }
+    return false;
+}
+
+void PeerNetwork::refuseForPartyKey(Session &s, const std::string &why, bool notifyPeer) {
+    const std::string peerId = s.fingerprint;
+    const std::string addr = s.dialAddr.empty() ? s.remoteAddr : s.dialAddr;
+    if (peerId.size() == 64 && peerId != _identity.peerId) {
+        _partyKeyRefused.insert(peerId);
+        const contract::Event refused =
+            contract::peerRefused(peerId, addr, "party-key-mismatch", why);
+        _events.publish(refused.topic, refused.payload);
+    }
+    closeSession(s, "party-key-mismatch", why, notifyPeer);
 }
 
 void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
@@ -802,7 +940,8 @@ void PeerNetwork::completeHandshake(Session &s, const protocol::Hello &hello) {
         _events.publish(updated.topic, updated.payload);
     }
     const std::string peerId = hello.peerId;
-    _lost.erase(peerId); // back: no re-dial needed
+    _lost.erase(peerId);            // back: no re-dial needed
+    _partyKeyRefused.erase(peerId); // it holds our key now (it restarted with it)
     if (s.dial != 0)
         attemptSucceeded(s);
     if (loser != nullptr) {

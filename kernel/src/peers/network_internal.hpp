@@ -132,6 +132,11 @@ struct PeerNetwork::Session {
     std::vector<protocol::PartialGame> sentPartials; // kept until the handshake completes
     bool silent = false;                             // closing without peer-lost
     bool goodbye = false;
+    // The party-key handshake (with a key only): each side's nonce, and whether the peer
+    // proved the key (then, and only then, our library may go out).
+    std::optional<PartyKey::Nonce> ownNonce;
+    std::optional<PartyKey::Nonce> peerNonce;
+    bool partyKeyProved = false;
     uint64_t handshakeTimer = 0;
     std::map<uint64_t, std::unique_ptr<Stream>> streams;
 

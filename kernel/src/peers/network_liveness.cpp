@@ -42,7 +42,10 @@ void PeerNetwork::scheduleRedial() {
             const uint64_t now = _reactor.now();
             for (auto it = _lost.begin(); it != _lost.end();) {
                 const auto &[peerId, lost] = *it;
-                if (now > lost.untilNs || _peers.find(peerId) != nullptr) {
+                // A peer that came back with another party key was refused: it stays refused
+                // until one of us restarts, so re-dialling it would only repeat that.
+                if (now > lost.untilNs || _peers.find(peerId) != nullptr ||
+                    partyKeyRefused(peerId)) {
                     it = _lost.erase(it);
                     continue;
                 }

@@ -50,6 +50,22 @@ Status PeerRuntime::prepare() {
         return identity.status();
     _identity = std::move(identity.value());
 
+    // The party key is stretched here, once (PBKDF2, ~0.5 s): a key file that cannot be used
+    // stops the peer before it reaches anyone, rather than letting it run open.
+    if (!_settings.partyKey.empty() || !_settings.partyKeyFile.empty()) {
+        auto key = _settings.partyKeyFile.empty()
+                       ? peers::PartyKey::fromPassphrase(_settings.partyKey)
+                       : peers::PartyKey::fromFile(_settings.partyKeyFile);
+        if (!key)
+            return key.status();
+        _partyKey = std::move(key.value());
+        log::info(kSource, std::string("party key on (") +
+                               (_settings.partyKeyFile.empty()
+                                    ? "lanspread.party_key"
+                                    : "lanspread.party_key_file " + _settings.partyKeyFile) +
+                               "): only peers that prove the same key join");
+    }
+
     // Recovery needs no unpacker: it only finishes or rolls back directory moves.
     install::InstallEngine recovery(_settings.gamesDir, _settings.stateDir, {});
     recovery.recover(); // logs one line per game it touched
@@ -69,6 +85,7 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
     _network->setUploadLimit(_settings.uploadLimitMiBps * 1048576.0);
     _network->setPeerTimeout(uint64_t(_settings.peerTimeoutMs) * 1'000'000ull);
     _network->setTransportFallback(uint64_t(_settings.transportFallbackMs) * 1'000'000ull);
+    _network->setPartyKey(_partyKey);
     if (!transports.empty()) {
         Status listening = _network->start(transports, _settings.listenAddr);
         if (!listening)
@@ -153,6 +170,8 @@ void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &add
     const peers::PeerRecord *known = _network->peers().find(peerId);
     if ((known && known->addr == addr) || _network->dialing(addr))
         return;
+    if (_network->partyKeyRefused(peerId))
+        return; // refused for the party key: not again until restart (peer-refused said so)
     if (!known)
         publish(contract::peerDiscovered(peerId, addr, "mdns"));
     _network->connect(

@@ -31,6 +31,10 @@ Event peerDiscovered(const std::string &peerId, const std::string &addr, const s
 Event peerConnected(const PeerView &peer);
 Event peerUpdated(const PeerView &peer);
 Event peerLost(const std::string &peerId, const std::string &addr, const std::string &reason);
+// A peer's handshake was refused by either side for code (party-key-mismatch): it did not
+// join, and it is not dialled again automatically.
+Event peerRefused(const std::string &peerId, const std::string &addr, const std::string &code,
+                  const std::string &reason);
 
 // --- downloads ---
 Event noPeersHaveGame(const std::string &game);

@@ -32,6 +32,12 @@ struct Settings {
     // connect before it also tries the next one (QUIC over UDP a firewall drops -> TLS).
     int64_t transportFallbackMs = 1500;
 
+    // lanspread.party_key (a passphrase) or lanspread.party_key_file (a file holding the
+    // secret): at most one, not empty. Neither: no party key, anyone on the LAN may join.
+    // The runtime stretches it once at start (peers/party_key.hpp).
+    std::string partyKey;
+    std::string partyKeyFile;
+
     // Reads the lanspread.* keys; fails naming the key when one is malformed or unknown
     // (a misspelt key would otherwise be silently ignored).
     static Result<Settings> fromConfig(const Poco::Util::AbstractConfiguration &config);

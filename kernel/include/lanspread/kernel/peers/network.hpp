@@ -24,6 +24,7 @@
 #include <lanspread/kernel/host/reactor.hpp>
 #include <lanspread/kernel/host/worker_pool.hpp>
 #include <lanspread/kernel/peers/identity.hpp>
+#include <lanspread/kernel/peers/party_key.hpp>
 #include <lanspread/kernel/peers/peer_db.hpp>
 #include <lanspread/kernel/peers/serve_decision.hpp>
 #include <lanspread/kernel/peers/token_bucket.hpp>
@@ -33,6 +34,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <tuple>
@@ -108,6 +110,15 @@ class PeerNetwork {
     void setPeerTimeout(uint64_t ns) { _peerTimeoutNs = ns; }
     // How long a dial waits for a transport to connect before it also tries the next one.
     void setTransportFallback(uint64_t ns) { _fallbackNs = ns; }
+    // The party key (lanspread.party_key): with one, a connection completes only with a
+    // peer that proves the same key before either library goes out, and a peer that fails
+    // (party-key-mismatch, by either side) is not dialled again by discovery or re-dial
+    // until this peer restarts; `connect` still tries it. Set before start().
+    void setPartyKey(std::optional<PartyKey> key) { _partyKey = std::move(key); }
+    // Whether peerId was refused for the party key (so discovery leaves it alone).
+    bool partyKeyRefused(const std::string &peerId) const {
+        return _partyKeyRefused.count(peerId) != 0;
+    }
 
     // The first (preferred) transport's bound listener "ip:port" ("" before start()).
     const std::string &listenAddr() const { return _listenAddr; }
@@ -200,6 +211,11 @@ class PeerNetwork {
     Session *readySession(const std::string &peerId);
     void onControlMessage(Session &s, protocol::Message &&message);
     void completeHandshake(Session &s, const protocol::Hello &hello);
+    // The party-key steps before Hello (KeyChallenge, KeyProof, and a Hello or HelloAck that
+    // comes without them). True when it took the message (or refused the session).
+    bool partyKeyStep(Session &s, protocol::Message &message);
+    // Refuses with party-key-mismatch, remembers the peer and publishes peer-refused.
+    void refuseForPartyKey(Session &s, const std::string &why, bool notifyPeer = true);
     void sendControl(Session &s, const protocol::Message &message);
     // Refuses or ends a session; notifyPeer sends an ErrorReply{code, why} first.
     void closeSession(Session &s, const std::string &code, const std::string &why,
@@ -272,6 +288,8 @@ class PeerNetwork {
     uint64_t _pingNonce = 0;
     uint64_t _uploadTimer = 0;
     std::vector<std::tuple<lanspread_transport_conn *, uint64_t, uint64_t>> _uploadWaiters;
+    std::optional<PartyKey> _partyKey;
+    std::set<std::string> _partyKeyRefused; // peer ids, until restart
     std::shared_ptr<bool> _alive;
     bool _stopping = false;
 };

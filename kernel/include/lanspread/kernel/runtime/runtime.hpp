@@ -111,6 +111,8 @@ class PeerRuntime : private peers::NetworkDelegate {
     host::CancelRegistry &_cancels;
     catalog::Catalog _catalog;
     peers::Identity _identity;
+    // lanspread.party_key, stretched once in prepare() (none: anyone on the LAN may join).
+    std::optional<peers::PartyKey> _partyKey;
     OperationsTable _operations;
     std::unique_ptr<library::Library> _library;
     std::unique_ptr<install::InstallEngine> _install;
