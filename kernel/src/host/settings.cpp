@@ -1,6 +1,7 @@
 #include <lanspread/kernel/host/settings.hpp>
 
 #include <Poco/Ascii.h>
+#include <Poco/Exception.h>
 #include <Poco/Path.h>
 #include <Poco/String.h>
 #include <Poco/StringTokenizer.h>
@@ -149,7 +150,10 @@ Status refuseUnknownKeys(const Poco::Util::AbstractConfiguration &config,
     return Status();
 }
 
-Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &config) {
+namespace {
+
+// fromConfig without its guard: Poco's getInt64 throws on a value that is not an integer.
+Result<Settings> readSettings(const Poco::Util::AbstractConfiguration &config) {
     if (Status known = refuseUnknownKeys(config, "lanspread", lanspreadKeys()); !known)
         return known;
     Settings s;
@@ -241,6 +245,28 @@ Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &c
         return Status(LANSPREAD_E_INVALID_ARGUMENT,
                       "lanspread.listen has an invalid port '" + port + "' (0-65535)");
     return s;
+}
+
+} // namespace
+
+Result<Settings> Settings::fromConfig(const Poco::Util::AbstractConfiguration &config) {
+    try {
+        return readSettings(config);
+    } catch (const Poco::SyntaxException &e) {
+        // "peer_timeout_ms = 10s" failed deep in Poco ("Not a valid integer: 10s") and used to
+        // escape as an exception (lanspreadd exited 70 without naming the key; found by
+        // tests/fuzz config). Name the key whose value it is, like every other bad value.
+        for (const std::string &key : keysBelow(config, "lanspread")) {
+            const std::string value = config.getString("lanspread." + key, "");
+            if (e.message().size() >= value.size() + 2 &&
+                e.message().compare(e.message().size() - value.size() - 2, std::string::npos,
+                                    ": " + value) == 0)
+                return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                              "lanspread." + key + " must be an integer, got '" + value + "'");
+        }
+        return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                      "a [lanspread] number is malformed: " + e.message());
+    }
 }
 
 } // namespace lanspread::kernel::host
