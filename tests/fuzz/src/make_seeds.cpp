@@ -69,6 +69,8 @@ int main(int argc, char **argv) {
         {"pong", proto::Pong{42}},
         {"goodbye", proto::Goodbye{"shutdown"}},
         {"have", proto::Have{"wc3", kHash, {1, 2, 8}}},
+        {"key-challenge", proto::KeyChallenge{proto::kPartyKeyScheme, kHash}},
+        {"key-proof", proto::KeyProof{kHash}},
     };
     std::vector<uint8_t> all = {0xff, 0xff, 3}; // default control limit, split seed 3
     for (const auto &[name, message] : messages) {
