@@ -30,6 +30,7 @@ struct RecordingControl {
         std::string line;
         lanspread_control_line_callback onResult;
         void *userData;
+        bool answered = false;
     };
     std::mutex mutex;
     std::vector<Pending> submitted;
@@ -69,6 +70,31 @@ struct RecordingControl {
     std::size_t count() {
         std::lock_guard<std::mutex> lock(mutex);
         return submitted.size();
+    }
+    // Runs submission index's on_result once (the contract's "exactly once").
+    void answer(std::size_t index, const std::string &result) {
+        Pending pending;
+        {
+            std::lock_guard<std::mutex> lock(mutex);
+            Pending &recorded = submitted.at(index);
+            CPPUNIT_ASSERT(!recorded.answered);
+            recorded.answered = true;
+            pending = recorded;
+        }
+        pending.onResult(pending.userData, result.c_str());
+    }
+    // What the kernel does before it stops a frontend: every accepted command still gets
+    // its one result, so the frontend frees what it keeps per command.
+    void answerUnanswered() {
+        for (std::size_t i = 0; i < count(); ++i) {
+            bool open = false;
+            {
+                std::lock_guard<std::mutex> lock(mutex);
+                open = !submitted[i].answered;
+            }
+            if (open)
+                answer(i, R"({"event":"result","ok":false,"error":{"code":"shutting-down"}})");
+        }
     }
     bool waitFor(std::size_t n) {
         for (int i = 0; i < 500 && count() < n; ++i)
@@ -127,6 +153,7 @@ class CliFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(_frontend != nullptr);
     }
     void tearDown() override {
+        _control.answerUnanswered();
         if (_session)
             _frontend->stop(_session);
         _host.runUntilIdle(); // posted lines left behind are dropped, and freed
@@ -160,8 +187,7 @@ class CliFrontendTest : public CppUnit::TestFixture {
         readAvailable(_out[0]); // cli-started
         writeInput("{\"id\":\"9\",\"cmd\":\"status\"}\n");
         CPPUNIT_ASSERT(_control.waitFor(1));
-        auto pending = _control.submitted[0];
-        pending.onResult(pending.userData, "{\"event\":\"result\",\"id\":\"9\",\"ok\":true}");
+        _control.answer(0, "{\"event\":\"result\",\"id\":\"9\",\"ok\":true}");
         CPPUNIT_ASSERT(_control.onEvent != nullptr);
         _control.onEvent(_control.eventUserData, "{\"event\":\"peer-lost\",\"ts_ms\":1}");
         CPPUNIT_ASSERT_EQUAL(std::string("{\"event\":\"result\",\"id\":\"9\",\"ok\":true}\n"
@@ -182,10 +208,9 @@ class CliFrontendTest : public CppUnit::TestFixture {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         CPPUNIT_ASSERT(_host.logged("standard input closed"));
         // A result that arrives after stop() is dropped, not written into a dead session.
-        auto pending = _control.submitted[0];
         _frontend->stop(_session);
         _session = nullptr;
-        pending.onResult(pending.userData, "{\"event\":\"result\"}");
+        _control.answer(0, "{\"event\":\"result\"}");
         CPPUNIT_ASSERT(readAvailable(_out[0]).find("\"result\"") == std::string::npos);
     }
 
@@ -527,6 +552,8 @@ class CliFrontendTest : public CppUnit::TestFixture {
     }
     // Re-initialises the plugin with other fds and mode ("" = unset).
     void restartWith(const std::string &in, const std::string &out, const std::string &mode) {
+        _control.answerUnanswered();
+        _host.runUntilIdle();
         _entry->shutdown(_state);
         _state = nullptr;
         _host.setConfig("input_fd", in);
@@ -556,14 +583,7 @@ class CliFrontendTest : public CppUnit::TestFixture {
             std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
     }
-    void answer(std::size_t index, const std::string &result) {
-        RecordingControl::Pending pending;
-        {
-            std::lock_guard<std::mutex> lock(_control.mutex);
-            pending = _control.submitted.at(index);
-        }
-        pending.onResult(pending.userData, result.c_str());
-    }
+    void answer(std::size_t index, const std::string &result) { _control.answer(index, result); }
     void event(const std::string &line) {
         CPPUNIT_ASSERT(_control.onEvent != nullptr);
         _control.onEvent(_control.eventUserData, line.c_str());
