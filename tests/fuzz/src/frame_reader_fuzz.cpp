@@ -1,5 +1,5 @@
 // Fuzz target: protocol::FrameReader (kernel/src/protocol/framing.cpp), the first thing that
-// touches a peer's bytes. The input is [control limit: 2 bytes][split seed: 1 byte][stream].
+// touches a peer's bytes. The input is [control limit: 1 byte][split seed: 1 byte][stream].
 // The stream is fed in pieces of changing sizes, and what the reader reports is compared with
 // a reference cut of the same bytes written here from docs/protocol.md: the same messages
 // (decoded by protocol::decode), the same ChunkData lengths and bytes, a failure exactly
@@ -91,9 +91,10 @@ Expected reference(std::span<const uint8_t> s, uint32_t maxControl) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, std::size_t size) {
     Bytes in(data, size);
-    // Small limits make the control-length check reachable; 0xffff means the real default.
-    const uint16_t limitChoice = in.u16();
-    const uint32_t maxControl = limitChoice == 0xffff ? proto::kMaxControlPayload : limitChoice;
+    // Small limits (0..254 bytes) put the control-length check within a byte of real frames;
+    // 0xff means the real default.
+    const uint8_t limitChoice = in.u8();
+    const uint32_t maxControl = limitChoice == 0xff ? proto::kMaxControlPayload : limitChoice;
     const uint8_t seed = in.u8();
     const std::string_view rest = in.rest();
     const std::span<const uint8_t> stream(reinterpret_cast<const uint8_t *>(rest.data()),

@@ -72,21 +72,21 @@ int main(int argc, char **argv) {
         {"key-challenge", proto::KeyChallenge{proto::kPartyKeyScheme, kHash}},
         {"key-proof", proto::KeyProof{kHash}},
     };
-    std::vector<uint8_t> all = {0xff, 0xff, 3}; // default control limit, split seed 3
+    std::vector<uint8_t> all = {0xff, 3}; // default control limit, split seed 3
     for (const auto &[name, message] : messages) {
         const std::vector<uint8_t> frame = proto::encode(message);
         // message_decode: [type][payload]
         std::vector<uint8_t> decodeSeed(frame.begin() + 4, frame.end());
         decodeSeed[0] = frame[0];
         put(dir / "message_decode" / name, decodeSeed);
-        // frame_reader: [limit: 2][split seed: 1][frames]
-        std::vector<uint8_t> readerSeed = {0xff, 0xff, 1};
+        // frame_reader: [limit: 1][split seed: 1][frames]
+        std::vector<uint8_t> readerSeed = {0xff, 1};
         readerSeed.insert(readerSeed.end(), frame.begin(), frame.end());
         put(dir / "frame_reader" / name, readerSeed);
         all.insert(all.end(), frame.begin(), frame.end());
     }
     // A request stream's answer: GetChunk's ChunkData (header + raw bytes), then an Error.
-    std::vector<uint8_t> chunk = {0x01, 0x00, 17};
+    std::vector<uint8_t> chunk = {0x40, 17};
     const std::vector<uint8_t> header = proto::encodeChunkDataHeader(5);
     chunk.insert(chunk.end(), header.begin(), header.end());
     chunk.insert(chunk.end(), {'h', 'e', 'l', 'l', 'o'});
@@ -94,10 +94,14 @@ int main(int argc, char **argv) {
     chunk.insert(chunk.end(), error.begin(), error.end());
     put(dir / "frame_reader" / "chunk-data-then-error", chunk);
     put(dir / "frame_reader" / "control-stream", all);
-    // A small control limit (300 bytes) that the Hello crosses.
-    std::vector<uint8_t> small = {0x01, 0x2c, 5};
+    // A small control limit (200 bytes) that the Hello crosses, and one the GetGame fits.
+    std::vector<uint8_t> small = {200, 5};
     const std::vector<uint8_t> h = proto::encode(hello());
     small.insert(small.end(), h.begin(), h.end());
     put(dir / "frame_reader" / "hello-over-small-limit", small);
+    std::vector<uint8_t> fits = {40, 2};
+    const std::vector<uint8_t> g = proto::encode(proto::GetGame{"ggoo"});
+    fits.insert(fits.end(), g.begin(), g.end());
+    put(dir / "frame_reader" / "get-game-within-small-limit", fits);
     return 0;
 }
