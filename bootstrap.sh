@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian 12 machine:
 #   ./bootstrap.sh peer   install what is missing, build, run a peer on the embedded default config
-#   ./bootstrap.sh test   install what is missing, build, run every test (ctest)
+#   ./bootstrap.sh test   install what is missing, build, run every test (ctest): the release
+#                         suites, then the unit and loopback scenario suites under ASan+UBSan
+#                         (asan-ubsan), then each libFuzzer target for a bounded time (fuzz)
 #   ./bootstrap.sh build  install what is missing and build only
 # Re-running is cheap: apt-get runs only when a package is missing, and the build is incremental.
 set -euo pipefail
@@ -47,17 +49,40 @@ case "$mode" in
   *) echo "usage: $0 peer|test|build" >&2; exit 2 ;;
 esac
 
+# LANSPREAD_PRESET=<name> builds (and tests) that one preset only.
 preset=${LANSPREAD_PRESET:-release}
 build_dir="build/$preset"
 
 install_packages
-build
-case "$mode" in
-  peer)
-    peer_hint
-    exec "$build_dir/bin/lanspreadd"
-    ;;
-  test)
-    exec ctest --preset "$preset"
-    ;;
-esac
+if [[ "$mode" != test || -n "${LANSPREAD_PRESET:-}" ]]; then
+  build
+  case "$mode" in
+    peer)
+      peer_hint
+      exec "$build_dir/bin/lanspreadd"
+      ;;
+    test)
+      exec ctest --preset "$preset"
+      ;;
+  esac
+  exit 0
+fi
+
+# Every suite runs even when an earlier one failed, so one run shows every failure; each
+# says what it cost. The test presets choose the labels (CMakePresets.json).
+failed=()
+for preset in release asan-ubsan fuzz; do
+  started=$SECONDS
+  echo "bootstrap: === $preset: build ==="
+  if build && { echo "bootstrap: === $preset: ctest ==="; ctest --preset "$preset"; }; then
+    echo "bootstrap: $preset passed in $((SECONDS - started)) s"
+  else
+    echo "bootstrap: $preset FAILED after $((SECONDS - started)) s"
+    failed+=("$preset")
+  fi
+done
+if ((${#failed[@]})); then
+  echo "bootstrap: failed: ${failed[*]}"
+  exit 1
+fi
+echo "bootstrap: every suite passed in $SECONDS s"
