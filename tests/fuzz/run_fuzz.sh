@@ -10,7 +10,10 @@ bin=$1 target=$2 src=$3 work=$4 seconds=$5
 shift 5
 seeds=$src/corpus/$target
 regressions=$src/regressions/$target
-mkdir -p "$work/corpus" "$work/artifacts"
+mkdir -p "$work/corpus" "$work/artifacts" "$work/tmp"
+# The extraction targets' staging fences go here, not into /tmp (a crash leaves one behind).
+TMPDIR=$work/tmp
+export TMPDIR
 # Every sanitizer report is fatal and shows where it happened.
 UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:abort_on_error=1:print_stacktrace=1}
 ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}

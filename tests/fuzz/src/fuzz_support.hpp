@@ -63,8 +63,11 @@ class Bytes {
 class Fence {
   public:
     Fence() {
-        char pattern[] = "/tmp/lanspread-fuzz-XXXXXX";
-        const char *dir = ::mkdtemp(pattern);
+        // Under $TMPDIR (run_fuzz.sh points it into the build tree, so a crashed run's
+        // leftovers stay there), else /tmp.
+        const char *tmp = std::getenv("TMPDIR");
+        std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/lanspread-fuzz-XXXXXX";
+        const char *dir = ::mkdtemp(pattern.data());
         check(dir != nullptr, "mkdtemp failed");
         _top = dir;
         _staging = _top / "staging";
