@@ -83,6 +83,7 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testNearestKey);
     CPPUNIT_TEST(testServeWhileDownloading);
     CPPUNIT_TEST(testTransportFallback);
+    CPPUNIT_TEST(testPartyKey);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -266,7 +267,7 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("/srv/g"), result.value().gamesDir);
         CPPUNIT_ASSERT(!result.value().serveWhileDownloading);
         CPPUNIT_ASSERT_EQUAL(int64_t(250), result.value().transportFallbackMs);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(14), lanspread::kernel::host::lanspreadKeys().size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(16), lanspread::kernel::host::lanspreadKeys().size());
     }
 
     // The config examples of README.md and docs/configuration.md.
@@ -322,6 +323,30 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("log_level"), nearestKey("loglevel", known));
         CPPUNIT_ASSERT_EQUAL(std::string(), nearestKey("xyz", known));
         CPPUNIT_ASSERT_EQUAL(std::string(), nearestKey("games", {}));
+    }
+
+    // lanspread.party_key or lanspread.party_key_file: one of them, not empty (the file
+    // itself is checked when the runtime stretches the key: party_key_test).
+    void testPartyKey() {
+        Result<Settings> none = fromIni("[lanspread]\n");
+        CPPUNIT_ASSERT(none.ok());
+        CPPUNIT_ASSERT(none.value().partyKey.empty() && none.value().partyKeyFile.empty());
+        Result<Settings> key = fromIni("[lanspread]\nparty_key = two words\n");
+        CPPUNIT_ASSERT_MESSAGE(key.status().describe(), key.ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("two words"), key.value().partyKey);
+        Result<Settings> file = fromIni("[lanspread]\nparty_key_file = /etc/party.key\n");
+        CPPUNIT_ASSERT_MESSAGE(file.status().describe(), file.ok());
+        CPPUNIT_ASSERT_EQUAL(std::string("/etc/party.key"), file.value().partyKeyFile);
+        for (const auto &[ini, needle] :
+             {std::pair<std::string, std::string>{"party_key = a\nparty_key_file = /k\n",
+                                                  "both set"},
+              {"party_key =\n", "lanspread.party_key is empty"},
+              {"party_key_file =\n", "lanspread.party_key_file is empty"}}) {
+            Result<Settings> bad = fromIni("[lanspread]\n" + ini);
+            CPPUNIT_ASSERT_MESSAGE(ini, !bad.ok());
+            CPPUNIT_ASSERT_MESSAGE(bad.status().message(),
+                                   bad.status().message().find(needle) != std::string::npos);
+        }
     }
 
   private:
