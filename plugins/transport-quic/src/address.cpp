@@ -133,4 +133,17 @@ bool SockAddr::operator==(const SockAddr &other) const {
     return len == other.len;
 }
 
+bool SockAddr::sameHost(const SockAddr &other) const {
+    if (family() != other.family())
+        return false;
+    if (family() == AF_INET)
+        return reinterpret_cast<const sockaddr_in *>(&storage)->sin_addr.s_addr ==
+               reinterpret_cast<const sockaddr_in *>(&other.storage)->sin_addr.s_addr;
+    if (family() == AF_INET6)
+        return std::memcmp(&reinterpret_cast<const sockaddr_in6 *>(&storage)->sin6_addr,
+                           &reinterpret_cast<const sockaddr_in6 *>(&other.storage)->sin6_addr,
+                           sizeof(in6_addr)) == 0;
+    return false;
+}
+
 } // namespace lanspread::plugins::quic

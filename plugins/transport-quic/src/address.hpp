@@ -36,6 +36,8 @@ struct SockAddr {
     // Same family, address and port (IPv6 scope and flow info are ignored).
     bool operator==(const SockAddr &other) const;
     bool operator!=(const SockAddr &other) const { return !(*this == other); }
+    // Same family and address, whatever the port (the per-address handshake cap).
+    bool sameHost(const SockAddr &other) const;
 };
 
 } // namespace lanspread::plugins::quic

@@ -72,6 +72,9 @@ class Connection final : public TransportConnection {
     // Nothing more to do: the endpoint may free it.
     bool dead() const { return _state == State::Dead; }
     bool hostKnows() const { return !_server || _reportedConnected; }
+    // An incoming connection whose handshake is still under way (the pending-handshake caps).
+    bool pendingIncoming() const { return _server && _state == State::Handshaking; }
+    const SockAddr &remote() const { return _remote; }
     // The connection was touched in the current receive batch (endpoint bookkeeping).
     bool touched = false;
 

@@ -37,6 +37,8 @@ Endpoint::Endpoint(EndpointOwner &owner, const Host &host, bool server, const Op
 }
 
 Endpoint::~Endpoint() {
+    logRefusals(); // a count still waiting for its second is said now
+    _refusalTimer.reset();
     _io->setReceiver(nullptr);
     _touched.clear();
     _connections.clear(); // before _cids: their destructors unregister their ids
@@ -164,6 +166,10 @@ void Endpoint::accept(const SockAddr &from, const uint8_t *data, std::size_t len
     ngtcp2_pkt_hd hd{};
     if (ngtcp2_accept(&hd, data, len) != 0)
         return; // not a client Initial: a stray packet of a connection we no longer have
+    if (std::string why; overPendingCap(from, why)) {
+        noteRefusal(from, why);
+        return;
+    }
     auto connection =
         std::make_unique<Connection>(*this, true, _io->localAddress(), from, _events, _options);
     Status st = connection->initServer(hd, _credentials);
@@ -174,6 +180,61 @@ void Endpoint::accept(const SockAddr &from, const uint8_t *data, std::size_t len
     Connection *raw = connection.get();
     _connections.push_back(std::move(connection));
     raw->onPacket(from, data, len, now);
+}
+
+bool Endpoint::overPendingCap(const SockAddr &from, std::string &why) const {
+    const bool capAddress = !from.isLoopback();
+    std::size_t pending = 0, fromHost = 0;
+    for (const auto &c : _connections) {
+        if (!c->pendingIncoming())
+            continue;
+        ++pending;
+        if (capAddress && c->remote().sameHost(from))
+            ++fromHost;
+    }
+    if (pending >= _options.maxPendingHandshakes) {
+        why = std::to_string(_options.maxPendingHandshakes) +
+              " incoming handshakes already in progress (max_pending_handshakes)";
+        return true;
+    }
+    if (capAddress && fromHost >= _options.maxPendingPerAddress) {
+        why = std::to_string(_options.maxPendingPerAddress) +
+              " incoming handshakes from its address already in progress "
+              "(max_pending_handshakes_per_address)";
+        return true;
+    }
+    return false;
+}
+
+void Endpoint::noteRefusal(const SockAddr &from, const std::string &why) {
+    ++_refusedTotal;
+    ++_refusedUnlogged;
+    _refusedLast = from.toString();
+    _refusedWhy = why;
+    constexpr std::chrono::nanoseconds kLogEvery = std::chrono::seconds(1);
+    const std::chrono::nanoseconds now = _host.now();
+    if (!_refusalLoggedAt || now - *_refusalLoggedAt >= kLogEvery) {
+        logRefusals();
+        return;
+    }
+    if (_refusalTimer.pending())
+        return;
+    auto timer = _host.startTimer(*_refusalLoggedAt + kLogEvery - now, [this] { logRefusals(); });
+    if (timer)
+        _refusalTimer = std::move(timer.value());
+}
+
+void Endpoint::logRefusals() {
+    if (_refusedUnlogged == 0)
+        return;
+    if (_refusedUnlogged == 1)
+        _host.warning("refused a connection from " + _refusedLast + ": " + _refusedWhy);
+    else
+        _host.warning("refused " + std::to_string(_refusedUnlogged) +
+                      " connection attempts (Initials; the latest from " + _refusedLast +
+                      "): " + _refusedWhy);
+    _refusedUnlogged = 0;
+    _refusalLoggedAt = _host.now();
 }
 
 void Endpoint::onReceiveDone() {

@@ -13,8 +13,11 @@
 #include <lanspread/kinds/transport.hpp>
 
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
@@ -53,6 +56,8 @@ class Endpoint final : public PacketReceiver {
     PacketIo &io() { return *_io; }
     EndpointOwner &owner() { return _owner; }
     std::size_t connectionCount() const { return _connections.size(); }
+    // Client Initials dropped by the pending-handshake caps (tests).
+    uint64_t refusedInitials() const { return _refusedTotal; }
 
     void addCid(const ngtcp2_cid &cid, Connection *connection);
     void removeCid(const ngtcp2_cid &cid);
@@ -82,6 +87,13 @@ class Endpoint final : public PacketReceiver {
     void accept(const SockAddr &from, const uint8_t *data, std::size_t len, uint64_t now);
     void sendStatelessReset(const SockAddr &to, const ngtcp2_version_cid &vc, std::size_t len,
                             uint64_t now);
+    // Whether a new connection from `from` would exceed max_pending_handshakes(_per_address);
+    // why, when it would.
+    bool overPendingCap(const SockAddr &from, std::string &why) const;
+    // A refused Initial: counted, and logged at most once a second (a flood of Initials must
+    // not become a log flood), the count of the second in one line.
+    void noteRefusal(const SockAddr &from, const std::string &why);
+    void logRefusals();
 
     EndpointOwner &_owner;
     Host _host;
@@ -95,6 +107,11 @@ class Endpoint final : public PacketReceiver {
     std::unordered_map<CidKey, Connection *, CidHash> _cids;
     std::vector<Connection *> _touched;
     uint64_t _batchNow = 0;
+    uint64_t _refusedTotal = 0;
+    uint64_t _refusedUnlogged = 0;
+    std::string _refusedLast, _refusedWhy;
+    std::optional<std::chrono::nanoseconds> _refusalLoggedAt;
+    Timer _refusalTimer;
     // Stateless resets sent, rate-limited (a token bucket refilled per second).
     uint64_t _resetBudgetAt = 0;
     unsigned _resetBudget = 0;

@@ -21,6 +21,10 @@ const char *const kConfigKeys[] = {
     "(default auto)",
     "gso: UDP generic segmentation offload for sending, on|off (default on)",
     "gro: UDP generic receive offload, on|off (default on)",
+    "max_pending_handshakes: incoming connections of a listener still in their handshake; "
+    "more Initials are dropped (default 256)",
+    "max_pending_handshakes_per_address: of those, from one remote address, loopback not "
+    "capped (default 8)",
     nullptr};
 
 const char *ccName(ngtcp2_cc_algo cc) {
@@ -100,6 +104,11 @@ Options Options::read(const Host &host, const TransportConfig &config,
         else
             o.maxUdpPayload = static_cast<std::size_t>(*parsed);
     }
+    uint64_t pending = o.maxPendingHandshakes, perAddress = o.maxPendingPerAddress;
+    host.configNumber("max_pending_handshakes", 1, 65536, pending, warnings);
+    host.configNumber("max_pending_handshakes_per_address", 1, 65536, perAddress, warnings);
+    o.maxPendingHandshakes = static_cast<std::size_t>(pending);
+    o.maxPendingPerAddress = static_cast<std::size_t>(perAddress);
     readBool(host, "gso", o.gso, warnings);
     readBool(host, "gro", o.gro, warnings);
     return o;

@@ -32,6 +32,13 @@ struct Options {
     bool gso = true;                                 // gso
     bool gro = true;                                 // gro
     uint64_t initialRttNs = 25'000'000ull;           // LAN-sized first PTO
+    // max_pending_handshakes: incoming connections of one listening endpoint still in their
+    // handshake; max_pending_handshakes_per_address: of those, from one remote address
+    // (loopback not capped: every peer on this machine comes from it). A client Initial
+    // beyond either is dropped before any crypto work (the client's retransmission may find
+    // room later), so a flood of Initials costs a parse each, not a TLS handshake.
+    std::size_t maxPendingHandshakes = 256;
+    std::size_t maxPendingPerAddress = 8;
 
     // Reads every key; a malformed value is reported in `warnings` and the default kept.
     static Options read(const Host &host, const TransportConfig &config,

@@ -108,6 +108,8 @@ class TransportQuicTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testApiErrors);
     CPPUNIT_TEST(testNothingLeftAfterShutdown);
     CPPUNIT_TEST(testHandshakeTimeoutWhenNobodyAnswers);
+    CPPUNIT_TEST(testPendingHandshakesPerAddressAreCapped);
+    CPPUNIT_TEST(testPendingHandshakesAreCapped);
     CPPUNIT_TEST(testKeyUpdatesMidTransfer);
     CPPUNIT_TEST(testRealUdpOnLoopback);
     CPPUNIT_TEST(testRealUdpOnIpv6Loopback);
@@ -588,6 +590,68 @@ class TransportQuicTest : public CppUnit::TestFixture {
                                sim.client.conns[conn].closeReason.find("timed out") !=
                                    std::string::npos);
         CPPUNIT_ASSERT(sim.host.now() - start >= 2 * kSecond);
+    }
+
+    // Five clients on one address dial at the same instant with
+    // max_pending_handshakes_per_address = 2: two Initials are accepted, three dropped before
+    // any crypto (one log line now, the rest of the second in one line later); a client on
+    // another address is not held up; the dropped ones get in on their retransmission, once
+    // the first two have completed. Loopback is not capped.
+    void testPendingHandshakesPerAddressAreCapped() {
+        Sim sim;
+        sim.host.setConfig("max_pending_handshakes_per_address", "2");
+        sim.listen(identityA());
+        std::vector<lanspread_transport_conn *> same;
+        for (int i = 0; i < 5; ++i)
+            same.push_back(sim.connect(identityB(), sim.client, "10.0.0.50:0"));
+        auto *other = sim.connect(identityB(), sim.client, "10.0.0.60:0");
+        CPPUNIT_ASSERT(sim.run([&] { return sim.server.connectedCount() >= 3; }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), sim.server.connectedCount());
+        CPPUNIT_ASSERT(sim.client.conns[other].connected);
+        const auto refusals = [&](const std::string &text) {
+            std::size_t n = 0;
+            for (const auto &r : sim.host.logs())
+                n += r.message.find(text) != std::string::npos ? 1 : 0;
+            return n;
+        };
+        const std::string why = "2 incoming handshakes from its address already in progress "
+                                "(max_pending_handshakes_per_address)";
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), refusals("refused a connection from 10.0.0.50:"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), refusals(why));
+        CPPUNIT_ASSERT(sim.run([&] {
+            for (auto *conn : same)
+                if (!sim.client.conns[conn].connected)
+                    return false;
+            return true;
+        }));
+        CPPUNIT_ASSERT(sim.run([&] { return sim.server.connectedCount() == 6; }));
+        CPPUNIT_ASSERT(
+            sim.run([&] { return refusals("connection attempts (Initials") == 1; }, 5 * kSecond));
+
+        // Five from a loopback address at once: none refused.
+        for (int i = 0; i < 5; ++i)
+            sim.connect(identityB(), sim.client, "127.0.0.5:0");
+        CPPUNIT_ASSERT(sim.run([&] { return sim.server.connectedCount() >= 11; }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), refusals(why));
+    }
+
+    // max_pending_handshakes caps incoming handshakes over all addresses.
+    void testPendingHandshakesAreCapped() {
+        Sim sim;
+        sim.host.setConfig("max_pending_handshakes", "3");
+        sim.listen(identityA());
+        for (int i = 0; i < 5; ++i)
+            sim.connect(identityB(), sim.client);
+        CPPUNIT_ASSERT(sim.run([&] { return sim.server.connectedCount() >= 3; }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(3), sim.server.connectedCount());
+        std::size_t lines = 0;
+        for (const auto &r : sim.host.logs())
+            lines += r.message.find("3 incoming handshakes already in progress "
+                                    "(max_pending_handshakes)") != std::string::npos
+                         ? 1
+                         : 0;
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), lines);
+        CPPUNIT_ASSERT(sim.run([&] { return sim.server.connectedCount() == 5; }));
     }
 
     void testKeyUpdatesMidTransfer() {
