@@ -23,7 +23,9 @@
 //
 // For each: the victim closes the connection (or times it out), writes exactly one stderr line
 // naming the client's address (the plugin's `refused a connection from <addr>: <why>` or the
-// kernel's `connection <addr> refused: <code>: <why>`) and nothing else, and stays up. At the
+// kernel's `connection <addr> refused: <code>: <why>`) and nothing else, and stays up (the 200
+// half-open ones time out together: the plugin logs 10 of them one by one and counts the rest
+// of that second in one line, whose latest names its address). At the
 // end the honest peer downloads a second game from the victim. One evidence line per case.
 #include "scenario_support.hpp"
 
@@ -820,20 +822,33 @@ class TlsAbuseTest : public ScenarioTest {
                       " ms, before the handshake timeout");
         const int64_t peakKiB = sampler.stop();
 
-        // Exactly one line per connection, each a handshake timeout; no other refusal.
+        // Every connection accounted for by a handshake-timeout line: the first 10 of a second
+        // one by one, the rest of that second counted in one line (the plugin's rate limit, so
+        // a flood is not a log flood); no other refusal.
+        const auto accounted = [](const std::string &line) -> std::size_t {
+            if (line.find("timed out after") == std::string::npos)
+                return 0;
+            static const std::string kHeld = " more connections refused in the last second";
+            const auto held = line.find(kHeld);
+            if (held == std::string::npos)
+                return 1;
+            auto start = line.rfind(' ', held - 1);
+            start = start == std::string::npos ? 0 : start + 1;
+            return std::stoul(line.substr(start, held - start));
+        };
         lab.waitUntil(
             [&] {
                 const auto lines = logLines(*_victim);
                 std::size_t n = 0;
                 for (std::size_t i = from; i < lines.size(); ++i)
-                    n += lines[i].find("timed out after") != std::string::npos ? 1 : 0;
+                    n += accounted(lines[i]);
                 return n >= kHalfOpen;
             },
-            5s, "200 timeout lines");
+            5s, "200 timeouts in the log");
         std::this_thread::sleep_for(500ms);
         const auto lines = logLines(*_victim);
         std::map<uint16_t, int> perPort;
-        std::size_t refusals = 0, otherWarnings = 0;
+        std::size_t refusals = 0, otherWarnings = 0, refusalLines = 0;
         std::string sample, strays;
         for (std::size_t i = from; i < lines.size(); ++i) {
             const std::string &line = lines[i];
@@ -851,7 +866,8 @@ class TlsAbuseTest : public ScenarioTest {
                     if (sample.empty())
                         sample = line;
                 }
-            refusals += line.find("refused") != std::string::npos ? 1 : 0;
+            refusals += accounted(line);
+            refusalLines += line.find("refused") != std::string::npos ? 1 : 0;
             if (!ours && line.find("refused") != std::string::npos) {
                 ++otherWarnings;
                 strays += "\n  " + line;
@@ -859,11 +875,11 @@ class TlsAbuseTest : public ScenarioTest {
         }
         std::string wrong;
         for (uint16_t port : ports)
-            if (perPort[port] != 1)
+            if (perPort[port] > 1)
                 wrong += " " + std::to_string(port) + "x" + std::to_string(perPort[port]);
-        lab.check(wrong.empty(), what + ": not exactly one line per connection:" + wrong);
+        lab.check(wrong.empty(), what + ": more than one line for a connection:" + wrong);
         lab.check(refusals == kHalfOpen && otherWarnings == 0,
-                  what + ": " + std::to_string(refusals) + " refusal lines, other:" + strays);
+                  what + ": " + std::to_string(refusals) + " refusals in the log, other:" + strays);
         const int64_t growth = peakKiB - rssBefore;
         lab.check(growth < kHalfOpenRssBudgetKiB,
                   what + ": the victim's VmRSS grew by " + std::to_string(growth) + " KiB (from " +
@@ -878,9 +894,10 @@ class TlsAbuseTest : public ScenarioTest {
                  std::to_string(honestMs) + " ms, all 200 still pending at " +
                  std::to_string(downloadedAtMs) + " ms; victim timed out all 200 between " +
                  std::to_string(firstClosedMs) + " and " + std::to_string(lastClosedMs) +
-                 " ms; 200 log lines, exactly 1 per connection, e.g.: " + messageOf(sample) +
-                 "; victim VmRSS " + std::to_string(rssBefore) + " KiB before, " +
-                 std::to_string(rssPending) + " KiB with all pending, peak " +
+                 " ms; all 200 in " + std::to_string(refusalLines) +
+                 " log lines (10 a second one by one, the rest counted), e.g.: " +
+                 messageOf(sample) + "; victim VmRSS " + std::to_string(rssBefore) +
+                 " KiB before, " + std::to_string(rssPending) + " KiB with all pending, peak " +
                  std::to_string(peakKiB) + " KiB (+" + std::to_string(growth) + " KiB, budget " +
                  std::to_string(kHalfOpenRssBudgetKiB) + ")");
     }

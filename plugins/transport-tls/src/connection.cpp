@@ -402,7 +402,7 @@ void Connection::finish(lanspread_status status, const std::string &reason) {
     if (_reported)
         _events.closed(*this, status, reason);
     else if (status != LANSPREAD_E_CANCELLED)
-        _host.warning("refused a connection from " + _remoteText + ": " + reason);
+        _owner.refusedIncoming("refused a connection from " + _remoteText + ": " + reason);
     _owner.scheduleReap();
 }
 

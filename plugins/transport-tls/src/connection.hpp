@@ -31,6 +31,9 @@ class ConnectionOwner {
     // An incoming connection left its handshake (connected, refused or timed out): it no
     // longer counts against max_pending_handshakes. Called exactly once per incoming one.
     virtual void incomingHandshakeEnded() = 0;
+    // An incoming connection was refused before the host knew it (TLS failure, timeout, the
+    // peer closing): the owner logs it, rate-limited (a flood is not a log flood).
+    virtual void refusedIncoming(const std::string &line) = 0;
     // Where a connection reads its socket into: one buffer for all of them (every read runs
     // on the reactor thread, and the bytes are handed to the TLS session before anything else
     // happens), so an idle or half-open connection does not hold a read chunk of its own.
@@ -62,6 +65,9 @@ class Connection final : public TransportConnection, private MuxEvents {
 
     bool closed() const { return _state == State::Closed; }
     const void *listener() const { return _listener; }
+    // An incoming connection still in its handshake (max_pending_handshakes counts these).
+    bool pendingIncoming() const { return _incoming && !_reported && _state != State::Closed; }
+    const SockAddr &remote() const { return _remote; }
     // Bytes this connection holds in its own buffers (tests: bounded whatever the peer does).
     std::size_t bufferedBytes() const;
 

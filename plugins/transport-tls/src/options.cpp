@@ -19,6 +19,8 @@ const char *const kConfigKeys[] = {
     "(default 262144)",
     "max_pending_handshakes: incoming connections still in their handshake at once; more are "
     "closed at accept (default 256)",
+    "max_pending_handshakes_per_address: of those, from one remote address, loopback not "
+    "capped; more are closed at accept (default 8)",
     nullptr};
 
 Options Options::read(const Host &host, const TransportConfig &config,
@@ -52,6 +54,9 @@ Options Options::read(const Host &host, const TransportConfig &config,
     uint64_t pending = o.maxPendingHandshakes;
     host.configNumber("max_pending_handshakes", 1, 65536, pending, warnings);
     o.maxPendingHandshakes = static_cast<std::size_t>(pending);
+    uint64_t perAddress = o.maxPendingPerAddress;
+    host.configNumber("max_pending_handshakes_per_address", 1, 65536, perAddress, warnings);
+    o.maxPendingPerAddress = static_cast<std::size_t>(perAddress);
     return o;
 }
 

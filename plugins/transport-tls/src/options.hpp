@@ -27,6 +27,10 @@ struct Options {
     // at once. Each costs a socket, a TLS session and buffers until handshake_timeout_ms, so
     // this bounds what a flood of silent or slow connections can hold.
     std::size_t maxPendingHandshakes = 256;
+    // max_pending_handshakes_per_address: of those, from one remote address (loopback not
+    // capped: every peer on this machine comes from it); one more is closed at accept, before
+    // any TLS work. A real peer has at most one handshake pending per transport.
+    std::size_t maxPendingPerAddress = 8;
 
     // Reads every key; a malformed value is reported in `warnings` and the default kept.
     static Options read(const Host &host, const TransportConfig &config,

@@ -89,6 +89,30 @@ uint16_t SockAddr::port() const {
     return 0;
 }
 
+bool SockAddr::isLoopback() const {
+    if (family() == AF_INET)
+        return (ntohl(reinterpret_cast<const sockaddr_in *>(&storage)->sin_addr.s_addr) >> 24) ==
+               127;
+    if (family() == AF_INET6) {
+        const auto &a = reinterpret_cast<const sockaddr_in6 *>(&storage)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(&a) != 0;
+    }
+    return false;
+}
+
+bool SockAddr::sameHost(const SockAddr &other) const {
+    if (family() != other.family())
+        return false;
+    if (family() == AF_INET)
+        return reinterpret_cast<const sockaddr_in *>(&storage)->sin_addr.s_addr ==
+               reinterpret_cast<const sockaddr_in *>(&other.storage)->sin_addr.s_addr;
+    if (family() == AF_INET6)
+        return std::memcmp(&reinterpret_cast<const sockaddr_in6 *>(&storage)->sin6_addr,
+                           &reinterpret_cast<const sockaddr_in6 *>(&other.storage)->sin6_addr,
+                           sizeof(in6_addr)) == 0;
+    return false;
+}
+
 Fd &Fd::operator=(Fd &&other) noexcept {
     if (this != &other) {
         reset();

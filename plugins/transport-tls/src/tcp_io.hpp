@@ -24,6 +24,9 @@ struct SockAddr {
     std::string toString() const;
     uint16_t port() const;
     int family() const { return storage.ss_family; }
+    bool isLoopback() const;
+    // Same family and address, whatever the port (the per-address handshake cap).
+    bool sameHost(const SockAddr &other) const;
 };
 
 // An owned fd, closed on destruction.

@@ -77,6 +77,8 @@ TlsTransport::~TlsTransport() {
     _reapTimer.reset();
     logOverCapRefusals(); // a count still waiting for its second is said now
     _overCapTimer.reset();
+    logHeldRefusals();
+    _refusalTimer.reset();
     wolfSSL_Cleanup();
 }
 
@@ -121,7 +123,16 @@ void TlsTransport::accepted(Listener *listener, Fd fd, const SockAddr &remote) {
     if (_pendingHandshakes >= listener->options.maxPendingHandshakes) {
         // Closed at once (fd goes out of scope): the peer learns right away, and the
         // connection costs nothing beyond this accept.
-        refuseOverCap(remote, listener->options.maxPendingHandshakes);
+        refuseOverCap(remote, std::to_string(listener->options.maxPendingHandshakes) +
+                                  " incoming handshakes already in progress "
+                                  "(max_pending_handshakes)");
+        return;
+    }
+    if ((_capLoopback || !remote.isLoopback()) &&
+        pendingFrom(remote) >= listener->options.maxPendingPerAddress) {
+        refuseOverCap(remote, std::to_string(listener->options.maxPendingPerAddress) +
+                                  " incoming handshakes from its address already in progress "
+                                  "(max_pending_handshakes_per_address)");
         return;
     }
     ++_pendingHandshakes; // until Connection calls incomingHandshakeEnded()
@@ -174,10 +185,57 @@ void TlsTransport::incomingHandshakeEnded() {
         --_pendingHandshakes;
 }
 
-void TlsTransport::refuseOverCap(const SockAddr &remote, std::size_t cap) {
+std::size_t TlsTransport::pendingFrom(const SockAddr &remote) const {
+    std::size_t n = 0;
+    for (const auto &connection : _connections)
+        if (connection->pendingIncoming() && connection->remote().sameHost(remote))
+            ++n;
+    return n;
+}
+
+void TlsTransport::refusedIncoming(const std::string &line) {
+    constexpr unsigned kRefusalBurst = 10;
+    constexpr std::chrono::nanoseconds kWindow = std::chrono::seconds(1);
+    const std::chrono::nanoseconds now = host().now();
+    if (!_refusalWindow || now - *_refusalWindow >= kWindow) {
+        logHeldRefusals();
+        _refusalWindow = now;
+        _refusalLines = 0;
+    }
+    if (_refusalLines < kRefusalBurst) {
+        ++_refusalLines;
+        host().warning(line);
+        return;
+    }
+    ++_refusalsHeld;
+    ++_refusalLinesSuppressed;
+    _refusalLatest = line;
+    if (_refusalTimer.pending())
+        return;
+    auto timer = host().startTimer(*_refusalWindow + kWindow - now, [this] {
+        logHeldRefusals();
+        _refusalWindow = host().now();
+        _refusalLines = 0;
+    });
+    if (timer)
+        _refusalTimer = std::move(timer.value());
+}
+
+void TlsTransport::logHeldRefusals() {
+    if (_refusalsHeld == 0)
+        return;
+    host().warning(std::to_string(_refusalsHeld) +
+                   " more connections refused in the last second, not logged one by one (the "
+                   "latest: " +
+                   _refusalLatest + ")");
+    _refusalsHeld = 0;
+    _refusalLatest.clear();
+}
+
+void TlsTransport::refuseOverCap(const SockAddr &remote, const std::string &why) {
     ++_overCapUnlogged;
     _overCapLast = remote.toString();
-    _overCapLimit = cap;
+    _overCapWhy = why;
     constexpr std::chrono::nanoseconds kLogEvery = std::chrono::seconds(1);
     const std::chrono::nanoseconds now = host().now();
     if (!_overCapLoggedAt || now - *_overCapLoggedAt >= kLogEvery) {
@@ -196,8 +254,7 @@ void TlsTransport::refuseOverCap(const SockAddr &remote, std::size_t cap) {
 void TlsTransport::logOverCapRefusals() {
     if (_overCapUnlogged == 0)
         return;
-    const std::string why = std::to_string(_overCapLimit) +
-                            " incoming handshakes already in progress (max_pending_handshakes)";
+    const std::string &why = _overCapWhy;
     if (_overCapUnlogged == 1)
         host().warning("refused a connection from " + _overCapLast + ": " + why);
     else

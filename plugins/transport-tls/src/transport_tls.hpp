@@ -35,6 +35,7 @@ class TlsTransport final : public TransportPlugin, public ConnectionOwner {
     // ConnectionOwner
     void scheduleReap() override;
     void incomingHandshakeEnded() override;
+    void refusedIncoming(const std::string &line) override;
     std::span<uint8_t> readBuffer() override { return _readBuffer; }
 
     // From Listener.
@@ -46,12 +47,20 @@ class TlsTransport final : public TransportPlugin, public ConnectionOwner {
     const std::list<std::unique_ptr<Connection>> &connections() const { return _connections; }
     // Tests: incoming connections still in their handshake (max_pending_handshakes counts these).
     std::size_t pendingHandshakes() const { return _pendingHandshakes; }
+    // Tests: every test client connects from 127.0.0.1, which the per-address cap leaves
+    // alone; this makes it count loopback addresses too.
+    void capLoopbackForTests() { _capLoopback = true; }
+    // Refusal lines held back by the rate limit so far (tests).
+    uint64_t refusalLinesSuppressed() const { return _refusalLinesSuppressed; }
 
   private:
     Options readOptions(const TransportConfig &config) const;
     void reap();
-    void refuseOverCap(const SockAddr &remote, std::size_t cap);
+    void refuseOverCap(const SockAddr &remote, const std::string &why);
     void logOverCapRefusals();
+    // How many incoming handshakes from remote's address are pending.
+    std::size_t pendingFrom(const SockAddr &remote) const;
+    void logHeldRefusals();
 
     std::list<std::unique_ptr<Connection>> _connections;
     std::set<Listener *> _listeners;
@@ -62,9 +71,18 @@ class TlsTransport final : public TransportPlugin, public ConnectionOwner {
     // most once a second (a flood must not become a log flood), every one counted in a line.
     uint64_t _overCapUnlogged = 0;
     std::string _overCapLast; // the address of the latest one
-    std::size_t _overCapLimit = 0;
+    std::string _overCapWhy;  // the latest one's reason
     std::optional<std::chrono::nanoseconds> _overCapLoggedAt;
     Timer _overCapTimer;
+    bool _capLoopback = false;
+    // Handshakes that failed or timed out (Connection::finish): at most kRefusalBurst lines a
+    // second one by one, the rest of the second counted in one line.
+    std::optional<std::chrono::nanoseconds> _refusalWindow;
+    unsigned _refusalLines = 0;
+    uint64_t _refusalsHeld = 0;
+    uint64_t _refusalLinesSuppressed = 0;
+    std::string _refusalLatest;
+    Timer _refusalTimer;
 };
 
 } // namespace lanspread::plugins::tls

@@ -247,6 +247,8 @@ class TransportTlsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBulkDoesNotStarveControlStream);
     CPPUNIT_TEST(testPeerThatStopsReadingCostsBoundedMemory);
     CPPUNIT_TEST(testPendingHandshakesAreCapped);
+    CPPUNIT_TEST(testPendingHandshakesPerAddressAreCapped);
+    CPPUNIT_TEST(testHandshakeRefusalsAreRateLimited);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -500,6 +502,88 @@ class TransportTlsTest : public CppUnit::TestFixture {
     // max_pending_handshakes: silent TCP connections fill it; one more is closed at accept
     // (so an honest client too, while it is full), the refusals are logged at most once a
     // second with their count; a pending one that ends frees its place.
+    // max_pending_handshakes_per_address: one address holds at most that many handshakes;
+    // more are closed at accept, in one line a second. Loopback is not capped (every peer on a
+    // machine comes from it): without capLoopbackForTests() the same connects all pend.
+    void testPendingHandshakesPerAddressAreCapped() {
+        Side server(identity(0));
+        server.host.setConfig("max_pending_handshakes_per_address", "2");
+        server.host.setConfig("handshake_timeout_ms", "600000");
+        const std::string address = server.listen();
+        const auto closedByServer = [](int fd) {
+            char first = 0;
+            const long n = ::recv(fd, &first, 1, MSG_DONTWAIT);
+            return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+        };
+        std::vector<int> loopback;
+        for (int i = 0; i < 4; ++i)
+            loopback.push_back(rawConnect(address));
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return server.impl().pendingHandshakes() == 4; }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), countLogs(server.host, "refused"));
+        for (int fd : loopback)
+            ::close(fd);
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return server.impl().pendingHandshakes() == 0; }));
+        advance({&server}, 2000 * kMs); // the closes' own lines are in an older second
+
+        server.impl().capLoopbackForTests();
+        const std::size_t before = countLogs(server.host, "refused");
+        std::vector<int> held;
+        for (int i = 0; i < 2; ++i)
+            held.push_back(rawConnect(address));
+        CPPUNIT_ASSERT(runUntil({&server}, [&] { return server.impl().pendingHandshakes() == 2; }));
+        std::vector<int> over;
+        for (int i = 0; i < 3; ++i)
+            over.push_back(rawConnect(address));
+        CPPUNIT_ASSERT(runUntil({&server}, [&] {
+            for (int fd : over)
+                if (!closedByServer(fd))
+                    return false;
+            return true;
+        }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), server.impl().pendingHandshakes());
+        for (int fd : held)
+            CPPUNIT_ASSERT(!closedByServer(fd));
+        const std::string why = ": 2 incoming handshakes from its address already in progress "
+                                "(max_pending_handshakes_per_address)";
+        CPPUNIT_ASSERT_EQUAL(before + 1, countLogs(server.host, "refused"));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), countLogs(server.host, why));
+        advance({&server}, 1000 * kMs);
+        CPPUNIT_ASSERT(runUntil(
+            {&server}, [&] { return countLogs(server.host, "refused 2 connections") == 1; }));
+        for (int fd : held)
+            ::close(fd);
+        for (int fd : over)
+            ::close(fd);
+    }
+
+    // Handshakes that fail (here: garbage) are logged one by one up to 10 a second; the rest
+    // of the second is counted in one line.
+    void testHandshakeRefusalsAreRateLimited() {
+        Side server(identity(0));
+        const std::string address = server.listen();
+        for (int i = 0; i < 15; ++i) {
+            const int fd = rawConnect(address);
+            const std::string garbage(64, '\xC3');
+            CPPUNIT_ASSERT(::send(fd, garbage.data(), garbage.size(), MSG_NOSIGNAL) > 0);
+            CPPUNIT_ASSERT(runUntil({&server}, [&] {
+                return countLogs(server.host, "refused a connection from") +
+                           server.impl().refusalLinesSuppressed() ==
+                       std::size_t(i + 1);
+            }));
+            ::close(fd);
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(10), countLogs(server.host, "refused a connection from"));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(5), server.impl().refusalLinesSuppressed());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), countLogs(server.host, "more connections refused"));
+        advance({&server}, 1000 * kMs);
+        CPPUNIT_ASSERT(runUntil({&server}, [&] {
+            return countLogs(server.host,
+                             "5 more connections refused in the last second, not logged one by "
+                             "one (the latest: refused a connection from 127.0.0.1:") == 1;
+        }));
+        CPPUNIT_ASSERT_EQUAL(std::size_t(11), countLogs(server.host, "refused"));
+    }
+
     void testPendingHandshakesAreCapped() {
         Side server(identity(0));
         server.host.setConfig("max_pending_handshakes", "3");
