@@ -211,7 +211,10 @@ class ZipJob final : public UnpackJob {
         uint32_t kind = mode & kTypeMask;
         if (kind == kTypeLink)
             item.type = LANSPREAD_ENTRY_SYMLINK;
-        else if (kind == kTypeDir || header.isDirectory() ||
+        // Poco's isDirectory() reads the name's last byte, before the string for an empty
+        // name (UB; found by tests/fuzz unpacker_zip): an empty name is no directory (the
+        // sink refuses the entry by its name).
+        else if (kind == kTypeDir || (!item.name.empty() && header.isDirectory()) ||
                  (mode == 0 && (record.externalAttributes & 0x10) && item.size == 0))
             item.type = LANSPREAD_ENTRY_DIRECTORY; // MS-DOS directory attribute
         else if (kind == 0 || kind == kTypeFile)
