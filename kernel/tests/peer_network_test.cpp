@@ -337,6 +337,8 @@ class PeerNetworkTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testPartialChangeDuringHandshakeIsCaughtUp);
     CPPUNIT_TEST(testGetChunkServedThroughDelegate);
     CPPUNIT_TEST(testRefusalsReachTheRequester);
+    CPPUNIT_TEST(testRequestsPerPeerAreCapped);
+    CPPUNIT_TEST(testConnectionsPerAddressAreCapped);
     CPPUNIT_TEST(testUploadLimitPacesServing);
     CPPUNIT_TEST(testRequestFailsWhenConnectionBreaks);
     CPPUNIT_TEST_SUITE_END();
@@ -921,6 +923,77 @@ class PeerNetworkTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(runUntil(
             lan.reactor, [&] { return files.has_value(); }, kSimSeconds));
         CPPUNIT_ASSERT_EQUAL(std::string("g1"), files->game);
+    }
+
+    // max_requests_per_peer: with a cap of 2, a third request opened while two are served is
+    // answered with too-many-requests at once (not left waiting); once they are done, a new
+    // request is served again.
+    void testRequestsPerPeerAreCapped() {
+        testing::SimLink links;
+        links.bytesPerSecond = 100e6; // a chunk takes ~10 ms: the first two are still served
+        Lan lan(links);
+        Node &a = lan.add("10.0.0.1", 0);
+        Node &b = lan.add("10.0.0.2", 1);
+        GameRoot root(3 * kMiB);
+        b.delegate.gameRoot = root.dir.string();
+        b.net->setMaxRequestsPerPeer(2);
+        lan.connect(a, b);
+        ChunkFetch f1, f2, f3;
+        f1.start(lan.reactor, *a.net, b.identity.peerId, {"g1", "data/big.bin", 0, kMiB});
+        f2.start(lan.reactor, *a.net, b.identity.peerId, {"g1", "data/big.bin", kMiB, kMiB});
+        f3.start(lan.reactor, *a.net, b.identity.peerId, {"g1", "data/big.bin", 2 * kMiB, kMiB});
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return f1.ended && f2.ended && f3.ended; }));
+        CPPUNIT_ASSERT_MESSAGE(f1.status->message(), f1.status->succeeded());
+        CPPUNIT_ASSERT_MESSAGE(f2.status->message(), f2.status->succeeded());
+        CPPUNIT_ASSERT(!f3.status->succeeded());
+        CPPUNIT_ASSERT_EQUAL(std::string("too-many-requests: 2 requests are open on this "
+                                         "connection"),
+                             f3.status->message());
+        // Refused at once: before the first two had their bytes.
+        CPPUNIT_ASSERT(f3.endedAtNs < f1.endedAtNs && f3.endedAtNs < f2.endedAtNs);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), b.net->refusals().requestsPerPeer);
+        for (auto *f : {&f1, &f2, &f3})
+            a.net->forgetRequest(f->id);
+        CPPUNIT_ASSERT(runUntil(
+            lan.reactor, [&] { return b.net->outboundTransfers().empty(); }, kSimSeconds));
+        ChunkFetch again;
+        again.start(lan.reactor, *a.net, b.identity.peerId, {"g1", "data/big.bin", 2 * kMiB, kMiB});
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return again.ended; }));
+        CPPUNIT_ASSERT_MESSAGE(again.status->message(), again.status->succeeded());
+        CPPUNIT_ASSERT(again.bytes == root.content.substr(2 * kMiB, kMiB));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), b.net->refusals().requestsPerPeer);
+        // The connection carried on.
+        CPPUNIT_ASSERT(a.knows(b) && b.knows(a));
+    }
+
+    // max_connections_per_address: with a cap of 2, a third peer dialling from the same
+    // address is closed as soon as its transport connects, and its connect fails naming the
+    // refusal; a peer on another address still gets in.
+    void testConnectionsPerAddressAreCapped() {
+        Lan lan;
+        Node &b = lan.add("10.0.0.2", 0);
+        b.net->setMaxConnectionsPerAddress(2);
+        Node &c1 = lan.add("10.0.0.3", 1);
+        Node &c2 = lan.add("10.0.0.3", 2);
+        Node &c3 = lan.add("10.0.0.3", 3);
+        Node &d = lan.add("10.0.0.4", 4);
+        lan.connect(c1, b);
+        lan.connect(c2, b);
+        ConnectResult third;
+        c3.net->connect(b.addr(), "connect", third.callback());
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return third.done; }));
+        CPPUNIT_ASSERT(!third.ok);
+        CPPUNIT_ASSERT_MESSAGE(third.text,
+                               third.text.find("too-many-connections") != std::string::npos);
+        CPPUNIT_ASSERT(!b.knows(c3));
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), b.net->refusals().connectionsPerAddress);
+        lan.connect(d, b);
+        CPPUNIT_ASSERT(b.knows(c1) && b.knows(c2) && b.knows(d));
+        // c1 leaves: there is room for c3 again.
+        c1.net->stop();
+        CPPUNIT_ASSERT(runUntil(lan.reactor, [&] { return !b.knows(c1); }));
+        lan.connect(c3, b);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(1), b.net->refusals().connectionsPerAddress);
     }
 
     void testRefusalsReachTheRequester() {

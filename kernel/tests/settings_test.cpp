@@ -84,6 +84,7 @@ class SettingsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testServeWhileDownloading);
     CPPUNIT_TEST(testTransportFallback);
     CPPUNIT_TEST(testPartyKey);
+    CPPUNIT_TEST(testHostileLoadLimits);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -267,7 +268,35 @@ class SettingsTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string("/srv/g"), result.value().gamesDir);
         CPPUNIT_ASSERT(!result.value().serveWhileDownloading);
         CPPUNIT_ASSERT_EQUAL(int64_t(250), result.value().transportFallbackMs);
-        CPPUNIT_ASSERT_EQUAL(std::size_t(16), lanspread::kernel::host::lanspreadKeys().size());
+        CPPUNIT_ASSERT_EQUAL(std::size_t(19), lanspread::kernel::host::lanspreadKeys().size());
+    }
+
+    // The limits under hostile load: defaults, values read, and each bound refused with the
+    // key named.
+    void testHostileLoadLimits() {
+        Result<Settings> none = fromIni("[lanspread]\n");
+        CPPUNIT_ASSERT(none.ok());
+        CPPUNIT_ASSERT_EQUAL(int64_t(10000), none.value().helloTimeoutMs);
+        CPPUNIT_ASSERT_EQUAL(int64_t(8), none.value().maxConnectionsPerAddress);
+        CPPUNIT_ASSERT_EQUAL(int64_t(64), none.value().maxRequestsPerPeer);
+        Result<Settings> set = fromIni("[lanspread]\nhello_timeout_ms = 2500\n"
+                                       "max_connections_per_address = 2\n"
+                                       "max_requests_per_peer = 128\n");
+        CPPUNIT_ASSERT_MESSAGE(set.status().describe(), set.ok());
+        CPPUNIT_ASSERT_EQUAL(int64_t(2500), set.value().helloTimeoutMs);
+        CPPUNIT_ASSERT_EQUAL(int64_t(2), set.value().maxConnectionsPerAddress);
+        CPPUNIT_ASSERT_EQUAL(int64_t(128), set.value().maxRequestsPerPeer);
+        for (const char *ini :
+             {"hello_timeout_ms = 999", "hello_timeout_ms = 60001",
+              "max_connections_per_address = 0", "max_requests_per_peer = 4097"}) {
+            Result<Settings> bad = fromIni(std::string("[lanspread]\n") + ini + "\n");
+            CPPUNIT_ASSERT_MESSAGE(ini, !bad.ok());
+            const std::string key = std::string(ini).substr(0, std::string(ini).find(' '));
+            CPPUNIT_ASSERT_MESSAGE(
+                bad.status().message(),
+                bad.status().message().find("lanspread." + key + " must be between") !=
+                    std::string::npos);
+        }
     }
 
     // The config examples of README.md and docs/configuration.md.

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <climits>
 #include <stdexcept>
+#include <tuple>
 
 #ifndef LANSPREAD_DEFAULT_PLUGINS
 #error "LANSPREAD_DEFAULT_PLUGINS must list the in-tree plugin ids (set by kernel/CMakeLists.txt)"
@@ -58,7 +59,10 @@ const std::vector<std::string> &lanspreadKeys() {
                                                   "unpacker",
                                                   "serve_while_downloading",
                                                   "party_key",
-                                                  "party_key_file"};
+                                                  "party_key_file",
+                                                  "hello_timeout_ms",
+                                                  "max_connections_per_address",
+                                                  "max_requests_per_peer"};
     return keys;
 }
 
@@ -180,6 +184,18 @@ Result<Settings> readSettings(const Poco::Util::AbstractConfiguration &config) {
         return Status(LANSPREAD_E_INVALID_ARGUMENT,
                       "lanspread.transport_fallback_ms must be between 0 and 60000, got " +
                           std::to_string(s.transportFallbackMs));
+    for (const auto &[key, value, low, high, fallback] :
+         {std::tuple<const char *, int64_t *, int64_t, int64_t, int64_t>{
+              "hello_timeout_ms", &s.helloTimeoutMs, 1000, 60000, 10000},
+          {"max_connections_per_address", &s.maxConnectionsPerAddress, 1, 4096, 8},
+          {"max_requests_per_peer", &s.maxRequestsPerPeer, 1, 4096, 64}}) {
+        *value = config.getInt64(std::string("lanspread.") + key, fallback);
+        if (*value < low || *value > high)
+            return Status(LANSPREAD_E_INVALID_ARGUMENT,
+                          std::string("lanspread.") + key + " must be between " +
+                              std::to_string(low) + " and " + std::to_string(high) + ", got " +
+                              std::to_string(*value));
+    }
     const std::string limit = config.getString("lanspread.upload_limit_mib_s", "0");
     try {
         std::size_t used = 0;

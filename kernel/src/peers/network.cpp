@@ -221,6 +221,11 @@ void PeerNetwork::stop() {
         if (dial->fallbackTimer != 0)
             _reactor.stopTimer(dial->fallbackTimer);
     _dials.clear();
+    if (_refusalTimer != 0) {
+        _reactor.stopTimer(_refusalTimer);
+        _refusalTimer = 0;
+    }
+    flushRefusalLog(); // the count still held back is said now
     _sessions.clear();
     _requests.clear();
 }
@@ -399,13 +404,13 @@ bool PeerNetwork::startAttempt(Dial &dial, uint64_t dialId, Listener &listener,
     ++dial.pending;
     const uint64_t serial = s->serial;
     _reactor.startTimer(
-        kHandshakeTimeoutNs,
+        _helloTimeoutNs,
         [this, conn, serial, alive = _alive] {
             if (!*alive)
                 return;
             Session *t = session(conn);
             if (t != nullptr && t->serial == serial && t->state != Session::State::Ready)
-                closeSession(*t, "connect-failed", "no handshake within 10 s");
+                closeSession(*t, "connect-failed", "no handshake within " + helloTimeoutText());
         },
         s->handshakeTimer);
     _sessions[conn] = std::move(s);
@@ -498,13 +503,13 @@ void PeerNetwork::onConnected(Listener &listener, lanspread_transport_conn *conn
         _sessions[conn] = std::move(fresh);
         const uint64_t serial = s->serial;
         _reactor.startTimer(
-            kHandshakeTimeoutNs,
+            _helloTimeoutNs,
             [this, conn, serial, alive = _alive] {
                 if (!*alive)
                     return;
                 Session *t = session(conn);
                 if (t != nullptr && t->serial == serial && t->state != Session::State::Ready)
-                    closeSession(*t, "protocol-error", "no Hello within 10 s");
+                    closeSession(*t, "protocol-error", "no Hello within " + helloTimeoutText());
             },
             s->handshakeTimer);
     }
@@ -515,6 +520,18 @@ void PeerNetwork::onConnected(Listener &listener, lanspread_transport_conn *conn
             s->fingerprint = base::toHex(remote->key_fingerprint, remote->key_fingerprint_len);
     }
     s->state = Session::State::Handshaking;
+    if (!s->outgoing && overAddressCap(*s)) {
+        // Closed before it costs a Hello timer's worth of waiting: a flood from one address
+        // holds at most max_connections_per_address sessions.
+        ++_refusals.connectionsPerAddress;
+        logRefusal("connection " + s->remoteAddr +
+                   " refused: too-many-connections: " + std::to_string(_maxConnectionsPerAddress) +
+                   " connections from its address already (max_connections_per_address)");
+        s->silent = true;
+        s->state = Session::State::Closing;
+        vt(*s).close(conn, kAppErrorTooMany); // on_closed may run inside
+        return;
+    }
     if (s->fingerprint.size() != 64) {
         closeSession(*s, "identity-mismatch", "the transport reported no key fingerprint");
         return;
@@ -566,7 +583,10 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     _sessions.erase(it);
     if (s->handshakeTimer != 0)
         _reactor.stopTimer(s->handshakeTimer);
-    const std::string why = reason != nullptr && *reason ? reason : lanspread_status_name(status);
+    std::string why = reason != nullptr && *reason ? reason : lanspread_status_name(status);
+    if (s->state != Session::State::Ready && closedWithAppError(why, kAppErrorTooMany))
+        why = "too-many-connections: the peer holds too many connections from this address (" +
+              why + ")";
     if (s->dial != 0)
         attemptFailed(
             *s,
@@ -597,8 +617,7 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
     // transport (its idle timeout can beat the Hello timer): one line, as for a refusal here.
     if (!s->outgoing && !_stopping &&
         (s->state == Session::State::Connecting || s->state == Session::State::Handshaking))
-        log::warning(kSource,
-                     "connection " + s->remoteAddr + " refused: closed before its Hello: " + why);
+        logRefusal("connection " + s->remoteAddr + " refused: closed before its Hello: " + why);
     if (s->state != Session::State::Ready &&
         !(s->state == Session::State::Closing && !s->peerId.empty() && !s->silent))
         return;
@@ -612,7 +631,7 @@ void PeerNetwork::onClosed(lanspread_transport_conn *conn, lanspread_status stat
         const std::string peerId = s->peerId;
         uint64_t timer = 0;
         _reactor.startTimer(
-            kHandshakeTimeoutNs,
+            _helloTimeoutNs,
             [this, alive = _alive, peerId] {
                 if (*alive && !_stopping && readySession(peerId) == nullptr &&
                     _peers.find(peerId) != nullptr)
@@ -637,8 +656,8 @@ void PeerNetwork::closeSession(Session &s, const std::string &code, const std::s
         return;
     const bool wasReady = s.state == Session::State::Ready;
     if (!wasReady) {
-        log::warning(kSource, "connection " + (s.dialAddr.empty() ? s.remoteAddr : s.dialAddr) +
-                                  " refused: " + code + ": " + why);
+        logRefusal("connection " + (s.dialAddr.empty() ? s.remoteAddr : s.dialAddr) +
+                   " refused: " + code + ": " + why);
         // Refused by either side: the connect command fails with self-connect when it reached
         // this very peer, and with connect-failed naming the refusal otherwise.
         const contract::Failure failure =

@@ -21,13 +21,17 @@ namespace lanspread::kernel::peers {
 namespace network_detail {
 inline constexpr const char *kSource = "peer";
 inline constexpr uint64_t kNoStream = UINT64_MAX;
-inline constexpr uint64_t kHandshakeTimeoutNs = 10'000'000'000ull;
 inline constexpr std::size_t kServeBlock = 1u << 20; // bytes read from disk per worker job
 // Bytes queued for the transport per stream.
 inline constexpr std::size_t kServeReadAhead = 2u << 20;
 inline constexpr uint64_t kAppErrorProtocol = 1;
 inline constexpr uint64_t kAppErrorGoodbye = 2;
 inline constexpr uint64_t kAppErrorDuplicate = 3; // "I keep our other connection"
+// "Too many connections from your address" (lanspread.max_connections_per_address).
+inline constexpr uint64_t kAppErrorTooMany = 4;
+// Refusal warnings logged one by one per second; the rest go into one line a second.
+inline constexpr unsigned kRefusalLogBurst = 10;
+inline constexpr uint64_t kRefusalLogWindowNs = 1'000'000'000ull;
 inline constexpr uint64_t kRedialIntervalNs = 5'000'000'000ull;
 inline constexpr uint64_t kRedialForNs = 600'000'000'000ull; // keep trying a lost peer for 10 min
 inline constexpr uint64_t kCloseLingerNs = 250'000'000ull;   // lets a refusal reach the peer
@@ -97,6 +101,8 @@ struct PeerNetwork::Stream {
     // job reports back.
     bool aborted = false;
     bool finishQueued = false; // finishSoon() posted
+    // Refused at once as one request too many (too-many-requests): not counted as open.
+    bool refused = false;
     // Serving a chunk.
     bool serving = false;
     std::string serveGame;

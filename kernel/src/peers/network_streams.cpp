@@ -45,6 +45,23 @@ void PeerNetwork::onStreamOpened(lanspread_transport_conn *conn, uint64_t stream
                                            },
                                            nullptr},
             64u << 10); // a request is small: bound what a requester can make us buffer
+        if (overRequestCap(*s)) {
+            // One request too many: answered at once, its request never read (an honest
+            // downloader keeps far fewer in flight: docs/protocol.md, Serving).
+            ++_refusals.requestsPerPeer;
+            logRefusal("peer " + s->label() + ": request refused: too-many-requests: " +
+                       std::to_string(_maxRequestsPerPeer) +
+                       " requests open already (max_requests_per_peer)");
+            st.refused = true;
+            st.discard = true;
+            s->streams[streamId] = std::move(stream);
+            queueSend(*s, st,
+                      protocol::encode(protocol::ErrorReply{
+                          "too-many-requests", std::to_string(_maxRequestsPerPeer) +
+                                                   " requests are open on this connection"}),
+                      true);
+            return;
+        }
     }
     s->streams[streamId] = std::move(stream);
 }

@@ -86,6 +86,9 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
     _network->setPeerTimeout(uint64_t(_settings.peerTimeoutMs) * 1'000'000ull);
     _network->setTransportFallback(uint64_t(_settings.transportFallbackMs) * 1'000'000ull);
     _network->setPartyKey(_partyKey);
+    _network->setHelloTimeout(uint64_t(_settings.helloTimeoutMs) * 1'000'000ull);
+    _network->setMaxConnectionsPerAddress(std::size_t(_settings.maxConnectionsPerAddress));
+    _network->setMaxRequestsPerPeer(std::size_t(_settings.maxRequestsPerPeer));
     if (!transports.empty()) {
         Status listening = _network->start(transports, _settings.listenAddr);
         if (!listening)

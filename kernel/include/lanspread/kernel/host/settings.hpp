@@ -31,6 +31,14 @@ struct Settings {
     // lanspread.transport_fallback_ms: how long a dial waits for the preferred transport to
     // connect before it also tries the next one (QUIC over UDP a firewall drops -> TLS).
     int64_t transportFallbackMs = 1500;
+    // Limits under hostile load. lanspread.hello_timeout_ms: an incoming connection that sends
+    // no Hello this long (a dial with no HelloAck) is closed.
+    int64_t helloTimeoutMs = 10000;
+    // lanspread.max_connections_per_address: incoming connections one remote address may hold
+    // at once (loopback not capped); a real peer needs one.
+    int64_t maxConnectionsPerAddress = 8;
+    // lanspread.max_requests_per_peer: requests one peer may have open here at once.
+    int64_t maxRequestsPerPeer = 64;
 
     // lanspread.party_key (a passphrase) or lanspread.party_key_file (a file holding the
     // secret): at most one, not empty. Neither: no party key, anyone on the LAN may join.

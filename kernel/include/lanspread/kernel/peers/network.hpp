@@ -119,6 +119,24 @@ class PeerNetwork {
     bool partyKeyRefused(const std::string &peerId) const {
         return _partyKeyRefused.count(peerId) != 0;
     }
+    // Limits under hostile load (docs/configuration.md). How long an incoming connection may
+    // take to send its Hello, and a dial to get its HelloAck, before it is closed.
+    void setHelloTimeout(uint64_t ns) { _helloTimeoutNs = ns; }
+    // Incoming connections from one remote address held at once (Hello pending or connected);
+    // one more is closed as soon as its transport reports it (close code 4). Loopback
+    // addresses are not capped: every peer on this machine comes from one of them.
+    void setMaxConnectionsPerAddress(std::size_t n) { _maxConnectionsPerAddress = n; }
+    // Requests (streams) one peer may have open here at once; one more is answered with Error
+    // `too-many-requests` at once, its request unread.
+    void setMaxRequestsPerPeer(std::size_t n) { _maxRequestsPerPeer = n; }
+    // What the limits refused so far, and the refusal lines the log's rate limit held back
+    // (each is counted in a summary line instead). Tests and diagnostics.
+    struct Refusals {
+        uint64_t connectionsPerAddress = 0;
+        uint64_t requestsPerPeer = 0;
+        uint64_t linesSuppressed = 0;
+    };
+    const Refusals &refusals() const { return _refusals; }
 
     // The first (preferred) transport's bound listener "ip:port" ("" before start()).
     const std::string &listenAddr() const { return _listenAddr; }
@@ -253,6 +271,16 @@ class PeerNetwork {
     void retireStream(Session &s, uint64_t streamId);
     // Takes `bytes` of upload budget, or false (the stream is queued for the refill timer).
     bool takeUploadBudget(Session &s, Stream &st, std::size_t bytes);
+    // Limits (network_limits.cpp). Whether an incoming session's address already holds the
+    // most connections it may; whether a peer already has the most requests open it may.
+    bool overAddressCap(const Session &s) const;
+    bool overRequestCap(const Session &s) const;
+    // A refusal's warning line, rate-limited: at most kRefusalLogBurst a second one by one,
+    // the rest counted in one line when the second is up (a flood is not a log flood).
+    void logRefusal(const std::string &line);
+    // The Hello timeout as its refusal says it ("10 s", "1500 ms").
+    std::string helloTimeoutText() const;
+    void flushRefusalLog();
 
     host::Reactor &_reactor;
     host::WorkerPool &_workers;
@@ -288,6 +316,15 @@ class PeerNetwork {
     uint64_t _pingNonce = 0;
     uint64_t _uploadTimer = 0;
     std::vector<std::tuple<lanspread_transport_conn *, uint64_t, uint64_t>> _uploadWaiters;
+    uint64_t _helloTimeoutNs = 10'000'000'000ull;
+    std::size_t _maxConnectionsPerAddress = 8;
+    std::size_t _maxRequestsPerPeer = 64;
+    Refusals _refusals;
+    uint64_t _refusalWindowNs = 0; // when the current second of refusal lines began
+    unsigned _refusalLinesInWindow = 0;
+    uint64_t _refusalsHeld = 0; // refusals not logged one by one in this window
+    std::string _refusalLatest; // the latest of them
+    uint64_t _refusalTimer = 0;
     std::optional<PartyKey> _partyKey;
     std::set<std::string> _partyKeyRefused; // peer ids, until restart
     std::shared_ptr<bool> _alive;
