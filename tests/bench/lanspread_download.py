@@ -10,7 +10,11 @@ mib_per_s is the receiver's own download-finished figure (first request to versi
 committed, every chunk SHA-256-verified and written). The downloaded copy is compared with
 the source by size and SHA-256 of its first and last MiB, then removed.
 
-    lanspread_download.py BUILD_DIR BLOB WORK_DIR [TRANSPORT]
+    lanspread_download.py BUILD_DIR BLOB WORK_DIR [TRANSPORT] [key]
+
+With "key", both peers hold the same party key (lanspread.party_key, docs/configuration.md)
+and the row is download-<transport>-key: the key costs one handshake exchange, nothing per
+byte, so this row should match the keyless one.
 """
 import hashlib
 import json
@@ -26,6 +30,9 @@ build, blob, work = sys.argv[1:4]
 transport = sys.argv[4] if len(sys.argv) > 4 else "quic"
 if transport not in ("quic", "tls"):
     raise SystemExit(f"lanspread_download: TRANSPORT is quic or tls, not {transport}")
+keyed = len(sys.argv) > 5 and sys.argv[5] == "key"
+if len(sys.argv) > 5 and not keyed:
+    raise SystemExit(f"lanspread_download: the fifth argument is 'key' or nothing, not {sys.argv[5]}")
 plugins = ("org.lanspread.frontend.cli,org.lanspread.unpacker.libarchive,"
            f"org.lanspread.transport.{transport}")
 lanspreadd = os.path.join(build, "bin", "lanspreadd")
@@ -51,8 +58,14 @@ class Peer:
         self.games = os.path.join(root, "games")
         os.makedirs(self.games, exist_ok=True)
         os.makedirs(os.path.join(root, "state"), exist_ok=True)
+        config = []
+        if keyed:
+            ini = os.path.join(root, "lanspread.ini")
+            with open(ini, "w") as f:
+                f.write("[lanspread]\nparty_key = b1 bench party\n")
+            config = ["--config", ini]
         self.proc = subprocess.Popen(
-            [lanspreadd, "--games", self.games, "--state", os.path.join(root, "state"),
+            [lanspreadd, *config, "--games", self.games, "--state", os.path.join(root, "state"),
              "--catalog", catalog, "--listen", "127.0.0.1:0", "--name", name,
              "--plugins", plugins, "--log-level", "warning"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -136,5 +149,5 @@ if os.path.getsize(copy) != size or edge_hash(copy) != edge_hash(blob):
 receiver.stop()
 source.stop()
 gib = size / 2**30
-print(f"download-{transport} {done['mib_per_s']:.1f} {cpu_rx / gib:.3f} {cpu_tx / gib:.3f} {rss:.1f}")
+print(f"download-{transport}{'-key' if keyed else ''} {done['mib_per_s']:.1f} {cpu_rx / gib:.3f} {cpu_tx / gib:.3f} {rss:.1f}")
 shutil.rmtree(work, ignore_errors=True)

@@ -7,6 +7,7 @@
 #   tests/bench/run-b1.sh [BUILD_DIR]        (default build/release)
 #   env: GIB=2 RUNS=3 OUT=<BUILD_DIR>/bench TRANSPORTS="quic tls"
 #        QUIC_SET="cc=bbr max_udp_payload=1472" (transport-quic keys for its pump)
+#        PARTY_KEY=1 adds a download row per transport with both peers holding a party key
 #
 # Needs: iperf3, nginx (nginx-light), curl, python3 (scripts/bench-packages.txt, installed by this script). nginx runs
 # from a temporary prefix with its own config on 127.0.0.1 and is stopped afterwards.
@@ -18,6 +19,7 @@ RUNS=${RUNS:-3}
 OUT=${OUT:-$BUILD/bench}
 QUIC_SET=${QUIC_SET:-}
 TRANSPORTS=${TRANSPORTS:-quic tls}
+PARTY_KEY=${PARTY_KEY:-0}
 PUMP=$BUILD/bin/transport_pump
 PLUGINS=$BUILD/lib/lanspread/plugins
 
@@ -156,8 +158,8 @@ PY
 
 # A whole lanspread download: two lanspreadd processes, GetChunk over TRANSPORT, every chunk
 # SHA-256-verified and written to disk on the receiver (tests/bench/lanspread_download.py).
-run_download() { # TRANSPORT
-  python3 "$(dirname "$0")/lanspread_download.py" "$BUILD" "$WORK/www/blob" "$WORK/download" "$1" \
+run_download() { # TRANSPORT [key]
+  python3 "$(dirname "$0")/lanspread_download.py" "$BUILD" "$WORK/www/blob" "$WORK/download" "$@" \
     >>"$RESULTS"
 }
 
@@ -166,6 +168,7 @@ for run in $(seq "$RUNS"); do
   echo "run-b1: run $run/$RUNS" >&2
   for t in $TRANSPORTS; do
     run_download "$t"
+    [[ $PARTY_KEY == 1 ]] && run_download "$t" key
     run_pump "$t"
   done
   run_curl
@@ -192,11 +195,13 @@ report = {"benchmark": "B1 loopback single-source transfer", "gib": float(gib), 
           "quic_settings": quic_set, "hardware": hardware, "tools": {}}
 names = {"download-quic": "lanspread download over transport-quic (2 lanspreadd, verified, written to disk)",
          "download-tls": "lanspread download over transport-tls (2 lanspreadd, verified, written to disk)",
+         "download-quic-key": "the same over transport-quic, both peers holding a party key",
+         "download-tls-key": "the same over transport-tls, both peers holding a party key",
          "pump-quic": "transport-quic alone (transport_pump, 2 processes)",
          "pump-tls": "transport-tls alone (transport_pump, 2 processes)",
          "curl": "curl from nginx (sendfile)", "iperf3": "iperf3 TCP (ceiling)"}
 # Each row's own transport's pump is its "× pump"; curl and iperf3 are set against quic's.
-pump_of = lambda t: "pump-" + (t.split("-", 1)[1] if "-" in t else "quic")
+pump_of = lambda t: "pump-" + (t.split("-")[1] if "-" in t else "quic")
 for t, r in rows.items():
     report["tools"][t] = {
         "name": names[t], "mib_per_s": [v[0] for v in r],
@@ -216,7 +221,8 @@ lines = [f"## B1: {gib} GiB over loopback, {runs} runs each, interleaved",
          "",
          "| what | median MiB/s | min | max | receiver CPU s/GiB | sender CPU s/GiB | × curl/nginx | × iperf3 | × pump | receiver peak RSS MiB |",
          "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-for t in ("download-quic", "download-tls", "pump-quic", "pump-tls", "curl", "iperf3"):
+for t in ("download-quic", "download-quic-key", "download-tls", "download-tls-key", "pump-quic",
+          "pump-tls", "curl", "iperf3"):
     if t not in report["tools"]:
         continue
     e = report["tools"][t]
