@@ -8,4 +8,10 @@ if(LANSPREAD_SANITIZE)
   add_compile_options(-fsanitize=${LANSPREAD_SANITIZE} -fno-sanitize-recover=all
                       -fno-omit-frame-pointer)
   add_link_options(-fsanitize=${LANSPREAD_SANITIZE} -fno-sanitize-recover=all)
+  # GCC 12 at -O2 with ASan reports -Wmaybe-uninitialized inside libstdc++'s own std::regex and
+  # std::function (control_service_test, contract_test), which -Werror would turn into a failed
+  # build; the sanitizers themselves check what that warning guesses at.
+  if(CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    add_compile_options(-Wno-maybe-uninitialized)
+  endif()
 endif()
