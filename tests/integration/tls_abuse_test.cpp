@@ -71,8 +71,15 @@ constexpr int64_t kPromptMs = 3000;
 // The victim's RSS may grow by this much while the 200 half-open connections are pending and
 // the honest peer downloads: each pending connection holds a socket and a TLS session, about
 // 58 KiB (measured: +13 MiB in all). A 64 KiB read buffer per connection again (+12.5 MiB)
-// would not fit.
+// would not fit. Under AddressSanitizer (the asan-ubsan preset builds the victim with it too)
+// every allocation carries redzones and freed blocks sit in ASan's quarantine, so the same
+// 200 connections measure +21 MiB there: the budget doubles. There it catches only gross
+// growth; the release build's run is the one that refuses a 64 KiB buffer per connection.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr int64_t kHalfOpenRssBudgetKiB = 40 * 1024;
+#else
 constexpr int64_t kHalfOpenRssBudgetKiB = 20 * 1024;
+#endif
 
 constexpr const char *kPlugins = "org.lanspread.frontend.cli,org.lanspread.transport.tls";
 
