@@ -220,6 +220,13 @@ std::size_t countLogs(const FakeHost &host, const std::string &text) {
     return n;
 }
 
+// Whether the server closed a raw TCP connection (EOF or an error, not "nothing yet").
+bool closedByServer(int fd) {
+    char first = 0;
+    const long n = ::recv(fd, &first, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
 int rawConnect(const std::string &address) {
     const auto colon = address.rfind(':');
     sockaddr_in sa{};
@@ -510,11 +517,6 @@ class TransportTlsTest : public CppUnit::TestFixture {
         server.host.setConfig("max_pending_handshakes_per_address", "2");
         server.host.setConfig("handshake_timeout_ms", "600000");
         const std::string address = server.listen();
-        const auto closedByServer = [](int fd) {
-            char first = 0;
-            const long n = ::recv(fd, &first, 1, MSG_DONTWAIT);
-            return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-        };
         std::vector<int> loopback;
         for (int i = 0; i < 4; ++i)
             loopback.push_back(rawConnect(address));
@@ -589,11 +591,6 @@ class TransportTlsTest : public CppUnit::TestFixture {
         server.host.setConfig("max_pending_handshakes", "3");
         server.host.setConfig("handshake_timeout_ms", "600000");
         const std::string address = server.listen();
-        const auto closedByServer = [](int fd) {
-            char first = 0;
-            const long n = ::recv(fd, &first, 1, MSG_DONTWAIT);
-            return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
-        };
         std::vector<int> silent;
         for (int i = 0; i < 3; ++i)
             silent.push_back(rawConnect(address));
