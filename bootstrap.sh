@@ -59,7 +59,11 @@ if [[ "$mode" != test || -n "${LANSPREAD_PRESET:-}" ]]; then
   case "$mode" in
     peer)
       peer_hint
-      exec "$build_dir/bin/lanspreadd"
+      # The embedded default plugins and the web page (not in the default list: one fixed
+      # port per machine); its URL, with the access token, is the log's first warning line.
+      plugins=$("$build_dir/bin/lanspreadd" --help | sed -n 's/^ *plugins = //p' | head -n 1)
+      echo "bootstrap: the web page: open the URL the peer prints (http://127.0.0.1:7878/?token=...)"
+      exec "$build_dir/bin/lanspreadd" --plugins "${plugins:+$plugins,}org.lanspread.frontend.web"
       ;;
     test)
       exec ctest --preset "$preset"
