@@ -146,11 +146,16 @@ function errorSentence(what, error) {
     return 'Could not ' + what + ': ' + reason + ' (' + code + ').';
 }
 
-function showMessage(kind, text) {
+// key, when given, names a message that replaces the previous one of that key (and that
+// clearMessage(key) removes once the problem is gone).
+function showMessage(kind, text, key) {
     const box = $('messages');
+    if (key)
+        clearMessage(key);
     const item = el('div', {
         class : 'message ' + kind,
         'data-kind' : kind,
+        'data-key' : key,
         role : kind === 'error' ? 'alert' : 'status'
     });
     item.appendChild(el('span', {class : 'message-text'}, text));
@@ -168,6 +173,12 @@ function showMessage(kind, text) {
         box.lastElementChild.remove();
     if (kind !== 'error')
         setTimeout(() => item.remove(), INFO_MESSAGE_MS);
+}
+
+function clearMessage(key) {
+    for (const old of $('messages').querySelectorAll('.message'))
+        if (old.dataset.key === key)
+            old.remove();
 }
 
 // ---- commands ----
@@ -249,14 +260,22 @@ async function fetchState() {
         if (!response.ok || !json || json.ok !== true) {
             const error = (json && json.error) ||
                           {code : 'http-' + response.status, message : 'HTTP ' + response.status};
-            showMessage('error', errorSentence('load the peer\'s state', error));
+            showMessage('error', errorSentence('load the peer\'s state', error), 'state');
+            retryLater();
             return false;
         }
         applySnapshot(json);
+        clearMessage('state');
+        // The first snapshot (or the first after the stream was refused) starts the stream.
+        if (!source)
+            openStream();
         return true;
     } catch (e) {
-        showMessage('error', errorSentence('load the peer\'s state',
-                                           {code : 'network', message : String(e)}));
+        showMessage(
+            'error',
+            errorSentence('load the peer\'s state', {code : 'network', message : String(e)}),
+            'state');
+        retryLater();
         return false;
     } finally {
         fetching = false;
@@ -528,7 +547,17 @@ function applyEvent(id, ev) {
 // ---- the event stream ----
 
 let source = null;
-let reopenTimer = null;
+let retryTimer = null;
+
+// A fresh snapshot in a while (which also reopens a refused stream).
+function retryLater() {
+    if (retryTimer !== null)
+        return;
+    retryTimer = setTimeout(() => {
+        retryTimer = null;
+        fetchState();
+    }, 3000);
+}
 
 function setStreamState(state, text) {
     const pill = $('stream-state');
@@ -542,7 +571,15 @@ function openStream() {
     // since= for the first connection; on a reconnect the browser adds Last-Event-ID itself.
     // Either way an event seen twice is skipped by its id.
     source = new EventSource(API + '/events?since=' + encodeURIComponent(model.lastEventId));
-    source.onopen = () => setStreamState('open', 'live');
+    let opened = false;
+    source.onopen = () => {
+        setStreamState('open', 'live');
+        // A reconnect (the browser's own, after a dropped connection): the peer may have
+        // restarted and counts its event ids from 1 again, so start over from a snapshot.
+        if (opened)
+            fetchState();
+        opened = true;
+    };
     source.onmessage = (msg) => {
         let ev;
         try {
@@ -562,13 +599,7 @@ function openStream() {
             setStreamState('closed', 'disconnected, retrying…');
             source.close();
             source = null;
-            if (reopenTimer === null) {
-                reopenTimer = setTimeout(async () => {
-                    reopenTimer = null;
-                    await fetchState();
-                    openStream();
-                }, 3000);
-            }
+            retryLater();
         } else {
             setStreamState('connecting', 'reconnecting…');
         }
@@ -1005,15 +1036,8 @@ function setupForms() {
 
 // ---- start ----
 
-async function start() {
-    if (!(await fetchState())) {
-        // Without a first snapshot there is nothing to follow; try again until the peer answers.
-        setStreamState('closed', 'cannot load, retrying…');
-        setTimeout(start, 3000);
-        return;
-    }
-    openStream();
-}
+// The first snapshot opens the stream; until one loads, fetchState tries again every 3 s.
+function start() { fetchState(); }
 
 let started = false;
 function boot() {
