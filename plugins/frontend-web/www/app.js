@@ -951,9 +951,13 @@ function renderPeers() {
         const games = (r.games || []).length;
         const partials = (r.partials || []).length;
         let liveness;
+        let livenessTitle = null;
         if (p.connected) {
-            liveness = p.since ? 'connected since ' + formatTime(p.since)
-                               : 'connected (before ' + formatTime(p.seenBy) + ')';
+            // list-peers has no connection time: for a peer that was already connected when
+            // the page loaded, only that much is known.
+            liveness = p.since ? 'connected since ' + formatTime(p.since) : 'connected';
+            if (!p.since)
+                livenessTitle = 'connected before the page loaded at ' + formatTime(p.seenBy);
         } else {
             liveness =
                 'lost at ' + formatTime(p.lostAt) + (p.lostReason ? ': ' + p.lostReason : '');
@@ -963,7 +967,8 @@ function renderPeers() {
                   cell('Address', r.addr || '?', {class : 'mono'}), cell('Transport', transport),
                   cell('Games', games + (partials ? ' + ' + partials + ' partial' : ''),
                        {'data-games' : games}),
-                  cell('Liveness', liveness, {class : p.connected ? 'live' : 'gone'}));
+                  cell('Liveness', liveness,
+                       {class : p.connected ? 'live' : 'gone', title : livenessTitle}));
         return tr;
     });
     $('peers-empty').hidden = items.length > 0;
