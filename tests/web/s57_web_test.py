@@ -16,11 +16,13 @@ Set LANSPREAD_KEEP_LAB=1 to keep the lab dir (games, states, logs) after the run
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import os
 import queue
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -222,7 +224,7 @@ class Page:
         opts.set_capability('goog:loggingPrefs', {'browser': 'ALL'})
         self.service = Service(CHROMEDRIVER, log_output=os.path.join(lab, 'chromedriver.log'))
         self.driver = webdriver.Chrome(service=self.service, options=opts)
-        self.driver.set_page_load_timeout(30)
+        self.driver.set_page_load_timeout(60)
         self.driver.set_script_timeout(30)
         # A 1280x800 viewport (headless windows count their frame too).
         inner = self.js('return [window.innerWidth, window.innerHeight]')
@@ -232,7 +234,7 @@ class Page:
     def js(self, script, *args):
         return self.driver.execute_script(script, *args)
 
-    def wait(self, what, fn, timeout=20, interval=0.1):
+    def wait(self, what, fn, timeout=30, interval=0.1):
         deadline = time.monotonic() + timeout
         last_error = None
         while time.monotonic() < deadline:
@@ -270,7 +272,6 @@ class Page:
         shot = self.driver.execute_cdp_cmd('Page.captureScreenshot', {
             'format': 'png', 'captureBeyondViewport': True,
             'clip': {'x': 0, 'y': 0, 'width': width, 'height': height, 'scale': 1}})
-        import base64
         with open(path, 'wb') as f:
             f.write(base64.b64decode(shot['data']))
         self.shots.append((path, what))
@@ -336,10 +337,13 @@ def run(args, lab, page_holder, daemons):
 
     page = Page(args.artefacts, lab)
     page_holder.append(page)
+    log('browser started')
     page.driver.get(url)
 
     # ---- the page loaded: this peer's status, the plugins, a live stream ----
-    page.wait('the status', lambda: page.attr('#status', 'data-ready') == 'true')
+    # (generous: on a loaded machine Chromium's first page load can take many seconds)
+    page.wait('the status', lambda: page.attr('#status', 'data-ready') == 'true', timeout=60)
+    log('page loaded')
     if page.attr('#status', 'data-peer-id') != receiver.peer_id:
         raise Failure('the status shows peer %r, the receiver is %r' %
                       (page.attr('#status', 'data-peer-id'), receiver.peer_id))
@@ -410,9 +414,16 @@ def run(args, lab, page_holder, daemons):
         raise Failure('the first reading is already the whole game (%d of %d): the download was '
                       'too fast to watch' % (first, bar_total))
     log('bar, first reading: %d of %d bytes' % (first, bar_total))
-    # The rate, the ETA and the source: the line under the bar.
-    page.wait('a rate and an ETA', lambda: 'MiB/s' in (page.text('[data-download="%s"] .download-rate' % GAME) or '') and
-              'ETA' in (page.text('[data-download="%s"] .download-eta' % GAME) or ''))
+    # The rate (from download-progress: above 0 once bytes flow) and the ETA under the bar.
+    def rate():
+        text = page.text('[data-download="%s"] .download-rate' % GAME) or ''
+        match = re.fullmatch(r'([0-9]+\.[0-9]) MiB/s', text)
+        return float(match.group(1)) if match else 0.0
+    shown_rate = page.wait('a rate above 0 MiB/s', lambda: rate() > 0 and rate(), timeout=10)
+    eta = page.text('[data-download="%s"] .download-eta' % GAME) or ''
+    if not re.fullmatch(r'ETA [0-9]+:[0-9]{2}', eta):
+        raise Failure('the ETA reads %r' % eta)
+    log('rate %.1f MiB/s, %s' % (shown_rate, eta))
     if page.one(game_row + ' button[data-action="cancel-download"]') is None:
         raise Failure('no cancel button on the game while it downloads')
     if page.one(download_button) is not None:
