@@ -881,6 +881,7 @@ function renderGames() {
     syncRows($('games'), items, (g) => g.id,
              (g) => JSON.stringify([ g.local, g.remote, g.op, g.actions ]), buildGameRow);
     $('games-empty').hidden = items.length > 0;
+    $('games-table').hidden = items.length === 0;
 }
 
 function buildGameRow(g) {
@@ -972,6 +973,7 @@ function renderPeers() {
         return tr;
     });
     $('peers-empty').hidden = items.length > 0;
+    $('peers-table').hidden = items.length === 0;
 }
 
 // ---- forms ----
