@@ -254,7 +254,7 @@ class LanspreaddTest : public CppUnit::TestFixture {
     void everyHumanModeCommandIsKnownToTheKernel() {
         ChildProcess peer(LANSPREADD_PATH, {"--plugins", "org.lanspread.frontend.cli"}, _dir,
                           _dir + "/stderr.log");
-        const std::vector<std::string> names = lanspread::plugins::cli::humanCommandNames();
+        const std::vector<std::string> names = lanspread::human::humanCommandNames();
         CPPUNIT_ASSERT(names.size() >= 10);
         std::string lines;
         for (const auto &name : names)

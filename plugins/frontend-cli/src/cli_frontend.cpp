@@ -24,6 +24,12 @@
 
 namespace lanspread::plugins::cli {
 
+using human::displayWidth;
+using human::HumanLine;
+using human::humanHelp;
+using human::HumanPrinter;
+using human::parseHumanLine;
+
 namespace {
 
 // A command line longer than the control service reads is not buffered whole: its first

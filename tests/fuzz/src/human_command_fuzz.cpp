@@ -1,9 +1,9 @@
-// Fuzz target: frontend-cli's human-mode command line (plugins/frontend-cli/src/
-// human_command.cpp), what a person types, quotes and backslashes included. Input:
-// [id: len8 + bytes][line without '\n']. Invariants: parseHumanLine never crashes; a Command's json
-// is one JSON object (checked with Poco's parser whenever the line and id are valid UTF-8) whose
-// "id" is the id given and whose "cmd" is the command's name, one of humanCommandNames(); an Error
-// says why in one line; jsonQuote of any valid UTF-8 text parses back to that text.
+// Fuzz target: the human-mode command line (frontends/human/src/human_command.cpp), what a
+// person types, quotes and backslashes included. Input: [id: len8 + bytes][line without '\n'].
+// Invariants: parseHumanLine never crashes; a Command's json is one JSON object (checked with
+// Poco's parser whenever the line and id are valid UTF-8) whose "id" is the id given and whose
+// "cmd" is the command's name, one of humanCommandNames(); an Error says why in one line;
+// jsonQuote of any valid UTF-8 text parses back to that text.
 #include "fuzz_support.hpp"
 
 #include "human_command.hpp"
@@ -18,7 +18,7 @@
 #include <cstdint>
 #include <string>
 
-namespace cli = lanspread::plugins::cli;
+namespace cli = lanspread::human;
 using lanspread::fuzz::Bytes;
 using lanspread::fuzz::check;
 using lanspread::fuzz::validUtf8;

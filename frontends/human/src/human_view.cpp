@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
-namespace lanspread::plugins::cli {
+namespace lanspread::human {
 
 namespace {
 
@@ -355,4 +355,4 @@ std::string LiveArea::inputEntered(const std::string &echo, std::size_t echoRows
     return out + drawAll();
 }
 
-} // namespace lanspread::plugins::cli
+} // namespace lanspread::human

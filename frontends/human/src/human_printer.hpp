@@ -1,4 +1,4 @@
-// frontend-cli's human mode, from JSON to words: turns the control service's result and event
+// The human mode, from JSON to words: turns the control service's result and event
 // lines (docs/cli-contract.md) into what human_view draws — tables for lists, key: value lines for
 // status, one live bar per running download, one plain line per other event, and
 // `error: <code>: <message>` for failures. Returns the bytes to write; owns no fd.
@@ -12,7 +12,7 @@
 #include <map>
 #include <string>
 
-namespace lanspread::plugins::cli {
+namespace lanspread::human {
 
 class HumanPrinter {
   public:
@@ -54,4 +54,4 @@ class HumanPrinter {
     std::map<std::string, std::string> _peerNames; // peer_id -> name
 };
 
-} // namespace lanspread::plugins::cli
+} // namespace lanspread::human

@@ -11,7 +11,7 @@
 #include <sstream>
 #include <vector>
 
-namespace lanspread::plugins::cli {
+namespace lanspread::human {
 
 namespace {
 
@@ -509,4 +509,4 @@ std::string HumanPrinter::event(const std::string &line) {
     return message(name + (fields.empty() ? std::string() : ": " + fields));
 }
 
-} // namespace lanspread::plugins::cli
+} // namespace lanspread::human

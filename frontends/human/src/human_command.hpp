@@ -1,4 +1,4 @@
-// frontend-cli's human mode, the command line: `<cmd> <game-or-addr> [key=value ...]` turned
+// The human mode's command line: `<cmd> <game-or-addr> [key=value ...]` turned
 // into the JSON command of docs/cli-contract.md, or into a clear message when it cannot be
 // one (such a line is never sent). Pure: no I/O, no JSON library.
 //
@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-namespace lanspread::plugins::cli {
+namespace lanspread::human {
 
 struct HumanLine {
     enum class Kind {
@@ -43,4 +43,4 @@ std::vector<std::string> humanCommandNames();
 // The JSON text of a string (quotes included; ", \ and control characters escaped).
 std::string jsonQuote(std::string_view text);
 
-} // namespace lanspread::plugins::cli
+} // namespace lanspread::human

@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-using lanspread::plugins::cli::humanCommandNames;
-using lanspread::plugins::cli::humanHelp;
-using lanspread::plugins::cli::HumanLine;
-using lanspread::plugins::cli::jsonQuote;
-using lanspread::plugins::cli::parseHumanLine;
+using lanspread::human::humanCommandNames;
+using lanspread::human::humanHelp;
+using lanspread::human::HumanLine;
+using lanspread::human::jsonQuote;
+using lanspread::human::parseHumanLine;
 
 namespace {
 

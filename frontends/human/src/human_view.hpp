@@ -1,4 +1,4 @@
-// frontend-cli's human mode, the pure part of what people see: text sanitising, display
+// The human mode, the pure part of what people see: text sanitising, display
 // widths, aligned tables, byte/rate/ETA formatting, the progress-bar line, and LiveArea, the
 // model of the live bars at the bottom of a terminal (it returns the bytes to write, ANSI
 // escapes included, and owns no file descriptor). No JSON and no I/O here.
@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace lanspread::plugins::cli {
+namespace lanspread::human {
 
 // ---- text ----
 
@@ -119,4 +119,4 @@ class LiveArea {
     std::size_t _drawn = 0;
 };
 
-} // namespace lanspread::plugins::cli
+} // namespace lanspread::human

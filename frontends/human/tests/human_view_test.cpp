@@ -8,7 +8,7 @@
 #include <sstream>
 #include <vector>
 
-using namespace lanspread::plugins::cli;
+using namespace lanspread::human;
 
 namespace {
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <optional>
 
-namespace lanspread::plugins::cli {
+namespace lanspread::human {
 
 namespace {
 
@@ -307,4 +307,4 @@ std::string humanHelp() {
     return out + "\n  help\n      this list";
 }
 
-} // namespace lanspread::plugins::cli
+} // namespace lanspread::human
