@@ -37,6 +37,10 @@ struct DownloadView {
 
 class DownloadTracker {
   public:
+    // lastIdBefore: the id the EventLog holds when no event has come yet (its firstId - 1),
+    // what the first snapshot reports as the newest event it reflects.
+    explicit DownloadTracker(uint64_t lastIdBefore = 0) : _appliedThroughId(lastIdBefore) {}
+
     // Applies one kernel event (a parsed event line) numbered `id` by the EventLog. Events
     // that are not about downloads are ignored. Thread: reactor.
     void apply(const Poco::JSON::Object &event, uint64_t id);
@@ -53,7 +57,7 @@ class DownloadTracker {
   private:
     mutable std::mutex _mutex;
     std::map<std::string, DownloadView> _downloads;
-    uint64_t _appliedThroughId = 0;
+    uint64_t _appliedThroughId;
 };
 
 } // namespace lanspread::plugins::web

@@ -2,7 +2,8 @@
 
 namespace lanspread::plugins::web {
 
-EventLog::EventLog(std::size_t capacity) : _capacity(capacity == 0 ? 1 : capacity) {}
+EventLog::EventLog(std::size_t capacity, uint64_t firstId)
+    : _capacity(capacity == 0 ? 1 : capacity), _newestId(firstId == 0 ? 0 : firstId - 1) {}
 
 uint64_t EventLog::append(std::string line) {
     uint64_t id = 0;

@@ -2,13 +2,20 @@
 
 #include <Poco/JSON/Parser.h>
 
+#include <chrono>
 #include <memory>
 
 namespace lanspread::plugins::web {
 
 WebContext::WebContext(Host host, ControlClient control, WebSettings settings)
     : _host(host), _control(control), _settings(std::move(settings)),
-      _events(static_cast<std::size_t>(_settings.replayEvents)) {}
+      _firstEventId(static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                              std::chrono::system_clock::now().time_since_epoch())
+                                              .count()) *
+                        1000 +
+                    1),
+      _events(static_cast<std::size_t>(_settings.replayEvents), _firstEventId),
+      _downloads(_firstEventId - 1) {}
 
 void WebContext::onEvent(const std::string &line) {
     const uint64_t id = _events.append(line);

@@ -74,6 +74,7 @@ class WebContext : public std::enable_shared_from_this<WebContext> {
     ControlClient _control;
     WebSettings _settings;
     std::string _token;
+    uint64_t _firstEventId; // from the clock: see EventLog's constructor
     EventLog _events;
     DownloadTracker _downloads;
 

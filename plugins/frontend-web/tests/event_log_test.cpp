@@ -18,6 +18,7 @@ class EventLogTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUpToDateReaderWaitsAndTimesOut);
     CPPUNIT_TEST(testWaitingReaderWakesOnAppend);
     CPPUNIT_TEST(testCloseWakesWaitingReader);
+    CPPUNIT_TEST(testIdsFromAnEarlierRunAreAGap);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -104,6 +105,17 @@ class EventLogTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(std::chrono::steady_clock::now() - start < 2s);
         CPPUNIT_ASSERT(batch.closed);
         CPPUNIT_ASSERT(log.after(0, 5s).closed); // and later calls return at once
+    }
+
+    void testIdsFromAnEarlierRunAreAGap() {
+        EventLog log(4, 5000); // a later run: ids from 5000
+        CPPUNIT_ASSERT_EQUAL(uint64_t(4999), log.newestId());
+        CPPUNIT_ASSERT(log.after(4999, 0ms).entries.empty()); // up to date, nothing missed
+        CPPUNIT_ASSERT_EQUAL(uint64_t(5000), log.append("a"));
+        CPPUNIT_ASSERT(!log.after(4999, 0ms).gap);
+        auto old = log.after(17, 0ms); // the earlier run's id 17
+        CPPUNIT_ASSERT(old.gap);
+        CPPUNIT_ASSERT_EQUAL(uint64_t(5000), old.oldestId);
     }
 };
 

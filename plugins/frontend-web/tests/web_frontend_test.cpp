@@ -302,7 +302,7 @@ class WebFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(wrong.body.find("wrong") != std::string::npos);
         Reply ok = request("GET", "/api/v1/state", auth());
         CPPUNIT_ASSERT_EQUAL_MESSAGE(ok.body, 200, ok.status);
-        CPPUNIT_ASSERT(ok.body.find("\"last_event_id\":0") != std::string::npos);
+        CPPUNIT_ASSERT(ok.body.find("\"last_event_id\":") != std::string::npos);
         CPPUNIT_ASSERT(ok.body.find("\"state_dir\":\"" + _dir + "\"") != std::string::npos);
         CPPUNIT_ASSERT(ok.body.find("\"games\":{\"local\":[],\"remote\":[]}") != std::string::npos);
         CPPUNIT_ASSERT_EQUAL(200, request("GET", "/api/v1/state?token=" + _token).status);
@@ -366,39 +366,58 @@ class WebFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(before, _control->lines().size()); // none reached the kernel
     }
 
+    uint64_t lastEventId() {
+        Reply state = request("GET", "/api/v1/state", auth());
+        const auto at = state.body.find("\"last_event_id\":");
+        CPPUNIT_ASSERT_MESSAGE(state.body, at != std::string::npos);
+        return std::stoull(state.body.substr(at + 16));
+    }
+
     void testEventsHaveIdsAndReplayAfterReconnect() {
         start();
+        // Ids start from the clock, so any id of an earlier run of the peer is below them.
+        const uint64_t base = lastEventId();
+        const uint64_t nowMs =
+            static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      std::chrono::system_clock::now().time_since_epoch())
+                                      .count());
+        CPPUNIT_ASSERT(base >= (nowMs - 60000) * 1000 && base <= nowMs * 1000);
+        const auto id = [&](uint64_t n) { return std::to_string(base + n); };
         publish(R"({"event":"peer-connected","ts_ms":1,"peer_id":"a"})");
         publish(
             R"({"event":"download-begin","ts_ms":2,"game":"ggoo","bytes_total":10,"bytes_resumed":0,"peers":[]})");
         publish(
             R"({"event":"download-progress","ts_ms":3,"game":"ggoo","bytes_done":5,"bytes_total":10})");
-        auto all = readEvents(auth(), "/api/v1/events?since=0", 3);
+        auto all = readEvents(auth(), "/api/v1/events?since=" + id(0), 3);
         CPPUNIT_ASSERT_EQUAL(std::size_t(3), all.size());
-        CPPUNIT_ASSERT_EQUAL(std::string(R"(1 {"event":"peer-connected","ts_ms":1,"peer_id":"a"})"),
+        CPPUNIT_ASSERT_EQUAL(id(1) + R"( {"event":"peer-connected","ts_ms":1,"peer_id":"a"})",
                              all[0]);
-        CPPUNIT_ASSERT(all[2].rfind("3 {\"event\":\"download-progress\"", 0) == 0);
+        CPPUNIT_ASSERT(all[2].rfind(id(3) + " {\"event\":\"download-progress\"", 0) == 0);
         // Reconnecting the way a browser does (Last-Event-ID) gets only what came after.
-        auto rest = readEvents({{"Authorization", "Bearer " + _token}, {"Last-Event-ID", "2"}},
+        auto rest = readEvents({{"Authorization", "Bearer " + _token}, {"Last-Event-ID", id(2)}},
                                "/api/v1/events", 1);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), rest.size());
-        CPPUNIT_ASSERT(rest[0].rfind("3 ", 0) == 0);
-        // An id from before a restart: the stream says to start over from the state.
-        auto gap = readEvents(auth(), "/api/v1/events?since=99", 1);
-        CPPUNIT_ASSERT_MESSAGE(gap.at(0),
-                               gap.at(0).rfind("3 {\"event\":\"web-replay-gap\"", 0) == 0);
+        CPPUNIT_ASSERT(rest[0].rfind(id(3) + " ", 0) == 0);
+        // Ids this run never gave out (above the newest, or from an earlier run): the stream
+        // says to start over from the state.
+        for (const std::string &since : {id(99), std::string("5")}) {
+            auto gap = readEvents(auth(), "/api/v1/events?since=" + since, 1);
+            CPPUNIT_ASSERT_MESSAGE(
+                gap.at(0), gap.at(0).rfind(id(3) + " {\"event\":\"web-replay-gap\"", 0) == 0);
+        }
         // The state names the newest event its downloads reflect.
         Reply state = request("GET", "/api/v1/state", auth());
-        CPPUNIT_ASSERT(state.body.find("\"last_event_id\":3") != std::string::npos);
+        CPPUNIT_ASSERT(state.body.find("\"last_event_id\":" + id(3)) != std::string::npos);
         CPPUNIT_ASSERT(state.body.find("\"game\":\"ggoo\",\"bytes_done\":5") != std::string::npos);
         // A live event reaches a stream that is up to date.
-        auto live = std::async(std::launch::async,
-                               [&] { return readEvents(auth(), "/api/v1/events?since=3", 1); });
+        auto live = std::async(std::launch::async, [&] {
+            return readEvents(auth(), "/api/v1/events?since=" + id(3), 1);
+        });
         std::this_thread::sleep_for(200ms);
         publish(R"({"event":"download-cancelled","ts_ms":4,"game":"ggoo"})");
         auto got = live.get();
-        CPPUNIT_ASSERT_EQUAL(
-            std::string(R"(4 {"event":"download-cancelled","ts_ms":4,"game":"ggoo"})"), got.at(0));
+        CPPUNIT_ASSERT_EQUAL(id(4) + R"( {"event":"download-cancelled","ts_ms":4,"game":"ggoo"})",
+                             got.at(0));
         CPPUNIT_ASSERT_EQUAL(400, request("GET", "/api/v1/events?since=x", auth()).status);
     }
 
