@@ -194,11 +194,10 @@ std::string jsonQuote(std::string_view text) {
     return out + "\"";
 }
 
-HumanLine parseHumanLine(std::string_view line, std::string_view id) {
-    std::string error;
-    auto words = split(line, error);
-    if (!words)
-        return fail(error);
+namespace {
+
+// The command in words (already split and unquoted).
+HumanLine fromWords(const std::vector<Word> *words, std::string_view id) {
     if (words->empty())
         return HumanLine{};
     const std::string &name = words->front().text;
@@ -289,6 +288,27 @@ HumanLine parseHumanLine(std::string_view line, std::string_view id) {
     }
     out.json += "}";
     return out;
+}
+
+} // namespace
+
+HumanLine parseHumanLine(std::string_view line, std::string_view id) {
+    std::string error;
+    auto words = split(line, error);
+    if (!words)
+        return fail(error);
+    return fromWords(&*words, id);
+}
+
+HumanLine parseHumanWords(const std::vector<std::string> &args, std::string_view id) {
+    std::vector<Word> words;
+    for (const auto &arg : args) {
+        Word word;
+        word.text = arg;
+        word.eq = arg.find('='); // no quotes to hide an '=' behind: the shell removed them
+        words.push_back(std::move(word));
+    }
+    return fromWords(&words, id);
 }
 
 std::vector<std::string> humanCommandNames() {

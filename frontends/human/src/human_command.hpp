@@ -34,6 +34,11 @@ struct HumanLine {
 // Parses one typed line (without its newline); id becomes the command's "id".
 HumanLine parseHumanLine(std::string_view line, std::string_view id);
 
+// The same from words already split by a shell (a program's arguments): each argument is one
+// word, `key=value` at its first '='; a value is typed as an unquoted one would be (true/false,
+// integers), since the shell has removed the quotes. id becomes the command's "id".
+HumanLine parseHumanWords(const std::vector<std::string> &args, std::string_view id);
+
 // The commands and their usage, one per line, for `help` (no final newline).
 std::string humanHelp();
 

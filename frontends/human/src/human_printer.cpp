@@ -318,6 +318,37 @@ std::string HumanPrinter::close() {
     return out;
 }
 
+std::string HumanPrinter::leave() {
+    std::string out;
+    while (!_downloads.empty()) {
+        const std::string game = _downloads.begin()->first;
+        const Progress p = _downloads.begin()->second.progress;
+        out += endDownload(game, game + ": still downloading, " +
+                                     formatBytePair(p.bytesDone, p.bytesTotal));
+    }
+    return out;
+}
+
+std::string HumanPrinter::discovery(const std::string &statusResultLine) {
+    Object r = parseObject(statusResultLine);
+    Object data = r ? r->getObject("data") : nullptr;
+    Object d = data ? data->getObject("discovery") : nullptr;
+    return d ? discoveryState(str(d, "state"), str(d, "reason")) : std::string();
+}
+
+std::string HumanPrinter::discoveryState(const std::string &state, const std::string &reason) {
+    std::string out;
+    if (state == "not-working" && _discoveryState != state)
+        out = message("not discoverable: " +
+                      (reason.empty() ? std::string("discovery does not work") : reason) +
+                      "; direct connect works");
+    else if (state == "working" && _discoveryState == "not-working")
+        out = message("discoverable again: peers on the LAN can find this one");
+    if (state == "working" || state == "not-working")
+        _discoveryState = state;
+    return out;
+}
+
 std::string HumanPrinter::started(const std::string &version, long pid) {
     return message("lanspread " + version + " (pid " + std::to_string(pid) +
                    ") - type help for the commands; JSON lines work too");
@@ -447,6 +478,8 @@ std::string HumanPrinter::event(const std::string &line) {
             out += endDownload(g, std::string());
         return out;
     }
+    if (name == "discovery-state")
+        return discoveryState(str(e, "state"), str(e, "reason"));
     if (name == "cli-started")
         return started(str(e, "version"), static_cast<long>(num(e, "pid")));
     if (name == "local-peer-ready")

@@ -35,6 +35,16 @@ class HumanPrinter {
     std::string inputEntered(const std::string &typed, std::size_t echoRows);
     // The session ends: every bar still drawn becomes a final "interrupted" line.
     std::string close();
+    // The viewer leaves while the peer goes on (the lanspread client quits): every bar becomes
+    // a final line saying where its download was, "ggoo: still downloading, 32.0/64.4 MiB".
+    std::string leave();
+    // Whether this peer can be found on the LAN, from the answer to a `status` the session
+    // asked at start (its "discovery" object): one sentence when discovery does not work,
+    // "not discoverable: avahi-daemon is not running; direct connect works", else nothing.
+    // The discovery-state event says it again only when it changes.
+    std::string discovery(const std::string &statusResultLine);
+    // Whether a bar is drawn (or, not live, tracked) for a download.
+    bool downloading() const { return !_downloads.empty(); }
 
     const LiveArea &area() const { return _area; }
 
@@ -52,6 +62,9 @@ class HumanPrinter {
     };
     std::map<std::string, Running> _downloads;     // game -> its bar's state
     std::map<std::string, std::string> _peerNames; // peer_id -> name
+    std::string _discoveryState; // what was said last: "working", "not-working", or "" (nothing)
+
+    std::string discoveryState(const std::string &state, const std::string &reason);
 };
 
 } // namespace lanspread::human

@@ -12,6 +12,7 @@ using lanspread::human::humanHelp;
 using lanspread::human::HumanLine;
 using lanspread::human::jsonQuote;
 using lanspread::human::parseHumanLine;
+using lanspread::human::parseHumanWords;
 
 namespace {
 
@@ -53,6 +54,7 @@ class HumanCommandTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(unknownCommandsAndMissingArgumentsAreRefused);
     CPPUNIT_TEST(malformedWordsAreRefused);
     CPPUNIT_TEST(jsonQuoting);
+    CPPUNIT_TEST(shellWordsMeanWhatTheTypedLineMeans);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -225,6 +227,38 @@ class HumanCommandTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(std::string(R"("a\"b\\c\n\t\r\u001b")"),
                              jsonQuote("a\"b\\c\n\t\r\x1b"));
         CPPUNIT_ASSERT_EQUAL(std::string("\"\xe2\x82\xac\""), jsonQuote("\xe2\x82\xac"));
+    }
+
+    // The lanspread client's arguments: what `lanspread play css username="John Doe" ...`
+    // leaves after the shell is the same command as the typed line.
+    void shellWordsMeanWhatTheTypedLineMeans() {
+        const auto words = [](std::vector<std::string> args) {
+            HumanLine parsed = parseHumanWords(args, "7");
+            CPPUNIT_ASSERT_MESSAGE(parsed.error, parsed.kind == HumanLine::Kind::Command);
+            return parsed;
+        };
+        CPPUNIT_ASSERT_EQUAL(json("play css username=\"John Doe\" language=english"),
+                             words({"play", "css", "username=John Doe", "language=english"}).json);
+        CPPUNIT_ASSERT_EQUAL(json("download cnctw install=false"),
+                             words({"download", "cnctw", "install=false"}).json);
+        CPPUNIT_ASSERT_EQUAL(json("wait-peers 2 timeout_ms=5000"),
+                             words({"wait-peers", "2", "timeout_ms=5000"}).json);
+        CPPUNIT_ASSERT_EQUAL(json("set-game-dir '/srv/my games'"),
+                             words({"set-game-dir", "/srv/my games"}).json);
+        CPPUNIT_ASSERT_EQUAL(json("status"), words({"status"}).json);
+        const HumanLine download = words({"download", "cnctw"});
+        CPPUNIT_ASSERT_EQUAL(std::string("download"), download.cmd);
+        CPPUNIT_ASSERT_EQUAL(std::string("cnctw"), download.subject);
+        // A word with quotes or a backslash in it is taken as it is: the shell already chose.
+        CPPUNIT_ASSERT(contains(words({"connect", "it's\\odd"}).json, "\"addr\":\"it's\\\\odd\""));
+        CPPUNIT_ASSERT(parseHumanWords({"help"}, "7").kind == HumanLine::Kind::Help);
+        CPPUNIT_ASSERT(parseHumanWords({}, "7").kind == HumanLine::Kind::Empty);
+        HumanLine bad = parseHumanWords({"dowload", "x"}, "7");
+        CPPUNIT_ASSERT(bad.kind == HumanLine::Kind::Error);
+        CPPUNIT_ASSERT(contains(bad.error, "unknown command 'dowload'"));
+        bad = parseHumanWords({"status", "extra"}, "7");
+        CPPUNIT_ASSERT(bad.kind == HumanLine::Kind::Error);
+        CPPUNIT_ASSERT(contains(bad.error, "status takes no argument, got 'extra'"));
     }
 };
 

@@ -1,17 +1,11 @@
 #include "cli_frontend.hpp"
 
-#include "human_command.hpp"
-#include "human_printer.hpp"
+#include "human_session.hpp"
 
 #include <lanspread/services/control.h>
 
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
-
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/ioctl.h>
-#include <termios.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -24,11 +18,7 @@
 
 namespace lanspread::plugins::cli {
 
-using human::displayWidth;
-using human::HumanLine;
-using human::humanHelp;
-using human::HumanPrinter;
-using human::parseHumanLine;
+using human::HumanSession;
 
 namespace {
 
@@ -73,123 +63,7 @@ Result<Mode> parseMode(const Host &host) {
                   "config key mode must be auto, json or human, got '" + *value + "'");
 }
 
-// The terminal's width in columns (80 when fd is not a terminal).
-std::size_t terminalColumns(int fd) {
-    winsize ws{};
-    if (::ioctl(fd, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
-        return ws.ws_col;
-    return 80;
-}
-
-// Whether the terminal on fd echoes whole typed lines (canonical mode with echo), so a typed
-// line already sits under the bars when it is read.
-bool echoesLines(int fd) {
-    termios t{};
-    if (::isatty(fd) != 1 || ::tcgetattr(fd, &t) != 0)
-        return false;
-    return (t.c_lflag & ECHO) && (t.c_lflag & ICANON);
-}
-
-// cmd and the positional subject (game, addr or path) of a JSON command line, for the
-// wording of its result; empty when the line is not a JSON object.
-std::pair<std::string, std::string> describeJsonCommand(const std::string &line) {
-    try {
-        Poco::JSON::Parser parser;
-        auto object = parser.parse(line).extract<Poco::JSON::Object::Ptr>();
-        auto field = [&](const char *key) {
-            return object->has(key) && object->get(key).isString()
-                       ? object->getValue<std::string>(key)
-                       : std::string();
-        };
-        std::string subject = field("game");
-        if (subject.empty())
-            subject = field("addr");
-        if (subject.empty())
-            subject = field("path");
-        return {field("cmd"), subject};
-    } catch (const std::exception &) {
-        return {};
-    }
-}
-
 } // namespace
-
-// Human mode's state on the reactor thread. Shared with every pending result callback and
-// posted line, so nothing touches a dead session: after stop, open is false and all is dropped.
-struct HumanState : std::enable_shared_from_this<HumanState> {
-    HumanState(ControlClient c, std::shared_ptr<LineWriter> w, int in, int out)
-        : control(c), writer(std::move(w)), inputFd(in), outputFd(out),
-          printer(::isatty(out) == 1, [out] { return terminalColumns(out); }) {}
-
-    void write(const std::string &bytes) {
-        if (open && !bytes.empty())
-            writer->writeRaw(bytes);
-    }
-
-    // Lines typed (or pasted) together. Thread: reactor.
-    void handleLines(std::vector<std::string> lines, bool enterTyped) {
-        if (!open)
-            return;
-        for (auto &line : lines)
-            if (!line.empty() && line.back() == '\r')
-                line.pop_back();
-        if (enterTyped && echoesLines(inputFd) && ::isatty(outputFd) == 1) {
-            // The terminal echoed the lines under the bars: each takes a row per full width.
-            const std::size_t columns = terminalColumns(outputFd);
-            std::size_t rows = 0;
-            std::string echo;
-            for (const auto &line : lines) {
-                const std::size_t width = displayWidth(line);
-                rows += width == 0 ? 1 : (width + columns - 1) / columns;
-                echo += (echo.empty() ? "" : "\n") + line;
-            }
-            write(printer.inputEntered(echo, rows));
-        }
-        for (const auto &line : lines)
-            handleLine(line);
-    }
-
-    void handleLine(const std::string &line) {
-        const std::size_t first = line.find_first_not_of(" \t");
-        if (first == std::string::npos)
-            return; // blank lines are not commands
-        if (line.size() > kMaxLineBytes) {
-            submit(line, "", ""); // refused by the service as too long, whatever it holds
-            return;
-        }
-        if (line[first] == '{') {
-            auto [cmd, subject] = describeJsonCommand(line);
-            submit(line, cmd, subject);
-            return;
-        }
-        // Ids count the commands sent: a refused line does not use one.
-        HumanLine parsed = parseHumanLine(line, "cli-" + std::to_string(nextId + 1));
-        if (parsed.kind == HumanLine::Kind::Command)
-            ++nextId;
-        switch (parsed.kind) {
-        case HumanLine::Kind::Empty: return;
-        case HumanLine::Kind::Help: write(printer.message(humanHelp())); return;
-        case HumanLine::Kind::Error: write(printer.error("invalid-command", parsed.error)); return;
-        case HumanLine::Kind::Command: submit(parsed.json, parsed.cmd, parsed.subject); return;
-        }
-    }
-
-    void submit(const std::string &json, const std::string &cmd, const std::string &subject) {
-        auto self = shared_from_this();
-        if (!control.submit(json, [self, cmd, subject](const std::string &result) {
-                self->write(self->printer.result(cmd, subject, result));
-            }))
-            write(printer.error("io-error", "the peer is shutting down; command not sent"));
-    }
-
-    ControlClient control;
-    std::shared_ptr<LineWriter> writer;
-    int inputFd;
-    int outputFd;
-    HumanPrinter printer;
-    uint64_t nextId = 0;
-    bool open = true;
-};
 
 void LineWriter::writeRaw(const std::string &bytes) {
     if (!_open)
@@ -221,17 +95,28 @@ CliSession::CliSession(Host host, ControlClient control, int inputFd, int output
         throw StatusError(LANSPREAD_E_IO, std::string("pipe2: ") + std::strerror(errno));
 
     if (human) {
-        _human = std::make_shared<HumanState>(control, _writer, inputFd, outputFd);
-        _human->write(_human->printer.started(LANSPREAD_VERSION, static_cast<long>(::getpid())));
+        auto writer = _writer;
+        _human = std::make_shared<HumanSession>(
+            [control](const std::string &line, HumanSession::OnResult onResult) {
+                return control.submit(line, std::move(onResult));
+            },
+            [writer](const std::string &bytes) { writer->writeRaw(bytes); }, inputFd, outputFd,
+            "cli-");
+        _human->write(_human->printer().started(LANSPREAD_VERSION, static_cast<long>(::getpid())));
         auto state = _human;
-        auto subscription = _control.subscribe(
-            [state](const std::string &line) { state->write(state->printer.event(line)); });
+        auto subscription =
+            _control.subscribe([state](const std::string &line) { state->event(line); });
         if (!subscription) {
             ::close(_stopPipe[0]);
             ::close(_stopPipe[1]);
             throw StatusError(subscription.status());
         }
         _subscription = std::move(subscription.value());
+        // Whether peers can find this one is said once, in a sentence, when they cannot
+        // (status "discovery"); the printer says it again only when it changes.
+        _human->ask(R"({"id":"cli-start","cmd":"status"})", [state](const std::string &line) {
+            state->write(state->printer().discovery(line));
+        });
         _reader = std::thread([this] { readLoop(); });
         return;
     }
@@ -257,10 +142,8 @@ CliSession::~CliSession() {
     if (_reader.joinable())
         _reader.join();
     _subscription.reset();
-    if (_human) {
-        _human->write(_human->printer.close()); // no bar stays behind a stopped peer
-        _human->open = false;
-    }
+    if (_human)
+        _human->close(_human->printer().close()); // no bar stays behind a stopped peer
     _writer->close();
     ::close(_stopPipe[0]);
     ::close(_stopPipe[1]);
@@ -318,8 +201,8 @@ void CliSession::readLoop() {
                        "command or SIGTERM to stop it)");
             if (_human)
                 _host.post([state = _human] {
-                    if (state->open)
-                        state->write(state->printer.message(
+                    if (state->open())
+                        state->write(state->printer().message(
                             "input closed; the peer keeps running (SIGTERM stops it)"));
                 });
             return;

@@ -5,7 +5,8 @@
 //
 // Human mode (config key mode = human, or auto with a terminal on the input fd): typed
 // `<cmd> <arg> [key=value ...]` lines become JSON commands (human_command), and results and
-// events are written for people (human_printer): tables, live progress bars, plain lines.
+// events are written for people (human_printer): tables, live progress bars, plain lines; the
+// session logic is frontends/human's HumanSession, shared with the lanspread client.
 #pragma once
 
 #include <lanspread/kinds/frontend.hpp>
@@ -15,6 +16,10 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+namespace lanspread::human {
+class HumanSession; // frontends/human: human mode's reactor-side state
+} // namespace lanspread::human
 
 namespace lanspread::plugins::cli {
 
@@ -38,7 +43,6 @@ class LineWriter {
 // input fd is a terminal.
 enum class Mode { Auto, Json, Human };
 
-struct HumanState; // human mode's reactor-side state (cli_frontend.cpp)
 
 class CliSession : public FrontendSession {
   public:
@@ -60,7 +64,7 @@ class CliSession : public FrontendSession {
     int _inputFd;
     std::shared_ptr<LineWriter> _writer;
     ControlClient::Subscription _subscription;
-    std::shared_ptr<HumanState> _human; // null in JSON mode
+    std::shared_ptr<human::HumanSession> _human; // null in JSON mode
     int _stopPipe[2] = {-1, -1};        // written by the destructor to wake the reader
     std::thread _reader;
 };

@@ -34,6 +34,9 @@ struct RecordingControl {
     };
     std::mutex mutex;
     std::vector<Pending> submitted;
+    // Human mode's own status at start (id cli-start, for the discovery sentence), kept apart
+    // so `submitted` holds exactly what the user typed.
+    std::vector<Pending> startQueries;
     lanspread_control_line_callback onEvent = nullptr;
     void *eventUserData = nullptr;
     int subscriptions = 0;
@@ -46,7 +49,8 @@ struct RecordingControl {
                           lanspread_control_line_callback cb, void *ud) -> lanspread_status {
             auto *self = static_cast<RecordingControl *>(c->control_data);
             std::lock_guard<std::mutex> lock(self->mutex);
-            self->submitted.push_back({line, cb, ud});
+            const bool start = std::string(line).find("\"id\":\"cli-start\"") != std::string::npos;
+            (start ? self->startQueries : self->submitted).push_back({line, cb, ud});
             return LANSPREAD_OK;
         };
         table.subscribe = [](const lanspread_control_v1 *c, lanspread_control_line_callback cb,
@@ -95,6 +99,19 @@ struct RecordingControl {
             if (open)
                 answer(i, R"({"event":"result","ok":false,"error":{"code":"shutting-down"}})");
         }
+        for (auto &query : startQueries)
+            if (!query.answered)
+                answerStart(R"({"event":"result","ok":false,"error":{"code":"shutting-down"}})");
+    }
+    // Answers the oldest unanswered start status.
+    void answerStart(const std::string &result) {
+        for (auto &query : startQueries)
+            if (!query.answered) {
+                query.answered = true;
+                query.onResult(query.userData, result.c_str());
+                return;
+            }
+        CPPUNIT_FAIL("no start status to answer");
     }
     bool waitFor(std::size_t n) {
         for (int i = 0; i < 500 && count() < n; ++i)
@@ -133,6 +150,7 @@ class CliFrontendTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(humanModeEventsAreOnePlainLineEach);
     CPPUNIT_TEST(humanModeDropsLinesAfterStop);
     CPPUNIT_TEST(humanModeStopEndsRunningBars);
+    CPPUNIT_TEST(humanModeSaysOnceWhenDiscoveryDoesNotWork);
     CPPUNIT_TEST(autoModeOnATerminalDrawsLiveBars);
     CPPUNIT_TEST(jsonModeOnATerminalStaysJsonl);
     CPPUNIT_TEST(overlongLinesAreSubmittedCutJustPastTheLimit);
@@ -401,6 +419,42 @@ class CliFrontendTest : public CppUnit::TestFixture {
         _session = nullptr;
         CPPUNIT_ASSERT_EQUAL(std::string("ggoo: download interrupted at 32.0/64.0 MiB\n"),
                              readAvailable(_out[0]));
+    }
+
+    // Human mode asks for status at start and says, once, when peers cannot find this one;
+    // later discovery-state events are said only when the state changes.
+    void humanModeSaysOnceWhenDiscoveryDoesNotWork() {
+        startHuman();
+        readAvailable(_out[0]);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), _control.startQueries.size());
+        CPPUNIT_ASSERT_EQUAL(std::string(R"({"id":"cli-start","cmd":"status"})"),
+                             _control.startQueries[0].line);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(0), _control.count()); // nothing the user typed
+        _control.answerStart(
+            R"({"event":"result","id":"cli-start","ok":true,"data":{"name":"alpha",)"
+            R"("discovery":{"state":"not-working","plugin":"org.lanspread.discovery.dnssd",)"
+            R"("reason":"avahi-daemon is not running"}}})");
+        // The sentence, and not the status table.
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("not discoverable: avahi-daemon is not running; direct connect works\n"),
+            readAvailable(_out[0]));
+        event(R"({"event":"discovery-state","ts_ms":1,"plugin":"org.lanspread.discovery.dnssd",)"
+              R"("state":"not-working","reason":"avahi-daemon is not running"})");
+        CPPUNIT_ASSERT_EQUAL(std::string(), readAvailable(_out[0])); // said already
+        event(R"({"event":"discovery-state","ts_ms":2,"plugin":"org.lanspread.discovery.dnssd",)"
+              R"("state":"working","reason":""})");
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("discoverable again: peers on the LAN can find this one\n"),
+            readAvailable(_out[0]));
+
+        // Working (or off) at start: nothing to say.
+        _frontend->stop(_session);
+        _session = nullptr;
+        startHuman();
+        readAvailable(_out[0]);
+        _control.answerStart(R"({"event":"result","id":"cli-start","ok":true,"data":{)"
+                             R"("discovery":{"state":"working","plugin":"x","reason":""}}})");
+        CPPUNIT_ASSERT_EQUAL(std::string(), readAvailable(_out[0]));
     }
 
     // The default mode with a terminal (a pty) on the input: human mode, with live bars drawn
