@@ -29,6 +29,7 @@ using Poco::Net::HTTPServerResponse;
 
 constexpr const char *kCookieName = "lanspread_token";
 constexpr std::chrono::seconds kKeepaliveEvery{15};
+constexpr std::chrono::seconds kClosedPageCheck{5};
 
 int64_t nowUnixMs() {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -358,7 +359,9 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         uint64_t cursor = since ? *since : _ctx->events().newestId();
         auto lastWrite = std::chrono::steady_clock::now();
         while (out.good()) {
-            EventLog::Batch batch = _ctx->events().after(cursor, std::chrono::seconds(1));
+            // Wakes for each event, and every few seconds to notice a closed page (its thread
+            // and stream slot come back) and to send the keep-alive.
+            EventLog::Batch batch = _ctx->events().after(cursor, kClosedPageCheck);
             if (batch.closed)
                 break;
             bool wrote = false;

@@ -1,10 +1,11 @@
 #include "web_frontend.hpp"
 
+#include "http_listener.hpp"
 #include "request_handler.hpp"
 #include "token_store.hpp"
 
 #include <Poco/JSON/Parser.h>
-#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -96,10 +97,9 @@ class WebRuntime : public std::enable_shared_from_this<WebRuntime> {
         _stopped = true;
         _context->close();
         _subscription.reset();
-        if (_server) {
-            _server->stopAll(true);
-            _pool->joinAll();
-            _server.reset();
+        if (_listener) {
+            _listener->stop();
+            _listener.reset();
         }
         _pool.reset();
         _socket.close();
@@ -146,9 +146,8 @@ class WebRuntime : public std::enable_shared_from_this<WebRuntime> {
         params->setMaxKeepAliveRequests(1000);
         params->setServerName("lanspread");
         params->setSoftwareVersion("lanspread/" LANSPREAD_VERSION);
-        _server = std::make_unique<Poco::Net::HTTPServer>(new RequestRouter(_context), *_pool,
-                                                          _socket, params);
-        _server->start();
+        _listener =
+            std::make_unique<HttpListener>(_socket, new RequestRouter(_context), params, *_pool);
 
         const std::string url = "http://" + hostForUrl(s) + ":" +
                                 std::to_string(_socket.address().port()) +
@@ -170,7 +169,7 @@ class WebRuntime : public std::enable_shared_from_this<WebRuntime> {
     Poco::Net::ServerSocket _socket;
     ControlClient::Subscription _subscription;
     std::unique_ptr<Poco::ThreadPool> _pool;
-    std::unique_ptr<Poco::Net::HTTPServer> _server; // destroyed before _pool
+    std::unique_ptr<HttpListener> _listener; // stopped and destroyed before _pool
     bool _stopped = false;
 };
 
