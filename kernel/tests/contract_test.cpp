@@ -139,6 +139,8 @@ class ContractTest : public CppUnit::TestFixture {
         status.outboundTransfers = {{"cnctw", 2}};
         status.peerCount = 3;
         status.libraryRevision = 5;
+        status.discovery = {"not-working", "org.lanspread.discovery.dnssd",
+                            "avahi-daemon is not running"};
         CPPUNIT_ASSERT_EQUAL(
             std::string(
                 R"({"event":"result","ts_ms":0,"id":"7","ok":true,"data":{"name":"alpha",)"
@@ -151,7 +153,9 @@ class ContractTest : public CppUnit::TestFixture {
                 R"("path":"/p/x.so"}],"rejected_plugins":[{"path":"","failure":"not-found",)"
                 R"("reason":"org.y"}],"peer_id":"abc","catalog":"/c.json",)"
                 R"("active_operations":{"ggoo":"Downloading"},"protocol_version":1,)"
-                R"("outbound_transfers":{"cnctw":2},"peer_count":3,"library_revision":5}})"),
+                R"("outbound_transfers":{"cnctw":2},"peer_count":3,"library_revision":5,)"
+                R"("discovery":{"state":"not-working","plugin":"org.lanspread.discovery.dnssd",)"
+                R"("reason":"avahi-daemon is not running"}}})"),
             resultLine(contract::statusResult(status)));
     }
 

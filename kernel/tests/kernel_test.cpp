@@ -287,6 +287,12 @@ class KernelTest : public CppUnit::TestFixture {
         Poco::JSON::Object::Ptr data = result->getObject("data");
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), data->getArray("plugins")->size());
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), data->getArray("rejected_plugins")->size());
+        // No discovery plugin: discovery is off, for no reason.
+        Poco::JSON::Object::Ptr discovery = data->getObject("discovery");
+        CPPUNIT_ASSERT(discovery);
+        CPPUNIT_ASSERT_EQUAL(std::string("off"), discovery->getValue<std::string>("state"));
+        CPPUNIT_ASSERT_EQUAL(std::string(""), discovery->getValue<std::string>("plugin"));
+        CPPUNIT_ASSERT_EQUAL(std::string(""), discovery->getValue<std::string>("reason"));
         // Validation still applies to the kernel's own commands.
         Poco::JSON::Object::Ptr unknown = command(kernel, R"({"id":2,"cmd":"no-such-command"})");
         CPPUNIT_ASSERT_EQUAL(false, unknown->getValue<bool>("ok"));

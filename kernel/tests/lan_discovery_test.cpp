@@ -1,5 +1,6 @@
-// LanDiscovery: the TXT announcement format and which found services become connect
-// candidates (another protocol, a missing peer_id and our own advert are ignored). The
+// LanDiscovery: the TXT announcement format, which found services become connect
+// candidates (another protocol, a missing peer_id and our own advert are ignored), and
+// whether each plugin works (status "discovery": its reports, else its start status). The
 // discovery plugin is a tiny in-test table that records the advert and hands back the
 // browse callbacks, so the glue is driven exactly as a real plugin would.
 #include <lanspread/kernel/peers/lan_discovery.hpp>
@@ -8,6 +9,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 
 #include <string>
@@ -23,6 +25,13 @@ struct FakeDiscovery {
     std::string advertisedName;
     uint16_t port = 0;
     int stops = 0;
+    // What advertise()/browse() answer, whether they hand out a handle with it, and what
+    // advertise() does first (a real plugin emits its state from inside it).
+    lanspread_status advertiseStatus = LANSPREAD_OK;
+    bool advertHandle = true;
+    lanspread_status browseStatus = LANSPREAD_OK;
+    bool browseHandle = true;
+    std::function<void()> duringAdvertise;
 };
 FakeDiscovery *g_fake = nullptr;
 
@@ -33,8 +42,10 @@ lanspread_status advertise(void *, const lanspread_service_record *record,
     g_fake->advertisedTxt.clear();
     for (auto t = record->txt; *t != nullptr; ++t)
         g_fake->advertisedTxt.emplace_back(*t);
-    *out = reinterpret_cast<lanspread_discovery_advert *>(g_fake);
-    return LANSPREAD_OK;
+    if (g_fake->duringAdvertise)
+        g_fake->duringAdvertise();
+    *out = g_fake->advertHandle ? reinterpret_cast<lanspread_discovery_advert *>(g_fake) : nullptr;
+    return g_fake->advertiseStatus;
 }
 lanspread_status updateTxt(lanspread_discovery_advert *, const char *const *txt) {
     g_fake->advertisedTxt.clear();
@@ -48,8 +59,8 @@ void stopAdvert(lanspread_discovery_advert *) {
 lanspread_status browse(void *, const char *, const lanspread_discovery_events *events,
                         lanspread_discovery_browse **out) {
     g_fake->events = events;
-    *out = reinterpret_cast<lanspread_discovery_browse *>(g_fake);
-    return LANSPREAD_OK;
+    *out = g_fake->browseHandle ? reinterpret_cast<lanspread_discovery_browse *>(g_fake) : nullptr;
+    return g_fake->browseStatus;
 }
 void stopBrowse(lanspread_discovery_browse *) {
     ++g_fake->stops;
@@ -80,6 +91,11 @@ class LanDiscoveryTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(announcementErrorsNameTheKey);
     CPPUNIT_TEST(advertisesAndFollowsTheRevision);
     CPPUNIT_TEST(foundPeersBecomeCandidatesOthersAreIgnored);
+    CPPUNIT_TEST(stateFollowsThePluginsReports);
+    CPPUNIT_TEST(stateReportedInsideAdvertiseWinsOverItsStatus);
+    CPPUNIT_TEST(silentPluginIsJudgedByItsStartStatus);
+    CPPUNIT_TEST(refusedBrowseNeverWorks);
+    CPPUNIT_TEST(aWorkingPluginIsShownFirst);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -181,7 +197,82 @@ class LanDiscoveryTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT(v6 == foundTransports[1]);
     }
 
+    void stateFollowsThePluginsReports() {
+        LanDiscovery discovery(kOwn, ignoreFound());
+        checkView(discovery, "off", "", ""); // before start: nothing to show
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 1);
+        checkView(discovery, "working", "fake", "");
+        discovery.reportState("fake", "not-working", "avahi-daemon is not running");
+        checkView(discovery, "not-working", "fake", "avahi-daemon is not running");
+        // Another plugin's report, and a state that is neither, change nothing.
+        discovery.reportState("org.other", "working", "");
+        discovery.reportState("fake", "sleeping", "");
+        checkView(discovery, "not-working", "fake", "avahi-daemon is not running");
+        discovery.reportState("fake", "working", "stale words");
+        checkView(discovery, "working", "fake", "");
+        discovery.reportState("fake", "not-working", "");
+        checkView(discovery, "not-working", "fake", "the plugin reports that it is not working");
+        discovery.stop();
+        checkView(discovery, "off", "", "");
+    }
+
+    // A plugin whose daemon is unreachable reports it from inside advertise(), which then
+    // returns E_IO with a handle: the plugin's reason is shown, not the status.
+    void stateReportedInsideAdvertiseWinsOverItsStatus() {
+        LanDiscovery discovery(kOwn, ignoreFound());
+        _fake.advertiseStatus = LANSPREAD_E_IO;
+        _fake.duringAdvertise = [&] {
+            discovery.reportState("fake", "not-working", "avahi-daemon is not running");
+        };
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 1);
+        checkView(discovery, "not-working", "fake", "avahi-daemon is not running");
+        discovery.reportState("fake", "working", ""); // it came back
+        checkView(discovery, "working", "fake", "");
+    }
+
+    void silentPluginIsJudgedByItsStartStatus() {
+        LanDiscovery discovery(kOwn, ignoreFound());
+        _fake.advertiseStatus = LANSPREAD_E_IO; // with a handle: it retries
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 1);
+        checkView(discovery, "not-working", "fake", "advertising failed (E_IO); retrying");
+        discovery.reportState("fake", "working", "");
+        checkView(discovery, "working", "fake", "");
+    }
+
+    // browse() failing without a handle is never retried: no later report makes it work.
+    void refusedBrowseNeverWorks() {
+        LanDiscovery discovery(kOwn, ignoreFound());
+        _fake.browseStatus = LANSPREAD_E_INVALID_ARGUMENT;
+        _fake.browseHandle = false;
+        discovery.start({{"fake", &kTable, nullptr}}, "alpha", 4433, 1);
+        checkView(discovery, "not-working", "fake", "browsing failed (E_INVALID_ARGUMENT)");
+        discovery.reportState("fake", "working", "");
+        checkView(discovery, "not-working", "fake", "browsing failed (E_INVALID_ARGUMENT)");
+    }
+
+    void aWorkingPluginIsShownFirst() {
+        LanDiscovery discovery(kOwn, ignoreFound());
+        discovery.start({{"first", &kTable, nullptr}, {"second", &kTable, nullptr}}, "alpha", 4433,
+                        1);
+        discovery.reportState("first", "not-working", "its daemon is gone");
+        checkView(discovery, "working", "second", "");
+        discovery.reportState("second", "not-working", "its daemon is gone too");
+        checkView(discovery, "not-working", "first", "its daemon is gone");
+    }
+
   private:
+    static LanDiscovery::Found ignoreFound() {
+        return [](const std::string &, const std::string &,
+                  const std::map<std::string, std::string> &) {};
+    }
+    static void checkView(const LanDiscovery &discovery, const std::string &state,
+                          const std::string &plugin, const std::string &reason) {
+        const auto view = discovery.view();
+        CPPUNIT_ASSERT_EQUAL(state, view.state);
+        CPPUNIT_ASSERT_EQUAL(plugin, view.plugin);
+        CPPUNIT_ASSERT_EQUAL(reason, view.reason);
+    }
+
     FakeDiscovery _fake;
 };
 

@@ -86,6 +86,11 @@ Poco::JSON::Object statusResult(const StatusView &status) {
     data.set("outbound_transfers", outbound);
     data.set("peer_count", status.peerCount);
     data.set("library_revision", status.libraryRevision);
+    Poco::JSON::Object discovery = object();
+    discovery.set("state", status.discovery.state);
+    discovery.set("plugin", status.discovery.plugin);
+    discovery.set("reason", status.discovery.reason);
+    data.set("discovery", discovery);
     return data;
 }
 

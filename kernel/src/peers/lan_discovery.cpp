@@ -122,6 +122,10 @@ void LanDiscovery::start(std::vector<DiscoveryRef> plugins, const std::string &n
         Announcement{_ownPeerId, protocol::PROTOCOL_VERSION, revision, name, std::move(transports)};
     for (auto &ref : plugins) {
         Active active{ref};
+        // Before advertise(): a plugin may report its state from inside it.
+        if (_states.emplace(ref.id, PluginState{}).second)
+            _order.push_back(ref.id);
+        std::string retrying; // why it does not work yet, when the plugin does not say
         std::vector<std::string> storage;
         auto txt = txtPointers(storage);
         lanspread_service_record record{};
@@ -131,14 +135,35 @@ void LanDiscovery::start(std::vector<DiscoveryRef> plugins, const std::string &n
         record.port = port;
         record.txt = txt.data();
         lanspread_status st = ref.vtable->advertise(ref.state, &record, &active.advert);
-        if (st != LANSPREAD_OK)
+        if (st != LANSPREAD_OK) {
             log::warning(kSource, ref.id + " could not advertise yet (" +
                                       lanspread_status_name(st) +
                                       "); it retries, and direct connect works meanwhile");
+            const std::string what =
+                std::string("advertising failed (") + lanspread_status_name(st) + ")";
+            if (active.advert == nullptr)
+                _states[ref.id].refused = what;
+            else
+                retrying = what + "; retrying";
+        }
         st = ref.vtable->browse(ref.state, kServiceType, &_events, &active.browse);
-        if (st != LANSPREAD_OK)
+        if (st != LANSPREAD_OK) {
             log::warning(kSource, ref.id + " could not browse (" + lanspread_status_name(st) +
                                       "); peers must be connected by address");
+            const std::string what =
+                std::string("browsing failed (") + lanspread_status_name(st) + ")";
+            if (active.browse == nullptr) {
+                if (_states[ref.id].refused.empty())
+                    _states[ref.id].refused = what;
+            } else if (retrying.empty()) {
+                retrying = what + "; retrying";
+            }
+        }
+        PluginState &state = _states[ref.id];
+        if (!state.reported && !retrying.empty()) {
+            state.working = false;
+            state.reason = retrying;
+        }
         log::info(kSource,
                   "advertising " + name + " on port " + std::to_string(port) + " via " + ref.id);
         _active.push_back(active);
@@ -166,6 +191,47 @@ void LanDiscovery::stop() {
             active.ref.vtable->stop_advert(active.advert);
     }
     _active.clear();
+    _states.clear();
+    _order.clear();
+}
+
+void LanDiscovery::reportState(const std::string &pluginId, const std::string &state,
+                               const std::string &reason) {
+    auto it = _states.find(pluginId);
+    if (it == _states.end()) {
+        log::debug(kSource, "ignoring a discovery state from " + pluginId +
+                                ", which is not a discovery plugin this peer started");
+        return;
+    }
+    if (state != "working" && state != "not-working") {
+        log::warning(kSource, pluginId + " reported discovery state '" + state +
+                                  "', which is neither working nor not-working; ignored");
+        return;
+    }
+    PluginState &s = it->second;
+    s.reported = true;
+    s.working = state == "working";
+    s.reason = s.working        ? std::string()
+               : reason.empty() ? "the plugin reports that it is not working"
+                                : reason;
+}
+
+contract::DiscoveryView LanDiscovery::view() const {
+    contract::DiscoveryView first;
+    for (const auto &id : _order) {
+        const PluginState &s = _states.at(id);
+        contract::DiscoveryView v;
+        v.plugin = id;
+        if (s.refused.empty() && s.working) {
+            v.state = "working";
+            return v;
+        }
+        v.state = "not-working";
+        v.reason = s.refused.empty() ? s.reason : s.refused;
+        if (first.plugin.empty())
+            first = v;
+    }
+    return first; // "off" when there is no plugin
 }
 
 void LanDiscovery::onResolved(void *user, const lanspread_discovered_service *service) {

@@ -7,6 +7,7 @@
 #include <lanspread/kernel/transfer/serve_spreader.hpp>
 
 #include <Poco/File.h>
+#include <Poco/JSON/Parser.h>
 
 namespace lanspread::kernel::runtime {
 
@@ -127,6 +128,12 @@ void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string
             announced.push_back(
                 {listener.transport, static_cast<uint16_t>(std::stoul(
                                          listener.addr.substr(listener.addr.rfind(':') + 1)))});
+        // Before start(): a plugin whose daemon is unreachable says so from inside advertise().
+        _discoveryStateSubscription =
+            _events.subscribe([this](const std::string &topic, const std::string &line) {
+                if (topic == LANSPREAD_DISCOVERY_STATE_TOPIC)
+                    onDiscoveryState(line);
+            });
         _discovery->start(_discoveryPlugins, _settings.name, port, 0, std::move(announced));
     }
     _library = std::make_unique<library::Library>(_reactor, _workers, _catalog, _settings.gamesDir,
@@ -157,6 +164,9 @@ void PeerRuntime::stop() {
     for (auto &[id, download] : downloads)
         download->cancel();
     downloads.clear();
+    if (_discoveryStateSubscription != 0)
+        _events.unsubscribe(_discoveryStateSubscription);
+    _discoveryStateSubscription = 0;
     if (_discovery)
         _discovery->stop(); // withdraw the advert first: others see us leave at once
     _discovery.reset();
@@ -187,6 +197,23 @@ void PeerRuntime::onDiscovered(const std::string &peerId, const std::string &add
         peerId, addrByTransport);
 }
 
+void PeerRuntime::onDiscoveryState(const std::string &line) {
+    if (!_discovery)
+        return;
+    Poco::JSON::Object::Ptr event;
+    try {
+        Poco::JSON::Parser parser;
+        event = parser.parse(line).extract<Poco::JSON::Object::Ptr>();
+    } catch (const Poco::Exception &) {
+        return; // the bus only carries JSON objects
+    }
+    auto text = [&](const char *key) {
+        return event->has(key) && event->get(key).isString() ? event->getValue<std::string>(key)
+                                                             : std::string();
+    };
+    _discovery->reportState(text("plugin"), text("state"), text("reason"));
+}
+
 void PeerRuntime::whenLibraryReady(std::function<void()> task) {
     if (_library && _library->ready())
         task();
@@ -208,6 +235,13 @@ void PeerRuntime::addStatusFields(contract::StatusView &status) const {
         status.outboundTransfers = _network->outboundTransfers();
     status.peerCount = _network ? _network->peers().size() : std::size_t(0);
     status.libraryRevision = _library ? _library->revision() : 0;
+    if (_discovery) {
+        status.discovery = _discovery->view();
+    } else if (!_discoveryPlugins.empty()) {
+        status.discovery.state = "not-working";
+        status.discovery.plugin = _discoveryPlugins.front().id;
+        status.discovery.reason = "no transport is listening, so there is nothing to advertise";
+    }
 }
 
 std::vector<contract::LocalGameView> PeerRuntime::localGameViews() const {

@@ -19,6 +19,17 @@ extern "C" {
 
 #define LANSPREAD_DISCOVERY_INTERFACE_ID "lanspread.discovery/1"
 
+/* Whether discovery works, reported through host->emit_event (no ABI member: the event bus is
+ * the channel). Topic LANSPREAD_DISCOVERY_STATE_TOPIC, payload
+ *   {"plugin":"<your plugin id>","state":"working"|"not-working","reason":"<why not>"}
+ * where reason is a short phrase a frontend can put in a sentence ("avahi-daemon is not
+ * running"), "" when working. Emit it when the state changes: on the reactor thread inside
+ * advertise()/browse() when the daemon is unreachable at once, and later when it comes back
+ * or goes away. The kernel shows the latest one in status "discovery"; a plugin that never
+ * emits it is "working" when advertise() and browse() returned OK, "not-working" otherwise.
+ * Every frontend sees the event too, in the usual line shape. */
+#define LANSPREAD_DISCOVERY_STATE_TOPIC "discovery-state"
+
 /* Plugin-defined handles. */
 typedef struct lanspread_discovery_advert lanspread_discovery_advert;
 typedef struct lanspread_discovery_browse lanspread_discovery_browse;

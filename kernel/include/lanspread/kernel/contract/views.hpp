@@ -81,6 +81,16 @@ struct RejectedPluginView {
     std::string reason;
 };
 
+// Whether this peer can be found on the LAN (status "discovery"): state "working",
+// "not-working" or "off" (no discovery plugin loaded); the plugin it describes ("" when off);
+// why it is not working ("" when working or off), a phrase a frontend can put in a sentence
+// ("avahi-daemon is not running").
+struct DiscoveryView {
+    std::string state = "off";
+    std::string plugin;
+    std::string reason;
+};
+
 // The status command: the process's part (the kernel) and the peer's part (the runtime).
 struct StatusView {
     std::string name;
@@ -105,6 +115,7 @@ struct StatusView {
     std::map<std::string, int> outboundTransfers; // game -> requests being served
     std::size_t peerCount = 0;
     uint64_t libraryRevision = 0;
+    DiscoveryView discovery;
 };
 
 // One file of a game's file list (got-game-files).

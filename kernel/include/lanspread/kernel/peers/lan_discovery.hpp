@@ -5,9 +5,12 @@
 // preferred first: "quic:40001,tls:40001"; the SRV port is the first one's). A dialer then
 // tries only the transports the peer has, each at its own port. A found service with another
 // protocol is ignored with one log line per instance; one without a valid peer_id, or with our
-// own, is ignored. Thread: reactor.
+// own, is ignored. It also keeps whether each plugin works (status "discovery"): what the
+// plugin last said in a LANSPREAD_DISCOVERY_STATE_TOPIC event, else what advertise() and
+// browse() returned. Thread: reactor.
 #pragma once
 
+#include <lanspread/kernel/contract/views.hpp>
 #include <lanspread/kinds/discovery.h>
 #include <lanspread/result.hpp>
 
@@ -69,6 +72,15 @@ class LanDiscovery {
     void updateRevision(uint64_t revision);
     void stop();
 
+    // A plugin's LANSPREAD_DISCOVERY_STATE_TOPIC event: state "working" or "not-working", and
+    // why not. May come from inside start() (a daemon unreachable at once). Ignored, with a
+    // log line, for a plugin start() was not given or a state that is neither.
+    void reportState(const std::string &pluginId, const std::string &state,
+                     const std::string &reason);
+    // What status shows: the first plugin (in start order) that works, else the first one;
+    // state "off" before start() or with no plugin.
+    contract::DiscoveryView view() const;
+
   private:
     struct Active {
         DiscoveryRef ref;
@@ -85,6 +97,17 @@ class LanDiscovery {
     std::vector<Active> _active;
     lanspread_discovery_events _events{};
     std::set<std::string> _warned; // instances already logged as ignored
+
+    struct PluginState {
+        bool reported = false; // the plugin has said itself (reportState), which then counts
+        bool working = true;
+        std::string reason;
+        // advertise() or browse() failed and gave no handle: that part never retries, so the
+        // plugin does not work whatever it reports later.
+        std::string refused;
+    };
+    std::vector<std::string> _order; // plugin ids, in start order
+    std::map<std::string, PluginState> _states;
 };
 
 } // namespace lanspread::kernel::peers

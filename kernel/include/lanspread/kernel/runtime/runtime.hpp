@@ -119,6 +119,10 @@ class PeerRuntime : private peers::NetworkDelegate {
     std::unique_ptr<peers::PeerNetwork> _network;
     std::unique_ptr<peers::LanDiscovery> _discovery;
     std::vector<peers::DiscoveryRef> _discoveryPlugins;
+    // The event bus subscription that hands LANSPREAD_DISCOVERY_STATE_TOPIC events to
+    // _discovery (status "discovery"); 0 when none.
+    uint64_t _discoveryStateSubscription = 0;
+    void onDiscoveryState(const std::string &line);
     // mDNS found a peer: dial it over the transports it announced (all at addr when none).
     void onDiscovered(const std::string &peerId, const std::string &addr,
                       const std::map<std::string, std::string> &addrByTransport);
