@@ -160,6 +160,54 @@ void Core::enterDaemonDown(const std::string &detail) {
                   "; direct connect still works");
 }
 
+namespace {
+// A JSON string literal of text (quotes, backslashes and control characters escaped).
+std::string jsonString(const std::string &text) {
+    std::string out = "\"";
+    for (unsigned char c : text) {
+        if (c == '"' || c == '\\') {
+            out += '\\';
+            out += static_cast<char>(c);
+        } else if (c < 0x20) {
+            static const char kHex[] = "0123456789abcdef";
+            out += "\\u00";
+            out += kHex[c >> 4];
+            out += kHex[c & 0xf];
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out + "\"";
+}
+} // namespace
+
+void Core::refFailing(const std::string &detail) {
+    ++_refsFailing;
+    _lastFailure = detail;
+    reportState();
+}
+
+void Core::refRecovered() {
+    --_refsFailing;
+    reportState();
+}
+
+void Core::reportState() {
+    const bool working = _refsFailing <= 0;
+    const std::string reason = working         ? std::string()
+                               : _refsDown > 0 ? std::string(kDaemonDownReason)
+                                               : _lastFailure;
+    if (working == _reportedWorking && reason == _reportedReason)
+        return;
+    _reportedWorking = working;
+    _reportedReason = reason;
+    const std::string payload = std::string("{\"plugin\":") + jsonString(kPluginId) +
+                                ",\"state\":\"" + (working ? "working" : "not-working") +
+                                "\",\"reason\":" + jsonString(reason) + "}";
+    if (Status emitted = _host.emitEvent(LANSPREAD_DISCOVERY_STATE_TOPIC, payload); !emitted)
+        _host.debug("could not report the discovery state: " + emitted.describe());
+}
+
 // ---- Persistent ------------------------------------------------------------------------
 
 Persistent::Persistent(Core &core, std::string what) : _core(core), _what(std::move(what)) {}
@@ -174,6 +222,10 @@ void Persistent::stop() {
     if (_daemonDown) {
         _daemonDown = false;
         _core.leaveDaemonDown();
+    }
+    if (_failing) {
+        _failing = false;
+        _core.refStopped();
     }
 }
 
@@ -192,6 +244,7 @@ ErrorCode Persistent::startFirst() {
     if (error == kErrNoError || isArgumentError(error))
         return error;
     report("create", error);
+    markFailing(_what + ": create " + describeError(error));
     scheduleRetry();
     return error;
 }
@@ -200,7 +253,15 @@ void Persistent::fail(const std::string &where, ErrorCode error) {
     _core.retire(std::move(_channel));
     onTornDown();
     report(where, error);
+    markFailing(_what + ": " + where + " " + describeError(error));
     scheduleRetry();
+}
+
+void Persistent::markFailing(const std::string &detail) {
+    if (_failing)
+        return;
+    _failing = true;
+    _core.refFailing(detail);
 }
 
 void Persistent::report(const std::string &where, ErrorCode error) {
@@ -236,6 +297,10 @@ void Persistent::onRetry() {
             _core.host().info(_what + ": recovered, avahi-daemon is reachable again");
         } else {
             _core.host().info(_what + ": recovered");
+        }
+        if (_failing) {
+            _failing = false;
+            _core.refRecovered();
         }
         return;
     }
@@ -640,7 +705,7 @@ const char *const kConfigKeys[] = {
 } // namespace
 
 LANSPREAD_DECLARE_PLUGIN(lanspread::plugins::dnssd::DnssdDiscovery, LANSPREAD_KIND_DISCOVERY,
-                         "org.lanspread.discovery.dnssd", "DNS-SD discovery (Avahi)", "1.0.0",
+                         lanspread::plugins::dnssd::kPluginId, "DNS-SD discovery (Avahi)", "1.0.0",
                          "lanspread",
                          "Advertises this peer and finds others with mDNS/DNS-SD through "
                          "avahi-daemon's Bonjour compat API (libdns_sd)",

@@ -31,6 +31,11 @@
 
 namespace lanspread::plugins::dnssd {
 
+constexpr const char *kPluginId = "org.lanspread.discovery.dnssd";
+// The reason the plugin reports (LANSPREAD_DISCOVERY_STATE_TOPIC) while avahi-daemon cannot be
+// reached: the compat layer's kDNSServiceErr_Unknown from a create call or a live ref.
+constexpr const char *kDaemonDownReason = "avahi-daemon is not running";
+
 struct Options {
     std::chrono::milliseconds retry{2000};          // retry_ms
     std::chrono::milliseconds resolveTimeout{5000}; // resolve_timeout_ms
@@ -119,15 +124,29 @@ class Core {
     // That ref came back, or was stopped; the outage ends when no ref is down any more.
     void leaveDaemonDown() { --_refsDown; }
 
+    // Whether discovery works, reported to the host (LANSPREAD_DISCOVERY_STATE_TOPIC) each
+    // time it changes: not-working while any registration or browse is failing and being
+    // retried ("avahi-daemon is not running" during an outage, else the last failure),
+    // working again once every one is back. A ref that is stopped leaves the count silently
+    // (the host is taking discovery down).
+    void refFailing(const std::string &detail);
+    void refRecovered();
+    void refStopped() { --_refsFailing; }
+
   private:
     void reap();
+    void reportState();
 
     Host _host;
     Options _options;
     std::unique_ptr<DnsSd> _dnssd;
     std::vector<std::unique_ptr<Channel>> _graveyard;
     Timer _reapTimer;
-    int _refsDown = 0; // Persistent refs that lost avahi-daemon and have not recovered
+    int _refsDown = 0;            // Persistent refs that lost avahi-daemon and have not recovered
+    int _refsFailing = 0;         // Persistent refs failed and being retried, for any reason
+    std::string _lastFailure;     // the newest of their failures, for the reported reason
+    bool _reportedWorking = true; // what the host last heard (it assumes working until told)
+    std::string _reportedReason;
 };
 
 // A registration or browse that must stay up: when its ref fails (avahi-daemon went away,
@@ -159,6 +178,8 @@ class Persistent {
   private:
     ErrorCode tryCreate();
     void report(const std::string &where, ErrorCode error);
+    // Counts this ref in Core's failing refs until it recovers or stops (once per outage).
+    void markFailing(const std::string &detail);
     void scheduleRetry();
     void onRetry();
 
@@ -168,6 +189,7 @@ class Persistent {
     Timer _retryTimer;
     ErrorCode _lastError = kErrNoError; // the last failure logged (repeats go to debug)
     bool _daemonDown = false;           // counted in Core's outage
+    bool _failing = false;              // counted in Core's refFailing
 };
 
 class Advert final : public DiscoveryAdvert, private Persistent {

@@ -96,6 +96,7 @@ class DiscoveryDnssdTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(advertiseRefusesBadInput);
     CPPUNIT_TEST(advertiseWhileDaemonDownReturnsIoAndRetries);
     CPPUNIT_TEST(advertFailureIsRecreated);
+    CPPUNIT_TEST(reportsItsStateWhenItChanges);
     CPPUNIT_TEST(browseResolvesAndDeduplicates);
     CPPUNIT_TEST(lostOnlyAfterResolved);
     CPPUNIT_TEST(browseErrorRecreatesAndReportsAgain);
@@ -374,6 +375,63 @@ class DiscoveryDnssdTest : public CppUnit::TestFixture {
         _vt->stop_advert(advert);
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), _host->watchCount());
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), _host->timerCount());
+    }
+
+    // The kernel's status "discovery" follows what the plugin emits on
+    // LANSPREAD_DISCOVERY_STATE_TOPIC: one event per change, never per retry, none when a ref
+    // is stopped.
+    void reportsItsStateWhenItChanges() {
+        start({{"retry_ms", "500"}});
+        const std::string down = stateJson("not-working", "avahi-daemon is not running");
+        const std::string up = stateJson("working", "");
+        Recorder rec;
+        _fake->daemonUp = false;
+        lanspread_discovery_advert *advert = nullptr;
+        lanspread_discovery_browse *browse = nullptr;
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_E_IO, advertise("peer A", 47100, {"rev=1"}, &advert));
+        CPPUNIT_ASSERT(stateEvents() == Strings{down}); // from inside advertise()
+        CPPUNIT_ASSERT_EQUAL(LANSPREAD_OK, _vt->browse(_state, kType, &rec.table, &browse));
+        for (int i = 0; i < 3; ++i) {
+            _host->advance(500 * kMs);
+            _host->runUntilIdle();
+        }
+        CPPUNIT_ASSERT(stateEvents() == Strings{down}); // the browse and the retries: no news
+
+        _fake->daemonUp = true;
+        _host->advance(500 * kMs);
+        _host->runUntilIdle();
+        CPPUNIT_ASSERT(_fake->live(Kind::Register) && _fake->live(Kind::Browse));
+        CPPUNIT_ASSERT(stateEvents() == (Strings{down, up}));
+
+        // The daemon goes away under a live registration, and comes back.
+        _fake->live(Kind::Register)->registered("peer A", kErrUnknown);
+        _host->runUntilIdle();
+        CPPUNIT_ASSERT(stateEvents() == (Strings{down, up, down}));
+        _host->advance(500 * kMs);
+        _host->runUntilIdle();
+        CPPUNIT_ASSERT(stateEvents() == (Strings{down, up, down, up}));
+
+        // Another failure is reported with what failed.
+        _fake->live(Kind::Register)->registered("peer A", lanspread::plugins::dnssd::kErrNoMemory);
+        _host->runUntilIdle();
+        const std::string noMemory =
+            stateJson("not-working", "registration of \\\"peer A\\\" (_lanspread._udp): "
+                                     "registration callback kDNSServiceErr_NoMemory (-65539)");
+        CPPUNIT_ASSERT(stateEvents() == (Strings{down, up, down, up, noMemory}));
+        _host->advance(500 * kMs);
+        _host->runUntilIdle();
+        CPPUNIT_ASSERT(stateEvents() == (Strings{down, up, down, up, noMemory, up}));
+
+        // Stopping refs that are failing (the host takes discovery down) says nothing.
+        _fake->daemonUp = false;
+        _fake->live(Kind::Browse)->failProcess(kErrUnknown);
+        _host->runUntilIdle();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(7), stateEvents().size());
+        _vt->stop_browse(browse);
+        _vt->stop_advert(advert);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(7), stateEvents().size());
+        for (const auto &e : _host->events())
+            CPPUNIT_ASSERT_EQUAL(std::string(LANSPREAD_DISCOVERY_STATE_TOPIC), e.topic);
     }
 
     // ---- browse -------------------------------------------------------------------------
@@ -841,6 +899,19 @@ class DiscoveryDnssdTest : public CppUnit::TestFixture {
     }
 
     // Log lines at warning or above that contain text.
+    // The payloads the plugin emitted on LANSPREAD_DISCOVERY_STATE_TOPIC, in order.
+    Strings stateEvents() const {
+        Strings out;
+        for (const auto &e : _host->events())
+            if (e.topic == LANSPREAD_DISCOVERY_STATE_TOPIC)
+                out.push_back(e.json);
+        return out;
+    }
+    static std::string stateJson(const std::string &state, const std::string &reason) {
+        return R"({"plugin":"org.lanspread.discovery.dnssd","state":")" + state +
+               R"(","reason":")" + reason + R"("})";
+    }
+
     int countLogs(const std::string &text, int32_t minLevel = LANSPREAD_LOG_WARNING) const {
         int n = 0;
         for (const auto &r : _host->logs())
