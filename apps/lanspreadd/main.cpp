@@ -1,6 +1,6 @@
 // lanspreadd: one lanspread peer. Reads the embedded default config, then --config FILE,
 // then flags (each layer overrides the one before), loads the plugins it names and runs
-// until SIGINT/SIGTERM or the shutdown command.
+// until SIGINT/SIGTERM or the shutdown command; SIGHUP re-reads the catalog.
 #include <lanspread/kernel/host/settings.hpp>
 #include <lanspread/kernel/kernel.hpp>
 #include <lanspread/kernel/log/log.hpp>
@@ -31,6 +31,17 @@ constexpr int kConfigFilePriority = 0;
 constexpr int kEmbeddedDefaultPriority = 200;
 // frontend-cli's output mode (auto, json or human), which --json sets.
 constexpr const char *kCliModeKey = "plugin.org.lanspread.frontend.cli.mode";
+
+// The signals the main thread waits for: the three that stop the peer and SIGHUP.
+sigset_t daemonSignals() {
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGINT);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGQUIT);
+    sigaddset(&signals, SIGHUP);
+    return signals;
+}
 
 class Daemon : public Poco::Util::ServerApplication {
   protected:
@@ -124,13 +135,32 @@ class Daemon : public Poco::Util::ServerApplication {
             kernel.stop();
             return EXIT_CONFIG;
         }
-        waitForTerminationRequest();
+        waitForTermination(kernel);
         lanspread::kernel::log::info("lanspreadd", "stopping");
         kernel.stop();
         return EXIT_OK;
     }
 
   private:
+    // ServerApplication::waitForTerminationRequest() with SIGHUP added: SIGHUP (`systemctl
+    // reload`) re-reads the catalog and the wait goes on; SIGINT, SIGTERM and SIGQUIT (also
+    // what terminate() sends) end it. main() blocked all four before any thread existed.
+    // On a terminal SIGHUP keeps its old meaning, hang-up: a peer whose terminal window is
+    // closed stops rather than running on unseen.
+    static void waitForTermination(lanspread::kernel::Kernel &kernel) {
+        sigset_t signals = daemonSignals();
+        const bool hangUpStops = ::isatty(0);
+        for (;;) {
+            int signal = 0;
+            if (sigwait(&signals, &signal) != 0)
+                return;
+            if (signal != SIGHUP || hangUpStops)
+                return;
+            lanspread::kernel::log::info("lanspreadd", "SIGHUP: reloading the catalog");
+            kernel.reloadCatalog();
+        }
+    }
+
     void addBound(OptionSet &options, const char *name, const char *help, const char *arg,
                   const char *key) {
         options.addOption(Option(name, "", help).argument(arg).binding(key));
@@ -180,14 +210,10 @@ class Daemon : public Poco::Util::ServerApplication {
 } // namespace
 
 int main(int argc, char **argv) {
-    // Block the termination signals before any thread exists, so every thread inherits the
-    // mask and only waitForTerminationRequest()'s sigwait receives them.
-    sigset_t termination;
-    sigemptyset(&termination);
-    sigaddset(&termination, SIGINT);
-    sigaddset(&termination, SIGTERM);
-    sigaddset(&termination, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &termination, nullptr);
+    // Block the termination signals and SIGHUP before any thread exists, so every thread
+    // inherits the mask and only waitForTermination()'s sigwait receives them.
+    sigset_t signals = daemonSignals();
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
     // A closed stdout must not kill the peer; writes fail with EPIPE instead.
     std::signal(SIGPIPE, SIG_IGN);
     // Avahi's Bonjour compat library (discovery-dnssd) prints a banner to stderr on every

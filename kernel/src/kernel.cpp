@@ -134,6 +134,12 @@ Status Kernel::start() {
     return configured;
 }
 
+void Kernel::reloadCatalog() {
+    if (!_started || _stopped)
+        return;
+    runOnReactor(_reactor, [this] { _runtime.reloadCatalog(); });
+}
+
 Status Kernel::refuseUnknownPluginKeys() const {
     std::vector<std::string> sections;
     for (const auto &host : _hosts)

@@ -13,6 +13,7 @@
 
 #include <fstream>
 #include <set>
+#include <thread>
 
 using lanspread::test::ChildProcess;
 using namespace std::chrono_literals;
@@ -32,6 +33,7 @@ class LanspreaddTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(failingPluginIsLoggedAndPeerKeepsRunning);
     CPPUNIT_TEST(everyCommandAnsweredBeforeExit);
     CPPUNIT_TEST(sigtermStopsCleanly);
+    CPPUNIT_TEST(sighupReloadsTheCatalogAndKeepsItWhenBad);
     CPPUNIT_TEST(badFlagExitsWithOneLine);
     CPPUNIT_TEST(unusableGamesDirExitsWithOneLine);
     CPPUNIT_TEST(missingConfigFileExitsWithOneLine);
@@ -157,6 +159,53 @@ class LanspreaddTest : public CppUnit::TestFixture {
         peer.signal(SIGTERM);
         CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
         CPPUNIT_ASSERT(peer.stderrText().find("stopping") != std::string::npos);
+    }
+
+    // SIGHUP (the service's `systemctl reload`) re-reads the catalog file and rescans: a game
+    // added to the catalog whose root is already on disk becomes local, a catalog that no
+    // longer parses is logged and the old one kept, and a game dropped from the catalog
+    // leaves the library. The peer runs on throughout.
+    void sighupReloadsTheCatalogAndKeepsItWhenBad() {
+        const std::string alpha = R"({"id":"alpha","name":"Alpha","version":"1"})";
+        const std::string bravo = R"({"id":"bravo","name":"Bravo","version":"2"})";
+        writeFile(_dir + "/catalog.json", "{\"games\":[" + alpha + "]}");
+        for (const char *id : {"alpha", "bravo"}) {
+            Poco::File(_dir + "/games/" + id).createDirectories();
+            writeFile(_dir + "/games/" + id + "/version.ini",
+                      id == std::string("alpha") ? "1\n" : "2\n");
+            writeFile(_dir + "/games/" + id + "/" + id + ".eti", "archive bytes");
+        }
+        ChildProcess peer(LANSPREADD_PATH,
+                          {"--catalog", "catalog.json", "--plugins", "org.lanspread.frontend.cli"},
+                          _dir, _dir + "/stderr.log");
+        CPPUNIT_ASSERT_MESSAGE(peer.stderrText(),
+                               peer.readUntil("local-peer-ready", 10s).has_value());
+        CPPUNIT_ASSERT(localIdsEventually(peer, {"alpha"}));
+
+        writeFile(_dir + "/catalog.json", "{\"games\":[" + alpha + "," + bravo + "]}");
+        peer.signal(SIGHUP);
+        CPPUNIT_ASSERT_MESSAGE(
+            peer.stderrText(),
+            stderrEventually(peer, "catalog reloaded from catalog.json with 2 games"));
+        CPPUNIT_ASSERT_MESSAGE(peer.stderrText(), localIdsEventually(peer, {"alpha", "bravo"}));
+
+        writeFile(_dir + "/catalog.json", "{\"games\":[" + alpha);
+        peer.signal(SIGHUP);
+        CPPUNIT_ASSERT_MESSAGE(peer.stderrText(),
+                               stderrEventually(peer,
+                                                "catalog not reloaded, keeping the old one "
+                                                "(2 games): catalog catalog.json: not valid"));
+        CPPUNIT_ASSERT(localIdsEventually(peer, {"alpha", "bravo"}));
+
+        writeFile(_dir + "/catalog.json", "{\"games\":[" + bravo + "]}");
+        peer.signal(SIGHUP);
+        CPPUNIT_ASSERT_MESSAGE(
+            peer.stderrText(),
+            stderrEventually(peer, "catalog reloaded from catalog.json with 1 games"));
+        CPPUNIT_ASSERT_MESSAGE(peer.stderrText(), localIdsEventually(peer, {"bravo"}));
+
+        peer.signal(SIGTERM);
+        CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
     }
 
     void badFlagExitsWithOneLine() {
@@ -321,6 +370,36 @@ class LanspreaddTest : public CppUnit::TestFixture {
             if (line.rfind("VmHWM:", 0) == 0)
                 return std::stol(line.substr(6));
         return -1;
+    }
+
+    // Asks list-games until its local ids are exactly `want` (true) or 10 s have passed.
+    static bool localIdsEventually(ChildProcess &peer, const std::set<std::string> &want) {
+        static int asked = 0;
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (std::chrono::steady_clock::now() < deadline) {
+            const std::string id = "lg" + std::to_string(++asked);
+            peer.writeStdin("{\"id\":\"" + id + "\",\"cmd\":\"list-games\"}\n");
+            auto line = peer.readUntil("\"id\":\"" + id + "\"", 10s);
+            if (!line)
+                return false;
+            std::set<std::string> ids;
+            auto local = parse(*line)->getObject("data")->getArray("local");
+            for (std::size_t i = 0; i < local->size(); ++i)
+                ids.insert(local->getObject(static_cast<unsigned>(i))->getValue<std::string>("id"));
+            if (ids == want)
+                return true;
+            std::this_thread::sleep_for(100ms);
+        }
+        return false;
+    }
+    static bool stderrEventually(const ChildProcess &peer, const std::string &needle) {
+        auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (peer.stderrText().find(needle) == std::string::npos) {
+            if (std::chrono::steady_clock::now() >= deadline)
+                return false;
+            std::this_thread::sleep_for(50ms);
+        }
+        return true;
     }
 
     static void writeFile(const std::string &path, const std::string &text) {

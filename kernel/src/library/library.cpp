@@ -128,6 +128,10 @@ void Library::runScan() {
     if (full) {
         for (const auto &game : _catalog.games())
             targets.insert(game.id);
+        // Games the catalog no longer has (a reloaded catalog): scanned as targets, they find
+        // no catalog entry and so are dropped in applyResults.
+        for (const auto &[id, game] : _games)
+            targets.insert(id);
     } else {
         targets = _pendingGames;
     }

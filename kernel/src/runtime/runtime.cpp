@@ -76,6 +76,27 @@ Status PeerRuntime::prepare() {
     return Status::ok();
 }
 
+void PeerRuntime::reloadCatalog() {
+    // The file the running catalog came from (its origin is the path it was loaded from).
+    const std::string path = _catalog.origin();
+    auto loaded = catalog::Catalog::load(path);
+    if (!loaded) {
+        log::error(kSource, "catalog not reloaded, keeping the old one (" +
+                                std::to_string(_catalog.games().size()) +
+                                " games): " + loaded.status().message());
+        return;
+    }
+    _catalog = std::move(loaded.value());
+    log::info(kSource, "catalog reloaded from " + path + " with " +
+                           std::to_string(_catalog.games().size()) +
+                           " games; rescanning the library");
+    // Everything else reads the catalog when it needs it, on this thread; running downloads
+    // hold their own copy of their game's entry. The rescan adds the new games' roots and
+    // drops the games the catalog no longer has.
+    if (_library)
+        _library->requestFullRescan();
+}
+
 void PeerRuntime::start(std::vector<install::UnpackerRef> unpackers, std::string pinnedUnpackerId,
                         std::vector<peers::TransportRef> transports,
                         std::vector<peers::DiscoveryRef> discovery) {

@@ -48,6 +48,11 @@ class Kernel {
     // Takes the kernel down (see above). Idempotent. Thread: the owner's (not the reactor).
     void stop();
 
+    // Re-reads the catalog file and rescans the library (lanspreadd's SIGHUP, so `systemctl
+    // reload`); a bad file keeps the old catalog, with one log line. No-op unless started.
+    // Thread: the owner's (not the reactor).
+    void reloadCatalog();
+
     // Called on the reactor thread when a command (shutdown) asks the process to exit;
     // the owner then calls stop(). Set before start().
     void setExitRequestHandler(std::function<void()> handler) {

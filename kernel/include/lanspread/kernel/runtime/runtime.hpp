@@ -55,6 +55,10 @@ class PeerRuntime : private peers::NetworkDelegate {
     // downloads (their verified chunks stay on disk for a resume) and stops watching.
     void stop();
 
+    // On the reactor, after start() (SIGHUP): reads the catalog file again and rescans the
+    // library against it. A file that no longer loads is logged and the old catalog kept.
+    void reloadCatalog();
+
     // Fills the peer's part of the status command: peer_id, catalog, active_operations, the
     // listener's real address, ...
     void addStatusFields(contract::StatusView &status) const;
