@@ -130,9 +130,12 @@ std::string valueText(const Var &value) {
         if (!o || o->size() == 0)
             return "none";
         std::string out;
-        for (const auto &name : o->getNames())
-            out += (out.empty() ? "" : ", ") + name + " " + text(o->get(name));
-        return out;
+        for (const auto &name : o->getNames()) {
+            const std::string item = text(o->get(name));
+            if (!item.empty()) // "plugin " with nothing after it says nothing
+                out += (out.empty() ? "" : ", ") + name + " " + item;
+        }
+        return out.empty() ? "none" : out;
     }
     if (value.type() == typeid(Array)) {
         Array a = value.extract<Array>();
