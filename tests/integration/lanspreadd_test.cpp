@@ -43,6 +43,7 @@ class LanspreaddTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(documentedExampleConfigsStart);
     CPPUNIT_TEST(everyHumanModeCommandIsKnownToTheKernel);
     CPPUNIT_TEST(overlongLineIsRefusedAsTooLongWithoutBufferingIt);
+    CPPUNIT_TEST(discoveryInStatusSaysWhyNotDiscoverable);
     CPPUNIT_TEST_SUITE_END();
 
   public:
@@ -359,6 +360,38 @@ class LanspreaddTest : public CppUnit::TestFixture {
                                startedKiB > 0 && peakKiB - startedKiB < 24 * 1024);
         peer.signal(SIGTERM);
         CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+    }
+
+    // status "discovery": with discovery-dnssd and no avahi-daemon to reach (the system bus
+    // pointed at a socket that does not exist), the peer says it is not discoverable and why:
+    // the plugin reports it from inside advertise, through the event bus, before the peer is
+    // ready. Without a discovery plugin, discovery is off.
+    void discoveryInStatusSaysWhyNotDiscoverable() {
+        const std::vector<std::string> noBus{"DBUS_SYSTEM_BUS_ADDRESS=unix:path=" + _dir +
+                                                 "/no-system-bus",
+                                             "AVAHI_COMPAT_NOWARN=1"};
+        auto discoveryOf = [&](const std::string &plugins) {
+            ChildProcess peer(LANSPREADD_PATH,
+                              {"--plugins", plugins, "--listen", "127.0.0.1:0", "--json"}, _dir,
+                              _dir + "/stderr.log", noBus);
+            peer.writeStdin("{\"id\":\"s\",\"cmd\":\"status\"}\n");
+            auto status = peer.readUntil("\"id\":\"s\"", 10s);
+            CPPUNIT_ASSERT_MESSAGE(peer.stderrText(), status.has_value());
+            auto discovery = parse(*status)->getObject("data")->getObject("discovery");
+            CPPUNIT_ASSERT_MESSAGE(*status, discovery);
+            peer.writeStdin("{\"id\":\"bye\",\"cmd\":\"shutdown\"}\n");
+            CPPUNIT_ASSERT_EQUAL(0, peer.waitExit(10s));
+            return discovery->getValue<std::string>("state") + "|" +
+                   discovery->getValue<std::string>("plugin") + "|" +
+                   discovery->getValue<std::string>("reason");
+        };
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("not-working|org.lanspread.discovery.dnssd|avahi-daemon is not running"),
+            discoveryOf("org.lanspread.frontend.cli,org.lanspread.transport.quic,"
+                        "org.lanspread.discovery.dnssd"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("off||"),
+            discoveryOf("org.lanspread.frontend.cli,org.lanspread.transport.quic"));
     }
 
   private:

@@ -12,6 +12,11 @@
 //   avahiRestart      avahi-daemon restarted on h1: h1's advert comes back (a browser on h3
 //                     sees it removed and resolved again) and h1's browse comes back (a peer
 //                     that only mDNS can reveal to h1 is discovered by h1)
+//   bootstrapStartsAvahi  h1's avahi-daemon and dbus-daemon are stopped; a peer started there
+//                     says in status that it is not discoverable (avahi-daemon is not running);
+//                     bootstrap.sh's ensure_avahi, run inside h1, starts dbus and avahi; the
+//                     peer's status turns to working by itself, and a peer started on h2 finds
+//                     it by mDNS (issue 18, "discovery out of the box")
 //   b5                B5 (docs/benchmarks.md) rounds: lanspreadd start on h1 -> peer-discovered
 //                     (via mdns) on h2, beside avahi's own register -> resolve time measured
 //                     with dnssd_probe in the same round; tests/bench/run-b5.sh aggregates.
@@ -148,6 +153,59 @@ int64_t logLineMs(const std::string &path, const std::string &needle) {
         return static_cast<int64_t>(::timegm(&tm)) * 1000 + millis;
     }
     return -1;
+}
+
+// What a shell command run inside a lab host printed, its exit code and how long it took.
+struct HostRun {
+    int code = -1;
+    std::vector<std::string> lines;
+    int64_t ms = 0;
+};
+HostRun runInHost(NetLab &lab, int host, const std::string &label, const std::string &script,
+                  std::chrono::milliseconds timeout) {
+    const std::string err = lab.dir() + "/" + label + ".stderr";
+    const auto start = std::chrono::steady_clock::now();
+    ChildProcess child(LAB_SCRIPT, inHost(host, {"/bin/bash", "-c", script}), lab.dir(), err);
+    HostRun run;
+    const auto deadline = start + timeout;
+    while (auto line = child.readLine(std::chrono::duration_cast<std::chrono::milliseconds>(
+               deadline - std::chrono::steady_clock::now())))
+        run.lines.push_back(*line);
+    run.code = child.wait(2s).value_or(-1);
+    if (run.code < 0) {
+        child.signal(SIGKILL);
+        child.wait(2s);
+    }
+    run.ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::steady_clock::now() - start)
+                 .count();
+    lab.check(run.code >= 0, label + " in h" + std::to_string(host) + " did not end within " +
+                                 std::to_string(timeout.count()) +
+                                 " ms; stderr: " + fileTail(err, 5));
+    return run;
+}
+
+std::string joined(const std::vector<std::string> &lines) {
+    std::string s;
+    for (const auto &l : lines)
+        s += (s.empty() ? "" : " | ") + l;
+    return s;
+}
+
+// A daemon of lab host `host` that the lab started (its pid in /run/<lab>/h<i>/<name>.pid),
+// stopped with SIGTERM; false when it is still alive after 5 s.
+bool stopLabDaemon(int host, const std::string &name, pid_t &pid) {
+    std::ifstream in("/run/" + labName() + "/h" + std::to_string(host) + "/" + name + ".pid");
+    pid = 0;
+    in >> pid;
+    if (pid <= 0 || ::kill(pid, SIGTERM) != 0)
+        return false;
+    for (int i = 0; i < 100; ++i) {
+        if (::kill(pid, 0) != 0)
+            return true;
+        std::this_thread::sleep_for(50ms);
+    }
+    return false;
 }
 
 std::string envOr(const char *name, const std::string &fallback) {
@@ -444,6 +502,116 @@ class NetnsDiscoveryTest : public CppUnit::TestFixture {
                  std::to_string(static_cast<int64_t>(advertBackMs)) +
                  " ms after avahi was ready; h1 discovered the mDNS-only peer " +
                  std::to_string(foundMs) + " ms after its announcement started; no peer-lost");
+    }
+
+    // Issue 18, discovery out of the box: `bootstrap.sh peer` on a machine whose avahi is
+    // stopped ends with the peer discoverable. h1's avahi-daemon and dbus-daemon are stopped
+    // (SIGTERM by pid; h1 has a /run of its own, so nothing of them is left to answer). A
+    // peer started on h1 then says in status why it is not discoverable. bootstrap.sh's
+    // ensure_avahi, sourced and run inside h1 (no systemd there: it starts dbus-daemon
+    // --system and avahi-daemon -D itself), brings avahi back; the running peer's status
+    // turns to working without a restart (the plugin retries every retry_ms), its advert is
+    // resolved on h2, and a peer started on h2 finds it by mDNS and connects.
+    void bootstrapStartsAvahi() {
+        NetLab &lab = newLab("bootstrap-avahi");
+        requireHosts(2);
+        lab.writeCatalog(fx::catalogJson());
+        fx::writeGameSet(lab.gamesDirOf("h1"), "alpha");
+        fx::writeGameSet(lab.gamesDirOf("h2"), "bravo");
+
+        pid_t avahiPid = 0, dbusPid = 0;
+        lab.check(stopLabDaemon(1, "avahi", avahiPid), "could not stop h1's avahi-daemon");
+        lab.check(stopLabDaemon(1, "dbus", dbusPid), "could not stop h1's dbus-daemon");
+        const HostRun check = runInHost(lab, 1, "avahi-check", "avahi-daemon --check", 10s);
+        lab.check(check.code != 0, "avahi-daemon --check in h1 says it still runs");
+        evidence("bootstrap-avahi: h1's avahi-daemon (pid " + std::to_string(avahiPid) +
+                 ") and dbus-daemon (pid " + std::to_string(dbusPid) +
+                 ") stopped; `avahi-daemon --check` in h1 exits " + std::to_string(check.code));
+
+        // A peer started while avahi is down knows it is not discoverable, and why.
+        HostPeer &a = lab.startPeer("h1", 1);
+        Json before = a.status()->getObject("discovery");
+        lab.check(before && str(before, "state") == "not-working" &&
+                      str(before, "plugin") == "org.lanspread.discovery.dnssd" &&
+                      str(before, "reason") == "avahi-daemon is not running",
+                  "h1's status with avahi down: discovery " + lanspread::test::toJson(before));
+        evidence("bootstrap-avahi: a peer started on h1 with avahi down: status \"discovery\":" +
+                 lanspread::test::toJson(before));
+
+        // bootstrap.sh's own function, inside h1's namespaces (its /run, its network).
+        const std::size_t fromA = a.logSize();
+        const HostRun ensure =
+            runInHost(lab, 1, "ensure-avahi",
+                      "source '" + std::string(BOOTSTRAP_SH) + "' && ensure_avahi", 30s);
+        const std::string said = joined(ensure.lines);
+        lab.check(ensure.code == 0 && ensure.lines.size() == 1, "ensure_avahi in h1 exited " +
+                                                                    std::to_string(ensure.code) +
+                                                                    " and printed: " + said);
+        lab.check(said.find("started it (dbus-daemon --system, avahi-daemon -D)") !=
+                      std::string::npos,
+                  "ensure_avahi in h1 did not start dbus and avahi: " + said);
+        const HostRun checkAgain = runInHost(lab, 1, "avahi-check-2", "avahi-daemon --check", 10s);
+        lab.check(checkAgain.code == 0, "avahi-daemon --check in h1 after ensure_avahi exits " +
+                                            std::to_string(checkAgain.code));
+        evidence("bootstrap-avahi: ensure_avahi in h1 took " + std::to_string(ensure.ms) +
+                 " ms and printed: " + said);
+
+        // The running peer follows: its plugin re-creates the advert and browse (retry_ms
+        // 2000) and reports it; frontends see the change as a discovery-state event.
+        const int64_t ensuredAt = wallMs();
+        Json after;
+        const int64_t workingMs = lab.waitUntil(
+            [&] {
+                after = a.status()->getObject("discovery");
+                return after && str(after, "state") == "working";
+            },
+            15s, "h1's status discovery turns to working after ensure_avahi");
+        lab.check(str(after, "reason").empty() &&
+                      str(after, "plugin") == "org.lanspread.discovery.dnssd",
+                  "h1's status discovery once working: " + lanspread::test::toJson(after));
+        Json event = a.waitEvent(
+            "discovery-state", [](const Json &e) { return str(e, "state") == "working"; }, 5s,
+            fromA, "h1 publishes discovery-state working");
+        evidence("bootstrap-avahi: h1's status \"discovery\":" + lanspread::test::toJson(after) +
+                 " " + std::to_string(workingMs) +
+                 " ms after ensure_avahi returned; its event: " + lanspread::test::toJson(event));
+
+        // Discoverable: h1's advert is resolved on h2 ...
+        Probe &watch = lab.startProbe("h2-browse", 2, {"browse", "-w", "30"});
+        auto resolved = watch.waitFor(
+            [&](const ProbeLine &l) {
+                return l.kind == "RESOLVED" &&
+                       l.field("txt").find("peer_id=" + a.peerId()) != std::string::npos;
+            },
+            15s);
+        lab.check(resolved.has_value(), "h1's advert was not resolved on h2 within 15 s");
+        const int64_t resolvedMs = wallMs() - ensuredAt;
+        watch.stop();
+        // ... and a peer started on h2 finds it by mDNS (from its avahi's cache, before its own
+        // advert is out, so it is h2 that dials) and connects.
+        HostPeer &b = lab.startPeer("h2", 2);
+        Json found = b.waitEvent("peer-discovered", forPeer(a.peerId()), 15s, 0,
+                                 "the peer on h2 discovers h1's peer");
+        lab.check(str(found, "via") == "mdns" && str(found, "addr") == a.lanAddr(),
+                  "h2 discovered h1 as " + lanspread::test::toJson(found) +
+                      ", expected via mdns at " + a.lanAddr());
+        const int64_t meshMs = waitMesh(lab, {&a, &b}, 20s, "h1 and h2 list each other");
+        Json bDiscovery = b.status()->getObject("discovery");
+        lab.check(str(bDiscovery, "state") == "working",
+                  "h2's status discovery: " + lanspread::test::toJson(bDiscovery));
+        std::string rows;
+        JsonArray list = b.listPeers();
+        for (std::size_t i = 0; list && i < list->size(); ++i) {
+            Json row = list->getObject(static_cast<unsigned>(i));
+            rows += " " + str(row, "name") + "@" + str(row, "addr") + " via " + str(row, "via");
+        }
+        checkJsonOnly(lab, {&a, &b});
+        evidence("bootstrap-avahi: h1's advert resolved on h2 " + std::to_string(resolvedMs) +
+                 " ms after ensure_avahi returned; the peer on h2 published " +
+                 lanspread::test::toJson(found) + " " +
+                 std::to_string(i64(found, "ts_ms") - b.startedAtMs()) +
+                 " ms after its start; h1 and h2 list each other " + std::to_string(meshMs) +
+                 " ms later; h2's list-peers:" + rows);
     }
 
     // A partition without goodbyes and without carrier loss (h3's switch port stops
