@@ -74,11 +74,14 @@ ensure_avahi() {
     echo "bootstrap: avahi-daemon is running: this peer will be discoverable on the LAN"
     return 0
   fi
+  local systemd=0
+  [[ -d /run/systemd/system ]] && systemd=1 # systemd is PID 1 (sd_booted's test)
   if [[ $(id -u) -ne 0 ]]; then
-    echo "bootstrap: avahi-daemon is not running and starting it needs root (sudo systemctl start avahi-daemon), so this peer will not be discoverable on the LAN until then (direct connect works)"
+    if ((systemd)); then how="sudo systemctl start avahi-daemon"; else how="run this as root"; fi
+    echo "bootstrap: avahi-daemon is not running and starting it needs root ($how), so this peer will not be discoverable on the LAN until then (direct connect works)"
     return 0
   fi
-  if [[ -d /run/systemd/system ]]; then # systemd is PID 1 (sd_booted's test)
+  if ((systemd)); then
     how="systemctl start avahi-daemon"
     systemctl start avahi-daemon >/dev/null 2>&1 || true
   else
