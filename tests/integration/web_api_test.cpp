@@ -846,6 +846,18 @@ class WebApiTest : public ScenarioTest {
             lab.check(replayed[k].data == replayed2[k].data,
                       "the two replays differ at id " + std::to_string(replayed[k].id));
 
+        // Both given: the header wins (a browser reconnecting keeps its URL's since=).
+        {
+            SseClient both(ep, "/api/v1/events?since=" + std::to_string(seen + 3),
+                           "Last-Event-ID: " + std::to_string(seen) + "\r\n");
+            auto first = readCount(lab, both, 1, 10s, "the replay with both header and since");
+            lab.check(first[0].id == seen + 1, "with Last-Event-ID " + std::to_string(seen) +
+                                                   " and since=" + std::to_string(seen + 3) +
+                                                   " the replay began with" + describe(first));
+        }
+        expectError(lab, request(ep, "GET", "/api/v1/events?since=abc", bearer(ep)), 400,
+                    "bad-request", "since=abc");
+
         // Then the live events, on both, with the next ids.
         postError(lab, ep, noSource);
         for (SseClient *s : {&byHeader, &bySince}) {
@@ -1282,6 +1294,12 @@ class WebApiTest : public ScenarioTest {
         lab.waitUntil([&] { return contains(readWholeFile(web.stderrPath()), "open " + ep.url); },
                       5s, "the log names the URL");
         lab.check(request(ep, "GET", "/api/v1/state", bearer(ep)).status == 200, "token works");
+        // Ids start from the clock (ms x 1000 + 1), so every id of the next run is above them.
+        const int64_t oldRun = lastEventId(lab, ep);
+        lab.check(oldRun > web.startedAtMs() * 1000 && oldRun < wallMs() * 1000 &&
+                      oldRun < (int64_t(1) << 53),
+                  "last_event_id " + std::to_string(oldRun) + " for a peer started at " +
+                      std::to_string(web.startedAtMs()) + " ms");
 
         lab.check(web.shutdown() == 0, "shutdown");
         fs::remove(urlPath(web));
@@ -1294,6 +1312,15 @@ class WebApiTest : public ScenarioTest {
                       octal(modeOf(urlPath(web))));
         lab.check(request(again, "GET", "/api/v1/state", bearer(again)).status == 200,
                   "the kept token works after the restart");
+        // A page that saw the earlier run reconnects with its last id: told it missed events.
+        {
+            SseClient stale(again, "/api/v1/events?since=" + std::to_string(oldRun));
+            auto gap = readCount(lab, stale, 1, 10s, "web-replay-gap for the earlier run's id");
+            lab.check(gap[0].name == "web-replay-gap" && i64(gap[0].json, "since") == oldRun &&
+                          gap[0].id > oldRun && i64(gap[0].json, "oldest_id") > oldRun + 1,
+                      "the earlier run's id " + std::to_string(oldRun) + " began with" +
+                          describe(gap));
+        }
 
         lab.check(web.shutdown() == 0, "second shutdown");
         fs::remove(urlPath(web));
@@ -1309,7 +1336,10 @@ class WebApiTest : public ScenarioTest {
         expectError(lab, request(old, "GET", "/api/v1/state", bearer(old)), 401, "unauthorized",
                     "the old token after a new one was made");
         evidence("web token: 64 hex digits, .token and .url 0600, URL logged; a restart keeps "
-                 "it, a deleted token file gives a new one and the old is refused");
+                 "it (and the earlier run's last id " +
+                 std::to_string(oldRun) +
+                 " gets web-replay-gap), a deleted token file gives a new one and the old is "
+                 "refused");
     }
 
   private:
