@@ -293,6 +293,22 @@ say "ExecStart=$exec_start User=$user Group=$group WorkingDirectory=$workdir UMa
 install -d -m "$runtime_mode" -o "$user" -g "$group" /run/lanspread
 check_mode /run/lanspread "${runtime_mode#0}" "$user" "$group"
 read -r -a exec_argv <<<"$exec_start"
+# MemoryDenyWriteExecute=yes, reproduced with the kernel's own switch for it (prctl
+# PR_SET_MDWE, Linux >= 6.3, kept across execve): writable+executable memory and making a
+# mapping executable are refused for the daemon and every sidecar it starts. So the download
+# and install below prove the unit's setting breaks nothing they use.
+mdwe_launcher='import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+    sys.exit("prctl(PR_SET_MDWE): " + os.strerror(ctypes.get_errno()))
+os.execv(sys.argv[1], sys.argv[1:])'
+if grep -qx 'MemoryDenyWriteExecute=yes' "$unit" && command -v python3 >/dev/null &&
+    python3 -c "$mdwe_launcher" /bin/true 2>"$WORK/mdwe.err"; then
+    exec_argv=(python3 -c "$mdwe_launcher" "${exec_argv[@]}")
+    say "MemoryDenyWriteExecute: lanspreadd runs under prctl(PR_SET_MDWE)"
+else
+    say "MemoryDenyWriteExecute: not reproduced ($(cat "$WORK/mdwe.err" 2>/dev/null || echo "no python3")); checked through /proc/PID/maps only"
+fi
 (
     cd "$workdir" || exit 1
     umask "$umask_value"
@@ -322,6 +338,7 @@ if ((HAVE_CLIENT)); then
     grep -q '"org.lanspread.frontend.socket"' "$WORK/status.json" || fail "status lists no frontend-socket"
     grep -q '"org.lanspread.frontend.web"' "$WORK/status.json" || fail "status lists no frontend-web"
     grep -q '"/var/lib/lanspread/games"' "$WORK/status.json" || fail "status shows another games dir"
+    grep -q '"rejected_plugins":\[\]' "$WORK/status.json" || fail "status lists rejected plugins"
     # Group lanspread may use the socket; anyone else gets one clear sentence.
     lanspread_gid=$(getent group lanspread | cut -d: -f3)
     setpriv --reuid=nobody --regid=nogroup --groups="$lanspread_gid" -- lanspread status >/dev/null 2>"$WORK/member.err" ||
