@@ -214,6 +214,14 @@ if [[ -x /usr/bin/deb-systemd-helper ]]; then
         [[ -d /run/systemd/system ]] && echo running || echo "not the running init here")"
 fi
 
+# An admin's edit of the conffile survives a reinstall (the upgrade path of the maintainer
+# scripts: postinst configure with the old version), and the user is not made again.
+echo "; edited by package_test $$" >>/etc/lanspread/lanspread.ini
+dpkg -i "$DEB" >"$WORK/reinstall.log" 2>&1 || { cat "$WORK/reinstall.log"; fail "reinstalling lanspread failed"; }
+grep -qx "; edited by package_test $$" /etc/lanspread/lanspread.ini || fail "a reinstall lost the admin's edit of the conffile"
+[[ $(id -u lanspread) == "$uid" ]] || fail "a reinstall changed the user lanspread"
+say "reinstall: the conffile keeps the admin's edit, the user keeps uid $uid"
+
 section "4b. systemd-analyze verify"
 if systemd-analyze verify /lib/systemd/system/lanspread.service >"$WORK/verify.log" 2>&1; then
     cat "$WORK/verify.log"
@@ -255,7 +263,7 @@ say "every kernel key (configuration.md) and every key each installed plugin dec
 # documented default is wrong or misspelt (an unknown key would stop it with exit 78).
 mkdir -p "$WORK/defaults"
 sed -E 's/^;([a-z_]+ =)/\1/; s/^listen = 127\.0\.0\.1:7878$/listen = 127.0.0.1:0/' "$ini" >"$WORK/defaults/all.ini"
-/usr/bin/lanspreadd --config "$WORK/defaults/all.ini" --games "$WORK/defaults/games" \
+env -u RUNTIME_DIRECTORY /usr/bin/lanspreadd --config "$WORK/defaults/all.ini" --games "$WORK/defaults/games" \
     --state "$WORK/defaults/state" --listen 127.0.0.1:0 </dev/null 2>"$WORK/defaults/log" &
 defaults_pid=$!
 for _ in $(seq 100); do
