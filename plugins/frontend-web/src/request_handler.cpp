@@ -98,6 +98,28 @@ Poco::JSON::Object::Ptr resultData(const std::string &line, std::string &error) 
     return nullptr;
 }
 
+// Why text is not one JSON value, or nullopt when it is. Poco's parser takes only an object or
+// an array at the top, so a bare scalar (42, "status", null: valid JSON, not a command) is
+// checked as the one element of an array; the kernel then answers it invalid-command.
+std::optional<std::string> invalidJsonReason(const std::string &text) {
+    std::string why;
+    try {
+        Poco::JSON::Parser parser;
+        parser.parse(text);
+        return std::nullopt;
+    } catch (const Poco::Exception &e) {
+        why = e.message();
+    }
+    try {
+        Poco::JSON::Parser parser;
+        auto wrapped = parser.parse("[" + text + "\n]").extract<Poco::JSON::Array::Ptr>();
+        if (wrapped && wrapped->size() == 1)
+            return std::nullopt;
+    } catch (const Poco::Exception &) {
+    }
+    return why;
+}
+
 class Handler : public Poco::Net::HTTPRequestHandler {
   public:
     explicit Handler(std::shared_ptr<WebContext> context) : _ctx(std::move(context)) {}
@@ -255,13 +277,9 @@ class Handler : public Poco::Net::HTTPRequestHandler {
         auto body = readBody(request, response);
         if (!body)
             return;
-        try {
-            Poco::JSON::Parser parser;
-            parser.parse(*body);
-        } catch (const Poco::Exception &e) {
+        if (auto why = invalidJsonReason(*body))
             return sendError(response, HTTPResponse::HTTP_BAD_REQUEST, "invalid-json",
-                             "the body is not valid JSON: " + e.message());
-        }
+                             "the body is not valid JSON: " + *why);
         // The control service reads one line; a JSON text has no raw line breaks inside its
         // strings, so turning them into spaces keeps the command as it was.
         for (char &c : *body)

@@ -342,6 +342,13 @@ class WebFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_EQUAL(
             std::string("{   \"id\": \"7\",   \"cmd\": \"download\",    \"game\": \"ggoo\" }"),
             lines.back());
+        // Valid JSON that is not an object is the kernel's to refuse (invalid-command), as in
+        // every frontend: a bare scalar too, which Poco's parser alone would call invalid.
+        for (const char *valid : {"42", "\"status\"", "null", "[1,2]"}) {
+            Reply passed = request("POST", "/api/v1/command", auth(), valid, "application/json");
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(valid, 200, passed.status);
+            CPPUNIT_ASSERT_EQUAL(std::string(valid), _control->lines().back());
+        }
         CPPUNIT_ASSERT_EQUAL(405, request("GET", "/api/v1/command", auth()).status);
         CPPUNIT_ASSERT_EQUAL(404, request("GET", "/api/v2/anything", auth()).status);
     }
@@ -355,6 +362,10 @@ class WebFrontendTest : public CppUnit::TestFixture {
         CPPUNIT_ASSERT_MESSAGE(bad.body,
                                bad.body.find("\"code\":\"invalid-json\"") != std::string::npos);
         CPPUNIT_ASSERT(bad.body.find("the body is not valid JSON") != std::string::npos);
+        for (const char *twoValues : {"42 43", "\"status\" \"x\"", "[1] [2]"}) {
+            Reply two = request("POST", "/api/v1/command", auth(), twoValues, "application/json");
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(twoValues, 400, two.status);
+        }
         Reply text =
             request("POST", "/api/v1/command", auth(), R"({"cmd":"status"})", "text/plain");
         CPPUNIT_ASSERT_EQUAL(415, text.status);
