@@ -389,6 +389,15 @@ if ((HAVE_CLIENT)); then
     [[ -n "$seeder_addr" ]] || { cat "$WORK/seeder.log" "$WORK/seeder.out"; fail "the second peer did not start"; }
     say "second peer (build tree, root) serves $GAME $version at $seeder_addr"
     lanspread connect "$seeder_addr" || fail "lanspread connect $seeder_addr failed"
+    # The download needs the second peer's library (its Hello) first. It serves only $GAME, so
+    # that is the first row of "remote".
+    for _ in $(seq 100); do
+        lanspread --json list-games >"$WORK/games.json" 2>&1
+        grep -q "\"remote\":\[[^]]*\"id\":\"$GAME\"" "$WORK/games.json" && break
+        sleep 0.1
+    done
+    grep -q "\"remote\":\[[^]]*\"id\":\"$GAME\"" "$WORK/games.json" ||
+        { cat "$WORK/games.json"; fail "the packaged peer does not see $GAME on the second peer"; }
     lanspread download "$GAME" || { cat "$WORK/daemon.log"; fail "lanspread download $GAME failed"; }
     state=""
     for _ in $(seq 600); do
