@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+
 #include <cstdio>
 #include <cstdlib>
 #include <optional>
@@ -113,8 +115,11 @@ int main(int argc, char **argv) {
 
     const SocketChoice socket =
         chooseSocket(socketFlag, std::getenv("LANSPREAD_SOCKET"), [](const std::string &path) {
+            // A socket in a directory this user may not search (/run/lanspread is 0750) is
+            // there all the same: choosing it makes the error "permission denied", not "no
+            // peer is running".
             struct stat st {};
-            return ::stat(path.c_str(), &st) == 0;
+            return ::stat(path.c_str(), &st) == 0 || errno == EACCES;
         });
     const Connected connected = connectTo(socket);
     if (connected.fd < 0) {
