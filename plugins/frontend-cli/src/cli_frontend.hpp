@@ -43,7 +43,6 @@ class LineWriter {
 // input fd is a terminal.
 enum class Mode { Auto, Json, Human };
 
-
 class CliSession : public FrontendSession {
   public:
     CliSession(Host host, ControlClient control, int inputFd, int outputFd, bool human = false);
@@ -65,7 +64,7 @@ class CliSession : public FrontendSession {
     std::shared_ptr<LineWriter> _writer;
     ControlClient::Subscription _subscription;
     std::shared_ptr<human::HumanSession> _human; // null in JSON mode
-    int _stopPipe[2] = {-1, -1};        // written by the destructor to wake the reader
+    int _stopPipe[2] = {-1, -1};                 // written by the destructor to wake the reader
     std::thread _reader;
 };
 

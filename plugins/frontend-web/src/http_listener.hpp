@@ -3,8 +3,9 @@
 // second (measured: ~40 ms of CPU a minute against 0 without the plugin, bench B10). Here one
 // thread blocks in accept() until a client comes or stop() shuts the socket down, and hands
 // each connection to Poco's dispatcher and HTTPServerConnection, which run the handlers on the
-// pool. stop() also shuts down the receiving side of every connection still open (an idle keep-alive connection, a
-// slow client), so the pool's threads end at once instead of after their timeouts.
+// pool. stop() also shuts down the receiving side of every connection still open (an idle
+// keep-alive connection, a slow client), so the pool's threads end at once instead of after their
+// timeouts.
 #pragma once
 
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
